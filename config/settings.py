@@ -1,0 +1,78 @@
+"""The one place that reads the environment.
+
+Every setting comes from an environment variable prefixed ``CAREBELL_`` (for
+example ``CAREBELL_DATABASE_URL``) or, below those in priority, from the TOML
+file named by ``CAREBELL_CONFIG_FILE``. Build ``Settings()`` once at start-up
+and pass plain values down.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from config import CONFIG_DIR
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAREBELL_", extra="forbid")
+
+    database_url: str = "sqlite:///var/carebell.db"
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+
+    # Which parts this process runs; a deployment may split them across processes.
+    roles: set[Literal["api", "gateway", "dispatcher"]] = {"api", "gateway", "dispatcher"}
+
+    timezone: str = "Asia/Shanghai"
+    alert_types_file: Path = CONFIG_DIR / "alert_types.yaml"
+    # Prefix of every Redis key, so several deployments or tests can share one server.
+    redis_prefix: str = "carebell"
+
+    mqtt_client_id: str = "carebell-gateway"
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
+    mqtt_session_expiry_s: int = 7 * 24 * 3600
+    # MQTT 5 shared-subscription group; empty means a plain subscription.
+    mqtt_share_group: str = "carebell"
+
+    merge_window_s: float = Field(default=300.0, ge=0)
+    offer_timeout_s: float = Field(default=30.0, gt=0)
+    dispatch_tick_s: float = Field(default=1.0, gt=0)
+    max_clock_skew_s: float = Field(default=24 * 3600.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_postgres(cls, url: str) -> str:
+        # psycopg 3 is the driver we ship; accept the URLs people paste from Heroku-style configs.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url.removeprefix(prefix)
+        return url
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("CAREBELL_CONFIG_FILE")
+        if config_file:
+            if not Path(config_file).is_file():
+                raise FileNotFoundError(f"CAREBELL_CONFIG_FILE={config_file} does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)

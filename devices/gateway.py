@@ -1,0 +1,177 @@
+"""The MQTT gateway: the only server module that talks to paho-mqtt.
+
+QoS 1 with a persistent session and manual acknowledgement: a message is
+acknowledged to the broker only after the handler has committed it, so a crash
+between receipt and commit makes the broker deliver it again (and the event id
+makes the second delivery a no-op). Paho's network thread only enqueues; batches
+are handled on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from devices.mqtt import BrokerAddress
+from devices.protocol import EVENTS_FILTER, STATUS_FILTER
+from dispatch.errors import CareBellError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[list[tuple[str, bytes]]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    connection: int  # message ids are only valid on the connection that delivered them
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+
+
+class BrokerUnavailable(CareBellError):
+    def __init__(self, address: BrokerAddress, reason: str) -> None:
+        self.address = address
+        super().__init__(f"MQTT broker {address.host}:{address.port} unavailable: {reason}")
+
+
+class MqttGateway:
+    def __init__(
+        self,
+        url: str,
+        *,
+        handler: Handler,
+        client_id: str = "carebell-gateway",
+        protocol: str = "5",
+        session_expiry_s: int = 7 * 24 * 3600,
+        share_group: str = "",
+        max_batch: int = 500,
+        receive_maximum: int = 1000,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        self.address = BrokerAddress.parse(url)
+        self.handler = handler
+        self.max_batch = max_batch
+        self.connect_timeout_s = connect_timeout_s
+        self._v5 = protocol == "5"
+        self._share_group = share_group if self._v5 else ""
+        self._session_expiry_s = session_expiry_s
+        self._receive_maximum = receive_maximum
+        self._queue: asyncio.Queue[_Received] = asyncio.Queue()
+        self._connection = 0
+        self._connected = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        if self._v5:
+            self.client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv5,
+                manual_ack=True,
+            )
+        else:
+            self.client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv311,
+                clean_session=False,
+                manual_ack=True,
+            )
+        if self.address.username:
+            self.client.username_pw_set(self.address.username, self.address.password)
+        self.client.max_inflight_messages_set(receive_maximum)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    @property
+    def is_connected(self) -> bool:
+        return bool(self.client.is_connected())
+
+    @property
+    def filters(self) -> list[str]:
+        prefix = f"$share/{self._share_group}/" if self._share_group else ""
+        return [prefix + EVENTS_FILTER, prefix + STATUS_FILTER]
+
+    async def start(self) -> None:
+        """Connect and subscribe; raise BrokerUnavailable if that fails in time."""
+        self._loop = asyncio.get_running_loop()
+        kwargs: dict[str, Any] = {"keepalive": 30}
+        if self._v5:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = self._session_expiry_s
+            props.ReceiveMaximum = self._receive_maximum
+            kwargs.update(clean_start=False, properties=props)
+        try:
+            await asyncio.to_thread(
+                self.client.connect, self.address.host, self.address.port, **kwargs
+            )
+        except OSError as exc:
+            raise BrokerUnavailable(self.address, str(exc)) from exc
+        self.client.loop_start()
+        try:
+            await asyncio.wait_for(self._connected.wait(), self.connect_timeout_s)
+        except TimeoutError as exc:
+            self.client.loop_stop()
+            raise BrokerUnavailable(self.address, "no CONNACK in time") from exc
+
+    async def run(self) -> None:
+        """Hand batches to the handler and acknowledge each once it returns."""
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self.handler([(m.topic, m.payload) for m in batch])
+            for message in batch:
+                # A message from an earlier connection cannot be acked on this
+                # one: the broker redelivers it and the event id dedupes it.
+                if message.qos > 0 and message.connection == self._connection:
+                    self.client.ack(message.mid, message.qos)
+
+    async def stop(self) -> None:
+        self.client.disconnect()
+        await asyncio.to_thread(self.client.loop_stop)
+
+    # -- paho callbacks, on paho's network thread -------------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the gateway: %s", reason_code)
+            return
+        self._connection += 1
+        if self._v5:
+            client.subscribe([(f, SubscribeOptions(qos=1)) for f in self.filters])
+        else:
+            client.subscribe([(f, 1) for f in self.filters])
+        log.info(
+            "gateway connected to %s:%s, subscribed to %s",
+            self.address.host,
+            self.address.port,
+            self.filters,
+        )
+        self._call_soon(self._connected.set)
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any
+    ) -> None:
+        log.warning("gateway disconnected from broker: %s", reason_code)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        received = _Received(self._connection, msg.mid, msg.qos, msg.topic, bytes(msg.payload))
+        self._call_soon(self._queue.put_nowait, received)
+
+    def _call_soon(self, fn: Callable[..., object], *args: object) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(fn, *args)

@@ -1,0 +1,140 @@
+"""Device topics and payloads, version 1 (docs/devices.md): pure parsing.
+
+    carebell/v1/devices/{device_id}/events   device → server, QoS 1, JSON DeviceEventPayload
+    carebell/v1/devices/{device_id}/status   device → server, retained, JSON StatusPayload;
+                                             also the device's MQTT last will ("offline")
+
+``parse_*`` either return a validated value or raise PayloadError with a stable
+reason code; nothing else escapes them (tests/test_protocol_fuzz.py checks).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from dispatch.errors import PayloadError
+
+TOPIC_ROOT = "carebell/v1/devices"
+EVENTS_FILTER = f"{TOPIC_ROOT}/+/events"
+STATUS_FILTER = f"{TOPIC_ROOT}/+/status"
+MAX_PAYLOAD_BYTES = 4096
+DEVICE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+_DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
+
+
+def events_topic(device_id: str) -> str:
+    return f"{TOPIC_ROOT}/{device_id}/events"
+
+
+def status_topic(device_id: str) -> str:
+    return f"{TOPIC_ROOT}/{device_id}/status"
+
+
+class Position(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class DeviceEventPayload(BaseModel):
+    """One thing a device reports: a press, a fall, a heartbeat..."""
+
+    model_config = ConfigDict(extra="forbid", title="CareBell device event (v1)")
+
+    event_id: str = Field(
+        min_length=1, max_length=128, description="Unique per device; repeats are ignored."
+    )
+    type: str = Field(
+        pattern=r"^[a-z][a-zA-Z_]{0,31}$", description="press, sos, fall, heartbeat, ..."
+    )
+    ts: AwareDatetime = Field(description="Device time, RFC 3339 with offset.")
+    battery: int | None = Field(default=None, ge=0, le=100, description="Percent.")
+    position: Position | None = Field(default=None, description="Where a wearable is.")
+
+
+class StatusPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="CareBell device status (v1)")
+
+    status: Literal["online", "offline"]
+    ts: AwareDatetime | None = None
+    firmware: str | None = Field(default=None, max_length=64)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    device_id: str
+    event_id: str
+    type: str
+    ts: datetime
+    battery: int | None = None
+    position: tuple[float, float] | None = None  # (lat, lon)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    device_id: str
+    online: bool
+    firmware: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    device_id: str
+    channel: Literal["events", "status"]
+
+
+def parse_topic(topic: str) -> Route:
+    parts = topic.split("/")
+    if len(parts) != 5 or "/".join(parts[:3]) != TOPIC_ROOT:
+        raise PayloadError("bad_topic", f"not a CareBell v1 device topic: {topic[:200]!r}")
+    device_id, channel = parts[3], parts[4]
+    if not _DEVICE_ID.fullmatch(device_id):
+        raise PayloadError("bad_topic", f"malformed device id {device_id[:80]!r}")
+    if channel not in ("events", "status"):
+        raise PayloadError("bad_topic", f"unknown channel {channel[:40]!r}")
+    return Route(device_id, channel)  # type: ignore[arg-type]  # narrowed just above
+
+
+def _load_json(payload: bytes) -> object:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadError("too_large", f"{len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+    try:
+        return json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError("not_json", str(exc)[:200]) from exc
+
+
+def _explain(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "payload"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def parse_event(device_id: str, payload: bytes) -> DeviceEvent:
+    try:
+        body = DeviceEventPayload.model_validate(_load_json(payload))
+    except ValidationError as exc:
+        raise PayloadError("invalid", _explain(exc)) from exc
+    position = (body.position.lat, body.position.lon) if body.position else None
+    return DeviceEvent(device_id, body.event_id, body.type, body.ts, body.battery, position)
+
+
+def parse_status(device_id: str, payload: bytes) -> DeviceStatus:
+    try:
+        body = StatusPayload.model_validate(_load_json(payload))
+    except ValidationError as exc:
+        raise PayloadError("invalid", _explain(exc)) from exc
+    return DeviceStatus(device_id, body.status == "online", body.firmware)
+
+
+def event_payload(event_id: str, type_: str, ts: datetime, **extra: Any) -> bytes:
+    """Encode an event the way a device does (used by simulators and tests)."""
+    body = {"event_id": event_id, "type": type_, "ts": ts.isoformat(), **extra}
+    return json.dumps(body, separators=(",", ":")).encode()

@@ -1,0 +1,1 @@
+"""CareBell's dispatch server: domain core, matcher, persistence, API and live hub."""

@@ -1,0 +1,111 @@
+"""Elders, devices and caregivers: the registry the dispatcher works from."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TypeVar
+
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlmodel import col, select
+
+from dispatch.api.deps import ServicesDep, SessionDep
+from dispatch.api.schemas import CaregiverCreate, DeviceCreate, ElderCreate
+from dispatch.store.tables import Caregiver, Device, Elder
+
+router = APIRouter(prefix="/api/v1")
+Limit = Query(100, ge=1, le=1000)
+Offset = Query(0, ge=0)
+T = TypeVar("T")
+
+
+def _get_or_404(session: SessionDep, table: type[T], key: object, kind: str) -> T:
+    row = session.get(table, key)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{kind} {key} not found")
+    return row
+
+
+@router.get("/elders", response_model=list[Elder])
+def list_elders(
+    session: SessionDep, district: str | None = None, limit: int = Limit, offset: int = Offset
+) -> list[Elder]:
+    query = select(Elder).order_by(col(Elder.name), col(Elder.id))
+    if district is not None:
+        query = query.where(Elder.district == district)
+    return list(session.exec(query.offset(offset).limit(limit)).all())
+
+
+@router.get("/elders/{elder_id}", response_model=Elder)
+def get_elder(session: SessionDep, elder_id: uuid.UUID) -> Elder:
+    return _get_or_404(session, Elder, elder_id, "elder")
+
+
+@router.post("/elders", response_model=Elder, status_code=status.HTTP_201_CREATED)
+def create_elder(session: SessionDep, body: ElderCreate) -> Elder:
+    elder = Elder(**body.model_dump())
+    session.add(elder)
+    return elder
+
+
+@router.get("/devices", response_model=list[Device])
+def list_devices(
+    session: SessionDep,
+    elder_id: uuid.UUID | None = None,
+    kind: str | None = None,
+    active: bool | None = None,
+    limit: int = Limit,
+    offset: int = Offset,
+) -> list[Device]:
+    query = select(Device).order_by(col(Device.id))
+    if elder_id is not None:
+        query = query.where(Device.elder_id == elder_id)
+    if kind is not None:
+        query = query.where(Device.kind == kind)
+    if active is not None:
+        query = query.where(Device.active == active)
+    return list(session.exec(query.offset(offset).limit(limit)).all())
+
+
+@router.get("/devices/{device_id}", response_model=Device)
+def get_device(session: SessionDep, device_id: str) -> Device:
+    return _get_or_404(session, Device, device_id, "device")
+
+
+@router.post("/devices", response_model=Device, status_code=status.HTTP_201_CREATED)
+def create_device(session: SessionDep, services: ServicesDep, body: DeviceCreate) -> Device:
+    if body.kind not in services.catalog.device_kinds:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"unknown device kind {body.kind!r}; known: {sorted(services.catalog.device_kinds)}",
+        )
+    if session.get(Device, body.id) is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"device {body.id} already exists")
+    if body.elder_id is not None:
+        _get_or_404(session, Elder, body.elder_id, "elder")
+    device = Device(**body.model_dump())
+    session.add(device)
+    return device
+
+
+@router.get("/caregivers", response_model=list[Caregiver])
+def list_caregivers(
+    session: SessionDep, skill: str | None = None, limit: int = Limit, offset: int = Offset
+) -> list[Caregiver]:
+    query = select(Caregiver).order_by(col(Caregiver.name), col(Caregiver.id))
+    rows = session.exec(query).all() if skill else session.exec(query.offset(offset).limit(limit))
+    if skill:  # skills are a JSON list; filtering here keeps SQLite and PostgreSQL alike
+        return [c for c in rows if skill in c.skills][offset : offset + limit]
+    return list(rows)
+
+
+@router.get("/caregivers/{caregiver_id}", response_model=Caregiver)
+def get_caregiver(session: SessionDep, caregiver_id: uuid.UUID) -> Caregiver:
+    return _get_or_404(session, Caregiver, caregiver_id, "caregiver")
+
+
+@router.post("/caregivers", response_model=Caregiver, status_code=status.HTTP_201_CREATED)
+def create_caregiver(session: SessionDep, body: CaregiverCreate) -> Caregiver:
+    caregiver = Caregiver(**body.model_dump(mode="python"))
+    caregiver.transport = body.transport.value
+    session.add(caregiver)
+    return caregiver

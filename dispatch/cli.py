@@ -1,0 +1,221 @@
+"""The ``carebell`` command: serve, demo, simulate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import httpx
+import typer
+import uvicorn
+
+from config.settings import Settings
+from dispatch import local_services
+from dispatch.api.app import create_app
+from dispatch.domain.model import TransportMode
+from dispatch.store.db import Database
+from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile
+from simulators.city import generate_city, seed_city
+from simulators.devices import DevicePublisher, press_now_and_then
+
+cli = typer.Typer(
+    help="CareBell: emergency alerts and caregiver dispatch for home-based elderly care.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+log = logging.getLogger("carebell")
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Overrides CAREBELL_HTTP_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides CAREBELL_HTTP_PORT.")] = None,
+    log_level: str = "info",
+) -> None:
+    """Run the server: REST API, WebSocket hub, MQTT gateway and dispatcher.
+
+    Everything is configured by CAREBELL_* environment variables (see
+    docs/operations.md); CAREBELL_ROLES='["api"]' and the like split the parts
+    across processes.
+    """
+    _logging(log_level)
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.http_host,
+        port=port or settings.http_port,
+        log_level=log_level,
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+    )
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    return local_services.port_open(parts.hostname or "127.0.0.1", parts.port or default_port)
+
+
+@cli.command()
+def demo(
+    port: Annotated[int, typer.Option(help="HTTP port of the demo server.")] = 8000,
+    data_dir: Annotated[Path, typer.Option(help="Where private broker/Redis keep files.")] = Path(
+        "var/demo"
+    ),
+    press_every_s: Annotated[float, typer.Option(help="Mean seconds between presses.")] = 20.0,
+    time_scale: Annotated[float, typer.Option(help="How much faster caregivers move.")] = 10.0,
+    log_level: str = "info",
+) -> None:
+    """Run the whole system on embedded defaults with a simulated city.
+
+    Starts private Mosquitto and Redis processes when none answer at
+    CAREBELL_MQTT_URL and CAREBELL_REDIS_URL, seeds the demo city from
+    config/demo_city.yaml into the database (SQLite by default), serves the API
+    and WebSockets, connects every caregiver's simulated app and presses a
+    random elder's button now and then. Ctrl-C stops everything.
+    """
+    _logging(log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_demo(port, data_dir, press_every_s, time_scale))
+
+
+async def _demo(port: int, data_dir: Path, press_every_s: float, time_scale: float) -> None:
+    settings = Settings(http_port=port)
+    started: list[local_services.LocalServer] = []
+    try:
+        if not _reachable(settings.mqtt_url, 1883):
+            broker = local_services.broker(data_dir / "mqtt").start()
+            started.append(broker)
+            settings = settings.model_copy(
+                update={"mqtt_url": broker.url, "mqtt_protocol": broker.mqtt_protocol}
+            )
+            log.info("started a private %s at %s", broker.name, broker.url)
+        if not _reachable(settings.redis_url, 6379):
+            redis = local_services.redis(data_dir / "redis").start()
+            started.append(redis)
+            settings = settings.model_copy(update={"redis_url": redis.url})
+            log.info("started a private Redis at %s", redis.url)
+
+        city = generate_city()
+        db = Database(settings.database_url)
+        db.create_schema()
+        with db.session() as session:
+            if seed_city(session, city):
+                log.info(
+                    "seeded %s: %d elders, %d devices, %d caregivers",
+                    city.name,
+                    len(city.elders),
+                    len(city.devices),
+                    len(city.caregivers),
+                )
+        db.dispose()
+
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings), host=settings.http_host, port=port, log_level="warning"
+            )
+        )
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                await serving  # raises why it could not start
+                return
+            await asyncio.sleep(0.05)
+
+        base = f"http://{settings.http_host}:{port}"
+        rng = random.Random(city.name)
+        apps = [
+            CaregiverAppSim(
+                base.replace("http", "ws", 1),
+                CaregiverProfile(str(c.id), c.home_lat, c.home_lon, TransportMode(c.transport)),
+                AppBehaviour(time_scale=time_scale, decline_share=0.1),
+                random.Random(str(c.id)),
+            )
+            for c in city.caregivers
+        ]
+        publisher = DevicePublisher(settings.mqtt_url, settings.mqtt_protocol)
+        await asyncio.to_thread(publisher.connect)
+        example = city.devices[0].id
+        typer.echo(
+            f"\nCareBell demo is running.\n"
+            f"  API docs:        {base}/docs\n"
+            f"  Open alerts:     {base}/api/v1/alerts?status=offered\n"
+            f"  Board stream:    {base.replace('http', 'ws', 1)}/ws/v1/board\n"
+            f"  Press by hand:   mosquitto_pub -h {urlsplit(settings.mqtt_url).hostname} "
+            f"-p {urlsplit(settings.mqtt_url).port} -q 1 "
+            f"-t carebell/v1/devices/{example}/events "
+            f'-m \'{{"event_id":"hand-1","type":"press","ts":"2026-01-01T08:00:00+08:00"}}\'\n'
+            f"Press Ctrl-C to stop.\n"
+        )
+        async with asyncio.TaskGroup() as tg:
+            for app in apps:
+                tg.create_task(app.run())
+            tg.create_task(
+                press_now_and_then(
+                    publisher,
+                    [(d.id, d.kind) for d in city.devices],
+                    mean_interval_s=press_every_s,
+                    rng=rng,
+                )
+            )
+            tg.create_task(_until_done(serving))
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+async def _until_done(serving: asyncio.Task[None]) -> None:
+    await serving
+    raise KeyboardInterrupt  # the server stopped (Ctrl-C): end the demo
+
+
+@cli.command()
+def simulate(
+    api: Annotated[str, typer.Option(help="Base URL of a running CareBell server.")] = (
+        "http://127.0.0.1:8000"
+    ),
+    press_every_s: Annotated[float, typer.Option(help="Mean seconds between presses.")] = 5.0,
+    seed: int = 1,
+    log_level: str = "info",
+) -> None:
+    """Press buttons of the server's registered devices over MQTT until Ctrl-C.
+
+    The broker is CAREBELL_MQTT_URL (protocol CAREBELL_MQTT_PROTOCOL).
+    """
+    _logging(log_level)
+    settings = Settings()
+    devices: list[tuple[str, str]] = []
+    with httpx.Client(base_url=api, timeout=10) as http:
+        while True:
+            page = http.get(
+                "/api/v1/devices", params={"active": True, "limit": 1000, "offset": len(devices)}
+            ).raise_for_status()
+            devices += [(d["id"], d["kind"]) for d in page.json()]
+            if len(page.json()) < 1000:
+                break
+    if not devices:
+        raise typer.BadParameter(f"{api} has no active devices to simulate")
+    publisher = DevicePublisher(settings.mqtt_url, settings.mqtt_protocol)
+    publisher.connect()
+    typer.echo(f"simulating {len(devices)} devices against {settings.mqtt_url}; Ctrl-C stops")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            press_now_and_then(
+                publisher, devices, mean_interval_s=press_every_s, rng=random.Random(seed)
+            )
+        )
+    publisher.close()
+
+
+def main() -> None:
+    cli()

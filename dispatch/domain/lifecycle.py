@@ -1,0 +1,118 @@
+"""Alert and order lifecycles as explicit state machines.
+
+An *alert* is what a device raised; an *order* is one offer of that alert to one
+caregiver. An alert is offered to one caregiver at a time; a declined or expired
+order sends the alert back to dispatching so the next caregiver can be offered.
+
+    alert:  raised → dispatching → offered → accepted → en_route → on_scene → resolved
+            any open state → cancelled;  raised/dispatching/offered → escalated
+            offered → dispatching (the order was declined or expired)
+            escalated → dispatching (an operator re-dispatches)
+
+    order:  offered → accepted → en_route → on_scene → completed
+            offered → declined | expired;  any open state → cancelled
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from dispatch.errors import IllegalTransition
+
+
+class AlertState(StrEnum):
+    RAISED = "raised"
+    DISPATCHING = "dispatching"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+    ESCALATED = "escalated"
+
+
+class OrderState(StrEnum):
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    COMPLETED = "completed"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+ALERT_TRANSITIONS: dict[AlertState, frozenset[AlertState]] = {
+    AlertState.RAISED: frozenset(
+        {AlertState.DISPATCHING, AlertState.ESCALATED, AlertState.CANCELLED}
+    ),
+    AlertState.DISPATCHING: frozenset(
+        {AlertState.OFFERED, AlertState.ESCALATED, AlertState.CANCELLED}
+    ),
+    AlertState.OFFERED: frozenset(
+        {AlertState.ACCEPTED, AlertState.DISPATCHING, AlertState.ESCALATED, AlertState.CANCELLED}
+    ),
+    AlertState.ACCEPTED: frozenset(
+        {AlertState.EN_ROUTE, AlertState.ON_SCENE, AlertState.CANCELLED}
+    ),
+    AlertState.EN_ROUTE: frozenset({AlertState.ON_SCENE, AlertState.CANCELLED}),
+    AlertState.ON_SCENE: frozenset({AlertState.RESOLVED, AlertState.CANCELLED}),
+    AlertState.ESCALATED: frozenset(
+        {AlertState.DISPATCHING, AlertState.RESOLVED, AlertState.CANCELLED}
+    ),
+    AlertState.RESOLVED: frozenset(),
+    AlertState.CANCELLED: frozenset(),
+}
+
+ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
+    OrderState.OFFERED: frozenset(
+        {OrderState.ACCEPTED, OrderState.DECLINED, OrderState.EXPIRED, OrderState.CANCELLED}
+    ),
+    OrderState.ACCEPTED: frozenset(
+        {OrderState.EN_ROUTE, OrderState.ON_SCENE, OrderState.CANCELLED}
+    ),
+    OrderState.EN_ROUTE: frozenset({OrderState.ON_SCENE, OrderState.CANCELLED}),
+    OrderState.ON_SCENE: frozenset({OrderState.COMPLETED, OrderState.CANCELLED}),
+    OrderState.COMPLETED: frozenset(),
+    OrderState.DECLINED: frozenset(),
+    OrderState.EXPIRED: frozenset(),
+    OrderState.CANCELLED: frozenset(),
+}
+
+OPEN_ALERT_STATES = frozenset(s for s, nxt in ALERT_TRANSITIONS.items() if nxt)
+ACTIVE_ORDER_STATES = frozenset(
+    {OrderState.OFFERED, OrderState.ACCEPTED, OrderState.EN_ROUTE, OrderState.ON_SCENE}
+)
+# States that keep a caregiver from taking another emergency.
+BUSY_ORDER_STATES = ACTIVE_ORDER_STATES
+
+# The alert follows its current order: each order move implies this alert move.
+ALERT_STATE_FOR_ORDER: dict[OrderState, AlertState] = {
+    OrderState.OFFERED: AlertState.OFFERED,
+    OrderState.ACCEPTED: AlertState.ACCEPTED,
+    OrderState.EN_ROUTE: AlertState.EN_ROUTE,
+    OrderState.ON_SCENE: AlertState.ON_SCENE,
+    OrderState.COMPLETED: AlertState.RESOLVED,
+    OrderState.DECLINED: AlertState.DISPATCHING,
+    OrderState.EXPIRED: AlertState.DISPATCHING,
+}
+
+S = TypeVar("S", AlertState, OrderState)
+
+
+def _advance(machine: str, table: dict[S, frozenset[S]], current: S, target: S) -> S:
+    if target not in table[current]:
+        raise IllegalTransition(machine, current.value, target.value)
+    return target
+
+
+def advance_alert(current: AlertState, target: AlertState) -> AlertState:
+    """Return ``target`` if the alert may move there, else raise IllegalTransition."""
+    return _advance("alert", ALERT_TRANSITIONS, current, target)
+
+
+def advance_order(current: OrderState, target: OrderState) -> OrderState:
+    """Return ``target`` if the order may move there, else raise IllegalTransition."""
+    return _advance("order", ORDER_TRANSITIONS, current, target)

@@ -1,0 +1,1 @@
+"""Live events: their JSON shape, and the Redis adapter that carries them."""

@@ -1,0 +1,146 @@
+"""The only module that talks to Redis.
+
+Redis carries what is live and shared between server processes:
+
+- ``{prefix}:stream:board`` and ``{prefix}:stream:caregiver:{id}``: Redis Streams of
+  live events; the entry id is the message's ``seq``, so a client that reconnects
+  with its last seq gets what it missed.
+- ``{prefix}:caregivers:geo``: caregiver positions (GEOADD), searched by radius;
+  ``{prefix}:caregivers:seen``: when each position was reported (epoch seconds).
+
+The database stays the record: nothing here is needed to rebuild an alert.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+BOARD_STREAM_MAXLEN = 10_000
+CAREGIVER_STREAM_MAXLEN = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Nearby:
+    caregiver_id: str
+    distance_m: float
+    lat: float
+    lon: float
+    seen_at: float  # epoch seconds of the last report
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    stream: str
+    seq: str
+    message: dict[str, Any]
+
+
+class LiveBus:
+    def __init__(self, redis: Redis, prefix: str = "carebell") -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.board_stream = f"{prefix}:stream:board"
+        self._geo = f"{prefix}:caregivers:geo"
+        self._seen = f"{prefix}:caregivers:seen"
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str) -> LiveBus:
+        return cls(Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2), prefix)
+
+    def caregiver_stream(self, caregiver_id: str) -> str:
+        return f"{self.prefix}:stream:caregiver:{caregiver_id}"
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    # -- live events ---------------------------------------------------------
+
+    async def publish(self, deliveries: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Append each (stream, message) in order, in one round trip."""
+        if not deliveries:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for stream, message in deliveries:
+            maxlen = BOARD_STREAM_MAXLEN if stream == self.board_stream else CAREGIVER_STREAM_MAXLEN
+            pipe.xadd(
+                stream,
+                {"m": json.dumps(message, ensure_ascii=False)},
+                maxlen=maxlen,
+                approximate=True,
+            )
+        await pipe.execute()
+
+    async def last_seq(self, stream: str) -> str:
+        """The newest entry id of a stream, or "0-0" if it is empty."""
+        entries: Any = await self.redis.xrevrange(stream, count=1)
+        return _text(entries[0][0]) if entries else "0-0"
+
+    async def read_since(self, stream: str, after_seq: str, count: int = 1000) -> list[StreamEntry]:
+        """Entries after ``after_seq`` (exclusive), oldest first."""
+        entries: Any = await self.redis.xrange(stream, min=f"({after_seq}", count=count)
+        return [StreamEntry(stream, _text(i), _decode(f)) for i, f in entries]
+
+    async def oldest_seq(self, stream: str) -> str | None:
+        entries: Any = await self.redis.xrange(stream, count=1)
+        return _text(entries[0][0]) if entries else None
+
+    async def read_new(self, cursors: Mapping[str, str], block_ms: int) -> list[StreamEntry]:
+        """Block up to ``block_ms`` for entries after each stream's cursor."""
+        if not cursors:
+            return []
+        streams: Any = dict(cursors)
+        reply: Any = await self.redis.xread(streams, block=block_ms, count=500)
+        return [
+            StreamEntry(_text(stream), _text(i), _decode(f))
+            for stream, entries in reply
+            for i, f in entries
+        ]
+
+    # -- caregiver positions ---------------------------------------------------
+
+    async def set_position(self, caregiver_id: str, lat: float, lon: float) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.geoadd(self._geo, (lon, lat, caregiver_id))
+        pipe.hset(self._seen, caregiver_id, f"{time.time():.3f}")
+        await pipe.execute()
+
+    async def nearby(self, lat: float, lon: float, radius_m: float, count: int) -> list[Nearby]:
+        """Caregivers within ``radius_m`` of a point, nearest first, with report times."""
+        hits: Any = await self.redis.geosearch(
+            self._geo,
+            longitude=lon,
+            latitude=lat,
+            radius=radius_m,
+            unit="m",
+            sort="ASC",
+            count=count,
+            withdist=True,
+            withcoord=True,
+        )
+        if not hits:
+            return []
+        ids = [_text(h[0]) for h in hits]
+        seen: Any = await self.redis.hmget(self._seen, ids)
+        return [
+            Nearby(cid, float(h[1]), float(h[2][1]), float(h[2][0]), float(s or 0))
+            for cid, h, s in zip(ids, hits, seen, strict=True)
+        ]
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _decode(fields: Mapping[Any, Any]) -> dict[str, Any]:
+    raw = fields.get(b"m", fields.get("m"))
+    result: dict[str, Any] = json.loads(raw)
+    return result

@@ -1,0 +1,94 @@
+"""The JSON messages of the live protocol (docs/protocol.md), built from rows.
+
+Pure functions: rows in, plain dicts out. Every message carries ``v`` (protocol
+version) and ``type``; the hub adds ``seq`` when it delivers one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dispatch.store.tables import Alert, AuditRecord, Elder, Order
+
+PROTOCOL_VERSION = 1
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def elder_view(elder: Elder | None) -> dict[str, Any] | None:
+    if elder is None:
+        return None
+    return {
+        "id": str(elder.id),
+        "name": elder.name,
+        "address": elder.address,
+        "phone": elder.phone,
+        "lat": elder.lat,
+        "lon": elder.lon,
+        "notes": elder.notes,
+    }
+
+
+def alert_view(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": str(alert.id),
+        "device_id": alert.device_id,
+        "elder_id": str(alert.elder_id) if alert.elder_id else None,
+        "alert_type": alert.alert_type,
+        "severity": alert.severity,
+        "state": alert.state.value,
+        "raised_at": iso(alert.raised_at),
+        "deadline_at": iso(alert.deadline_at),
+        "lat": alert.lat,
+        "lon": alert.lon,
+        "press_count": alert.press_count,
+        "escalation_reason": alert.escalation_reason,
+    }
+
+
+def order_view(order: Order) -> dict[str, Any]:
+    return {
+        "id": str(order.id),
+        "alert_id": str(order.alert_id),
+        "caregiver_id": str(order.caregiver_id),
+        "state": order.state.value,
+        "offered_at": iso(order.offered_at),
+        "expires_at": iso(order.expires_at),
+        "eta_s": round(order.eta_s, 1),
+        "distance_m": round(order.distance_m),
+    }
+
+
+def transition_event(
+    record: AuditRecord, alert: Alert, order: Order | None, elder: Elder | None
+) -> dict[str, Any]:
+    """The live message for one audited transition."""
+    message: dict[str, Any] = {
+        "v": PROTOCOL_VERSION,
+        "type": f"{record.entity}.{record.to_state}",
+        "at": iso(record.at),
+        "actor": record.actor,
+        "from": record.from_state,
+        "alert": alert_view(alert),
+        "detail": record.detail,
+    }
+    if order is not None:
+        message["order"] = order_view(order)
+        message["elder"] = elder_view(elder)
+    return message
+
+
+def caregiver_position_event(
+    caregiver_id: str, lat: float, lon: float, at: datetime
+) -> dict[str, Any]:
+    return {
+        "v": PROTOCOL_VERSION,
+        "type": "caregiver.position",
+        "at": iso(at),
+        "caregiver_id": caregiver_id,
+        "lat": lat,
+        "lon": lon,
+    }

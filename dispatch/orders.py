@@ -1,0 +1,62 @@
+"""What a caregiver does with an order: accept, decline, set off, arrive, complete."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from dispatch.domain.lifecycle import OrderState
+from dispatch.errors import NotFound
+from dispatch.store.audit import move_order
+from dispatch.store.db import Database
+from dispatch.store.tables import Alert, Order
+
+
+class CaregiverAction(StrEnum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    EN_ROUTE = "en_route"
+    ARRIVE = "arrive"
+    COMPLETE = "complete"
+
+
+ORDER_STATE_FOR_ACTION: dict[CaregiverAction, OrderState] = {
+    CaregiverAction.ACCEPT: OrderState.ACCEPTED,
+    CaregiverAction.DECLINE: OrderState.DECLINED,
+    CaregiverAction.EN_ROUTE: OrderState.EN_ROUTE,
+    CaregiverAction.ARRIVE: OrderState.ON_SCENE,
+    CaregiverAction.COMPLETE: OrderState.COMPLETED,
+}
+
+
+def act_on_order(
+    db: Database,
+    caregiver_id: UUID,
+    order_id: UUID,
+    action: CaregiverAction,
+    *,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
+) -> Order:
+    """Apply a caregiver's action; raises NotFound or IllegalTransition, changing nothing.
+
+    An order of another caregiver is reported as not found, so nothing leaks.
+    """
+    with db.session() as session:
+        order = session.get(Order, order_id, with_for_update=True)
+        if order is None or order.caregiver_id != caregiver_id:
+            raise NotFound("order", str(order_id))
+        alert = session.get(Alert, order.alert_id, with_for_update=True)
+        assert alert is not None  # foreign key
+        move_order(
+            session,
+            order,
+            alert,
+            ORDER_STATE_FOR_ACTION[action],
+            actor=f"caregiver:{caregiver_id}",
+            at=at,
+            detail=detail,
+        )
+        return order

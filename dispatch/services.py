@@ -1,0 +1,140 @@
+"""The running server's parts, built once from Settings and shared by every endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from config.settings import Settings
+from devices.gateway import MqttGateway
+from dispatch.catalog import Catalog, load_catalog
+from dispatch.dispatcher import Dispatcher, DispatchPolicy
+from dispatch.ingest import Inbound, Ingest, Outcome
+from dispatch.live.bus import LiveBus, StreamEntry
+from dispatch.live.outbox import Outbox
+from dispatch.matching.travel import DetourTravelModel
+from dispatch.store.db import Database
+from dispatch.store.tables import Caregiver
+from dispatch.ws.fanout import Fanout
+
+log = logging.getLogger(__name__)
+
+# Live events that mean the dispatcher has work, whichever process wrote them.
+WAKING_EVENTS = frozenset({"alert.raised", "alert.dispatching", "order.declined", "order.expired"})
+OUTBOX_SWEEP_S = 2.0
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    bus: LiveBus
+    outbox: Outbox
+    fanout: Fanout
+    catalog: Catalog
+    ingest: Ingest
+    dispatcher: Dispatcher | None = None
+    gateway: MqttGateway | None = None
+
+    async def after_change(self) -> None:
+        """Call after committing transitions: publish them and let the dispatcher look."""
+        await self.outbox.flush()
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+    def caregiver_exists(self, caregiver_id: UUID) -> bool:
+        with self.db.session() as session:
+            caregiver = session.get(Caregiver, caregiver_id)
+            return caregiver is not None and caregiver.active
+
+    async def store_messages(self, batch: list[tuple[str, bytes]]) -> None:
+        """The gateway's handler: commit a batch of device messages, then publish."""
+        at = datetime.now(UTC)
+        inbound = [Inbound(topic, payload, at) for topic, payload in batch]
+        outcomes = await asyncio.to_thread(self.ingest.store_batch, inbound)
+        if Outcome.RAISED in outcomes or Outcome.MERGED in outcomes:
+            await self.after_change()
+
+
+@asynccontextmanager
+async def running_services(settings: Settings) -> AsyncIterator[Services]:
+    """Build every part, run the background tasks, and tear all down on exit."""
+    db = Database(settings.database_url)
+    await asyncio.to_thread(db.create_schema)
+    bus = LiveBus.from_url(settings.redis_url, settings.redis_prefix)
+    outbox = Outbox(db, bus)
+    catalog = load_catalog(settings.alert_types_file)
+    services = Services(
+        settings=settings,
+        db=db,
+        bus=bus,
+        outbox=outbox,
+        fanout=Fanout(bus),
+        catalog=catalog,
+        ingest=Ingest(db, catalog, merge_window_s=settings.merge_window_s),
+    )
+    if "dispatcher" in settings.roles:
+        services.dispatcher = Dispatcher(
+            db,
+            bus,
+            outbox,
+            services.catalog,
+            DetourTravelModel(),
+            tz=ZoneInfo(settings.timezone),
+            policy=DispatchPolicy(offer_timeout_s=settings.offer_timeout_s),
+            tick_s=settings.dispatch_tick_s,
+        )
+    if "gateway" in settings.roles:
+        services.gateway = MqttGateway(
+            settings.mqtt_url,
+            handler=services.store_messages,
+            client_id=settings.mqtt_client_id,
+            protocol=settings.mqtt_protocol,
+            session_expiry_s=settings.mqtt_session_expiry_s,
+            share_group=settings.mqtt_share_group,
+        )
+    tasks: list[asyncio.Task[None]] = [
+        asyncio.create_task(services.fanout.run(), name="fanout"),
+        asyncio.create_task(_sweep(outbox), name="outbox"),
+    ]
+    if services.dispatcher is not None:
+        dispatcher = services.dispatcher
+
+        def wake_on(entry: StreamEntry) -> None:
+            if entry.message.get("type") in WAKING_EVENTS:
+                dispatcher.wake()
+
+        await services.fanout.on_entry(bus.board_stream, wake_on)
+        tasks.append(asyncio.create_task(dispatcher.run(), name="dispatcher"))
+    try:
+        if services.gateway is not None:
+            await services.gateway.start()
+            tasks.append(asyncio.create_task(services.gateway.run(), name="gateway"))
+        yield services
+    finally:
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for task, result in zip(tasks, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("task %s had failed: %r", task.get_name(), result)
+        if services.gateway is not None:
+            await services.gateway.stop()
+        await bus.close()
+        db.dispose()
+
+
+async def _sweep(outbox: Outbox) -> None:
+    """Publish what could not be published at once (Redis was down, a writer crashed)."""
+    while True:
+        await asyncio.sleep(OUTBOX_SWEEP_S)
+        try:
+            await outbox.flush()
+        except Exception:  # the database is away; the next sweep tries again
+            log.exception("outbox sweep failed")

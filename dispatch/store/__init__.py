@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables and the one module that owns database sessions."""

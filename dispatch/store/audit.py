@@ -1,0 +1,170 @@
+"""State changes on rows, each written with its audit record in the same transaction.
+
+The domain's state machines decide whether a move is legal; these functions apply
+it to the rows and append the audit record, which doubles as the live event's
+outbox (see AuditRecord). The caller commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from dispatch.domain.lifecycle import (
+    ALERT_STATE_FOR_ORDER,
+    AlertState,
+    OrderState,
+    advance_alert,
+    advance_order,
+)
+from dispatch.live.messages import transition_event
+from dispatch.store.tables import Alert, AuditRecord, Elder, Order
+
+
+def _record(
+    session: Session,
+    *,
+    alert: Alert,
+    order: Order | None,
+    entity: str,
+    from_state: str | None,
+    actor: str,
+    at: datetime,
+    detail: dict[str, Any] | None,
+) -> AuditRecord:
+    to_state = order.state.value if entity == "order" and order else alert.state.value
+    record = AuditRecord(
+        alert_id=alert.id,
+        order_id=order.id if order else None,
+        caregiver_id=order.caregiver_id if order else None,
+        entity=entity,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        at=at,
+        detail=detail or {},
+    )
+    elder = session.get(Elder, alert.elder_id) if order and alert.elder_id else None
+    record.event = transition_event(record, alert, order, elder)
+    session.add(record)
+    return record
+
+
+def record_raised(session: Session, alert: Alert, *, actor: str, at: datetime) -> AuditRecord:
+    """Audit the birth of an alert (from no state to raised)."""
+    return _record(
+        session,
+        alert=alert,
+        order=None,
+        entity="alert",
+        from_state=None,
+        actor=actor,
+        at=at,
+        detail={"press_count": alert.press_count},
+    )
+
+
+def record_note(
+    session: Session, alert: Alert, *, actor: str, at: datetime, detail: dict[str, Any]
+) -> AuditRecord:
+    """Audit something that happened to an alert without changing its state (a merge)."""
+    return _record(
+        session,
+        alert=alert,
+        order=None,
+        entity="alert",
+        from_state=alert.state.value,
+        actor=actor,
+        at=at,
+        detail=detail,
+    )
+
+
+def move_alert(
+    session: Session,
+    alert: Alert,
+    target: AlertState,
+    *,
+    actor: str,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """Move an alert, or raise IllegalTransition and change nothing."""
+    previous = alert.state
+    alert.state = advance_alert(previous, target)
+    alert.updated_at = at
+    session.add(alert)
+    return _record(
+        session,
+        alert=alert,
+        order=None,
+        entity="alert",
+        from_state=previous.value,
+        actor=actor,
+        at=at,
+        detail=detail,
+    )
+
+
+def move_order(
+    session: Session,
+    order: Order,
+    alert: Alert,
+    target: OrderState,
+    *,
+    actor: str,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
+) -> list[AuditRecord]:
+    """Move an order and the alert that follows it; both moves are checked first."""
+    previous = order.state
+    new_state = advance_order(previous, target)
+    alert_target = ALERT_STATE_FOR_ORDER.get(new_state)
+    if alert_target is not None and alert_target != alert.state:
+        advance_alert(alert.state, alert_target)  # refuse before changing anything
+    order.state = new_state
+    order.updated_at = at
+    session.add(order)
+    records = [
+        _record(
+            session,
+            alert=alert,
+            order=order,
+            entity="order",
+            from_state=previous.value,
+            actor=actor,
+            at=at,
+            detail=detail,
+        )
+    ]
+    if alert_target is not None and alert_target != alert.state:
+        records.append(move_alert(session, alert, alert_target, actor=actor, at=at))
+    return records
+
+
+def record_offered(
+    session: Session,
+    order: Order,
+    alert: Alert,
+    *,
+    actor: str,
+    at: datetime,
+    detail: dict[str, Any],
+) -> list[AuditRecord]:
+    """Audit a new offer (an order born offered) and move its alert to offered."""
+    advance_alert(alert.state, AlertState.OFFERED)
+    return [
+        _record(
+            session,
+            alert=alert,
+            order=order,
+            entity="order",
+            from_state=None,
+            actor=actor,
+            at=at,
+            detail=detail,
+        ),
+        move_alert(session, alert, AlertState.OFFERED, actor=actor, at=at),
+    ]

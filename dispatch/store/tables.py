@@ -1,0 +1,177 @@
+"""Database rows. The database is the record: alerts, orders and the audit trail.
+
+Datetimes are stored and returned as UTC-aware values on every backend.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, time
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, AlertState, OrderState
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Elder(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str
+    phone: str = ""
+    address: str
+    lat: float
+    lon: float
+    district: str = Field(default="", index=True)
+    street: str = ""
+    community: str = ""
+    notes: str = ""
+
+
+class Device(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(index=True)  # panic_button | door_bell | wearable
+    elder_id: uuid.UUID | None = Field(default=None, foreign_key="elder.id", index=True)
+    active: bool = True
+    online: bool | None = None
+    last_seen_at: datetime | None = _utc(nullable=True)
+
+
+class Caregiver(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str
+    phone: str = ""
+    skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    shift_start: time
+    shift_end: time
+    transport: str = "ebike"
+    home_lat: float
+    home_lon: float
+    active: bool = True
+
+
+class Alert(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    device_id: str = Field(foreign_key="device.id", index=True)
+    elder_id: uuid.UUID | None = Field(default=None, foreign_key="elder.id", index=True)
+    alert_type: str
+    severity: str
+    state: AlertState = Field(default=AlertState.RAISED, index=True)
+    raised_at: datetime = _utc()
+    deadline_at: datetime = _utc()
+    device_ts: datetime = _utc()
+    updated_at: datetime = _utc()
+    lat: float
+    lon: float
+    press_count: int = 1
+    escalation_reason: str | None = None
+    # A dispatcher process holds an alert while it matches it; see dispatcher.claim.
+    claimed_until: datetime | None = _utc(nullable=True)
+
+
+class Order(SQLModel, table=True):
+    __table_args__ = (
+        # The database, not process memory, guarantees one emergency per caregiver.
+        Index(
+            "one_active_order_per_caregiver",
+            "caregiver_id",
+            unique=True,
+            sqlite_where=text(
+                "state IN (" + ",".join(f"'{s.value}'" for s in ACTIVE_ORDER_STATES) + ")"
+            ),
+            postgresql_where=text(
+                "state IN (" + ",".join(f"'{s.value}'" for s in ACTIVE_ORDER_STATES) + ")"
+            ),
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    alert_id: uuid.UUID = Field(foreign_key="alert.id", index=True)
+    caregiver_id: uuid.UUID = Field(foreign_key="caregiver.id", index=True)
+    state: OrderState = Field(default=OrderState.OFFERED, index=True)
+    offered_at: datetime = _utc()
+    expires_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    eta_s: float
+    distance_m: float
+
+
+class AuditRecord(SQLModel, table=True):
+    """Append-only: one row per transition, also the outbox of live events.
+
+    ``event`` is the message the live hub publishes; ``published`` turns true once
+    Redis has it, so events written while Redis was down still go out later.
+    """
+
+    __tablename__ = "audit_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: uuid.UUID = Field(foreign_key="alert.id", index=True)
+    order_id: uuid.UUID | None = Field(default=None, foreign_key="order.id")
+    caregiver_id: uuid.UUID | None = None
+    entity: str  # "alert" | "order"
+    from_state: str | None
+    to_state: str
+    actor: str  # "device:<id>", "caregiver:<id>", "system:matcher", "operator:<name>"
+    at: datetime = _utc()
+    detail: dict[str, Any] = _json()
+    event: dict[str, Any] = _json()
+    published: bool = Field(default=False, index=True)
+
+
+class DeviceEvent(SQLModel, table=True):
+    """Every accepted device event once: (device, event id) is the idempotence key."""
+
+    __tablename__ = "device_event"
+    __table_args__ = (UniqueConstraint("device_id", "event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="device.id")
+    event_id: str = Field(max_length=128)
+    type: str
+    device_ts: datetime = _utc()
+    received_at: datetime = _utc()
+    alert_id: uuid.UUID | None = Field(default=None, foreign_key="alert.id")
+
+
+class DeadLetter(SQLModel, table=True):
+    """A device message that was refused, kept for an operator to inspect."""
+
+    __tablename__ = "dead_letter"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = _utc()
+    topic: str
+    payload: str  # UTF-8 text, or "base64:" + the bytes when they are not text
+    reason: str = Field(index=True)
+    detail: str

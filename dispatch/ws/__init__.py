@@ -1,0 +1,1 @@
+"""The WebSocket hub: live streams to the board and to caregivers' apps."""

@@ -1,0 +1,223 @@
+"""WebSocket endpoints: the operators' board and the caregivers' app (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field, ValidationError
+from redis.exceptions import RedisError
+
+from dispatch.errors import CareBellError, IllegalTransition, NotFound
+from dispatch.live.bus import StreamEntry
+from dispatch.live.messages import PROTOCOL_VERSION, caregiver_position_event
+from dispatch.orders import CaregiverAction, act_on_order
+from dispatch.services import Services
+from dispatch.ws.fanout import seq_key
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+MAX_QUEUED = 1_000  # entries waiting for one socket before it is deemed too slow
+CLOSE_TOO_SLOW = 4008
+CLOSE_BAD_REQUEST = 4400
+
+
+class LiveConnection:
+    """One socket's outgoing queue and writer: live entries in seq order, plus replies."""
+
+    def __init__(self, websocket: WebSocket, stream_name: str) -> None:
+        self.websocket = websocket
+        self.stream_name = stream_name
+        self.queue: asyncio.Queue[StreamEntry | dict[str, Any]] = asyncio.Queue()
+        self.last_sent: tuple[int, int] = (0, 0)
+        self.too_slow = asyncio.Event()
+
+    def deliver(self, entry: StreamEntry) -> None:
+        if self.queue.qsize() >= MAX_QUEUED:
+            self.too_slow.set()
+            return
+        self.queue.put_nowait(entry)
+
+    def reply(self, message: dict[str, Any]) -> None:
+        self.queue.put_nowait({"v": PROTOCOL_VERSION, **message})
+
+    async def send(self, item: StreamEntry | dict[str, Any]) -> None:
+        if isinstance(item, StreamEntry):
+            key = seq_key(item.seq)
+            if key <= self.last_sent:
+                return  # already sent by the replay
+            self.last_sent = key
+            item = {**item.message, "seq": item.seq, "stream": self.stream_name}
+        await self.websocket.send_text(json.dumps(item, ensure_ascii=False))
+
+    async def write_loop(self) -> None:
+        while True:
+            await self.send(await self.queue.get())
+
+
+async def _serve(
+    websocket: WebSocket,
+    services: Services,
+    stream: str,
+    stream_name: str,
+    last_seq: str | None,
+    inbound: Any = None,
+) -> None:
+    """Subscribe, replay what the client missed, then stream until it leaves."""
+    if last_seq and not _valid_seq(last_seq):
+        await websocket.close(CLOSE_BAD_REQUEST, "last_seq is not a stream id")
+        return
+    conn = LiveConnection(websocket, stream_name)
+    fanout = services.fanout
+    # Subscribe first, then replay: live entries queue up meanwhile, and the
+    # writer skips those the replay already sent.
+    await fanout.subscribe(stream, conn)
+    try:
+        await conn.send({"v": PROTOCOL_VERSION, "type": "hello", "stream": stream_name})
+        if last_seq:
+            oldest = await services.bus.oldest_seq(stream)
+            if oldest is not None and seq_key(oldest) > seq_key(last_seq):
+                await conn.send(
+                    {
+                        "v": PROTOCOL_VERSION,
+                        "type": "resync",
+                        "reason": "history was trimmed; reload the snapshot over REST",
+                    }
+                )
+            for entry in await services.bus.read_since(stream, last_seq, count=10_000):
+                await conn.send(entry)
+        tasks = {
+            asyncio.create_task(conn.write_loop()),
+            asyncio.create_task(_read_loop(websocket, conn, inbound)),
+        }
+        too_slow = asyncio.create_task(conn.too_slow.wait())
+        try:
+            done, _ = await asyncio.wait(tasks | {too_slow}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks | {too_slow}:
+                task.cancel()
+            await asyncio.gather(*tasks, too_slow, return_exceptions=True)
+        if too_slow in done:
+            await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect with last_seq")
+        for task in done - {too_slow}:
+            error = task.exception()
+            if error is not None and not isinstance(error, WebSocketDisconnect):
+                raise error
+    finally:
+        fanout.unsubscribe(stream, conn)
+
+
+async def _read_loop(websocket: WebSocket, conn: LiveConnection, inbound: Any) -> None:
+    while True:
+        text = await websocket.receive_text()
+        if inbound is None:
+            continue  # the board only listens (operator actions go through REST)
+        try:
+            message = json.loads(text)
+            if not isinstance(message, dict):
+                raise ValueError("a message must be a JSON object")
+        except ValueError as exc:
+            conn.reply({"type": "error", "code": "bad_json", "message": str(exc)[:200]})
+            continue
+        await inbound(message, conn)
+
+
+def _valid_seq(seq: str) -> bool:
+    try:
+        seq_key(seq)
+    except ValueError:
+        return False
+    return True
+
+
+@router.websocket("/ws/v1/board")
+async def board(websocket: WebSocket, last_seq: str | None = None) -> None:
+    services: Services = websocket.app.state.services
+    await websocket.accept()
+    await _serve(websocket, services, services.bus.board_stream, "board", last_seq)
+
+
+class ActionMessage(BaseModel):
+    type: str = Field(pattern="^action$")
+    action: CaregiverAction
+    order_id: UUID
+    ref: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class PositionMessage(BaseModel):
+    type: str = Field(pattern="^position$")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+@router.websocket("/ws/v1/caregivers/{caregiver_id}")
+async def caregiver(websocket: WebSocket, caregiver_id: UUID, last_seq: str | None = None) -> None:
+    services: Services = websocket.app.state.services
+    if not await asyncio.to_thread(services.caregiver_exists, caregiver_id):
+        await websocket.close(CLOSE_BAD_REQUEST, "unknown caregiver")
+        return
+    await websocket.accept()
+
+    async def inbound(message: dict[str, Any], conn: LiveConnection) -> None:
+        ref = message.get("ref")
+        try:
+            if message.get("type") == "position":
+                pos = PositionMessage.model_validate(message)
+                await services.bus.set_position(str(caregiver_id), pos.lat, pos.lon)
+                event = caregiver_position_event(
+                    str(caregiver_id), pos.lat, pos.lon, datetime.now(UTC)
+                )
+                await services.bus.publish([(services.bus.board_stream, event)])
+                return
+            action = ActionMessage.model_validate(message)
+            detail = {"note": action.note} if action.note else None
+            order = await asyncio.to_thread(
+                act_on_order,
+                services.db,
+                caregiver_id,
+                action.order_id,
+                action.action,
+                at=datetime.now(UTC),
+                detail=detail,
+            )
+            await services.after_change()
+            conn.reply(
+                {
+                    "type": "reply",
+                    "ref": ref,
+                    "ok": True,
+                    "order_id": str(order.id),
+                    "state": order.state.value,
+                }
+            )
+        except ValidationError as exc:
+            conn.reply(
+                {"type": "error", "ref": ref, "code": "invalid", "message": exc.errors()[0]["msg"]}
+            )
+        except IllegalTransition as exc:
+            conn.reply(
+                {"type": "error", "ref": ref, "code": "illegal_transition", "message": str(exc)}
+            )
+        except NotFound as exc:
+            conn.reply({"type": "error", "ref": ref, "code": "not_found", "message": str(exc)})
+        except (CareBellError, RedisError) as exc:
+            log.warning("caregiver %s message failed: %s", caregiver_id, exc)
+            conn.reply({"type": "error", "ref": ref, "code": "unavailable", "message": str(exc)})
+
+    with contextlib.suppress(WebSocketDisconnect):
+        await _serve(
+            websocket,
+            services,
+            services.bus.caregiver_stream(str(caregiver_id)),
+            "caregiver",
+            last_seq,
+            inbound,
+        )

@@ -1,0 +1,1 @@
+"""Synthetic cities, device fleets and caregiver apps for demos and load tests."""

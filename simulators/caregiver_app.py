@@ -1,0 +1,138 @@
+"""A caregiver's phone app, simulated over the real WebSocket protocol.
+
+It shares its position, takes offers after a human-like delay (declining a
+share of them), travels to the elder at its mode's speed (sped up by
+``time_scale`` for demos), reports arrival, stays a while and completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from dispatch.domain.model import GeoPoint, TransportMode, great_circle_m
+from dispatch.matching.travel import DEFAULT_SPEEDS_M_S
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CaregiverProfile:
+    caregiver_id: str
+    lat: float
+    lon: float
+    transport: TransportMode
+
+
+@dataclass(frozen=True)
+class AppBehaviour:
+    accept_delay_s: tuple[float, float] = (1.0, 4.0)
+    decline_share: float = 0.0
+    service_s: tuple[float, float] = (60.0, 180.0)
+    position_every_s: float = 10.0
+    time_scale: float = 10.0  # demo time runs this much faster than real time
+
+
+class CaregiverAppSim:
+    def __init__(
+        self, ws_base: str, profile: CaregiverProfile, behaviour: AppBehaviour, rng: random.Random
+    ) -> None:
+        self.url = f"{ws_base}/ws/v1/caregivers/{profile.caregiver_id}"
+        self.profile, self.behaviour, self.rng = profile, behaviour, rng
+        self.last_seq: str | None = None
+        self.busy = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ws: ClientConnection | None = None
+
+    async def run(self) -> None:
+        """Stay connected (reconnecting with the last seq) until cancelled."""
+        try:
+            while True:
+                url = self.url + (f"?last_seq={self.last_seq}" if self.last_seq else "")
+                try:
+                    async with websockets.connect(url, compression=None) as ws:
+                        self._ws = ws
+                        await self._session(ws)
+                except (OSError, websockets.ConnectionClosed, websockets.InvalidStatus) as exc:
+                    log.debug("caregiver %s reconnecting: %s", self.profile.caregiver_id, exc)
+                finally:
+                    self._ws = None
+                await asyncio.sleep(1.0)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+
+    async def _session(self, ws: ClientConnection) -> None:
+        reporter = asyncio.create_task(self._report_positions())
+        try:
+            async for raw in ws:
+                message = json.loads(raw)
+                self.last_seq = message.get("seq", self.last_seq)
+                if message.get("type") == "order.offered" and not self.busy:
+                    self.busy = True
+                    task = asyncio.create_task(self._handle(message))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        finally:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        """Send on the current connection, waiting out a reconnect (like a phone would)."""
+        while True:
+            ws = self._ws
+            if ws is not None:
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await ws.send(json.dumps(message))
+                    return
+            await asyncio.sleep(0.5)
+
+    async def _report_positions(self) -> None:
+        while True:
+            p = self.profile
+            await self._send({"type": "position", "lat": p.lat, "lon": p.lon})
+            await asyncio.sleep(self.behaviour.position_every_s)
+
+    async def _act(self, order_id: str, action: str) -> None:
+        await self._send({"type": "action", "action": action, "order_id": order_id})
+
+    async def _handle(self, offer: dict[str, Any]) -> None:
+        b, order_id = self.behaviour, offer["order"]["id"]
+        try:
+            await asyncio.sleep(self.rng.uniform(*b.accept_delay_s))
+            if self.rng.random() < b.decline_share:
+                await self._act(order_id, "decline")
+                return
+            await self._act(order_id, "accept")
+            await self._act(order_id, "en_route")
+            target = offer["alert"]
+            await self._travel(GeoPoint(target["lat"], target["lon"]))
+            await self._act(order_id, "arrive")
+            await asyncio.sleep(self.rng.uniform(*b.service_s) / b.time_scale)
+            await self._act(order_id, "complete")
+        finally:
+            self.busy = False
+
+    async def _travel(self, target: GeoPoint) -> None:
+        p, b = self.profile, self.behaviour
+        speed = DEFAULT_SPEEDS_M_S[p.transport] * b.time_scale
+        while True:
+            here = GeoPoint(p.lat, p.lon)
+            remaining = great_circle_m(here, target)
+            if remaining < 20:
+                p.lat, p.lon = target.lat, target.lon
+                return
+            step = min(1.0, speed / remaining)
+            p.lat += (target.lat - p.lat) * step
+            p.lon += (target.lon - p.lon) * step
+            await self._send({"type": "position", "lat": p.lat, "lon": p.lon})
+            await asyncio.sleep(1.0)

@@ -1,0 +1,125 @@
+"""Generates a deterministic demo city (elders, devices, caregivers) from YAML."""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlmodel import Session, func, select
+
+from config import CONFIG_DIR
+from dispatch.store.tables import Caregiver, Device, Elder
+
+DEMO_CITY_FILE = CONFIG_DIR / "demo_city.yaml"
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
+GIVEN = "秀英桂兰玉兰淑珍凤英建国志强德明国华永福金花淑华桂芝振华文杰丽娟海燕红梅春生"
+NAMESPACE = uuid.UUID("6f6c2b1e-93c4-4b59-9a55-6b0b7c2b7e01")
+
+
+@dataclass(frozen=True)
+class City:
+    name: str
+    elders: list[Elder]
+    devices: list[Device]
+    caregivers: list[Caregiver]
+
+
+def _offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
+    dlat = north_m / 111_320.0
+    dlon = east_m / (111_320.0 * math.cos(math.radians(lat)))
+    return lat + dlat, lon + dlon
+
+
+def _around(rng: random.Random, lat: float, lon: float, radius_m: float) -> tuple[float, float]:
+    r = radius_m * math.sqrt(rng.random())
+    a = rng.uniform(0, 2 * math.pi)
+    return _offset(lat, lon, r * math.cos(a), r * math.sin(a))
+
+
+def _name(rng: random.Random) -> str:
+    i = rng.randrange(0, len(GIVEN) // 2) * 2
+    return rng.choice(SURNAMES) + GIVEN[i : i + 2]
+
+
+def _pick(rng: random.Random, shares: dict[str, float]) -> str:
+    return rng.choices(list(shares), weights=list(shares.values()))[0]
+
+
+def generate_city(path: Path = DEMO_CITY_FILE, seed: int | None = None) -> City:
+    spec: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    seed = spec["seed"] if seed is None else seed
+    rng = random.Random(seed)
+
+    def uid(kind: str, i: int) -> uuid.UUID:
+        return uuid.uuid5(NAMESPACE, f"{seed}/{kind}/{i}")
+
+    center = spec["center"]
+    districts = spec["districts"]
+    elders, devices = [], []
+    for i in range(spec["elders"]):
+        d = districts[i % len(districts)]
+        street = rng.choice(d["streets"])
+        community = rng.choice(street["communities"])
+        dlat, dlon = _offset(
+            center["lat"], center["lon"], d["offset_m"]["north"], d["offset_m"]["east"]
+        )
+        lat, lon = _around(rng, dlat, dlon, d["radius_m"])
+        building, unit, room = rng.randint(1, 40), rng.randint(1, 4), rng.randint(101, 1802)
+        elder = Elder(
+            id=uid("elder", i),
+            name=_name(rng),
+            phone=f"138{rng.randrange(10**8):08d}",
+            address=f"{d['name_zh']}{street['name_zh']}{community}{building}幢{unit}单元{room}室",
+            lat=round(lat, 6),
+            lon=round(lon, 6),
+            district=d["name_zh"],
+            street=street["name_zh"],
+            community=community,
+        )
+        elders.append(elder)
+        kinds = [k for k, share in spec["devices"].items() if rng.random() < share]
+        for kind in kinds or ["panic_button"]:
+            prefix = {"panic_button": "pb", "door_bell": "db", "wearable": "wr"}[kind]
+            devices.append(Device(id=f"{prefix}-{i:05d}", kind=kind, elder_id=elder.id))
+
+    caregivers = []
+    shifts = spec["shifts"]
+    for i in range(spec["caregivers"]):
+        d = districts[i % len(districts)]
+        dlat, dlon = _offset(
+            center["lat"], center["lon"], d["offset_m"]["north"], d["offset_m"]["east"]
+        )
+        lat, lon = _around(rng, dlat, dlon, d["radius_m"])
+        shift = rng.choices(shifts, weights=[s["share"] for s in shifts])[0]
+        skills = ["basic_care"] + [s for s, share in spec["skills"].items() if rng.random() < share]
+        caregivers.append(
+            Caregiver(
+                id=uid("caregiver", i),
+                name=_name(rng),
+                phone=f"139{rng.randrange(10**8):08d}",
+                skills=skills,
+                shift_start=time.fromisoformat(shift["start"]),
+                shift_end=time.fromisoformat(shift["end"]),
+                transport=_pick(rng, spec["transport"]),
+                home_lat=round(lat, 6),
+                home_lon=round(lon, 6),
+            )
+        )
+    return City(spec["name_en"], elders, devices, caregivers)
+
+
+def seed_city(session: Session, city: City) -> bool:
+    """Insert the city unless the database already holds elders; True if inserted."""
+    if session.exec(select(func.count()).select_from(Elder)).one():
+        return False
+    session.add_all(city.elders)
+    session.flush()
+    session.add_all(city.devices)
+    session.add_all(city.caregivers)
+    return True
