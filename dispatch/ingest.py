@@ -169,6 +169,8 @@ class Ingest:
 def _dead_letter(message: Inbound, exc: PayloadError) -> DeadLetter:
     try:
         text = message.payload.decode("utf-8")
+        if "\x00" in text:  # PostgreSQL text cannot hold NUL; keep the exact bytes instead
+            raise UnicodeDecodeError("utf-8", message.payload, 0, 1, "NUL byte")
     except UnicodeDecodeError:
         text = "base64:" + base64.b64encode(message.payload).decode()
     return DeadLetter(

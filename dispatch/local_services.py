@@ -49,18 +49,19 @@ class LocalServer:
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self, timeout_s: float = 10.0) -> LocalServer:
-        log = (self.workdir / f"{self.name}.log").open("ab")
-        self.process = subprocess.Popen(
-            self.argv,
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        log_path = self.workdir / f"{self.name}.log"
+        with log_path.open("ab") as log:  # the child keeps its own copy of the handle
+            self.process = subprocess.Popen(
+                self.argv,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout_s
         while not port_open("127.0.0.1", self.port):
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited at start; see {log.name}")
+                raise RuntimeError(f"{self.name} exited at start; see {log_path}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"{self.name} did not listen on {self.port} in {timeout_s}s")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, time
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, DateTime, Index, String, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -35,6 +36,27 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class EnumText(TypeDecorator[StrEnum]):
+    """A StrEnum stored as its plain text value, the same on every backend."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: StrEnum | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+
+def _state(enum: type[StrEnum], default: StrEnum) -> Any:
+    return Field(default=default, sa_column=Column(EnumText(enum), nullable=False, index=True))
 
 
 def _utc(nullable: bool = False) -> Any:
@@ -86,7 +108,7 @@ class Alert(SQLModel, table=True):
     elder_id: uuid.UUID | None = Field(default=None, foreign_key="elder.id", index=True)
     alert_type: str
     severity: str
-    state: AlertState = Field(default=AlertState.RAISED, index=True)
+    state: AlertState = _state(AlertState, AlertState.RAISED)
     raised_at: datetime = _utc()
     deadline_at: datetime = _utc()
     device_ts: datetime = _utc()
@@ -118,7 +140,7 @@ class Order(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     alert_id: uuid.UUID = Field(foreign_key="alert.id", index=True)
     caregiver_id: uuid.UUID = Field(foreign_key="caregiver.id", index=True)
-    state: OrderState = Field(default=OrderState.OFFERED, index=True)
+    state: OrderState = _state(OrderState, OrderState.OFFERED)
     offered_at: datetime = _utc()
     expires_at: datetime = _utc()
     updated_at: datetime = _utc()

@@ -1,0 +1,135 @@
+"""Fixtures: private Mosquitto and Redis processes, SQLite and PostgreSQL databases,
+and an in-process CareBell server. Each test gets its own database and Redis key
+prefix, so tests are isolated and may run in parallel (pytest -n).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import uvicorn
+
+from config.settings import Settings
+from dispatch import local_services
+from dispatch.api.app import create_app
+from dispatch.store.db import Database
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CAREBELL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local_services.LocalServer]:
+    server = local_services.mosquitto(tmp_path_factory.mktemp("mosquitto")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local_services.LocalServer]:
+    server = local_services.redis(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_mosquitto(tmp_path: Path) -> Iterator[local_services.LocalServer]:
+    """A broker of this test's own, to kill and restart."""
+    server = local_services.mosquitto(tmp_path / "mosquitto").start()
+    yield server
+    server.stop()
+
+
+def _postgres_database() -> Iterator[str]:
+    name = f"carebell_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test against the embedded default and against PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/carebell.db"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/carebell.db"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from _postgres_database()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(Settings(database_url=database_url).database_url)
+    database.create_schema()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def settings(
+    database_url: str,
+    mosquitto: local_services.LocalServer,
+    redis_server: local_services.LocalServer,
+) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    return Settings(
+        database_url=database_url,
+        mqtt_url=mosquitto.url,
+        redis_url=redis_server.url,
+        redis_prefix=f"test-{tag}",
+        mqtt_client_id=f"gateway-{tag}",
+        # Each test's gateway gets the test's own share group, so tests sharing
+        # the session broker never take each other's messages.
+        mqtt_share_group=f"g{tag}",
+        http_port=local_services.free_port(),
+        dispatch_tick_s=0.2,
+    )
+
+
+class RunningServer:
+    def __init__(self, settings: Settings, app: object) -> None:
+        self.settings = settings
+        self.app = app
+        self.http = f"http://127.0.0.1:{settings.http_port}"
+        self.ws = f"ws://127.0.0.1:{settings.http_port}"
+
+    @property
+    def services(self):  # type: ignore[no-untyped-def]
+        return self.app.state.services  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[RunningServer]:
+    """CareBell serving on a free port inside the test's event loop."""
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=settings.http_port, log_level="warning")
+    uv = uvicorn.Server(config)
+    task = asyncio.create_task(uv.serve())
+    while not uv.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    yield RunningServer(settings, app)
+    uv.should_exit = True
+    await asyncio.wait_for(task, 15)

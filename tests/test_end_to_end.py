@@ -1,0 +1,140 @@
+"""The whole path over real services: MQTT press → alert → matcher → WebSocket offer
+→ caregiver replies → resolved alert with its full audit trail via the REST API."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+
+from config.settings import Settings
+from simulators.devices import DevicePublisher
+from tests.conftest import RunningServer
+from tests.helpers import CENTER, LiveClient, SmallCity, seed_small_city, wait_until
+
+
+@pytest.fixture
+async def city(server: RunningServer) -> SmallCity:
+    return await asyncio.to_thread(seed_small_city, server.services.db)
+
+
+@pytest.fixture
+def publisher(settings: Settings) -> DevicePublisher:
+    pub = DevicePublisher(settings.mqtt_url)
+    pub.connect()
+    yield pub  # type: ignore[misc]
+    pub.close()
+
+
+async def on_shift(server: RunningServer, caregiver_id: uuid.UUID, north_deg: float) -> LiveClient:
+    app = await LiveClient.connect(f"{server.ws}/ws/v1/caregivers/{caregiver_id}")
+    await app.send(type="position", lat=CENTER[0] + north_deg, lon=CENTER[1])
+    # Positions are live state in Redis: wait until the matcher can see this one.
+    bus = server.services.bus
+    await wait_until(lambda: bus.nearby(CENTER[0], CENTER[1], 5000, 50))
+    return app
+
+
+async def test_press_reaches_caregiver_and_resolves_with_full_audit_trail(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher
+) -> None:
+    board = await LiveClient.connect(f"{server.ws}/ws/v1/board")
+    near = await on_shift(server, city.near_id, 0.0045)
+
+    event_id = await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+
+    offer = await near.next("order.offered")
+    assert offer["elder"]["name"] == "王秀英"
+    assert offer["alert"]["device_id"] == city.device_id
+    assert offer["order"]["caregiver_id"] == str(city.near_id)
+    assert offer["seq"] and offer["stream"] == "caregiver"
+    order_id, alert_id = offer["order"]["id"], offer["alert"]["id"]
+    await board.next("alert.raised", alert__id=alert_id)
+    await board.next("order.offered", order__id=order_id)
+
+    for action, state in [
+        ("accept", "accepted"),
+        ("en_route", "en_route"),
+        ("arrive", "on_scene"),
+        ("complete", "completed"),
+    ]:
+        await near.send(type="action", action=action, order_id=order_id, ref=action)
+        reply = await near.next("reply", ref=action)
+        assert reply["state"] == state
+        await board.next(f"order.{state}", order__id=order_id)
+    await board.next("alert.resolved", alert__id=alert_id)
+
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        alert = (await http.get(f"/api/v1/alerts/{alert_id}")).json()
+        assert alert["state"] == "resolved"
+        listed = (await http.get("/api/v1/alerts", params={"device_id": city.device_id})).json()
+        assert [a["id"] for a in listed] == [alert_id]
+        orders = (
+            await http.get("/api/v1/orders", params={"alert_id": alert_id, "status": "completed"})
+        ).json()
+        assert [o["id"] for o in orders] == [order_id]
+        trail = (await http.get(f"/api/v1/alerts/{alert_id}/audit")).json()
+
+    steps = [(r["entity"], r["from_state"], r["to_state"]) for r in trail]
+    assert steps == [
+        ("alert", None, "raised"),
+        ("alert", "raised", "dispatching"),
+        ("order", None, "offered"),
+        ("alert", "dispatching", "offered"),
+        ("order", "offered", "accepted"),
+        ("alert", "offered", "accepted"),
+        ("order", "accepted", "en_route"),
+        ("alert", "accepted", "en_route"),
+        ("order", "en_route", "on_scene"),
+        ("alert", "en_route", "on_scene"),
+        ("order", "on_scene", "completed"),
+        ("alert", "on_scene", "resolved"),
+    ]
+    assert trail[0]["actor"] == f"device:{city.device_id}"
+    assert trail[2]["actor"] == "system:dispatcher"
+    assert trail[2]["detail"]["considered"][0]["caregiver_id"] == str(city.near_id)
+    assert all(r["actor"] == f"caregiver:{city.near_id}" for r in trail[4:])
+    assert event_id  # the device's id for the press is what the gateway deduplicated on
+    await near.close()
+    await board.close()
+
+
+async def test_declined_offer_goes_to_the_next_caregiver(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher
+) -> None:
+    near = await on_shift(server, city.near_id, 0.0045)
+    far = await on_shift(server, city.far_id, 0.018)
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+
+    offer = await near.next("order.offered")
+    await near.send(type="action", action="decline", order_id=offer["order"]["id"], ref="no")
+    assert (await near.next("reply", ref="no"))["state"] == "declined"
+
+    second = await far.next("order.offered")
+    assert second["alert"]["id"] == offer["alert"]["id"]
+    assert second["order"]["id"] != offer["order"]["id"]
+
+
+async def test_fall_goes_to_the_first_aider_even_if_further(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher
+) -> None:
+    near = await on_shift(server, city.near_id, 0.0045)
+    far = await on_shift(server, city.far_id, 0.018)
+    await asyncio.to_thread(publisher.publish_event, city.wearable_id, "fall")
+    offer = await far.next("order.offered")
+    assert offer["alert"]["alert_type"] == "fall"
+    assert not [m for m in near.received if m["type"] == "order.offered"]
+
+
+async def test_caregiver_errors_are_clear_and_keep_the_socket_open(
+    server: RunningServer, city: SmallCity
+) -> None:
+    app = await on_shift(server, city.near_id, 0.0045)
+    await app.ws.send("not json")
+    assert (await app.next("error"))["code"] == "bad_json"
+    await app.send(type="action", action="accept", order_id=str(uuid.uuid4()), ref="x")
+    assert (await app.next("error", ref="x"))["code"] == "not_found"
+    await app.send(type="action", action="fly", order_id=str(uuid.uuid4()), ref="y")
+    assert (await app.next("error", ref="y"))["code"] == "invalid"

@@ -1,0 +1,182 @@
+"""From device message to stored alert, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from config.settings import Settings
+from devices.protocol import event_payload, events_topic, status_topic
+from dispatch.catalog import load_catalog
+from dispatch.domain.lifecycle import AlertState, OrderState
+from dispatch.errors import IllegalTransition
+from dispatch.ingest import Inbound, Ingest, Outcome
+from dispatch.store.audit import move_alert
+from dispatch.store.db import Database
+from dispatch.store.tables import Alert, AuditRecord, DeadLetter, Device, Order
+from tests.helpers import seed_small_city
+
+T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ingest(db: Database) -> Ingest:
+    return Ingest(db, load_catalog(Settings().alert_types_file), merge_window_s=300)
+
+
+def press(device_id: str, event_id: str, at: datetime = T0, type_: str = "press") -> Inbound:
+    return Inbound(events_topic(device_id), event_payload(event_id, type_, at), at)
+
+
+def alerts(db: Database) -> list[Alert]:
+    with db.session() as session:
+        return list(session.exec(select(Alert)).all())
+
+
+def test_press_raises_an_alert_with_its_audit_record(db: Database, ingest: Ingest) -> None:
+    city = seed_small_city(db)
+    assert ingest.store_batch([press(city.device_id, "e1")]) == [Outcome.RAISED]
+    [alert] = alerts(db)
+    assert (alert.state, alert.alert_type, alert.severity) == (
+        AlertState.RAISED,
+        "help_button",
+        "high",
+    )
+    assert alert.raised_at == T0
+    assert alert.deadline_at == T0 + timedelta(seconds=900)
+    with db.session() as session:
+        [record] = session.exec(select(AuditRecord)).all()
+    assert (record.from_state, record.to_state, record.actor) == (
+        None,
+        "raised",
+        f"device:{city.device_id}",
+    )
+    assert record.event["type"] == "alert.raised"
+    assert record.published is False  # the outbox has not run
+
+
+def test_redelivered_event_is_stored_once(db: Database, ingest: Ingest) -> None:
+    city = seed_small_city(db)
+    first = ingest.store_batch([press(city.device_id, "e1"), press(city.device_id, "e1")])
+    again = ingest.store_batch([press(city.device_id, "e1")])
+    assert first == [Outcome.RAISED, Outcome.DUPLICATE]
+    assert again == [Outcome.DUPLICATE]
+    assert len(alerts(db)) == 1
+
+
+def test_repeated_presses_merge_into_the_open_alert(db: Database, ingest: Ingest) -> None:
+    city = seed_small_city(db)
+    outcomes = ingest.store_batch(
+        [press(city.device_id, f"e{i}", T0 + timedelta(seconds=20 * i)) for i in range(3)]
+    )
+    assert outcomes == [Outcome.RAISED, Outcome.MERGED, Outcome.MERGED]
+    [alert] = alerts(db)
+    assert alert.press_count == 3
+    # Past the merge window a press is a new alert.
+    later = ingest.store_batch([press(city.device_id, "e9", T0 + timedelta(seconds=400))])
+    assert later == [Outcome.RAISED]
+
+
+def test_a_fall_is_not_merged_into_an_sos(db: Database, ingest: Ingest) -> None:
+    city = seed_small_city(db)
+    outcomes = ingest.store_batch(
+        [press(city.wearable_id, "s1", type_="sos"), press(city.wearable_id, "f1", type_="fall")]
+    )
+    assert outcomes == [Outcome.RAISED, Outcome.RAISED]
+    assert sorted(a.alert_type for a in alerts(db)) == ["fall", "sos"]
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (
+            lambda d: Inbound(events_topic("nobody"), event_payload("1", "press", T0), T0),
+            "unknown_device",
+        ),
+        (lambda d: Inbound(events_topic(d), b"\x00garbage", T0), "not_json"),
+        (lambda d: Inbound(events_topic(d), b'{"event_id":"1","type":"press"}', T0), "invalid"),
+        (lambda d: Inbound("carebell/v1/devices/x/oops", b"{}", T0), "bad_topic"),
+    ],
+)
+def test_refused_messages_go_to_the_dead_letter_table(
+    db: Database,
+    ingest: Ingest,
+    make,
+    reason: str,  # type: ignore[no-untyped-def]
+) -> None:
+    city = seed_small_city(db)
+    good = press(city.device_id, "ok")
+    assert ingest.store_batch([make(city.device_id), good]) == [Outcome.REJECTED, Outcome.RAISED]
+    with db.session() as session:
+        [letter] = session.exec(select(DeadLetter)).all()
+    assert letter.reason == reason
+    assert letter.detail
+
+
+def test_deactivated_device_is_refused(db: Database, ingest: Ingest) -> None:
+    city = seed_small_city(db)
+    with db.session() as session:
+        device = session.get(Device, city.device_id)
+        assert device is not None
+        device.active = False
+        session.add(device)
+    assert ingest.store_batch([press(city.device_id, "e1")]) == [Outcome.REJECTED]
+    assert alerts(db) == []
+
+
+def test_status_updates_device_state_without_an_alert(db: Database, ingest: Ingest) -> None:
+    city = seed_small_city(db)
+    message = Inbound(status_topic(city.device_id), b'{"status":"offline"}', T0)
+    assert ingest.store_batch([message]) == [Outcome.UPDATED]
+    with db.session() as session:
+        device = session.get(Device, city.device_id)
+    assert device is not None
+    assert (device.online, device.last_seen_at) == (False, T0)
+
+
+def test_illegal_transition_changes_nothing(db: Database, ingest: Ingest) -> None:
+    city = seed_small_city(db)
+    ingest.store_batch([press(city.device_id, "e1")])
+    with pytest.raises(IllegalTransition), db.session() as session:
+        [alert] = session.exec(select(Alert)).all()
+        move_alert(session, alert, AlertState.RESOLVED, actor="operator:x", at=T0)
+    [alert] = alerts(db)
+    assert alert.state == AlertState.RAISED
+    with db.session() as session:
+        assert len(session.exec(select(AuditRecord)).all()) == 1
+
+
+def test_database_allows_one_active_order_per_caregiver(db: Database, ingest: Ingest) -> None:
+    city = seed_small_city(db)
+    ingest.store_batch([press(city.device_id, "a"), press(city.wearable_id, "b", type_="sos")])
+    first, second = alerts(db)
+
+    def offer(alert: Alert) -> Order:
+        return Order(
+            alert_id=alert.id,
+            caregiver_id=city.near_id,
+            offered_at=T0,
+            expires_at=T0,
+            updated_at=T0,
+            eta_s=100,
+            distance_m=500,
+        )
+
+    with db.session() as session:
+        session.add(offer(first))
+    with pytest.raises(IntegrityError), db.session() as session:
+        session.add(offer(second))
+    with db.session() as session:
+        order = session.exec(select(Order)).one()
+        order.state = OrderState.COMPLETED
+        session.add(order)
+    with db.session() as session:  # a finished order no longer blocks the caregiver
+        session.add(offer(second))
+    with db.session() as session:
+        assert (
+            len(session.exec(select(Order).where(col(Order.caregiver_id) == city.near_id)).all())
+            == 2
+        )
