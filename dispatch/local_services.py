@@ -94,6 +94,10 @@ def mosquitto(workdir: Path, port: int | None = None) -> LocalServer:
     conf = (CONFIG_DIR / "mosquitto.conf").read_text()
     conf = conf.replace("listener 1883", f"listener {port} 127.0.0.1")
     conf = conf.replace("/mosquitto/data/", f"{workdir}/")
+    if os.geteuid() == 0:
+        # Started as root, mosquitto switches to the "mosquitto" user, which may not
+        # write to our work directory: it would silently keep nothing on disk.
+        conf += "user root\n"
     (workdir / "mosquitto.conf").write_text(conf)
     return LocalServer(
         "mosquitto",

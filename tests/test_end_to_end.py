@@ -49,7 +49,8 @@ async def test_press_reaches_caregiver_and_resolves_with_full_audit_trail(
     assert offer["elder"]["name"] == "王秀英"
     assert offer["alert"]["device_id"] == city.device_id
     assert offer["order"]["caregiver_id"] == str(city.near_id)
-    assert offer["seq"] and offer["stream"] == "caregiver"
+    assert offer["seq"]
+    assert offer["stream"] == "caregiver"
     order_id, alert_id = offer["order"]["id"], offer["alert"]["id"]
     await board.next("alert.raised", alert__id=alert_id)
     await board.next("order.offered", order__id=order_id)

@@ -200,5 +200,5 @@ def test_shift_over_midnight() -> None:
     assert night.covers(NOW.replace(hour=23))
     assert night.covers(NOW.replace(hour=3))
     assert not night.covers(NOW.replace(hour=12))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="same time"):
         Shift(time(8), time(8))

@@ -1,0 +1,145 @@
+"""Two server processes share one broker, Redis and database and serve one consistent stream."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dispatch import local_services
+from dispatch.store.db import Database
+from simulators.devices import DevicePublisher
+from tests.helpers import CENTER, LiveClient, seed_small_city
+
+
+class ServerProcess:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = int(env["CAREBELL_HTTP_PORT"])
+        self.http = f"http://127.0.0.1:{self.port}"
+        self.ws = f"ws://127.0.0.1:{self.port}"
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "dispatch", "serve", "--log-level", "warning"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait_ready(self, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server on {self.port} exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server on {self.port} not ready in {timeout_s}s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture
+def two_servers(
+    postgres_url: str,
+    mosquitto: local_services.LocalServer,
+    redis_server: local_services.LocalServer,
+    tmp_path: Path,
+) -> Iterator[tuple[ServerProcess, ServerProcess, Database]]:
+    db = Database(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    db.create_schema()
+    tag = uuid.uuid4().hex[:8]
+    common = {
+        **os.environ,
+        "CAREBELL_DATABASE_URL": postgres_url,
+        "CAREBELL_MQTT_URL": mosquitto.url,
+        "CAREBELL_REDIS_URL": redis_server.url,
+        "CAREBELL_REDIS_PREFIX": f"two-{tag}",
+        "CAREBELL_MQTT_SHARE_GROUP": f"g{tag}",
+        "CAREBELL_DISPATCH_TICK_S": "0.2",
+    }
+    servers = [
+        ServerProcess(
+            {
+                **common,
+                "CAREBELL_HTTP_PORT": str(local_services.free_port()),
+                "CAREBELL_MQTT_CLIENT_ID": f"gw-{tag}-{i}",
+            },
+            tmp_path / f"server{i}.log",
+        )
+        for i in range(2)
+    ]
+    try:
+        for server in servers:
+            server.wait_ready()
+        yield servers[0], servers[1], db
+    finally:
+        for server in servers:
+            server.stop()
+        db.dispose()
+
+
+async def test_two_processes_serve_one_consistent_stream(
+    two_servers: tuple[ServerProcess, ServerProcess, Database],
+    mosquitto: local_services.LocalServer,
+) -> None:
+    a, b, db = two_servers
+    city = seed_small_city(db)
+    board_a = await LiveClient.connect(f"{a.ws}/ws/v1/board")
+    board_b = await LiveClient.connect(f"{b.ws}/ws/v1/board")
+    caregiver = await LiveClient.connect(f"{b.ws}/ws/v1/caregivers/{city.near_id}")
+    await caregiver.send(type="position", lat=CENTER[0] + 0.0045, lon=CENTER[1])
+    await board_a.next("caregiver.position")  # written by B, seen through A
+
+    publisher = DevicePublisher(mosquitto.url)
+    publisher.connect()
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    publisher.close()
+
+    offer = await caregiver.next("order.offered")
+    order_id = offer["order"]["id"]
+    await caregiver.send(type="action", action="accept", order_id=order_id, ref="ok")
+    assert (await caregiver.next("reply", ref="ok"))["state"] == "accepted"
+
+    seen_a = await board_a.next("alert.accepted")
+    seen_b = await board_b.next("alert.accepted")
+    assert seen_a["seq"] == seen_b["seq"]
+
+    def steps(client: LiveClient) -> list[tuple[str, str]]:
+        return [
+            (m["seq"], m["type"])
+            for m in client.received
+            if "seq" in m and m["type"] != "caregiver.position"
+        ]
+
+    assert steps(board_a) == steps(board_b)
+    assert [t for _, t in steps(board_a)] == [
+        "alert.raised",
+        "alert.dispatching",
+        "order.offered",
+        "alert.offered",
+        "order.accepted",
+        "alert.accepted",
+    ]
+    async with httpx.AsyncClient() as http:
+        from_a = (await http.get(f"{a.http}/api/v1/alerts")).json()
+        from_b = (await http.get(f"{b.http}/api/v1/alerts")).json()
+    assert len(from_a) == 1
+    assert from_a == from_b
+    for client in (board_a, board_b, caregiver):
+        await client.close()
