@@ -83,12 +83,12 @@ class Dispatcher:
 
     async def run_round(self) -> None:
         now = datetime.now(UTC)
-        await asyncio.to_thread(self._expire_offers, now)
-        waiting = await asyncio.to_thread(self._claim_waiting, now)
+        await self.db.run(self._expire_offers, now)
+        waiting = await self.db.run(self._claim_waiting, now)
         if waiting:
             snapshot, nearby = await self._snapshot(waiting, now)
             decisions = await asyncio.to_thread(assign, snapshot, self.travel)
-            await asyncio.to_thread(self._apply, decisions, nearby, now)
+            await self.db.run(self._apply, decisions, nearby, now)
         await self.outbox.flush()
 
     # -- steps, each one transaction --------------------------------------------
@@ -158,7 +158,7 @@ class Dispatcher:
             for hit in hits:
                 if hit.seen_at >= fresh_after:
                     nearby.setdefault(UUID(hit.caregiver_id), hit)
-        caregivers = await asyncio.to_thread(self._free_caregivers, list(nearby))
+        caregivers = await self.db.run(self._free_caregivers, list(nearby))
         free = tuple(
             FreeCaregiver(
                 caregiver_id=c.id,

@@ -57,7 +57,7 @@ class Services:
         """The gateway's handler: commit a batch of device messages, then publish."""
         at = datetime.now(UTC)
         inbound = [Inbound(topic, payload, at) for topic, payload in batch]
-        outcomes = await asyncio.to_thread(self.ingest.store_batch, inbound)
+        outcomes = await self.db.run(self.ingest.store_batch, inbound)
         if Outcome.RAISED in outcomes or Outcome.MERGED in outcomes:
             await self.after_change()
 
@@ -66,7 +66,7 @@ class Services:
 async def running_services(settings: Settings) -> AsyncIterator[Services]:
     """Build every part, run the background tasks, and tear all down on exit."""
     db = Database(settings.database_url)
-    await asyncio.to_thread(db.create_schema)
+    await db.run(db.create_schema)
     bus = LiveBus.from_url(settings.redis_url, settings.redis_prefix)
     outbox = Outbox(db, bus)
     catalog = load_catalog(settings.alert_types_file)
@@ -127,7 +127,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         if services.gateway is not None:
             await services.gateway.stop()
         await bus.close()
-        db.dispose()
+        await asyncio.to_thread(db.dispose)  # waits for database work in flight
 
 
 async def _sweep(outbox: Outbox) -> None:

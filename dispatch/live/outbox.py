@@ -78,13 +78,13 @@ class Outbox:
         sent = 0
         async with self._lock:
             while True:
-                records = await asyncio.to_thread(self._claim)
+                records = await self.db.run(self._claim)
                 if not records:
                     return sent
                 try:
                     await self.bus.publish(self.deliveries(records))
                 except (RedisError, OSError) as exc:
                     log.warning("live events held back, Redis unavailable: %s", exc)
-                    await asyncio.to_thread(self._unclaim, [r.id for r in records])
+                    await self.db.run(self._unclaim, [r.id for r in records])
                     return sent
                 sent += len(records)

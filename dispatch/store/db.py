@@ -1,20 +1,27 @@
 """The only module that creates engines and sessions.
 
-Store calls are synchronous; async callers run them with ``asyncio.to_thread``.
+Store calls are synchronous; async callers run them with :meth:`Database.run`, on
+the database's own threads, so that shutting down waits for work in flight.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import functools
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
 
 from dispatch.store import tables  # noqa: F401  (registers the tables on the metadata)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -37,9 +44,10 @@ def _sqlite_begin_immediate(conn: Any) -> None:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, workers: int = 8) -> None:
         parsed = make_url(url)
         self.url = url
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -69,5 +77,12 @@ class Database:
                 session.rollback()
                 raise
 
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run blocking database work off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
     def dispose(self) -> None:
+        """Wait for work in flight, then close every connection."""
+        self._executor.shutdown(wait=True)
         self.engine.dispose()

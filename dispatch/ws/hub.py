@@ -161,7 +161,7 @@ class PositionMessage(BaseModel):
 @router.websocket("/ws/v1/caregivers/{caregiver_id}")
 async def caregiver(websocket: WebSocket, caregiver_id: UUID, last_seq: str | None = None) -> None:
     services: Services = websocket.app.state.services
-    if not await asyncio.to_thread(services.caregiver_exists, caregiver_id):
+    if not await services.db.run(services.caregiver_exists, caregiver_id):
         await websocket.close(CLOSE_BAD_REQUEST, "unknown caregiver")
         return
     await websocket.accept()
@@ -179,7 +179,7 @@ async def caregiver(websocket: WebSocket, caregiver_id: UUID, last_seq: str | No
                 return
             action = ActionMessage.model_validate(message)
             detail = {"note": action.note} if action.note else None
-            order = await asyncio.to_thread(
+            order = await services.db.run(
                 act_on_order,
                 services.db,
                 caregiver_id,

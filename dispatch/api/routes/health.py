@@ -26,7 +26,7 @@ def _database_ok(services: Services) -> bool:
 @router.get("/healthz", response_model=Health)
 async def healthz(services: ServicesDep, response: Response) -> Health:
     """200 when the database answers (the record); Redis and MQTT are reported beside it."""
-    database = await asyncio.to_thread(_database_ok, services)
+    database = await services.db.run(_database_ok, services)
     try:
         redis = await asyncio.wait_for(services.bus.ping(), 2.0)
     except (RedisError, OSError, TimeoutError):
