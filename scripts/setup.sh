@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Creates .venv and installs CareBell into it (with test tools when given "dev").
+# Safe to run again: it only installs what is missing or changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "CareBell needs Python 3.11 or newer (found: $("$python" --version 2>&1))" >&2
+  exit 1
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+extras=""
+[ "${1:-}" = "dev" ] && extras="[dev]"
+.venv/bin/python -m pip install --quiet --editable ".${extras}"

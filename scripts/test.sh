@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Lint, type-check and run the test suite against real Mosquitto, Redis and PostgreSQL.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k gateway, or -m slow).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The tests start private mosquitto and redis-server processes; install them when missing.
+missing=()
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v redis-server >/dev/null || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "please install: ${missing[*]} (the tests start private instances of them)" >&2
+    exit 1
+  fi
+fi
+
+scripts/setup.sh dev
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+PYTHONASYNCIODEBUG=${PYTHONASYNCIODEBUG:-0} .venv/bin/pytest "$@"

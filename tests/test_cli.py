@@ -1,0 +1,83 @@
+"""The ``carebell`` command as a newcomer runs it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dispatch import local_services
+
+CAREBELL = [sys.executable, "-m", "dispatch"]
+
+
+@pytest.mark.parametrize("command", ["serve", "demo", "simulate"])
+def test_each_command_explains_itself(command: str) -> None:
+    result = subprocess.run(
+        [*CAREBELL, command, "--help"], capture_output=True, text=True, check=True
+    )
+    assert "Usage" in result.stdout
+    assert len(result.stdout) > 300
+
+
+def test_demo_starts_its_own_services_and_resolves_alerts(tmp_path: Path) -> None:
+    port = local_services.free_port()
+    closed = local_services.free_port()  # nothing listens here: the demo must start its own
+    env = {
+        **os.environ,
+        "CAREBELL_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db",
+        "CAREBELL_MQTT_URL": f"mqtt://127.0.0.1:{closed}",
+        "CAREBELL_REDIS_URL": f"redis://127.0.0.1:{closed}/0",
+    }
+    log = (tmp_path / "demo.log").open("w")
+    demo = subprocess.Popen(
+        [
+            *CAREBELL,
+            "demo",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "services"),
+            "--press-every-s",
+            "0.5",
+            "--time-scale",
+            "200",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        resolved: list[dict[str, object]] = []
+        while time.monotonic() < deadline and not resolved:
+            assert demo.poll() is None, (tmp_path / "demo.log").read_text()
+            with contextlib.suppress(httpx.TransportError):
+                resolved = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v1/alerts",
+                    params={"status": "resolved"},
+                    timeout=2,
+                ).json()
+            time.sleep(0.5)
+        assert resolved, (tmp_path / "demo.log").read_text()[-3000:]
+        output = (tmp_path / "demo.log").read_text()
+        assert "started a private" in output
+        assert "mosquitto_pub" in output
+    finally:
+        os.killpg(demo.pid, signal.SIGINT)
+        try:
+            demo.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(demo.pid, signal.SIGKILL)
+        log.close()
+    # Ctrl-C stops the private services it started.
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path / "services")], capture_output=True)
+    assert leftovers.stdout == b""
