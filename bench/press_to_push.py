@@ -1,0 +1,192 @@
+"""Press-to-push latency through the real stack, beside the bare broker round trip.
+
+Starts private Mosquitto and Redis, a CareBell server process (SQLite), connects
+caregiver apps over WebSockets, then presses N buttons one after another over
+MQTT QoS 1 and times each press until its offer arrives on a caregiver's socket.
+In the same run it times N bare MQTT round trips (QoS 1 publish → paho
+subscriber) on the same broker: the floor any MQTT-based design pays.
+
+    .venv/bin/python bench/press_to_push.py --presses 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import time as clock_time
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as mqtt
+import websockets
+from paho.mqtt.enums import CallbackAPIVersion
+
+from dispatch import local_services
+from dispatch.store.db import Database
+from simulators.city import generate_city, seed_city
+from simulators.devices import DevicePublisher
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(name: str, ms: list[float]) -> str:
+    return (
+        f"{name:<28} n={len(ms):<4} median {statistics.median(ms):7.2f} ms   "
+        f"p99 {percentile(ms, 0.99):7.2f} ms   worst {max(ms):7.2f} ms"
+    )
+
+
+def broker_round_trips(url: str, n: int) -> list[float]:
+    """QoS 1 publish to a subscriber on the same broker, one at a time."""
+    address = url.removeprefix("mqtt://")
+    host, port = address.split(":")
+    topic = f"bench/{uuid.uuid4().hex}"
+    arrived = threading.Event()
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    sub.on_message = lambda *_: arrived.set()
+    sub.connect(host, int(port))
+    sub.subscribe(topic, qos=1)
+    sub.loop_start()
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    pub.connect(host, int(port))
+    pub.loop_start()
+    time.sleep(0.5)
+    samples = []
+    for i in range(n):
+        arrived.clear()
+        start = time.perf_counter()
+        pub.publish(topic, json.dumps({"event_id": str(i), "type": "press"}), qos=1)
+        if not arrived.wait(5):
+            raise RuntimeError("bare round trip lost a message")
+        samples.append((time.perf_counter() - start) * 1000)
+        time.sleep(0.02)
+    for client in (pub, sub):
+        client.loop_stop()
+        client.disconnect()
+    return samples
+
+
+async def caregiver_app(ws_url: str, offers: dict[str, float], ready: asyncio.Event) -> None:
+    """Accept and complete every offer at once, recording when each arrived."""
+    async with websockets.connect(ws_url, compression=None) as ws:
+        await ws.send(json.dumps({"type": "position", "lat": 30.2741, "lon": 120.1551}))
+        ready.set()
+        async for raw in ws:
+            message = json.loads(raw)
+            if message["type"] != "order.offered":
+                continue
+            offers[message["alert"]["device_id"]] = time.perf_counter()
+            order_id = message["order"]["id"]
+            for action in ("accept", "arrive", "complete"):
+                await ws.send(
+                    json.dumps({"type": "action", "action": action, "order_id": order_id})
+                )
+
+
+async def press_to_push(
+    server: str, mqtt_url: str, devices: list[str], caregivers: list[str], gap_s: float
+) -> list[float]:
+    offers: dict[str, float] = {}
+    readies = [asyncio.Event() for _ in caregivers]
+    apps = [
+        asyncio.create_task(caregiver_app(f"{server}/ws/v1/caregivers/{cid}", offers, r))
+        for cid, r in zip(caregivers, readies, strict=True)
+    ]
+    await asyncio.gather(*(r.wait() for r in readies))
+    await asyncio.sleep(1.0)
+    publisher = DevicePublisher(mqtt_url)
+    publisher.connect()
+    pressed: dict[str, float] = {}
+    for device_id in devices:
+        pressed[device_id] = time.perf_counter()
+        await asyncio.to_thread(publisher.publish_event, device_id, "press")
+        await asyncio.sleep(gap_s)
+    deadline = time.monotonic() + 30
+    while len(offers) < len(devices) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    publisher.close()
+    for app in apps:
+        app.cancel()
+    await asyncio.gather(*apps, return_exceptions=True)
+    missing = set(devices) - set(offers)
+    if missing:
+        raise RuntimeError(f"{len(missing)} presses never reached a caregiver")
+    return [(offers[d] - pressed[d]) * 1000 for d in devices]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presses", type=int, default=200)
+    parser.add_argument("--gap-ms", type=float, default=50.0, help="between presses")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="carebell-bench-"))
+    broker = local_services.mosquitto(work / "mqtt").start()
+    redis = local_services.redis(work / "redis").start()
+    db_url = f"sqlite:///{work}/bench.db"
+    city = generate_city()
+    for caregiver in city.caregivers:  # everyone on shift, whatever the hour
+        caregiver.shift_start, caregiver.shift_end = clock_time(0, 0), clock_time(23, 59, 59)
+    db = Database(db_url)
+    db.create_schema()
+    with db.session() as session:
+        seed_city(session, city)
+    db.dispose()
+    port = local_services.free_port()
+    env = {
+        **os.environ,
+        "CAREBELL_DATABASE_URL": db_url,
+        "CAREBELL_MQTT_URL": broker.url,
+        "CAREBELL_REDIS_URL": redis.url,
+        "CAREBELL_HTTP_PORT": str(port),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dispatch", "serve", "--log-level", "warning"], env=env
+    )
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        presses = [d.id for d in city.devices if d.kind != "wearable"][: args.presses]
+        baseline = broker_round_trips(broker.url, len(presses))
+        ours = asyncio.run(
+            press_to_push(
+                f"ws://127.0.0.1:{port}",
+                broker.url,
+                presses,
+                [str(c.id) for c in city.caregivers],
+                args.gap_ms / 1000,
+            )
+        )
+    finally:
+        server.terminate()
+        server.wait(15)
+        broker.stop()
+        redis.stop()
+    print(f"CareBell press-to-push, {len(presses)} presses, one server process, SQLite")
+    print(summary("bare MQTT QoS 1 round trip", baseline))
+    print(summary("press -> offer on socket", ours))
+    print(
+        f"ratio (median): {statistics.median(ours) / statistics.median(baseline):.1f}x the "
+        f"bare broker round trip; p99 ratio "
+        f"{percentile(ours, 0.99) / percentile(baseline, 0.99):.1f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
