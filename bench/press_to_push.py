@@ -114,7 +114,7 @@ async def press_to_push(
         await asyncio.to_thread(publisher.publish_event, device_id, "press")
         await asyncio.sleep(gap_s)
     deadline = time.monotonic() + 30
-    while len(offers) < len(devices) and time.monotonic() < deadline:
+    while len(offers) < len(devices) and time.monotonic() < deadline:  # noqa: ASYNC110 (bounded poll)
         await asyncio.sleep(0.1)
     publisher.close()
     for app in apps:
