@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -14,6 +15,8 @@ import httpx
 import pytest
 
 from dispatch import local_services
+from tests.conftest import RunningServer
+from tests.helpers import seed_small_city, wait_until
 
 CAREBELL = [sys.executable, "-m", "dispatch"]
 
@@ -81,3 +84,34 @@ def test_demo_starts_its_own_services_and_resolves_alerts(tmp_path: Path) -> Non
     # Ctrl-C stops the private services it started.
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path / "services")], capture_output=True)
     assert leftovers.stdout == b""
+
+
+async def test_simulate_presses_registered_devices_of_a_running_server(
+    server: RunningServer,
+) -> None:
+    city = await asyncio.to_thread(seed_small_city, server.services.db)
+    env = {**os.environ, "CAREBELL_MQTT_URL": server.settings.mqtt_url}
+    simulate = await asyncio.create_subprocess_exec(
+        *CAREBELL,
+        "simulate",
+        "--api",
+        server.http,
+        "--press-every-s",
+        "0.2",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=server.http) as http:
+
+            async def some_alert() -> list[object]:
+                alerts: list[object] = (await http.get("/api/v1/alerts")).json()
+                return alerts
+
+            alerts = await wait_until(some_alert, timeout_s=20)
+        assert {a["device_id"] for a in alerts} <= {city.device_id, city.wearable_id}  # type: ignore[index]
+    finally:
+        simulate.send_signal(signal.SIGINT)
+        output, _ = await asyncio.wait_for(simulate.communicate(), 20)
+    assert b"simulating 2 devices" in output
