@@ -39,10 +39,12 @@ def load_catalog(path: Path) -> Catalog:
         code: AlertType(
             code=code,
             severity=Severity(spec["severity"]),
-            skill=spec["skill"],
+            skills=frozenset(spec["skills"]),
             arrival_deadline_s=int(spec["arrival_deadline_s"]),
             label_en=spec["label_en"],
             label_zh=spec["label_zh"],
+            caregivers=int(spec.get("caregivers", 1)),
+            on_scene_s=int(spec.get("on_scene_s", 1800)),
         )
         for code, spec in raw["alert_types"].items()
     }

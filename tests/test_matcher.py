@@ -32,8 +32,12 @@ from dispatch.matching.travel import DetourTravelModel
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=TZ)
-PRESS = AlertType("help_button", Severity.HIGH, "basic_care", 900, "Help", "一键呼叫")
-FALL = AlertType("fall", Severity.CRITICAL, "first_aid", 600, "Fall", "跌倒")
+PRESS = AlertType(
+    "help_button", Severity.HIGH, frozenset({"basic_care"}), 900, "Help", "一键呼叫", on_scene_s=0
+)
+FALL = AlertType(
+    "fall", Severity.CRITICAL, frozenset({"first_aid"}), 600, "Fall", "跌倒", on_scene_s=0
+)
 ALL_DAY = Shift(time(0, 0), time(23, 59, 59))
 TRAVEL = DetourTravelModel()
 

@@ -58,16 +58,28 @@ class AlertType:
 
     code: str
     severity: Severity
-    skill: str
+    skills: frozenset[str]  # a caregiver holding any one of them may go
     arrival_deadline_s: int
     label_en: str
     label_zh: str
+    caregivers: int = 1  # how many must go (lifting someone who fell takes two)
+    on_scene_s: int = 1800  # expected time at the door; the shift must cover it
 
     def __post_init__(self) -> None:
         if not self.code:
             raise ValueError("alert type code must not be empty")
+        if not self.skills:
+            raise ValueError(f"alert type {self.code} names no skill")
         if self.arrival_deadline_s <= 0:
             raise ValueError(f"arrival deadline of {self.code} must be positive")
+        if self.caregivers not in (1, 2):
+            raise ValueError(f"alert type {self.code} needs 1 or 2 caregivers")
+        if self.on_scene_s < 0:
+            raise ValueError(f"on-scene time of {self.code} must not be negative")
+
+    def allows(self, skills: frozenset[str]) -> bool:
+        """True if someone with ``skills`` is qualified for this alert."""
+        return not self.skills.isdisjoint(skills)
 
 
 @dataclass(frozen=True, slots=True)

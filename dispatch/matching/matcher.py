@@ -86,7 +86,7 @@ class Decision:
 def _options(alert: WaitingAlert, snapshot: MatchSnapshot, travel: TravelModel) -> list[Option]:
     options = []
     for cg in snapshot.caregivers:
-        if cg.caregiver_id in alert.excluded or alert.alert_type.skill not in cg.skills:
+        if cg.caregiver_id in alert.excluded or not alert.alert_type.allows(cg.skills):
             continue
         eta_s = travel.travel_time_s(cg.position, alert.position, cg.mode)
         arrival = snapshot.now + timedelta(seconds=eta_s)
@@ -155,7 +155,7 @@ def assign(snapshot: MatchSnapshot, travel: TravelModel) -> list[Decision]:
 
 
 def _explain(alert: WaitingAlert, opts: Sequence[Option], pick: Option | None) -> str:
-    skill = alert.alert_type.skill
+    skill = " or ".join(sorted(alert.alert_type.skills))
     if pick is None:
         if not opts:
             return f"no free caregiver with skill '{skill}' on shift"
