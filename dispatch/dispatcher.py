@@ -14,25 +14,39 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import col, or_, select
+from sqlmodel import Session, and_, col, func, or_, select
 
 from dispatch.catalog import Catalog
-from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, AlertState, OrderState
+from dispatch.domain.lifecycle import (
+    ACTIVE_ORDER_STATES,
+    OPEN_ALERT_STATES,
+    AlertState,
+    OrderState,
+    VisitState,
+)
 from dispatch.domain.model import GeoPoint, Shift, TransportMode
 from dispatch.live.bus import LiveBus, Nearby
 from dispatch.live.outbox import Outbox
-from dispatch.matching.matcher import Decision, FreeCaregiver, MatchSnapshot, WaitingAlert, assign
+from dispatch.matching.matcher import (
+    Candidate,
+    Decision,
+    MatchPolicy,
+    MatchSnapshot,
+    Option,
+    WaitingAlert,
+    assign,
+)
 from dispatch.matching.travel import TravelModel
 from dispatch.store.audit import move_alert, move_order, record_offered
 from dispatch.store.db import Database
-from dispatch.store.tables import Alert, Caregiver, Order
+from dispatch.store.tables import Alert, Caregiver, Order, Visit
 
 log = logging.getLogger(__name__)
 ACTOR = "system:dispatcher"
@@ -42,10 +56,15 @@ ACTOR = "system:dispatcher"
 class DispatchPolicy:
     offer_timeout_s: float = 30.0
     claim_s: float = 15.0
-    escalate_after_s: float = 60.0  # an alert nobody can take for this long goes to operators
     position_max_age_s: float = 300.0  # older positions mean the app went silent
     search_radius_m: float = 10_000.0
-    candidates_per_alert: int = 30
+    candidates_per_alert: int = 30  # GEOSEARCH COUNT: never scan the whole city
+    match: MatchPolicy = field(default_factory=MatchPolicy)
+
+
+# Alerts that may wait for a caregiver: not yet offered, or short of one.
+_WAITING = (AlertState.RAISED, AlertState.DISPATCHING, AlertState.ESCALATED)
+_UNDER_WAY = (AlertState.OFFERED, AlertState.ACCEPTED, AlertState.EN_ROUTE, AlertState.ON_SCENE)
 
 
 class Dispatcher:
@@ -65,6 +84,7 @@ class Dispatcher:
         self.catalog, self.travel, self.tz = catalog, travel, tz
         self.policy, self.tick_s = policy, tick_s
         self._wake = asyncio.Event()
+        self._multi = [c for c, t in catalog.alert_types.items() if t.caregivers > 1]
 
     def wake(self) -> None:
         """Ask for a round now (a new alert, a declined offer)."""
@@ -87,7 +107,7 @@ class Dispatcher:
         waiting = await self.db.run(self._claim_waiting, now)
         if waiting:
             snapshot, nearby = await self._snapshot(waiting, now)
-            decisions = await asyncio.to_thread(assign, snapshot, self.travel)
+            decisions = await asyncio.to_thread(assign, snapshot, self.travel, self.policy.match)
             await self.db.run(self._apply, decisions, nearby, now)
         await self.outbox.flush()
 
@@ -109,10 +129,13 @@ class Dispatcher:
 
     def _claim_waiting(self, now: datetime) -> list[WaitingAlert]:
         with self.db.session() as session:
+            short_handed = and_(
+                col(Alert.alert_type).in_(self._multi), col(Alert.state).in_(_UNDER_WAY)
+            )
             alerts = session.exec(
                 select(Alert)
                 .where(
-                    col(Alert.state).in_([AlertState.RAISED, AlertState.DISPATCHING]),
+                    or_(col(Alert.state).in_(_WAITING), short_handed),
                     or_(col(Alert.claimed_until).is_(None), col(Alert.claimed_until) < now),
                 )
                 .order_by(col(Alert.raised_at))
@@ -121,13 +144,26 @@ class Dispatcher:
             ).all()
             if not alerts:
                 return []
-            tried = session.exec(
-                select(Order.alert_id, Order.caregiver_id).where(
-                    col(Order.alert_id).in_([a.id for a in alerts])
+            ids = [a.id for a in alerts]
+            orders = session.exec(
+                select(Order.alert_id, Order.caregiver_id, Order.state).where(
+                    col(Order.alert_id).in_(ids)
                 )
+            ).all()
+            elders = {a.elder_id for a in alerts if a.elder_id}
+            helped = session.exec(
+                select(Alert.elder_id, Order.caregiver_id)
+                .join(Order, col(Order.alert_id) == col(Alert.id))
+                .where(col(Alert.elder_id).in_(elders), Order.state == OrderState.COMPLETED)
             ).all()
             waiting = []
             for alert in alerts:
+                alert_type = self.catalog.alert_types[alert.alert_type]
+                tried = frozenset(c for a, c, _ in orders if a == alert.id)
+                active = sum(1 for a, _, s in orders if a == alert.id and s in ACTIVE_ORDER_STATES)
+                slots = alert_type.caregivers - active
+                if slots < 1:
+                    continue
                 alert.claimed_until = now + timedelta(seconds=self.policy.claim_s)
                 session.add(alert)
                 if alert.state == AlertState.RAISED:
@@ -136,9 +172,11 @@ class Dispatcher:
                     WaitingAlert(
                         alert_id=alert.id,
                         position=GeoPoint(alert.lat, alert.lon),
-                        alert_type=self.catalog.alert_types[alert.alert_type],
+                        alert_type=alert_type,
                         raised_at=alert.raised_at,
-                        excluded=frozenset(c for a, c in tried if a == alert.id),
+                        excluded=tried,
+                        slots=slots,
+                        familiar=frozenset(c for e, c in helped if e == alert.elder_id),
                     )
                 )
             return waiting
@@ -146,7 +184,7 @@ class Dispatcher:
     async def _snapshot(
         self, waiting: Sequence[WaitingAlert], now: datetime
     ) -> tuple[MatchSnapshot, dict[UUID, Nearby]]:
-        fresh_after = time.time() - self.policy.position_max_age_s
+        epoch_now = time.time()
         nearby: dict[UUID, Nearby] = {}
         for alert in waiting:
             hits = await self.bus.nearby(
@@ -156,81 +194,137 @@ class Dispatcher:
                 self.policy.candidates_per_alert,
             )
             for hit in hits:
-                if hit.seen_at >= fresh_after:
+                if epoch_now - hit.seen_at <= self.policy.position_max_age_s:
                     nearby.setdefault(UUID(hit.caregiver_id), hit)
-        caregivers = await self.db.run(self._free_caregivers, list(nearby))
-        free = tuple(
-            FreeCaregiver(
+        local_now = now.astimezone(self.tz)
+        midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+        caregivers, busy, visiting, today = await self.db.run(
+            self._caregiver_states, list(nearby), midnight
+        )
+        candidates = tuple(
+            Candidate(
                 caregiver_id=c.id,
                 position=GeoPoint(nearby[c.id].lat, nearby[c.id].lon),
                 skills=frozenset(c.skills),
                 shift=Shift(c.shift_start, c.shift_end),
                 mode=TransportMode(c.transport),
+                position_age_s=max(0.0, epoch_now - nearby[c.id].seen_at),
+                busy=c.id in busy,
+                on_visit=c.id in visiting,
+                orders_today=today.get(c.id, 0),
             )
             for c in caregivers
         )
-        snapshot = MatchSnapshot(now.astimezone(self.tz), tuple(waiting), free)
-        return snapshot, nearby
+        return MatchSnapshot(local_now, tuple(waiting), candidates), nearby
 
-    def _free_caregivers(self, ids: list[UUID]) -> list[Caregiver]:
+    def _caregiver_states(
+        self, ids: list[UUID], since: datetime
+    ) -> tuple[list[Caregiver], set[UUID], set[UUID], dict[UUID, int]]:
+        """Active caregivers among ``ids``, who of them is busy or visiting, served today."""
         if not ids:
-            return []
+            return [], set(), set(), {}
         with self.db.session() as session:
-            busy = select(Order.caregiver_id).where(col(Order.state).in_(ACTIVE_ORDER_STATES))
-            return list(
+            caregivers = session.exec(
+                select(Caregiver).where(col(Caregiver.id).in_(ids), col(Caregiver.active).is_(True))
+            ).all()
+            busy = set(
                 session.exec(
-                    select(Caregiver).where(
-                        col(Caregiver.id).in_(ids),
-                        col(Caregiver.active).is_(True),
-                        col(Caregiver.id).not_in(busy),
+                    select(Order.caregiver_id).where(
+                        col(Order.caregiver_id).in_(ids), col(Order.state).in_(ACTIVE_ORDER_STATES)
                     )
                 ).all()
             )
+            visiting = set(
+                session.exec(
+                    select(Visit.caregiver_id).where(
+                        col(Visit.caregiver_id).in_(ids), Visit.state == VisitState.IN_PROGRESS
+                    )
+                ).all()
+            )
+            served = session.exec(
+                select(Order.caregiver_id, func.count())
+                .where(
+                    col(Order.caregiver_id).in_(ids),
+                    Order.offered_at >= since,
+                    col(Order.state).in_(_SERVED),
+                )
+                .group_by(col(Order.caregiver_id))
+            ).all()
+        return list(caregivers), busy, visiting, {cid: int(n) for cid, n in served}
 
     def _apply(
         self, decisions: Sequence[Decision], nearby: dict[UUID, Nearby], now: datetime
     ) -> None:
         for decision in decisions:
-            try:
-                with self.db.session() as session:
-                    alert = session.get(Alert, decision.alert_id, with_for_update=True)
-                    if alert is None or alert.state != AlertState.DISPATCHING:
-                        continue  # cancelled or taken over while we matched
-                    alert.claimed_until = None
-                    session.add(alert)
-                    detail = _explanation(decision)
-                    if decision.chosen is not None:
-                        option = decision.chosen
-                        order = Order(
-                            alert_id=alert.id,
-                            caregiver_id=option.caregiver_id,
-                            offered_at=now,
-                            expires_at=now + timedelta(seconds=self.policy.offer_timeout_s),
-                            updated_at=now,
-                            eta_s=option.eta_s,
-                            distance_m=nearby[option.caregiver_id].distance_m,
-                        )
-                        session.add(order)
-                        session.flush()  # the unique index speaks here if the caregiver got busy
-                        record_offered(session, order, alert, actor=ACTOR, at=now, detail=detail)
-                    elif (now - alert.raised_at).total_seconds() >= self.policy.escalate_after_s:
-                        alert.escalation_reason = decision.reason
-                        move_alert(
-                            session, alert, AlertState.ESCALATED, actor=ACTOR, at=now, detail=detail
-                        )
-            except IntegrityError:
-                log.info("caregiver of alert %s was booked elsewhere; retrying", decision.alert_id)
-                self.wake()
+            with self.db.session() as session:
+                alert = session.get(Alert, decision.alert_id, with_for_update=True)
+                if alert is None or alert.state not in OPEN_ALERT_STATES:
+                    continue  # cancelled or resolved while we matched
+                alert.claimed_until = None
+                session.add(alert)
+                detail = _explanation(decision)
+                if decision.escalation is not None:
+                    alert.escalation_reason = decision.escalation.value
+                for option in decision.chosen:
+                    self._offer(session, alert, option, nearby, now, detail)
+                if not decision.chosen and alert.state == AlertState.DISPATCHING:
+                    move_alert(
+                        session, alert, AlertState.ESCALATED, actor=ACTOR, at=now, detail=detail
+                    )
+
+    def _offer(
+        self,
+        session: Session,
+        alert: Alert,
+        option: Option,
+        nearby: dict[UUID, Nearby],
+        now: datetime,
+        detail: dict[str, object],
+    ) -> None:
+        order = Order(
+            alert_id=alert.id,
+            caregiver_id=option.caregiver_id,
+            offered_at=now,
+            expires_at=now + timedelta(seconds=self.policy.offer_timeout_s),
+            updated_at=now,
+            eta_s=option.eta_s,
+            distance_m=nearby[option.caregiver_id].distance_m,
+        )
+        try:
+            with session.begin_nested():
+                session.add(order)
+                session.flush()  # the unique index speaks here if the caregiver got busy
+        except IntegrityError:
+            log.info(
+                "caregiver %s was booked elsewhere; alert %s waits", option.caregiver_id, alert.id
+            )
+            self.wake()
+            return
+        record_offered(
+            session,
+            order,
+            alert,
+            actor=ACTOR,
+            at=now,
+            detail={**detail, "chosen": option.explain()},
+        )
+
+
+# Orders that count as an emergency served today (for load balancing).
+_SERVED = (OrderState.ACCEPTED, OrderState.EN_ROUTE, OrderState.ON_SCENE, OrderState.COMPLETED)
 
 
 def _explanation(decision: Decision) -> dict[str, object]:
     return {
         "reason": decision.reason,
+        "escalation": decision.escalation.value if decision.escalation else None,
         "considered": [
             {
                 "caregiver_id": str(o.caregiver_id),
                 "eta_s": round(o.eta_s, 1),
                 "late_s": round(o.late_s, 1),
+                "cost_s": round(o.cost_s, 1),
+                "notes": list(o.notes),
             }
             for o in decision.considered
         ],

@@ -21,11 +21,13 @@ from dispatch.domain.model import (
 )
 from dispatch.matching.matcher import (
     UNASSIGNED_COST_S,
-    FreeCaregiver,
+    Candidate,
+    Escalation,
+    MatchPolicy,
     MatchSnapshot,
     WaitingAlert,
-    _cost,
     _options,
+    _weighted,
     assign,
 )
 from dispatch.matching.travel import DetourTravelModel
@@ -55,18 +57,19 @@ def caregiver(
     skills: tuple[str, ...] = ("basic_care",),
     shift: Shift = ALL_DAY,
     mode: TransportMode = TransportMode.EBIKE,
-) -> FreeCaregiver:
-    return FreeCaregiver(uuid.uuid4(), at, frozenset(skills), shift, mode)
+) -> Candidate:
+    return Candidate(uuid.uuid4(), at, frozenset(skills), shift, mode)
 
 
 def test_nearest_qualified_caregiver_wins() -> None:
     a = alert(point(0))
     near, far = caregiver(point(300)), caregiver(point(3000))
     [decision] = assign(MatchSnapshot(NOW, (a,), (far, near)), TRAVEL)
-    assert decision.chosen is not None
-    assert decision.chosen.caregiver_id == near.caregiver_id
+    assert decision.chosen
+    assert decision.chosen[0].caregiver_id == near.caregiver_id
     assert [o.caregiver_id for o in decision.considered] == [near.caregiver_id, far.caregiver_id]
-    assert decision.reason.startswith("fastest qualified caregiver")
+    assert decision.reason.startswith("best qualified caregiver: arrives in")
+    assert decision.escalation is None
 
 
 def test_caregiver_without_the_skill_is_never_chosen() -> None:
@@ -76,15 +79,15 @@ def test_caregiver_without_the_skill_is_never_chosen() -> None:
         caregiver(point(4000), ("basic_care", "first_aid")),
     )
     [decision] = assign(MatchSnapshot(NOW, (a,), (untrained, first_aider)), TRAVEL)
-    assert decision.chosen is not None
-    assert decision.chosen.caregiver_id == first_aider.caregiver_id
+    assert decision.chosen
+    assert decision.chosen[0].caregiver_id == first_aider.caregiver_id
 
 
 def test_no_one_with_the_skill_leaves_the_alert_unassigned_with_the_reason() -> None:
     [decision] = assign(
         MatchSnapshot(NOW, (alert(point(0), FALL),), (caregiver(point(50)),)), TRAVEL
     )
-    assert decision.chosen is None
+    assert decision.chosen == ()
     assert decision.reason == "no free caregiver with skill 'first_aid' on shift"
 
 
@@ -94,16 +97,16 @@ def test_shift_must_cover_the_expected_arrival() -> None:
     ending = caregiver(point(3000), shift=Shift(time(6, 0), time(10, 2)))
     overnight = caregiver(point(5000), shift=Shift(time(22, 0), time(10, 30)))
     [decision] = assign(MatchSnapshot(NOW, (a,), (ending, overnight)), TRAVEL)
-    assert decision.chosen is not None
-    assert decision.chosen.caregiver_id == overnight.caregiver_id
+    assert decision.chosen
+    assert decision.chosen[0].caregiver_id == overnight.caregiver_id
 
 
 def test_caregiver_who_already_declined_is_not_offered_again() -> None:
     near, far = caregiver(point(100)), caregiver(point(2000))
     a = alert(point(0), excluded=frozenset({near.caregiver_id}))
     [decision] = assign(MatchSnapshot(NOW, (a,), (near, far)), TRAVEL)
-    assert decision.chosen is not None
-    assert decision.chosen.caregiver_id == far.caregiver_id
+    assert decision.chosen
+    assert decision.chosen[0].caregiver_id == far.caregiver_id
 
 
 def test_batch_assignment_beats_nearest_first() -> None:
@@ -114,7 +117,7 @@ def test_batch_assignment_beats_nearest_first() -> None:
     first_aider = caregiver(point(400), ("basic_care", "first_aid"))
     basic = caregiver(point(-500))
     decisions = assign(MatchSnapshot(NOW, (press, fall), (first_aider, basic)), TRAVEL)
-    chosen = {d.alert_id: d.chosen.caregiver_id for d in decisions if d.chosen}
+    chosen = {d.alert_id: d.chosen[0].caregiver_id for d in decisions if d.chosen}
     assert chosen == {press.alert_id: basic.caregiver_id, fall.alert_id: first_aider.caregiver_id}
     assert "joint optimum" in decisions[0].reason
 
@@ -123,12 +126,12 @@ def test_each_caregiver_takes_at_most_one_alert() -> None:
     alerts = tuple(alert(point(i * 10)) for i in range(3))
     only = caregiver(point(0))
     decisions = assign(MatchSnapshot(NOW, alerts, (only,)), TRAVEL)
-    assert sum(d.chosen is not None for d in decisions) == 1
-    left = [d for d in decisions if d.chosen is None]
+    assert sum(bool(d.chosen) for d in decisions) == 1
+    left = [d for d in decisions if not d.chosen]
     assert all("needed for a more urgent or closer alert" in d.reason for d in left)
 
 
-def test_lateness_weighs_more_than_travel_time(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lateness_weighs_more_than_travel_time() -> None:
     # X has 250 s left; only P reaches it in time. Pure travel time would send P
     # to the nearer Y and Q late to X; the lateness penalty keeps X on time.
     x = WaitingAlert(uuid.uuid4(), point(0), PRESS, NOW - timedelta(seconds=650))
@@ -136,11 +139,17 @@ def test_lateness_weighs_more_than_travel_time(monkeypatch: pytest.MonkeyPatch) 
     p, q = caregiver(point(733)), caregiver(point(448, 869))
     snapshot = MatchSnapshot(NOW, (x, y), (p, q))
 
+    policy = MatchPolicy()
+
     def chosen() -> dict[uuid.UUID, uuid.UUID]:
-        return {d.alert_id: d.chosen.caregiver_id for d in assign(snapshot, TRAVEL) if d.chosen}
+        return {
+            d.alert_id: d.chosen[0].caregiver_id
+            for d in assign(snapshot, TRAVEL, policy)
+            if d.chosen
+        }
 
     assert chosen() == {x.alert_id: p.caregiver_id, y.alert_id: q.caregiver_id}
-    monkeypatch.setattr("dispatch.matching.matcher.LATENESS_PENALTY", 0)
+    policy = MatchPolicy(lateness_penalty=1)
     assert chosen() == {x.alert_id: q.caregiver_id, y.alert_id: p.caregiver_id}
 
 
@@ -166,17 +175,21 @@ def test_batch_matches_the_exact_optimum_of_scipy(seed: int) -> None:
     cost = np.full((len(alerts), len(cgs) + len(alerts)), big, dtype=np.int64)
     index = {c.caregiver_id: j for j, c in enumerate(cgs)}
     for i, a in enumerate(alerts):
-        for opt in _options(a, snapshot, TRAVEL):
-            cost[i, index[opt.caregiver_id]] = _cost(a, opt)
+        for opt in _options(a, snapshot, TRAVEL, MatchPolicy()):
+            cost[i, index[opt.caregiver_id]] = _weighted(a, opt.cost_s)
         cost[i, len(cgs) + i] = a.alert_type.severity.weight * UNASSIGNED_COST_S
     rows, cols = linear_sum_assignment(cost)
     optimum = int(cost[rows, cols].sum())
 
     ours = 0
     for a, d in zip(alerts, decisions, strict=True):
-        ours += _cost(a, d.chosen) if d.chosen else a.alert_type.severity.weight * UNASSIGNED_COST_S
+        ours += (
+            _weighted(a, d.chosen[0].cost_s)
+            if d.chosen
+            else a.alert_type.severity.weight * UNASSIGNED_COST_S
+        )
     assert ours == optimum
-    chosen = [d.chosen.caregiver_id for d in decisions if d.chosen]
+    chosen = [d.chosen[0].caregiver_id for d in decisions if d.chosen]
     assert len(chosen) == len(set(chosen))
 
 
@@ -206,3 +219,171 @@ def test_shift_over_midnight() -> None:
     assert not night.covers(NOW.replace(hour=12))
     with pytest.raises(ValueError, match="same time"):
         Shift(time(8), time(8))
+
+
+def test_shift_must_cover_arrival_and_the_time_on_scene() -> None:
+    long_visit = AlertType(
+        "sos", Severity.CRITICAL, frozenset({"basic_care"}), 600, "SOS", "求救", on_scene_s=1800
+    )
+    a = alert(point(0), long_visit)
+    # Ends at 10:20: arrives in time, but would leave in the middle of the visit.
+    leaving = caregiver(point(100), shift=Shift(time(6, 0), time(10, 20)))
+    staying = caregiver(point(2500))
+    [decision] = assign(MatchSnapshot(NOW, (a,), (leaving, staying)), TRAVEL)
+    assert [o.caregiver_id for o in decision.chosen] == [staying.caregiver_id]
+
+
+def test_stale_position_counts_with_a_penalty() -> None:
+    a = alert(point(0))
+    stale = Candidate(
+        uuid.uuid4(),
+        point(300),
+        frozenset({"basic_care"}),
+        ALL_DAY,
+        TransportMode.EBIKE,
+        position_age_s=250,
+    )
+    fresh = caregiver(point(600))
+    [decision] = assign(MatchSnapshot(NOW, (a,), (stale, fresh)), TRAVEL)
+    assert decision.chosen[0].caregiver_id == fresh.caregiver_id
+    assert "position 250 s old" in decision.considered[1].notes
+    # Without the penalty the stale one is nearer.
+    [plain] = assign(
+        MatchSnapshot(NOW, (a,), (stale, fresh)), TRAVEL, MatchPolicy(stale_penalty_s=0)
+    )
+    assert plain.chosen[0].caregiver_id == stale.caregiver_id
+
+
+def test_load_is_balanced_when_times_are_close() -> None:
+    a = alert(point(0))
+    tired = Candidate(
+        uuid.uuid4(),
+        point(300),
+        frozenset({"basic_care"}),
+        ALL_DAY,
+        TransportMode.EBIKE,
+        orders_today=4,
+    )
+    rested = caregiver(point(400))
+    far_rested = caregiver(point(3000))
+    [decision] = assign(MatchSnapshot(NOW, (a,), (tired, rested, far_rested)), TRAVEL)
+    assert decision.chosen[0].caregiver_id == rested.caregiver_id
+    # Load never beats a real difference in arrival time.
+    [alone] = assign(MatchSnapshot(NOW, (a,), (tired, far_rested)), TRAVEL)
+    assert alone.chosen[0].caregiver_id == tired.caregiver_id
+
+
+def test_a_caregiver_the_elder_knows_is_preferred_when_it_costs_little() -> None:
+    known, stranger = caregiver(point(500)), caregiver(point(400))
+    a = alert(point(0), familiar=frozenset({known.caregiver_id}))
+    [decision] = assign(MatchSnapshot(NOW, (a,), (known, stranger)), TRAVEL)
+    assert decision.chosen[0].caregiver_id == known.caregiver_id
+    assert "known to the elder" in decision.chosen[0].notes
+    far_known = caregiver(point(4000))
+    b = alert(point(0), familiar=frozenset({far_known.caregiver_id}))
+    [decision] = assign(MatchSnapshot(NOW, (b,), (far_known, stranger)), TRAVEL)
+    assert decision.chosen[0].caregiver_id == stranger.caregiver_id
+
+
+def test_busy_caregivers_are_never_offered() -> None:
+    busy = Candidate(
+        uuid.uuid4(), point(50), frozenset({"basic_care"}), ALL_DAY, TransportMode.EBIKE, busy=True
+    )
+    [decision] = assign(MatchSnapshot(NOW, (alert(point(0)),), (busy,)), TRAVEL)
+    assert decision.chosen == ()
+    assert decision.escalation is Escalation.ALL_BUSY
+
+
+def test_planned_visit_is_diverted_only_for_critical_alerts() -> None:
+    visiting = Candidate(
+        uuid.uuid4(),
+        point(200),
+        frozenset({"basic_care", "first_aid"}),
+        ALL_DAY,
+        TransportMode.EBIKE,
+        on_visit=True,
+    )
+    [press] = assign(MatchSnapshot(NOW, (alert(point(0), PRESS),), (visiting,)), TRAVEL)
+    assert press.chosen == ()
+    [fall] = assign(MatchSnapshot(NOW, (alert(point(0), FALL),), (visiting,)), TRAVEL)
+    assert fall.chosen[0].caregiver_id == visiting.caregiver_id
+    assert "diverted from a planned visit" in fall.chosen[0].notes
+    # Policy decides: diverting nobody leaves the fall to the operators.
+    [kept] = assign(
+        MatchSnapshot(NOW, (alert(point(0), FALL),), (visiting,)),
+        TRAVEL,
+        MatchPolicy(divert_severities=frozenset()),
+    )
+    assert kept.chosen == ()
+
+
+def test_two_person_alert_gets_two_different_caregivers() -> None:
+    lift = AlertType(
+        "lift_assist",
+        Severity.HIGH,
+        frozenset({"basic_care"}),
+        900,
+        "Lift",
+        "搬扶",
+        caregivers=2,
+        on_scene_s=0,
+    )
+    a = WaitingAlert(uuid.uuid4(), point(0), lift, NOW, slots=2)
+    cgs = (caregiver(point(300)), caregiver(point(500)), caregiver(point(2000)))
+    [decision] = assign(MatchSnapshot(NOW, (a,), cgs), TRAVEL)
+    assert {o.caregiver_id for o in decision.chosen} == {cgs[0].caregiver_id, cgs[1].caregiver_id}
+    assert "second caregiver" in decision.reason
+    [short] = assign(MatchSnapshot(NOW, (a,), cgs[:1]), TRAVEL)
+    assert [o.caregiver_id for o in short.chosen] == [cgs[0].caregiver_id]
+
+
+@pytest.mark.parametrize(
+    ("caregivers", "excluded", "raised_s_ago", "expected"),
+    [
+        ((), False, 0, Escalation.NO_SKILL_ON_SHIFT),
+        ((("basic_care",), False), False, 0, Escalation.NO_SKILL_ON_SHIFT),
+        ((("first_aid",), True), False, 0, Escalation.ALL_BUSY),
+        ((("first_aid",), False), True, 0, Escalation.NO_ANSWER),
+        ((("first_aid",), False), False, 590, Escalation.TOO_FAR),
+    ],
+    ids=["nobody", "no-skill", "busy", "declined", "late"],
+)
+def test_escalation_gives_the_reason(
+    caregivers: tuple[object, ...], excluded: bool, raised_s_ago: int, expected: Escalation
+) -> None:
+    cgs = ()
+    if caregivers:
+        skills, busy = caregivers
+        cgs = (
+            Candidate(
+                uuid.uuid4(),
+                point(1500),
+                frozenset(skills),
+                ALL_DAY,  # type: ignore[arg-type]
+                TransportMode.EBIKE,
+                busy=busy,
+            ),
+        )  # type: ignore[arg-type]
+    a = WaitingAlert(
+        uuid.uuid4(),
+        point(0),
+        FALL,
+        NOW - timedelta(seconds=raised_s_ago),
+        excluded=frozenset(c.caregiver_id for c in cgs) if excluded else frozenset(),
+    )
+    [decision] = assign(MatchSnapshot(NOW, (a,), cgs), TRAVEL)
+    assert decision.escalation is expected
+    if expected is Escalation.TOO_FAR:  # the best late option is still sent
+        assert decision.chosen
+        assert decision.chosen[0].late_s > 0
+        assert "operators informed" in decision.reason
+    else:
+        assert decision.chosen == ()
+
+
+def test_repeated_unanswered_offers_escalate_but_keep_offering() -> None:
+    declined = frozenset(uuid.uuid4() for _ in range(3))
+    a = alert(point(0), excluded=declined)
+    [decision] = assign(MatchSnapshot(NOW, (a,), (caregiver(point(300)),)), TRAVEL)
+    assert decision.chosen
+    assert decision.escalation is Escalation.NO_ANSWER

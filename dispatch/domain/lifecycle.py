@@ -44,6 +44,15 @@ class OrderState(StrEnum):
     CANCELLED = "cancelled"
 
 
+class VisitState(StrEnum):
+    """A planned home visit (meal help, cleaning, a welfare visit...)."""
+
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
 ALERT_TRANSITIONS: dict[AlertState, frozenset[AlertState]] = {
     AlertState.RAISED: frozenset(
         {AlertState.DISPATCHING, AlertState.ESCALATED, AlertState.CANCELLED}

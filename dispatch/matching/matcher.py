@@ -1,11 +1,19 @@
 """The emergency matcher: a pure function from a snapshot to decisions.
 
-Objective (documented in docs/architecture.md): minimise the sum over alerts of
-``severity weight × (estimated arrival seconds + 10 × seconds late past the
-deadline)``. Leaving an alert unassigned costs more than any assignment, so the
-solver assigns every alert it can. All alerts waiting at one moment are solved
-together as one min-cost flow (exact), not greedily one after another: a nearest-
-first rule can take the only nurse near a fall for a bell press next door.
+Objective (docs/matching.md): minimise, over all waiting alerts together,
+
+    Σ severity weight × (arrival s + lateness penalty × late s + adjustments)
+
+where the adjustments break near-ties the way a good dispatcher would: a stale
+position costs a little (the caregiver may have moved), each emergency already
+served today costs a little (spread the load), a caregiver the elder knows saves a
+little, and pulling someone off a planned home visit costs a lot. Lateness past
+the deadline is weighed far above any saving, and leaving an alert without a
+caregiver costs more than any assignment, so every alert that can be served is.
+
+Alerts waiting at one moment are solved as one min-cost flow (exact), not one by
+one: a nearest-first rule can take the only first-aider near a fall for a bell
+press next door. An alert that needs two caregivers supplies two units of flow.
 """
 
 from __future__ import annotations
@@ -13,16 +21,46 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from uuid import UUID
 
 from ortools.graph.python import min_cost_flow
 
-from dispatch.domain.model import AlertType, GeoPoint, Shift, TransportMode
+from dispatch.domain.model import AlertType, GeoPoint, Severity, Shift, TransportMode
 from dispatch.matching.travel import TravelModel
 
-LATENESS_PENALTY = 10  # one second late weighs like ten seconds of travel
 UNASSIGNED_COST_S = 10_000_000  # far above any real arrival time
 OPTIONS_EXPLAINED = 5
+
+
+@dataclass(frozen=True, slots=True)
+class MatchPolicy:
+    """The knobs of the objective, in seconds of arrival time they are worth."""
+
+    lateness_penalty: int = 60  # one second late weighs like a minute of travel
+    stale_after_s: float = 120.0  # a position older than this is uncertain...
+    stale_penalty_s: float = 120.0  # ...and counts as this much extra travel
+    load_penalty_s: float = 30.0  # per emergency the caregiver already served today
+    familiar_bonus_s: float = 60.0  # the elder knows this caregiver
+    divert_severities: frozenset[Severity] = frozenset({Severity.CRITICAL})
+    divert_penalty_s: float = 300.0  # taking someone off a planned home visit
+    offers_before_escalation: int = 3  # after this many unanswered offers, tell operators
+
+    def __post_init__(self) -> None:
+        if self.lateness_penalty < 1:
+            raise ValueError("lateness_penalty must be at least 1")
+        for name in ("stale_penalty_s", "load_penalty_s", "familiar_bonus_s", "divert_penalty_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+
+
+class Escalation(StrEnum):
+    """Why operators must look at an alert (the reasons the board shows)."""
+
+    NO_SKILL_ON_SHIFT = "no one with the skill on shift"
+    TOO_FAR = "everyone too far"
+    ALL_BUSY = "everyone busy"
+    NO_ANSWER = "nobody answered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +70,12 @@ class WaitingAlert:
     alert_type: AlertType
     raised_at: datetime
     excluded: frozenset[UUID] = frozenset()  # caregivers who declined or let it expire
+    slots: int = 1  # caregivers still missing (two-person alerts may need 2)
+    familiar: frozenset[UUID] = frozenset()  # caregivers who have helped this elder before
+
+    def __post_init__(self) -> None:
+        if self.slots < 1:
+            raise ValueError("a waiting alert needs at least one caregiver")
 
     @property
     def deadline(self) -> datetime:
@@ -39,14 +83,18 @@ class WaitingAlert:
 
 
 @dataclass(frozen=True, slots=True)
-class FreeCaregiver:
-    """A caregiver with no active emergency, as seen at the snapshot's moment."""
+class Candidate:
+    """A caregiver near the alerts, as seen at the snapshot's moment."""
 
     caregiver_id: UUID
     position: GeoPoint
     skills: frozenset[str]
     shift: Shift
     mode: TransportMode
+    position_age_s: float = 0.0
+    busy: bool = False  # already on an emergency: never offered another
+    on_visit: bool = False  # on a planned home visit: diverted only by policy
+    orders_today: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +103,7 @@ class MatchSnapshot:
 
     now: datetime
     alerts: tuple[WaitingAlert, ...]
-    caregivers: tuple[FreeCaregiver, ...]
+    caregivers: tuple[Candidate, ...]
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
@@ -71,99 +119,179 @@ class Option:
     caregiver_id: UUID
     eta_s: float
     late_s: float
+    cost_s: float  # what the objective charges, before the severity weight
+    notes: tuple[str, ...] = ()
+
+    def explain(self) -> str:
+        late = f", {self.late_s:.0f} s late" if self.late_s else ""
+        notes = f" ({'; '.join(self.notes)})" if self.notes else ""
+        return f"arrives in {self.eta_s:.0f} s{late}{notes}"
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The matcher's answer for one alert, with what it weighed."""
+    """The matcher's answer for one alert, with what it weighed.
+
+    ``chosen`` holds up to ``slots`` options; offer each. If ``escalation`` is set,
+    tell the operators why (the alert may still have been given its best late
+    option).
+    """
 
     alert_id: UUID
-    chosen: Option | None
+    chosen: tuple[Option, ...]
     considered: tuple[Option, ...] = field(default=())
     reason: str = ""
+    escalation: Escalation | None = None
 
 
-def _options(alert: WaitingAlert, snapshot: MatchSnapshot, travel: TravelModel) -> list[Option]:
+def _options(
+    alert: WaitingAlert, snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPolicy
+) -> list[Option]:
     options = []
+    on_scene = timedelta(seconds=alert.alert_type.on_scene_s)
     for cg in snapshot.caregivers:
-        if cg.caregiver_id in alert.excluded or not alert.alert_type.allows(cg.skills):
+        if cg.busy or cg.caregiver_id in alert.excluded or not alert.alert_type.allows(cg.skills):
+            continue
+        if cg.on_visit and alert.alert_type.severity not in policy.divert_severities:
             continue
         eta_s = travel.travel_time_s(cg.position, alert.position, cg.mode)
-        arrival = snapshot.now + timedelta(seconds=eta_s)
-        if not cg.shift.covers_span(snapshot.now, timedelta(seconds=eta_s)):
+        # On shift from now until the expected end of the visit at the door.
+        if not cg.shift.covers_span(snapshot.now, timedelta(seconds=eta_s) + on_scene):
             continue
+        arrival = snapshot.now + timedelta(seconds=eta_s)
         late_s = max(0.0, (arrival - alert.deadline).total_seconds())
-        options.append(Option(cg.caregiver_id, eta_s, late_s))
-    options.sort(key=lambda o: (o.late_s, o.eta_s))
+        cost_s, notes = eta_s + policy.lateness_penalty * late_s, []
+        if cg.position_age_s > policy.stale_after_s:
+            cost_s += policy.stale_penalty_s
+            notes.append(f"position {cg.position_age_s:.0f} s old")
+        if cg.orders_today:
+            cost_s += policy.load_penalty_s * cg.orders_today
+            notes.append(f"{cg.orders_today} emergencies today")
+        if cg.caregiver_id in alert.familiar:
+            cost_s -= policy.familiar_bonus_s
+            notes.append("known to the elder")
+        if cg.on_visit:
+            cost_s += policy.divert_penalty_s
+            notes.append("diverted from a planned visit")
+        options.append(Option(cg.caregiver_id, eta_s, late_s, max(0.0, cost_s), tuple(notes)))
+    options.sort(key=lambda o: (o.cost_s, o.eta_s))
     return options
 
 
-def _cost(alert: WaitingAlert, option: Option) -> int:
-    return alert.alert_type.severity.weight * round(option.eta_s + LATENESS_PENALTY * option.late_s)
+def _weighted(alert: WaitingAlert, cost_s: float) -> int:
+    return alert.alert_type.severity.weight * round(cost_s)
 
 
-def assign(snapshot: MatchSnapshot, travel: TravelModel) -> list[Decision]:
-    """Assign waiting alerts to free caregivers, all at once, optimally.
+def assign(
+    snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPolicy | None = None
+) -> list[Decision]:
+    """Assign waiting alerts to caregivers, all at once, optimally.
 
-    Returns one Decision per alert, in the snapshot's order. An alert whose
-    ``chosen`` is None must be escalated to an operator with ``reason``.
+    Returns one Decision per alert, in the snapshot's order.
     """
+    policy = policy or MatchPolicy()
     alerts, caregivers = snapshot.alerts, snapshot.caregivers
     if not alerts:
         return []
-    options = [_options(a, snapshot, travel) for a in alerts]
-    cg_index = {c.caregiver_id: len(alerts) + i for i, c in enumerate(caregivers)}
+    options = [_options(a, snapshot, travel, policy) for a in alerts]
+    cg_node = {c.caregiver_id: len(alerts) + i for i, c in enumerate(caregivers)}
     sink = len(alerts) + len(caregivers)
 
     flow = min_cost_flow.SimpleMinCostFlow()
     arc_option: dict[int, Option] = {}
     for i, (alert, opts) in enumerate(zip(alerts, options, strict=True)):
-        flow.set_node_supply(i, 1)
+        flow.set_node_supply(i, alert.slots)
         for opt in opts:
             arc = flow.add_arc_with_capacity_and_unit_cost(
-                i, cg_index[opt.caregiver_id], 1, _cost(alert, opt)
+                i, cg_node[opt.caregiver_id], 1, _weighted(alert, opt.cost_s)
             )
             arc_option[arc] = opt
         flow.add_arc_with_capacity_and_unit_cost(
-            i, sink, 1, alert.alert_type.severity.weight * UNASSIGNED_COST_S
+            i, sink, alert.slots, _weighted(alert, UNASSIGNED_COST_S)
         )
-    for node in cg_index.values():
+    for node in cg_node.values():
         flow.add_arc_with_capacity_and_unit_cost(node, sink, 1, 0)
-    flow.set_node_supply(sink, -len(alerts))
+    flow.set_node_supply(sink, -sum(a.slots for a in alerts))
 
     status = flow.solve()
     if status != flow.OPTIMAL:  # cannot happen: every alert has its escape arc
         raise RuntimeError(f"min-cost flow failed with status {status}")
 
-    chosen: dict[int, Option] = {}
+    chosen: dict[int, list[Option]] = {}
     for arc, opt in arc_option.items():
         if flow.flow(arc):
-            chosen[flow.tail(arc)] = opt
+            chosen.setdefault(flow.tail(arc), []).append(opt)
 
     decisions = []
     for i, (alert, opts) in enumerate(zip(alerts, options, strict=True)):
-        pick = chosen.get(i)
+        picks = tuple(sorted(chosen.get(i, ()), key=lambda o: o.cost_s))
+        escalation = _escalation(alert, snapshot, opts, picks, policy)
         decisions.append(
             Decision(
                 alert_id=alert.alert_id,
-                chosen=pick,
+                chosen=picks,
                 considered=tuple(opts[:OPTIONS_EXPLAINED]),
-                reason=_explain(alert, opts, pick),
+                reason=_explain(alert, snapshot, opts, picks, escalation),
+                escalation=escalation,
             )
         )
     return decisions
 
 
-def _explain(alert: WaitingAlert, opts: Sequence[Option], pick: Option | None) -> str:
-    skill = " or ".join(sorted(alert.alert_type.skills))
-    if pick is None:
-        if not opts:
-            return f"no free caregiver with skill '{skill}' on shift"
-        return "every qualified caregiver is needed for a more urgent or closer alert"
-    late = f", {pick.late_s:.0f} s past the deadline" if pick.late_s else ""
-    if pick == opts[0]:
-        return f"fastest qualified caregiver: arrives in {pick.eta_s:.0f} s{late}"
-    return (
-        f"arrives in {pick.eta_s:.0f} s{late}; the faster {opts[0].eta_s:.0f} s option "
-        "serves another waiting alert better (joint optimum)"
-    )
+def _escalation(
+    alert: WaitingAlert,
+    snapshot: MatchSnapshot,
+    opts: Sequence[Option],
+    picks: Sequence[Option],
+    policy: MatchPolicy,
+) -> Escalation | None:
+    if picks:
+        if any(p.late_s for p in picks):
+            return Escalation.TOO_FAR
+        if len(alert.excluded) >= policy.offers_before_escalation:
+            return Escalation.NO_ANSWER
+        return None
+    if opts:
+        return Escalation.ALL_BUSY  # the qualified ones serve more urgent alerts
+    qualified = [
+        c
+        for c in snapshot.caregivers
+        if alert.alert_type.allows(c.skills) and c.shift.covers(snapshot.now)
+    ]
+    if not qualified:
+        return Escalation.NO_SKILL_ON_SHIFT
+    if all(c.caregiver_id in alert.excluded for c in qualified if not c.busy) and any(
+        not c.busy for c in qualified
+    ):
+        return Escalation.NO_ANSWER
+    return Escalation.ALL_BUSY
+
+
+def _explain(
+    alert: WaitingAlert,
+    snapshot: MatchSnapshot,
+    opts: Sequence[Option],
+    picks: Sequence[Option],
+    escalation: Escalation | None,
+) -> str:
+    skills = " or ".join(sorted(alert.alert_type.skills))
+    if not picks:
+        if escalation is Escalation.NO_SKILL_ON_SHIFT:
+            return f"no free caregiver with skill {skills!r} on shift"
+        if opts:
+            return "every qualified caregiver is needed for a more urgent or closer alert"
+        return f"{escalation}: no free caregiver with skill {skills!r} can go"
+    parts = []
+    for pick in picks:
+        if pick == opts[0]:
+            parts.append(f"best qualified caregiver: {pick.explain()}")
+        else:
+            parts.append(
+                f"{pick.explain()}; the better option ({opts[0].explain()}) serves another "
+                "waiting alert (joint optimum)"
+                if opts[0] not in picks
+                else f"second caregiver: {pick.explain()}"
+            )
+    if escalation is Escalation.TOO_FAR:
+        parts.append("nobody can reach the elder by the deadline; operators informed")
+    return "; ".join(parts)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from dispatch.domain.lifecycle import (
+    ACTIVE_ORDER_STATES,
     ALERT_STATE_FOR_ORDER,
     AlertState,
     OrderState,
@@ -108,6 +109,41 @@ def move_alert(
     )
 
 
+# How far an order has got; an alert with two caregivers follows the furthest one.
+_PROGRESS = {
+    AlertState.DISPATCHING: 0,
+    AlertState.OFFERED: 1,
+    AlertState.ACCEPTED: 2,
+    AlertState.EN_ROUTE: 3,
+    AlertState.ON_SCENE: 4,
+    AlertState.RESOLVED: 5,
+}
+
+
+def _other_active_orders(session: Session, order: Order) -> list[Order]:
+    query = select(Order).where(
+        Order.alert_id == order.alert_id,
+        Order.id != order.id,
+        col(Order.state).in_(ACTIVE_ORDER_STATES),
+    )
+    return list(session.exec(query).all())
+
+
+def _alert_follows(alert: Alert, new_state: OrderState, others: list[Order]) -> AlertState | None:
+    """Where the alert goes when one of its orders reaches ``new_state``, if anywhere."""
+    follow = ALERT_STATE_FOR_ORDER.get(new_state)
+    if follow is None or follow == alert.state:
+        return None
+    if new_state in (OrderState.DECLINED, OrderState.EXPIRED):
+        # Back to dispatching only if nobody else is on it; otherwise the missing
+        # caregiver is offered again while the alert carries on.
+        return follow if not others and alert.state == AlertState.OFFERED else None
+    if new_state == OrderState.COMPLETED:
+        return follow if not others else None
+    # Forward progress: the alert follows the furthest order.
+    return follow if _PROGRESS[follow] > _PROGRESS.get(alert.state, 0) else None
+
+
 def move_order(
     session: Session,
     order: Order,
@@ -118,11 +154,19 @@ def move_order(
     at: datetime,
     detail: dict[str, Any] | None = None,
 ) -> list[AuditRecord]:
-    """Move an order and the alert that follows it; both moves are checked first."""
+    """Move an order and the alert that follows it; both moves are checked first.
+
+    Completing an order withdraws the alert's other offers still unanswered.
+    """
     previous = order.state
     new_state = advance_order(previous, target)
-    alert_target = ALERT_STATE_FOR_ORDER.get(new_state)
-    if alert_target is not None and alert_target != alert.state:
+    others = _other_active_orders(session, order)
+    withdrawn = []
+    if new_state == OrderState.COMPLETED:
+        withdrawn = [o for o in others if o.state == OrderState.OFFERED]
+        others = [o for o in others if o.state != OrderState.OFFERED]
+    alert_target = _alert_follows(alert, new_state, others)
+    if alert_target is not None:
         advance_alert(alert.state, alert_target)  # refuse before changing anything
     order.state = new_state
     order.updated_at = at
@@ -139,7 +183,17 @@ def move_order(
             detail=detail,
         )
     ]
-    if alert_target is not None and alert_target != alert.state:
+    for offer in withdrawn:
+        records += move_order(
+            session,
+            offer,
+            alert,
+            OrderState.CANCELLED,
+            actor=actor,
+            at=at,
+            detail={"reason": "the alert was completed by another caregiver"},
+        )
+    if alert_target is not None:
         records.append(move_alert(session, alert, alert_target, actor=actor, at=at))
     return records
 
@@ -153,9 +207,12 @@ def record_offered(
     at: datetime,
     detail: dict[str, Any],
 ) -> list[AuditRecord]:
-    """Audit a new offer (an order born offered) and move its alert to offered."""
-    advance_alert(alert.state, AlertState.OFFERED)
-    return [
+    """Audit a new offer (an order born offered); a waiting alert moves to offered.
+
+    An alert already offered or under way (a second caregiver for a two-person
+    alert) keeps its state.
+    """
+    records = [
         _record(
             session,
             alert=alert,
@@ -165,6 +222,12 @@ def record_offered(
             actor=actor,
             at=at,
             detail=detail,
-        ),
-        move_alert(session, alert, AlertState.OFFERED, actor=actor, at=at),
+        )
     ]
+    if alert.state == AlertState.ESCALATED:
+        records.append(move_alert(session, alert, AlertState.DISPATCHING, actor=actor, at=at))
+    if alert.state in (AlertState.RAISED, AlertState.DISPATCHING):
+        if alert.state == AlertState.RAISED:
+            records.append(move_alert(session, alert, AlertState.DISPATCHING, actor=actor, at=at))
+        records.append(move_alert(session, alert, AlertState.OFFERED, actor=actor, at=at))
+    return records

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, AlertState, OrderState
+from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, AlertState, OrderState, VisitState
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -146,6 +146,19 @@ class Order(SQLModel, table=True):
     updated_at: datetime = _utc()
     eta_s: float
     distance_m: float
+
+
+class Visit(SQLModel, table=True):
+    """A planned home visit; an emergency may divert its caregiver (then it needs re-planning)."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    caregiver_id: uuid.UUID = Field(foreign_key="caregiver.id", index=True)
+    elder_id: uuid.UUID = Field(foreign_key="elder.id", index=True)
+    service: str
+    window_start: datetime = _utc()
+    window_end: datetime = _utc()
+    state: VisitState = _state(VisitState, VisitState.PLANNED)
+    needs_replan: bool = False
 
 
 class AuditRecord(SQLModel, table=True):
