@@ -7,11 +7,13 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from dispatch.domain.lifecycle import OrderState
+from sqlmodel import Session, select
+
+from dispatch.domain.lifecycle import OrderState, VisitState
 from dispatch.errors import NotFound
 from dispatch.store.audit import move_order
 from dispatch.store.db import Database
-from dispatch.store.tables import Alert, Order
+from dispatch.store.tables import Alert, Order, Visit
 
 
 class CaregiverAction(StrEnum):
@@ -50,6 +52,11 @@ def act_on_order(
             raise NotFound("order", str(order_id))
         alert = session.get(Alert, order.alert_id, with_for_update=True)
         assert alert is not None  # foreign key
+        detail = dict(detail or {})
+        if action is CaregiverAction.ACCEPT:
+            diverted = _divert_visit(session, caregiver_id)
+            if diverted is not None:
+                detail["diverted_visit_id"] = str(diverted.id)
         move_order(
             session,
             order,
@@ -57,6 +64,19 @@ def act_on_order(
             ORDER_STATE_FOR_ACTION[action],
             actor=f"caregiver:{caregiver_id}",
             at=at,
-            detail=detail,
+            detail=detail or None,
         )
         return order
+
+
+def _divert_visit(session: Session, caregiver_id: UUID) -> Visit | None:
+    """A caregiver who leaves a planned visit for an emergency: the visit needs re-planning."""
+    visit = session.exec(
+        select(Visit).where(
+            Visit.caregiver_id == caregiver_id, Visit.state == VisitState.IN_PROGRESS
+        )
+    ).first()
+    if visit is not None:
+        visit.needs_replan = True
+        session.add(visit)
+    return visit

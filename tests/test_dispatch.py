@@ -1,0 +1,229 @@
+"""The dispatcher with real Redis positions and a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import col, select
+
+from config.settings import Settings
+from dispatch import local_services
+from dispatch.catalog import load_catalog
+from dispatch.dispatcher import Dispatcher, DispatchPolicy
+from dispatch.domain.lifecycle import AlertState, OrderState, VisitState
+from dispatch.live.bus import LiveBus
+from dispatch.live.outbox import Outbox
+from dispatch.matching.travel import DetourTravelModel
+from dispatch.orders import CaregiverAction, act_on_order
+from dispatch.store.db import Database
+from dispatch.store.tables import Alert, AuditRecord, Caregiver, Device, Elder, Order, Visit
+from tests.helpers import CENTER
+
+
+class City:
+    """A dispatcher over a tiny city whose caregivers the test places by hand."""
+
+    def __init__(self, db: Database, bus: LiveBus, dispatcher: Dispatcher) -> None:
+        self.db, self.bus, self.dispatcher = db, bus, dispatcher
+        self.elder = Elder(
+            name="赵淑华", address="南星街道紫阳社区8幢1单元502室", lat=CENTER[0], lon=CENTER[1]
+        )
+        with db.session() as session:
+            session.add(self.elder)
+
+    async def caregiver(
+        self, north_m: float, skills: tuple[str, ...] = ("basic_care",), seen_s_ago: float = 0.0
+    ) -> uuid.UUID:
+        cg = Caregiver(
+            name=f"护理员{north_m:.0f}",
+            skills=list(skills),
+            shift_start=clock(0, 0),
+            shift_end=clock(23, 59, 59),
+            transport="ebike",
+            home_lat=CENTER[0],
+            home_lon=CENTER[1],
+        )
+        await self.db.run(self._add, cg)
+        await self.bus.set_position(str(cg.id), CENTER[0] + north_m / 111_195, CENTER[1])
+        if seen_s_ago:
+            await self.bus.redis.hset(
+                f"{self.bus.prefix}:caregivers:seen", str(cg.id), str(time.time() - seen_s_ago)
+            )
+        return cg.id
+
+    def _add(self, row: object) -> None:
+        with self.db.session() as session:
+            session.add(row)
+
+    def raise_alert(self, alert_type: str, seconds_ago: float = 0) -> uuid.UUID:
+        at = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+        kind = self.dispatcher.catalog.alert_types[alert_type]
+        alert = Alert(
+            device_id="unused",
+            elder_id=self.elder.id,
+            alert_type=alert_type,
+            severity=kind.severity.value,
+            raised_at=at,
+            deadline_at=at + timedelta(seconds=kind.arrival_deadline_s),
+            device_ts=at,
+            updated_at=at,
+            lat=CENTER[0],
+            lon=CENTER[1],
+        )
+        with self.db.session() as session:
+            session.add(alert)
+        return alert.id
+
+    def alert(self, alert_id: uuid.UUID) -> Alert:
+        with self.db.session() as session:
+            alert = session.get(Alert, alert_id)
+            assert alert is not None
+            return alert
+
+    def orders(self, alert_id: uuid.UUID) -> list[Order]:
+        with self.db.session() as session:
+            query = select(Order).where(Order.alert_id == alert_id).order_by(col(Order.offered_at))
+            return list(session.exec(query).all())
+
+    def act(self, order: Order, action: CaregiverAction) -> None:
+        act_on_order(self.db, order.caregiver_id, order.id, action, at=datetime.now(UTC))
+
+
+@pytest.fixture
+async def city(database_url: str, redis_server: local_services.LocalServer) -> AsyncIterator[City]:
+    db = Database(Settings(database_url=database_url).database_url)
+    db.create_schema()
+    # The foreign key to the device is real: register the one the alerts name.
+    with db.session() as session:
+        session.add(Device(id="unused", kind="panic_button"))
+    bus = LiveBus.from_url(redis_server.url, f"t-{uuid.uuid4().hex[:8]}")
+    dispatcher = Dispatcher(
+        db,
+        bus,
+        Outbox(db, bus),
+        load_catalog(Settings().alert_types_file),
+        DetourTravelModel(),
+        tz=ZoneInfo("Asia/Shanghai"),
+        policy=DispatchPolicy(offer_timeout_s=0.3),
+    )
+    yield City(db, bus, dispatcher)
+    await bus.close()
+    db.dispose()
+
+
+async def test_unanswered_offer_expires_and_goes_to_the_next_caregiver(city: City) -> None:
+    near = await city.caregiver(300)
+    far = await city.caregiver(1500)
+    alert_id = city.raise_alert("help_button")
+    await city.dispatcher.run_round()
+    [first] = city.orders(alert_id)
+    assert first.caregiver_id == near
+    await asyncio.sleep(0.4)  # past the 0.3 s offer timeout
+    await city.dispatcher.run_round()
+    first, second = city.orders(alert_id)
+    assert first.state == OrderState.EXPIRED
+    assert (second.caregiver_id, second.state) == (far, OrderState.OFFERED)
+    # Nobody is offered the same alert twice: with both tried, it escalates.
+    await asyncio.sleep(0.4)
+    await city.dispatcher.run_round()
+    alert = city.alert(alert_id)
+    assert alert.state == AlertState.ESCALATED
+    assert alert.escalation_reason == "nobody answered"
+
+
+async def test_no_one_with_the_skill_escalates_with_the_reason_and_audit(city: City) -> None:
+    await city.caregiver(200, ("basic_care",))
+    alert_id = city.raise_alert("fall")
+    await city.dispatcher.run_round()
+    alert = city.alert(alert_id)
+    assert (alert.state, alert.escalation_reason) == (
+        AlertState.ESCALATED,
+        "no one with the skill on shift",
+    )
+    with city.db.session() as session:
+        record = session.exec(select(AuditRecord).where(AuditRecord.to_state == "escalated")).one()
+    assert record.detail["escalation"] == "no one with the skill on shift"
+    # A first-aider coming on shift takes it from the escalated state.
+    nurse = await city.caregiver(900, ("basic_care", "first_aid"))
+    await city.dispatcher.run_round()
+    assert city.alert(alert_id).state == AlertState.OFFERED
+    assert [o.caregiver_id for o in city.orders(alert_id)] == [nurse]
+
+
+async def test_caregiver_whose_app_went_silent_is_not_offered(city: City) -> None:
+    await city.caregiver(100, seen_s_ago=900)
+    awake = await city.caregiver(2000)
+    alert_id = city.raise_alert("help_button")
+    await city.dispatcher.run_round()
+    assert [o.caregiver_id for o in city.orders(alert_id)] == [awake]
+
+
+async def test_caregiver_already_on_an_emergency_is_not_offered_another(city: City) -> None:
+    first_cg = await city.caregiver(100)
+    first = city.raise_alert("help_button")
+    await city.dispatcher.run_round()
+    [order] = city.orders(first)
+    city.act(order, CaregiverAction.ACCEPT)
+    second_cg = await city.caregiver(3000)
+    second = city.raise_alert("door_bell")
+    await city.dispatcher.run_round()
+    assert [o.caregiver_id for o in city.orders(second)] == [second_cg]
+    assert first_cg != second_cg
+
+
+async def test_two_person_alert_is_offered_to_two_and_resolves_when_both_are_done(
+    city: City,
+) -> None:
+    a, b = await city.caregiver(200), await city.caregiver(400)
+    await city.caregiver(3000)
+    alert_id = city.raise_alert("lift_assist")
+    await city.dispatcher.run_round()
+    orders = city.orders(alert_id)
+    assert {o.caregiver_id for o in orders} == {a, b}
+    first, second = orders
+    city.act(first, CaregiverAction.ACCEPT)
+    city.act(first, CaregiverAction.ARRIVE)
+    assert city.alert(alert_id).state == AlertState.ON_SCENE
+    city.act(second, CaregiverAction.DECLINE)
+    await city.dispatcher.run_round()  # the missing second caregiver is offered again
+    third = [o for o in city.orders(alert_id) if o.state == OrderState.OFFERED]
+    assert len(third) == 1
+    assert third[0].caregiver_id not in {a, b}
+    city.act(third[0], CaregiverAction.ACCEPT)
+    city.act(first, CaregiverAction.COMPLETE)
+    assert city.alert(alert_id).state == AlertState.ON_SCENE  # one is still there
+    city.act(third[0], CaregiverAction.ARRIVE)
+    city.act(third[0], CaregiverAction.COMPLETE)
+    assert city.alert(alert_id).state == AlertState.RESOLVED
+
+
+async def test_critical_alert_diverts_a_caregiver_from_a_planned_visit(city: City) -> None:
+    visiting = await city.caregiver(150, ("basic_care", "first_aid"))
+    now = datetime.now(UTC)
+    visit = Visit(
+        caregiver_id=visiting,
+        elder_id=city.elder.id,
+        service="meal_help",
+        window_start=now - timedelta(minutes=10),
+        window_end=now + timedelta(hours=1),
+        state=VisitState.IN_PROGRESS,
+    )
+    await city.db.run(city._add, visit)
+
+    press = city.raise_alert("help_button")  # not critical: the visit is not interrupted
+    await city.dispatcher.run_round()
+    assert city.orders(press) == []
+    fall = city.raise_alert("fall")
+    await city.dispatcher.run_round()
+    [order] = city.orders(fall)
+    assert order.caregiver_id == visiting
+    city.act(order, CaregiverAction.ACCEPT)
+    with city.db.session() as session:
+        assert session.get(Visit, visit.id).needs_replan is True  # type: ignore[union-attr]
