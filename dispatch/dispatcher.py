@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -57,7 +57,8 @@ class DispatchPolicy:
     offer_timeout_s: float = 30.0
     claim_s: float = 15.0
     position_max_age_s: float = 300.0  # older positions mean the app went silent
-    search_radius_m: float = 10_000.0
+    search_radius_m: float = 10_000.0  # the widest search, for alerts already late
+    min_search_radius_m: float = 3_000.0
     candidates_per_alert: int = 30  # GEOSEARCH COUNT: never scan the whole city
     match: MatchPolicy = field(default_factory=MatchPolicy)
 
@@ -185,17 +186,17 @@ class Dispatcher:
         self, waiting: Sequence[WaitingAlert], now: datetime
     ) -> tuple[MatchSnapshot, dict[UUID, Nearby]]:
         epoch_now = time.time()
+        searches = [
+            (a.position.lat, a.position.lon, self._search_radius_m(a, now)) for a in waiting
+        ]
         nearby: dict[UUID, Nearby] = {}
-        for alert in waiting:
-            hits = await self.bus.nearby(
-                alert.position.lat,
-                alert.position.lon,
-                self.policy.search_radius_m,
-                self.policy.candidates_per_alert,
-            )
-            for hit in hits:
-                if epoch_now - hit.seen_at <= self.policy.position_max_age_s:
-                    nearby.setdefault(UUID(hit.caregiver_id), hit)
+        found = await self.bus.nearby_many(searches, self.policy.candidates_per_alert)
+        alerts = []
+        for alert, hits in zip(waiting, found, strict=True):
+            fresh = [h for h in hits if epoch_now - h.seen_at <= self.policy.position_max_age_s]
+            for hit in fresh:
+                nearby.setdefault(UUID(hit.caregiver_id), hit)
+            alerts.append(replace(alert, nearby=frozenset(UUID(h.caregiver_id) for h in fresh)))
         local_now = now.astimezone(self.tz)
         midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
         caregivers, busy, visiting, today = await self.db.run(
@@ -215,7 +216,20 @@ class Dispatcher:
             )
             for c in caregivers
         )
-        return MatchSnapshot(local_now, tuple(waiting), candidates), nearby
+        return MatchSnapshot(local_now, tuple(alerts), candidates), nearby
+
+    def _search_radius_m(self, alert: WaitingAlert, now: datetime) -> float:
+        """Far enough to find everyone who can still be on time, and then some.
+
+        Redis sorts every member inside the radius, so a city-wide radius costs
+        more the larger the city; an alert already late searches the whole radius
+        for its best late option.
+        """
+        left_s = (alert.deadline - now).total_seconds()
+        if left_s <= 0:
+            return self.policy.search_radius_m
+        reach = max(self.travel.reach_m(left_s, mode) for mode in TransportMode)
+        return min(self.policy.search_radius_m, max(self.policy.min_search_radius_m, 1.5 * reach))
 
     def _caregiver_states(
         self, ids: list[UUID], since: datetime

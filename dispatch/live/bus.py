@@ -112,24 +112,44 @@ class LiveBus:
 
     async def nearby(self, lat: float, lon: float, radius_m: float, count: int) -> list[Nearby]:
         """Caregivers within ``radius_m`` of a point, nearest first, with report times."""
-        hits: Any = await self.redis.geosearch(
-            self._geo,
-            longitude=lon,
-            latitude=lat,
-            radius=radius_m,
-            unit="m",
-            sort="ASC",
-            count=count,
-            withdist=True,
-            withcoord=True,
-        )
-        if not hits:
+        [hits] = await self.nearby_many([(lat, lon, radius_m)], count)
+        return hits
+
+    async def nearby_many(
+        self, searches: Sequence[tuple[float, float, float]], count: int
+    ) -> list[list[Nearby]]:
+        """``nearby`` for many (lat, lon, radius_m) at once, in two round trips."""
+        if not searches:
             return []
-        ids = [_text(h[0]) for h in hits]
-        seen: Any = await self.redis.hmget(self._seen, ids)
+        pipe = self.redis.pipeline(transaction=False)
+        for lat, lon, radius_m in searches:
+            pipe.geosearch(
+                self._geo,
+                longitude=lon,
+                latitude=lat,
+                radius=radius_m,
+                unit="m",
+                sort="ASC",
+                count=count,
+                withdist=True,
+                withcoord=True,
+            )
+        replies: Any = await pipe.execute()
+        ids = sorted({_text(h[0]) for hits in replies for h in hits})
+        seen: Any = await self.redis.hmget(self._seen, ids) if ids else []
+        seen_at = dict(zip(ids, seen, strict=True))
         return [
-            Nearby(cid, float(h[1]), float(h[2][1]), float(h[2][0]), float(s or 0))
-            for cid, h, s in zip(ids, hits, seen, strict=True)
+            [
+                Nearby(
+                    _text(h[0]),
+                    float(h[1]),
+                    float(h[2][1]),
+                    float(h[2][0]),
+                    float(seen_at[_text(h[0])] or 0),
+                )
+                for h in hits
+            ]
+            for hits in replies
         ]
 
     async def ping(self) -> bool:

@@ -72,6 +72,8 @@ class WaitingAlert:
     excluded: frozenset[UUID] = frozenset()  # caregivers who declined or let it expire
     slots: int = 1  # caregivers still missing (two-person alerts may need 2)
     familiar: frozenset[UUID] = frozenset()  # caregivers who have helped this elder before
+    # Caregivers found near this alert (a GEO search); None: everyone in the snapshot.
+    nearby: frozenset[UUID] | None = None
 
     def __post_init__(self) -> None:
         if self.slots < 1:
@@ -149,7 +151,10 @@ def _options(
 ) -> list[Option]:
     options = []
     on_scene = timedelta(seconds=alert.alert_type.on_scene_s)
-    for cg in snapshot.caregivers:
+    pool = snapshot.caregivers
+    if alert.nearby is not None:
+        pool = tuple(c for c in pool if c.caregiver_id in alert.nearby)
+    for cg in pool:
         if cg.busy or cg.caregiver_id in alert.excluded or not alert.alert_type.allows(cg.skills):
             continue
         if cg.on_visit and alert.alert_type.severity not in policy.divert_severities:

@@ -27,6 +27,10 @@ class TravelModel(Protocol):
         """Seconds from ``origin`` to ``destination`` by ``mode``."""
         ...
 
+    def reach_m(self, seconds: float, mode: TransportMode) -> float:
+        """A straight-line radius beyond which nobody arrives within ``seconds``."""
+        ...
+
 
 @dataclass(frozen=True)
 class DetourTravelModel:

@@ -1,0 +1,336 @@
+"""Matcher benchmark: decision time, batch quality, and a one-hour surge replay.
+
+    .venv/bin/python bench/matcher.py            # all three parts, fixed seed
+
+1. One new alert among 2,000 caregivers: decision time (Redis GEOSEARCH on a private
+   redis-server + candidate filtering + OR-Tools solve), p50/p99.
+2. 200 simultaneous alerts over 2,000 caregivers: time, and total weighted cost
+   against the exact optimum (scipy's linear_sum_assignment on the same cost
+   matrix) and against greedy nearest-first on the same candidates.
+3. A one-hour surge replayed twice on the same event stream: our batch policy
+   (a solve every 5 s epoch) beside nearest-idle-first; mean and p95 arrival
+   time, share of alerts reached by their deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from config.settings import Settings
+from dispatch import local_services
+from dispatch.catalog import load_catalog
+from dispatch.domain.model import AlertType, GeoPoint, Shift, TransportMode
+from dispatch.live.bus import LiveBus
+from dispatch.matching.matcher import (
+    UNASSIGNED_COST_S,
+    Candidate,
+    MatchPolicy,
+    MatchSnapshot,
+    WaitingAlert,
+    _options,
+    _weighted,
+    assign,
+)
+from dispatch.matching.travel import DetourTravelModel
+
+TZ = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 24, 14, 0, tzinfo=TZ)
+CENTER = GeoPoint(30.2741, 120.1551)
+CITY_RADIUS_M = 10_000
+ALL_DAY = Shift(clock(0, 0), clock(23, 59, 59))
+TRAVEL = DetourTravelModel()
+POLICY = MatchPolicy()
+CATALOG = load_catalog(Settings().alert_types_file)
+KINDS = [CATALOG.alert_types[c] for c in ("help_button", "door_bell", "sos", "fall")]
+KIND_WEIGHTS = [0.5, 0.2, 0.15, 0.15]
+
+
+def around(rng: random.Random, center: GeoPoint, radius_m: float) -> GeoPoint:
+    r, a = radius_m * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+    return GeoPoint(
+        center.lat + r * math.cos(a) / 111_195,
+        center.lon + r * math.sin(a) / (111_195 * math.cos(math.radians(center.lat))),
+    )
+
+
+def make_caregivers(rng: random.Random, n: int) -> list[Candidate]:
+    modes = [TransportMode.EBIKE] * 7 + [TransportMode.WALK] * 2 + [TransportMode.CAR]
+    return [
+        Candidate(
+            uuid.uuid4(),
+            around(rng, CENTER, CITY_RADIUS_M),
+            frozenset({"basic_care", "first_aid"} if rng.random() < 0.4 else {"basic_care"}),
+            ALL_DAY,
+            rng.choice(modes),
+        )
+        for _ in range(n)
+    ]
+
+
+def make_alert(rng: random.Random, at: datetime, center: GeoPoint, radius_m: float) -> WaitingAlert:
+    kind: AlertType = rng.choices(KINDS, weights=KIND_WEIGHTS)[0]
+    return WaitingAlert(uuid.uuid4(), around(rng, center, radius_m), kind, at)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def search_radius_m(alert: WaitingAlert) -> float:
+    """The dispatcher's rule (Dispatcher._search_radius_m): reach by the deadline, x1.5."""
+    left_s = (alert.deadline - NOW).total_seconds()
+    if left_s <= 0:
+        return 10_000.0
+    reach = max(TRAVEL.reach_m(left_s, mode) for mode in TransportMode)
+    return min(10_000.0, max(3_000.0, 1.5 * reach))
+
+
+# -- 1. one alert among 2,000 ---------------------------------------------------
+
+
+async def single_decisions(
+    bus: LiveBus, caregivers: list[Candidate], n: int, rng: random.Random
+) -> tuple[list[float], list[float]]:
+    by_id = {str(c.caregiver_id): c for c in caregivers}
+    lookup_ms, decision_ms = [], []
+    for _ in range(n):
+        alert = make_alert(rng, NOW, CENTER, CITY_RADIUS_M)
+        start = time.perf_counter()
+        hits = await bus.nearby(alert.position.lat, alert.position.lon, search_radius_m(alert), 30)
+        looked = time.perf_counter()
+        candidates = tuple(
+            replace(by_id[h.caregiver_id], position=GeoPoint(h.lat, h.lon)) for h in hits
+        )
+        assign(MatchSnapshot(NOW, (alert,), candidates), TRAVEL, POLICY)
+        done = time.perf_counter()
+        lookup_ms.append((looked - start) * 1000)
+        decision_ms.append((done - start) * 1000)
+    return lookup_ms, decision_ms
+
+
+# -- 2. a batch of 200 ------------------------------------------------------------
+
+
+def cost_matrix(snapshot: MatchSnapshot) -> np.ndarray:
+    """Weighted costs of every candidate arc, plus one 'unassigned' column per alert."""
+    alerts, cgs = snapshot.alerts, snapshot.caregivers
+    index = {c.caregiver_id: j for j, c in enumerate(cgs)}
+    big = 10**13
+    cost = np.full((len(alerts), len(cgs) + len(alerts)), big, dtype=np.int64)
+    for i, a in enumerate(alerts):
+        for opt in _options(a, snapshot, TRAVEL, POLICY):
+            cost[i, index[opt.caregiver_id]] = _weighted(a, opt.cost_s)
+        cost[i, len(cgs) + i] = _weighted(a, UNASSIGNED_COST_S)
+    return cost
+
+
+def greedy_nearest_first(snapshot: MatchSnapshot) -> list[float | None]:
+    """Each alert in turn takes its nearest free candidate; returns each one's cost."""
+    taken: set[uuid.UUID] = set()
+    costs: list[float | None] = []
+    for alert in snapshot.alerts:
+        opts = sorted(_options(alert, snapshot, TRAVEL, POLICY), key=lambda o: o.eta_s)
+        pick = next((o for o in opts if o.caregiver_id not in taken), None)
+        if pick is not None:
+            taken.add(pick.caregiver_id)
+        costs.append(None if pick is None else pick.cost_s)
+    return costs
+
+
+def served(alerts: tuple[WaitingAlert, ...], costs: list[float | None]) -> tuple[int, int, int]:
+    """(alerts served, weighted cost of the served ones, objective with the unserved)."""
+    n = sum(c is not None for c in costs)
+    weighted = sum(_weighted(a, c) for a, c in zip(alerts, costs, strict=True) if c is not None)
+    unserved = sum(
+        _weighted(a, UNASSIGNED_COST_S) for a, c in zip(alerts, costs, strict=True) if c is None
+    )
+    return n, weighted, weighted + unserved
+
+
+async def batch(bus: LiveBus, caregivers: list[Candidate], rng: random.Random) -> dict[str, Any]:
+    by_id = {str(c.caregiver_id): c for c in caregivers}
+    storm = around(rng, CENTER, 3000)  # a heat wave hits one district hardest
+    alerts = tuple(
+        make_alert(rng, NOW - timedelta(seconds=rng.uniform(0, 120)), storm, 2500)
+        for _ in range(200)
+    )
+    start = time.perf_counter()
+    seen: dict[str, Candidate] = {}
+    searches = [(a.position.lat, a.position.lon, search_radius_m(a)) for a in alerts]
+    pruned = []
+    for alert, hits in zip(alerts, await bus.nearby_many(searches, 30), strict=True):
+        for h in hits:
+            seen.setdefault(h.caregiver_id, by_id[h.caregiver_id])
+        pruned.append(replace(alert, nearby=frozenset(uuid.UUID(h.caregiver_id) for h in hits)))
+    alerts = tuple(pruned)
+    snapshot = MatchSnapshot(NOW, alerts, tuple(seen.values()))
+    decisions = assign(snapshot, TRAVEL, POLICY)
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    ours = served(alerts, [d.chosen[0].cost_s if d.chosen else None for d in decisions])
+    matrix = cost_matrix(snapshot)
+    rows, cols = linear_sum_assignment(matrix)
+    return {
+        "ms": elapsed_ms,
+        "candidates": len(seen),
+        "ours": ours,
+        "optimum": int(matrix[rows, cols].sum()),
+        "greedy": served(alerts, greedy_nearest_first(snapshot)),
+    }
+
+
+# -- 3. a one-hour surge -------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    arrivals_s: list[float]
+    on_time: int
+    total: int
+
+
+def replay(
+    events: list[WaitingAlert],
+    caregivers: list[Candidate],
+    batch_policy: bool,
+    epoch_s: float = 5.0,
+) -> Outcome:
+    free_at = {c.caregiver_id: NOW for c in caregivers}
+    where = {c.caregiver_id: c for c in caregivers}
+    queue: list[WaitingAlert] = []
+    arrivals, on_time = [], 0
+    pending = sorted(events, key=lambda a: a.raised_at)
+    clock_now = NOW
+    end = NOW + timedelta(hours=3)
+    while (pending or queue) and clock_now < end:
+        while pending and pending[0].raised_at <= clock_now:
+            queue.append(pending.pop(0))
+        idle = tuple(where[c] for c, t in free_at.items() if t <= clock_now)
+        if queue and idle:
+            snapshot = MatchSnapshot(clock_now, tuple(queue), idle)
+            if batch_policy:
+                picks = {
+                    d.alert_id: d.chosen[0] for d in assign(snapshot, TRAVEL, POLICY) if d.chosen
+                }
+            else:  # nearest idle first, alerts in the order they came
+                picks, taken = {}, set()
+                for alert in queue:
+                    opts = sorted(_options(alert, snapshot, TRAVEL, POLICY), key=lambda o: o.eta_s)
+                    pick = next((o for o in opts if o.caregiver_id not in taken), None)
+                    if pick:
+                        picks[alert.alert_id] = pick
+                        taken.add(pick.caregiver_id)
+            for alert in list(queue):
+                pick = picks.get(alert.alert_id)
+                if pick is None:
+                    continue
+                queue.remove(alert)
+                arrival = clock_now + timedelta(seconds=pick.eta_s)
+                arrivals.append((arrival - alert.raised_at).total_seconds())
+                on_time += arrival <= alert.deadline
+                cg = where[pick.caregiver_id]
+                free_at[cg.caregiver_id] = arrival + timedelta(seconds=alert.alert_type.on_scene_s)
+                where[cg.caregiver_id] = replace(cg, position=alert.position)
+        clock_now += timedelta(seconds=epoch_s)
+    return Outcome(arrivals, on_time, len(events))
+
+
+def surge(rng: random.Random, caregivers: int, alerts_per_hour: int) -> tuple[Outcome, Outcome]:
+    team = make_caregivers(rng, caregivers)
+    events, t = [], 0.0
+    while True:
+        t += rng.expovariate(alerts_per_hour / 3600)
+        if t > 3600:
+            break
+        events.append(make_alert(rng, NOW + timedelta(seconds=t), CENTER, CITY_RADIUS_M * 0.7))
+    return replay(events, team, batch_policy=True), replay(events, team, batch_policy=False)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    rng = random.Random(args.seed)
+    work = Path(tempfile.mkdtemp(prefix="carebell-matcher-"))
+    redis = local_services.redis(work).start()
+    bus = LiveBus.from_url(redis.url, "bench")
+    try:
+        caregivers = make_caregivers(rng, 2000)
+        for c in caregivers:
+            await bus.set_position(str(c.caregiver_id), c.position.lat, c.position.lon)
+        lookup, decision = await single_decisions(bus, caregivers, args.alerts, rng)
+        result = await batch(bus, caregivers, rng)
+    finally:
+        await bus.close()
+        redis.stop()
+
+    print(
+        f"Matcher benchmark (seed {args.seed}; 2,000 caregivers over a "
+        f"{CITY_RADIUS_M / 1000:.0f} km-radius city)\n"
+    )
+    print("| measure | figure |\n|---|---|")
+    print(
+        f"| one alert: Redis GEOSEARCH alone, p50 / p99 | {pct(lookup, 0.5):.2f} / "
+        f"{pct(lookup, 0.99):.2f} ms |"
+    )
+    print(
+        f"| one alert: decision incl. Redis, p50 / p99 | {pct(decision, 0.5):.2f} / "
+        f"{pct(decision, 0.99):.2f} ms |"
+    )
+    print(
+        f"| 200 alerts at once: time incl. 200 Redis lookups | {result['ms']:.0f} ms "
+        f"({result['candidates']:.0f} candidates) |"
+    )
+    (n_ours, w_ours, obj_ours), (n_greedy, w_greedy, _) = result["ours"], result["greedy"]
+    verdict = "equal" if obj_ours == result["optimum"] else "DIFFERENT"
+    print(f"| 200 alerts: objective ours / exact optimum (scipy) | {verdict} ({obj_ours}) |")
+    print(f"| 200 alerts: served, ours / greedy nearest-first | {n_ours} / {n_greedy} |")
+    print(
+        f"| 200 alerts: objective over the alerts served, ours / greedy | {w_ours} / {w_greedy} |"
+    )
+    print(
+        f"\nSurge replay: one hour of alerts, {args.surge_caregivers} caregivers, each policy "
+        "on the same event stream\n"
+    )
+    print("| alerts/hour | policy | mean arrival | p95 arrival | reached by deadline |")
+    print("|---|---|---|---|---|")
+    for rate in args.surge_rates:
+        ours, nearest = surge(random.Random(args.seed + rate), args.surge_caregivers, rate)
+        for name, o in (("CareBell batch (5 s epochs)", ours), ("nearest idle first", nearest)):
+            mean_min, p95_min = statistics.mean(o.arrivals_s) / 60, pct(o.arrivals_s, 0.95) / 60
+            print(
+                f"| {rate} ({o.total} alerts) | {name} | {mean_min:.1f} min | {p95_min:.1f} min "
+                f"| {100 * o.on_time / o.total:.1f}% |"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="CareBell matcher benchmark")
+    parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--alerts", type=int, default=500, help="single-alert decisions")
+    parser.add_argument("--surge-caregivers", type=int, default=60)
+    parser.add_argument(
+        "--surge-rates",
+        type=int,
+        nargs="+",
+        default=[60, 110],
+        help="alerts per hour, one replay each",
+    )
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
