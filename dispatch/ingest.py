@@ -136,6 +136,7 @@ class Ingest:
             record_note(
                 session,
                 open_alert,
+                action="merged",
                 actor=f"device:{device.id}",
                 at=at,
                 detail={"merged_event_id": event.event_id, "press_count": open_alert.press_count},

@@ -46,6 +46,8 @@ def alert_view(alert: Alert) -> dict[str, Any]:
         "lon": alert.lon,
         "press_count": alert.press_count,
         "escalation_reason": alert.escalation_reason,
+        "acknowledged_at": iso(alert.acknowledged_at),
+        "acknowledged_by": alert.acknowledged_by,
     }
 
 
@@ -68,7 +70,7 @@ def transition_event(
     """The live message for one audited transition."""
     message: dict[str, Any] = {
         "v": PROTOCOL_VERSION,
-        "type": f"{record.entity}.{record.to_state}",
+        "type": f"alert.{record.action}" if record.action else f"{record.entity}.{record.to_state}",
         "at": iso(record.at),
         "actor": record.actor,
         "from": record.from_state,

@@ -34,9 +34,11 @@ def _record(
     actor: str,
     at: datetime,
     detail: dict[str, Any] | None,
+    action: str | None = None,
 ) -> AuditRecord:
     to_state = order.state.value if entity == "order" and order else alert.state.value
     record = AuditRecord(
+        action=action,
         alert_id=alert.id,
         order_id=order.id if order else None,
         caregiver_id=order.caregiver_id if order else None,
@@ -68,9 +70,18 @@ def record_raised(session: Session, alert: Alert, *, actor: str, at: datetime) -
 
 
 def record_note(
-    session: Session, alert: Alert, *, actor: str, at: datetime, detail: dict[str, Any]
+    session: Session,
+    alert: Alert,
+    *,
+    action: str,
+    actor: str,
+    at: datetime,
+    detail: dict[str, Any],
 ) -> AuditRecord:
-    """Audit something that happened to an alert without changing its state (a merge)."""
+    """Audit something that happened to an alert without changing its state.
+
+    ``action`` names it ("merged", "acknowledged"); the live event is ``alert.<action>``.
+    """
     return _record(
         session,
         alert=alert,
@@ -80,6 +91,7 @@ def record_note(
         actor=actor,
         at=at,
         detail=detail,
+        action=action,
     )
 
 

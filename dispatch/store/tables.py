@@ -117,6 +117,8 @@ class Alert(SQLModel, table=True):
     lon: float
     press_count: int = 1
     escalation_reason: str | None = None
+    acknowledged_at: datetime | None = _utc(nullable=True)
+    acknowledged_by: str | None = None  # the operator who took ownership
     # A dispatcher process holds an alert while it matches it; see dispatcher.claim.
     claimed_until: datetime | None = _utc(nullable=True)
 
@@ -177,7 +179,9 @@ class AuditRecord(SQLModel, table=True):
     entity: str  # "alert" | "order"
     from_state: str | None
     to_state: str
-    actor: str  # "device:<id>", "caregiver:<id>", "system:matcher", "operator:<name>"
+    actor: str  # "device:<id>", "caregiver:<id>", "system:dispatcher", "operator:<name>"
+    # What happened when the state did not change: "merged", "acknowledged", ...
+    action: str | None = None
     at: datetime = _utc()
     detail: dict[str, Any] = _json()
     event: dict[str, Any] = _json()

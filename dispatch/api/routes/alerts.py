@@ -3,19 +3,46 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import StrEnum
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import and_, case
 from sqlmodel import col, select
 
-from dispatch.api.deps import SessionDep
+from dispatch import operators
+from dispatch.api.deps import ServicesDep, SessionDep
 from dispatch.api.schemas import AuditPublic
 from dispatch.domain.lifecycle import AlertState, OrderState
+from dispatch.domain.model import Severity
+from dispatch.services import Services
 from dispatch.store.tables import Alert, AuditRecord, DeadLetter, Order
 
 router = APIRouter(prefix="/api/v1")
 Limit = Query(100, ge=1, le=1000)
 Offset = Query(0, ge=0)
+
+
+class AlertOrder(StrEnum):
+    NEWEST = "newest"
+    URGENCY = "urgency"
+
+
+# Escalated alerts nobody has taken first, then by severity, then the longest waiting.
+_URGENCY = (
+    case(
+        (
+            and_(
+                col(Alert.state) == AlertState.ESCALATED.value, col(Alert.acknowledged_at).is_(None)
+            ),
+            0,
+        ),
+        else_=1,
+    ),
+    case({s.value: -s.weight for s in Severity}, value=col(Alert.severity), else_=0),
+    col(Alert.raised_at),
+)
 
 
 @router.get("/alerts", response_model=list[Alert])
@@ -25,11 +52,17 @@ def list_alerts(
     elder_id: uuid.UUID | None = None,
     status_: list[AlertState] | None = Query(None, alias="status"),
     since: datetime | None = None,
+    sort: AlertOrder = AlertOrder.NEWEST,
     limit: int = Limit,
     offset: int = Offset,
 ) -> list[Alert]:
-    """Newest first. ``status`` may repeat: ``?status=raised&status=offered``."""
-    query = select(Alert).order_by(col(Alert.raised_at).desc(), col(Alert.id))
+    """``status`` may repeat: ``?status=raised&status=offered``.
+
+    ``sort=urgency`` puts escalated alerts no operator has taken first, then the
+    most severe, then those waiting longest (the board's queue).
+    """
+    order = _URGENCY if sort is AlertOrder.URGENCY else (col(Alert.raised_at).desc(),)
+    query = select(Alert).order_by(*order, col(Alert.id))
     if device_id is not None:
         query = query.where(Alert.device_id == device_id)
     if elder_id is not None:
@@ -39,6 +72,42 @@ def list_alerts(
     if since is not None:
         query = query.where(Alert.raised_at >= since)
     return list(session.exec(query.offset(offset).limit(limit)).all())
+
+
+class Acknowledge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    operator: str = Field(min_length=1, max_length=64)
+
+
+class BulkAcknowledge(Acknowledge):
+    alert_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+
+
+@router.post("/alerts/acknowledge", response_model=list[Alert])
+async def acknowledge_many(services: ServicesDep, body: BulkAcknowledge) -> list[Alert]:
+    """Take ownership of many alerts at once (a flood of alarms from one cause)."""
+    taken = await services.db.run(
+        operators.acknowledge, services.db, body.alert_ids, body.operator, at=datetime.now(UTC)
+    )
+    await services.after_change()
+    return taken
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=Alert)
+async def acknowledge_one(services: ServicesDep, alert_id: uuid.UUID, body: Acknowledge) -> Alert:
+    """Take ownership of an alert; it leaves the top of the escalation queue."""
+    await services.db.run(
+        operators.acknowledge, services.db, [alert_id], body.operator, at=datetime.now(UTC)
+    )
+    await services.after_change()
+    return await services.db.run(_load, services, alert_id)
+
+
+def _load(services: Services, alert_id: uuid.UUID) -> Alert:
+    with services.db.session() as session:
+        alert = session.get(Alert, alert_id)
+        assert alert is not None  # acknowledge raised NotFound otherwise
+        return alert
 
 
 @router.get("/alerts/{alert_id}", response_model=Alert)
