@@ -32,7 +32,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from dispatch import local_services
 from dispatch.store.db import Database
-from simulators.city import generate_city, seed_city
+from simulators.city import (
+    DEMO_PASSWORD,
+    caregiver_username,
+    generate_city,
+    seed_accounts,
+    seed_city,
+)
 from simulators.devices import DevicePublisher
 
 
@@ -104,7 +110,7 @@ async def press_to_push(
         asyncio.create_task(caregiver_app(f"{server}/ws/v1/caregivers/{cid}", offers, r))
         for cid, r in zip(caregivers, readies, strict=True)
     ]
-    await asyncio.gather(*(r.wait() for r in readies))
+    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
     await asyncio.sleep(1.0)
     publisher = DevicePublisher(mqtt_url)
     publisher.connect()
@@ -143,6 +149,7 @@ def main() -> None:
     db.create_schema()
     with db.session() as session:
         seed_city(session, city)
+    seed_accounts(db, city)
     db.dispose()
     port = local_services.free_port()
     env = {
@@ -163,13 +170,20 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         presses = [d.id for d in city.devices if d.kind != "wearable"][: args.presses]
+        caregivers = []
+        for i, c in enumerate(city.caregivers, start=1):
+            login = httpx.post(
+                f"http://127.0.0.1:{port}/api/v1/auth/login",
+                json={"username": caregiver_username(i), "password": DEMO_PASSWORD},
+            )
+            caregivers.append(f"{c.id}?token={login.json()['token']}")
         baseline = broker_round_trips(broker.url, len(presses))
         ours = asyncio.run(
             press_to_push(
                 f"ws://127.0.0.1:{port}",
                 broker.url,
                 presses,
-                [str(c.id) for c in city.caregivers],
+                caregivers,
                 args.gap_ms / 1000,
             )
         )

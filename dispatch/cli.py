@@ -20,7 +20,13 @@ from dispatch.api.app import create_app
 from dispatch.domain.model import TransportMode
 from dispatch.store.db import Database
 from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile
-from simulators.city import generate_city, seed_city
+from simulators.city import (
+    DEMO_PASSWORD,
+    caregiver_username,
+    generate_city,
+    seed_accounts,
+    seed_city,
+)
 from simulators.devices import DevicePublisher, press_now_and_then
 
 cli = typer.Typer(
@@ -110,14 +116,16 @@ async def _demo(port: int, data_dir: Path, press_every_s: float, time_scale: flo
         db = Database(settings.database_url)
         db.create_schema()
         with db.session() as session:
-            if seed_city(session, city):
-                log.info(
-                    "seeded %s: %d elders, %d devices, %d caregivers",
-                    city.name,
-                    len(city.elders),
-                    len(city.devices),
-                    len(city.caregivers),
-                )
+            seeded = seed_city(session, city)
+        if seeded:
+            seed_accounts(db, city)
+            log.info(
+                "seeded %s: %d elders, %d devices, %d caregivers, demo accounts",
+                city.name,
+                len(city.elders),
+                len(city.devices),
+                len(city.caregivers),
+            )
         db.dispose()
 
         server = uvicorn.Server(
@@ -134,14 +142,20 @@ async def _demo(port: int, data_dir: Path, press_every_s: float, time_scale: flo
 
         base = f"http://{settings.http_host}:{port}"
         rng = random.Random(city.name)
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            tokens = [
+                await _login(http, caregiver_username(i), DEMO_PASSWORD)
+                for i in range(1, len(city.caregivers) + 1)
+            ]
         apps = [
             CaregiverAppSim(
                 base.replace("http", "ws", 1),
                 CaregiverProfile(str(c.id), c.home_lat, c.home_lon, TransportMode(c.transport)),
                 AppBehaviour(time_scale=time_scale, decline_share=0.1),
                 random.Random(str(c.id)),
+                token,
             )
-            for c in city.caregivers
+            for c, token in zip(city.caregivers, tokens, strict=True)
         ]
         publisher = DevicePublisher(settings.mqtt_url, settings.mqtt_protocol)
         await asyncio.to_thread(publisher.connect)
@@ -180,23 +194,43 @@ async def _demo(port: int, data_dir: Path, press_every_s: float, time_scale: flo
             process.stop()
 
 
+async def _login(http: httpx.AsyncClient, username: str, password: str) -> str:
+    response = await http.post(
+        "/api/v1/auth/login", json={"username": username, "password": password}
+    )
+    response.raise_for_status()
+    token: str = response.json()["token"]
+    return token
+
+
 @cli.command()
 def simulate(
     api: Annotated[str, typer.Option(help="Base URL of a running CareBell server.")] = (
         "http://127.0.0.1:8000"
     ),
+    username: Annotated[
+        str, typer.Option(envvar="CAREBELL_USERNAME", help="An operator's or admin's account.")
+    ] = "op1",
+    password: Annotated[
+        str, typer.Option(envvar="CAREBELL_PASSWORD", help="Its password (demo: carebell).")
+    ] = DEMO_PASSWORD,
     press_every_s: Annotated[float, typer.Option(help="Mean seconds between presses.")] = 5.0,
     seed: int = 1,
     log_level: str = "info",
 ) -> None:
     """Press buttons of the server's registered devices over MQTT until Ctrl-C.
 
-    The broker is CAREBELL_MQTT_URL (protocol CAREBELL_MQTT_PROTOCOL).
+    It logs in to read the device registry (the demo's op1 by default). The broker
+    is CAREBELL_MQTT_URL (protocol CAREBELL_MQTT_PROTOCOL).
     """
     _logging(log_level)
     settings = Settings()
     devices: list[tuple[str, str]] = []
     with httpx.Client(base_url=api, timeout=10) as http:
+        login = http.post("/api/v1/auth/login", json={"username": username, "password": password})
+        if login.status_code != 200:
+            raise typer.BadParameter(f"{api} refused the log-in of {username!r}")
+        http.headers["Authorization"] = f"Bearer {login.json()['token']}"
         while True:
             page = http.get(
                 "/api/v1/devices", params={"active": True, "limit": 1000, "offset": len(devices)}

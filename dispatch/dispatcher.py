@@ -239,7 +239,11 @@ class Dispatcher:
             return [], set(), set(), {}
         with self.db.session() as session:
             caregivers = session.exec(
-                select(Caregiver).where(col(Caregiver.id).in_(ids), col(Caregiver.active).is_(True))
+                select(Caregiver).where(
+                    col(Caregiver.id).in_(ids),
+                    col(Caregiver.active).is_(True),
+                    col(Caregiver.on_duty).is_(True),
+                )
             ).all()
             busy = set(
                 session.exec(

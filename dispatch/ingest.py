@@ -160,6 +160,7 @@ class Ingest:
             updated_at=at,
             lat=lat,
             lon=lon,
+            district=elder.district if elder else "",
         )
         session.add(alert)
         row.alert_id = alert.id

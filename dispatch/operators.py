@@ -1,18 +1,72 @@
-"""What call-centre operators do with alerts (each change audited with who and when)."""
+"""What call-centre operators do with alerts; every change is audited with who and when."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
 from uuid import UUID
 
-from sqlmodel import col, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
-from dispatch.domain.lifecycle import OPEN_ALERT_STATES
-from dispatch.errors import NotFound
-from dispatch.store.audit import record_note
+from dispatch.domain.lifecycle import (
+    ACTIVE_ORDER_STATES,
+    OPEN_ALERT_STATES,
+    AlertState,
+    OrderState,
+    advance_alert,
+)
+from dispatch.errors import Conflict, NotFound
+from dispatch.store.audit import move_alert, move_order, record_note, record_offered
 from dispatch.store.db import Database
-from dispatch.store.tables import Alert
+from dispatch.store.tables import Alert, Caregiver, Order
+
+
+class CallbackOutcome(StrEnum):
+    """What the operator learnt calling the elder back."""
+
+    REACHED_OK = "reached_ok"
+    REACHED_NEEDS_HELP = "reached_needs_help"
+    NO_ANSWER = "no_answer"
+    FALSE_ALARM = "false_alarm"
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Where a hand-picked caregiver is and how long they need."""
+
+    eta_s: float
+    distance_m: float
+
+
+def _actor(operator: str) -> str:
+    return f"operator:{operator}"
+
+
+def _open_alert(session: Session, alert_id: UUID) -> Alert:
+    alert = session.get(Alert, alert_id, with_for_update=True)
+    if alert is None:
+        raise NotFound("alert", str(alert_id))
+    return alert
+
+
+def _withdraw_orders(session: Session, alert: Alert, operator: str, at: datetime, why: str) -> None:
+    """Cancel the alert's active orders (the caregivers see it on their app)."""
+    active = session.exec(
+        select(Order).where(Order.alert_id == alert.id, col(Order.state).in_(ACTIVE_ORDER_STATES))
+    ).all()
+    for order in active:
+        move_order(
+            session,
+            order,
+            alert,
+            OrderState.CANCELLED,
+            actor=_actor(operator),
+            at=at,
+            detail={"reason": why},
+        )
 
 
 def acknowledge(
@@ -40,9 +94,158 @@ def acknowledge(
                 session,
                 alert,
                 action="acknowledged",
-                actor=f"operator:{operator}",
+                actor=_actor(operator),
                 at=at,
                 detail={"bulk": len(alert_ids) > 1},
             )
             taken.append(alert)
         return taken
+
+
+def add_note(db: Database, alert_id: UUID, operator: str, text: str, *, at: datetime) -> Alert:
+    with db.session() as session:
+        alert = _open_alert(session, alert_id)
+        record_note(
+            session, alert, action="note", actor=_actor(operator), at=at, detail={"text": text}
+        )
+        return alert
+
+
+def record_callback(
+    db: Database,
+    alert_id: UUID,
+    operator: str,
+    outcome: CallbackOutcome,
+    note: str,
+    *,
+    at: datetime,
+) -> Alert:
+    """Audit a call back to the elder; cancelling a false alarm is a separate step."""
+    with db.session() as session:
+        alert = _open_alert(session, alert_id)
+        record_note(
+            session,
+            alert,
+            action="callback",
+            actor=_actor(operator),
+            at=at,
+            detail={"outcome": outcome.value, "note": note},
+        )
+        return alert
+
+
+def assign(
+    db: Database,
+    alert_id: UUID,
+    caregiver_id: UUID,
+    operator: str,
+    estimate: Estimate,
+    *,
+    at: datetime,
+    offer_timeout_s: float,
+) -> Order:
+    """Offer the alert to a caregiver chosen by hand, withdrawing any current order.
+
+    Raises NotFound, IllegalTransition (a closed alert) or Conflict (the caregiver
+    is on another emergency), changing nothing.
+    """
+    with db.session() as session:
+        alert = _open_alert(session, alert_id)
+        caregiver = session.get(Caregiver, caregiver_id)
+        if caregiver is None or not caregiver.active:
+            raise NotFound("caregiver", str(caregiver_id))
+        if alert.state not in OPEN_ALERT_STATES:
+            move_alert(session, alert, AlertState.DISPATCHING, actor=_actor(operator), at=at)
+        _withdraw_orders(session, alert, operator, at, "reassigned by an operator")
+        if alert.state in (AlertState.OFFERED, AlertState.ACCEPTED, AlertState.EN_ROUTE):
+            move_alert(session, alert, AlertState.DISPATCHING, actor=_actor(operator), at=at)
+        order = Order(
+            alert_id=alert.id,
+            caregiver_id=caregiver_id,
+            offered_at=at,
+            expires_at=at + timedelta(seconds=offer_timeout_s),
+            updated_at=at,
+            eta_s=estimate.eta_s,
+            distance_m=estimate.distance_m,
+        )
+        try:
+            with session.begin_nested():
+                session.add(order)
+                session.flush()
+        except IntegrityError as exc:
+            raise Conflict(f"caregiver {caregiver.name} is on another emergency") from exc
+        alert.claimed_until = None
+        record_offered(
+            session,
+            order,
+            alert,
+            actor=_actor(operator),
+            at=at,
+            detail={"reason": "chosen by an operator"},
+        )
+        return order
+
+
+def cancel(db: Database, alert_id: UUID, operator: str, reason: str, *, at: datetime) -> Alert:
+    """Close an alert as a false alarm (or otherwise not needed), with the reason."""
+    with db.session() as session:
+        alert = _open_alert(session, alert_id)
+        _withdraw_orders(session, alert, operator, at, reason)
+        move_alert(
+            session,
+            alert,
+            AlertState.CANCELLED,
+            actor=_actor(operator),
+            at=at,
+            detail={"reason": reason},
+        )
+        return alert
+
+
+def escalate(db: Database, alert_id: UUID, operator: str, reason: str, *, at: datetime) -> Alert:
+    """Hand the alert to a supervisor: back on top of the queue, unowned."""
+    with db.session() as session:
+        alert = _open_alert(session, alert_id)
+        if alert.state not in OPEN_ALERT_STATES:
+            raise Conflict(f"alert {alert_id} is already {alert.state}")
+        alert.escalation_reason = reason
+        alert.acknowledged_at, alert.acknowledged_by = None, None
+        session.add(alert)
+        if alert.state in (AlertState.RAISED, AlertState.DISPATCHING, AlertState.OFFERED):
+            _withdraw_orders(session, alert, operator, at, "escalated to a supervisor")
+            move_alert(
+                session,
+                alert,
+                AlertState.ESCALATED,
+                actor=_actor(operator),
+                at=at,
+                detail={"reason": reason, "to": "supervisor"},
+            )
+        else:
+            record_note(
+                session,
+                alert,
+                action="escalated",
+                actor=_actor(operator),
+                at=at,
+                detail={"reason": reason, "to": "supervisor"},
+            )
+        return alert
+
+
+def resolve(db: Database, alert_id: UUID, operator: str, note: str, *, at: datetime) -> Alert:
+    """Close an alert the operator saw through (on scene, or escalated and handled)."""
+    with db.session() as session:
+        alert = _open_alert(session, alert_id)
+        advance_alert(alert.state, AlertState.RESOLVED)  # refuse before withdrawing orders
+        _withdraw_orders(session, alert, operator, at, "resolved by an operator")
+        if alert.state != AlertState.RESOLVED:
+            move_alert(
+                session,
+                alert,
+                AlertState.RESOLVED,
+                actor=_actor(operator),
+                at=at,
+                detail={"note": note},
+            )
+        return alert

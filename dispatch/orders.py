@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from sqlmodel import Session, select
 
+from dispatch.catalog import Catalog
 from dispatch.domain.lifecycle import OrderState, VisitState
 from dispatch.errors import NotFound
-from dispatch.store.audit import move_order
+from dispatch.store.audit import move_order, record_raised
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Order, Visit
 
@@ -22,6 +23,7 @@ class CaregiverAction(StrEnum):
     EN_ROUTE = "en_route"
     ARRIVE = "arrive"
     COMPLETE = "complete"
+    NEED_HELP = "need_help"  # raises a backup alert at the same door
 
 
 ORDER_STATE_FOR_ACTION: dict[CaregiverAction, OrderState] = {
@@ -46,6 +48,8 @@ def act_on_order(
 
     An order of another caregiver is reported as not found, so nothing leaks.
     """
+    if action is CaregiverAction.NEED_HELP:
+        raise ValueError("need_help is not an order move; call request_help")
     with db.session() as session:
         order = session.get(Order, order_id, with_for_update=True)
         if order is None or order.caregiver_id != caregiver_id:
@@ -80,3 +84,38 @@ def _divert_visit(session: Session, caregiver_id: UUID) -> Visit | None:
         visit.needs_replan = True
         session.add(visit)
     return visit
+
+
+BACKUP_ALERT = "backup"
+
+
+def request_help(
+    db: Database, catalog: Catalog, caregiver_id: UUID, order_id: UUID, *, at: datetime
+) -> Alert:
+    """A caregiver at the door asks for a second pair of hands: a backup alert.
+
+    Raises NotFound for an order that is not this caregiver's.
+    """
+    kind = catalog.alert_types[BACKUP_ALERT]
+    with db.session() as session:
+        order = session.get(Order, order_id)
+        if order is None or order.caregiver_id != caregiver_id:
+            raise NotFound("order", str(order_id))
+        origin = session.get(Alert, order.alert_id)
+        assert origin is not None  # foreign key
+        backup = Alert(
+            device_id=origin.device_id,
+            elder_id=origin.elder_id,
+            alert_type=kind.code,
+            severity=kind.severity.value,
+            raised_at=at,
+            deadline_at=at + timedelta(seconds=kind.arrival_deadline_s),
+            device_ts=at,
+            updated_at=at,
+            lat=origin.lat,
+            lon=origin.lon,
+            district=origin.district,
+        )
+        session.add(backup)
+        record_raised(session, backup, actor=f"caregiver:{caregiver_id}", at=at)
+        return backup

@@ -18,7 +18,7 @@ from dispatch.dispatcher import Dispatcher, DispatchPolicy
 from dispatch.ingest import Inbound, Ingest, Outcome
 from dispatch.live.bus import LiveBus, StreamEntry
 from dispatch.live.outbox import Outbox
-from dispatch.matching.travel import DetourTravelModel
+from dispatch.matching.travel import DetourTravelModel, TravelModel
 from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver
 from dispatch.ws.fanout import Fanout
@@ -39,6 +39,7 @@ class Services:
     fanout: Fanout
     catalog: Catalog
     ingest: Ingest
+    travel: TravelModel
     dispatcher: Dispatcher | None = None
     gateway: MqttGateway | None = None
 
@@ -78,6 +79,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         fanout=Fanout(bus),
         catalog=catalog,
         ingest=Ingest(db, catalog, merge_window_s=settings.merge_window_s),
+        travel=DetourTravelModel(),
     )
     if "dispatcher" in settings.roles:
         services.dispatcher = Dispatcher(
@@ -85,7 +87,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             bus,
             outbox,
             services.catalog,
-            DetourTravelModel(),
+            services.travel,
             tz=ZoneInfo(settings.timezone),
             policy=DispatchPolicy(offer_timeout_s=settings.offer_timeout_s),
             tick_s=settings.dispatch_tick_s,

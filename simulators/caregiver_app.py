@@ -43,9 +43,14 @@ class AppBehaviour:
 
 class CaregiverAppSim:
     def __init__(
-        self, ws_base: str, profile: CaregiverProfile, behaviour: AppBehaviour, rng: random.Random
+        self,
+        ws_base: str,
+        profile: CaregiverProfile,
+        behaviour: AppBehaviour,
+        rng: random.Random,
+        token: str,
     ) -> None:
-        self.url = f"{ws_base}/ws/v1/caregivers/{profile.caregiver_id}"
+        self.url = f"{ws_base}/ws/v1/caregivers/{profile.caregiver_id}?token={token}"
         self.profile, self.behaviour, self.rng = profile, behaviour, rng
         self.last_seq: str | None = None
         self.busy = False
@@ -56,7 +61,7 @@ class CaregiverAppSim:
         """Stay connected (reconnecting with the last seq) until cancelled."""
         try:
             while True:
-                url = self.url + (f"?last_seq={self.last_seq}" if self.last_seq else "")
+                url = self.url + (f"&last_seq={self.last_seq}" if self.last_seq else "")
                 try:
                     async with websockets.connect(url, compression=None) as ws:
                         self._ws = ws

@@ -14,6 +14,9 @@ import yaml
 from sqlmodel import Session, func, select
 
 from config import CONFIG_DIR
+from dispatch.accounts import create_user
+from dispatch.domain.access import Role
+from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver, Device, Elder
 
 DEMO_CITY_FILE = CONFIG_DIR / "demo_city.yaml"
@@ -123,3 +126,30 @@ def seed_city(session: Session, city: City) -> bool:
     session.add_all(city.devices)
     session.add_all(city.caregivers)
     return True
+
+
+DEMO_PASSWORD = "carebell"  # demo accounts only; never a real deployment's
+
+
+def seed_accounts(db: Database, city: City) -> None:
+    """Demo log-ins: op1 (two districts), sup1, admin, and cg01… for each caregiver."""
+    districts = list(dict.fromkeys(e.district for e in city.elders))  # in config order
+    create_user(
+        db, "op1", DEMO_PASSWORD, Role.OPERATOR, display_name="值班员 一号", areas=districts[:2]
+    )
+    create_user(db, "sup1", DEMO_PASSWORD, Role.SUPERVISOR, display_name="值班主任")
+    create_user(db, "admin", DEMO_PASSWORD, Role.ADMIN, display_name="管理员")
+    for i, caregiver in enumerate(city.caregivers, start=1):
+        create_user(
+            db,
+            caregiver_username(i),
+            DEMO_PASSWORD,
+            Role.CAREGIVER,
+            display_name=caregiver.name,
+            caregiver_id=caregiver.id,
+        )
+
+
+def caregiver_username(index: int) -> str:
+    """The demo account of the index-th caregiver (1-based): cg01, cg02, ..."""
+    return f"cg{index:02d}"

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
+import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from dispatch import accounts
+from dispatch.domain.access import Role
 from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver, Device, Elder
 
@@ -88,8 +91,9 @@ class LiveClient:
         self.received: list[dict[str, Any]] = []
 
     @classmethod
-    async def connect(cls, url: str) -> LiveClient:
-        client = cls(await websockets.connect(url, compression=None))
+    async def connect(cls, url: str, token: str) -> LiveClient:
+        joiner = "&" if "?" in url else "?"
+        client = cls(await websockets.connect(f"{url}{joiner}token={token}", compression=None))
         hello = await client.next("hello")
         assert hello["v"] == 1
         return client
@@ -117,3 +121,38 @@ def _field(message: dict[str, Any], dotted: str) -> Any:
     for part in dotted.split("__"):
         value = value.get(part) if isinstance(value, dict) else None
     return value
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(
+    db: Database, role: str, *, caregiver_id: uuid.UUID | None = None, areas: tuple[str, ...] = ()
+) -> str:
+    """Create an account of ``role``; return its user name (the password is PASSWORD)."""
+    username = f"{role}-{uuid.uuid4().hex[:6]}"
+    accounts.create_user(db, username, PASSWORD, Role(role), caregiver_id=caregiver_id, areas=areas)
+    return username
+
+
+async def login(
+    base_url: str,
+    db: Database,
+    role: str,
+    *,
+    caregiver_id: uuid.UUID | None = None,
+    areas: tuple[str, ...] = (),
+) -> str:
+    """A bearer token for a new account of ``role``."""
+    username = await asyncio.to_thread(make_user, db, role, caregiver_id=caregiver_id, areas=areas)
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        response = await http.post(
+            "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
+        )
+    response.raise_for_status()
+    token: str = response.json()["token"]
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

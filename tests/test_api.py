@@ -6,11 +6,13 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer
+from tests.helpers import bearer, login
 
 
 @pytest.fixture
 async def http(server: RunningServer) -> httpx.AsyncClient:
-    async with httpx.AsyncClient(base_url=server.http) as client:
+    token = await login(server.http, server.services.db, "admin")
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(token)) as client:
         yield client  # type: ignore[misc]
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from dispatch import local_services
 from tests.conftest import RunningServer
-from tests.helpers import seed_small_city, wait_until
+from tests.helpers import PASSWORD, bearer, login, make_user, seed_small_city, wait_until
 
 CAREBELL = [sys.executable, "-m", "dispatch"]
 
@@ -64,11 +64,19 @@ def test_demo_starts_its_own_services_and_resolves_alerts(tmp_path: Path) -> Non
         while time.monotonic() < deadline and not resolved:
             assert demo.poll() is None, (tmp_path / "demo.log").read_text()
             with contextlib.suppress(httpx.TransportError):
-                resolved = httpx.get(
-                    f"http://127.0.0.1:{port}/api/v1/alerts",
-                    params={"status": "resolved"},
-                    timeout=2,
-                ).json()
+                # The demo's own accounts: the supervisor sees every district.
+                login_ = httpx.post(
+                    f"http://127.0.0.1:{port}/api/v1/auth/login",
+                    json={"username": "sup1", "password": "carebell"},
+                    timeout=5,
+                )
+                if login_.status_code == 200:
+                    resolved = httpx.get(
+                        f"http://127.0.0.1:{port}/api/v1/alerts",
+                        params={"status": "resolved"},
+                        headers=bearer(login_.json()["token"]),
+                        timeout=2,
+                    ).json()
             time.sleep(0.5)
         assert resolved, (tmp_path / "demo.log").read_text()[-3000:]
         output = (tmp_path / "demo.log").read_text()
@@ -90,7 +98,13 @@ async def test_simulate_presses_registered_devices_of_a_running_server(
     server: RunningServer,
 ) -> None:
     city = await asyncio.to_thread(seed_small_city, server.services.db)
-    env = {**os.environ, "CAREBELL_MQTT_URL": server.settings.mqtt_url}
+    operator = await asyncio.to_thread(make_user, server.services.db, "supervisor")
+    env = {
+        **os.environ,
+        "CAREBELL_MQTT_URL": server.settings.mqtt_url,
+        "CAREBELL_USERNAME": operator,
+        "CAREBELL_PASSWORD": PASSWORD,
+    }
     simulate = await asyncio.create_subprocess_exec(
         *CAREBELL,
         "simulate",
@@ -103,7 +117,8 @@ async def test_simulate_presses_registered_devices_of_a_running_server(
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        async with httpx.AsyncClient(base_url=server.http) as http:
+        token = await login(server.http, server.services.db, "supervisor")
+        async with httpx.AsyncClient(base_url=server.http, headers=bearer(token)) as http:
 
             async def some_alert() -> list[object]:
                 alerts: list[object] = (await http.get("/api/v1/alerts")).json()

@@ -12,7 +12,15 @@ import pytest
 from config.settings import Settings
 from simulators.devices import DevicePublisher
 from tests.conftest import RunningServer
-from tests.helpers import CENTER, LiveClient, SmallCity, seed_small_city, wait_until
+from tests.helpers import (
+    CENTER,
+    LiveClient,
+    SmallCity,
+    bearer,
+    login,
+    seed_small_city,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -29,7 +37,8 @@ def publisher(settings: Settings) -> DevicePublisher:
 
 
 async def on_shift(server: RunningServer, caregiver_id: uuid.UUID, north_deg: float) -> LiveClient:
-    app = await LiveClient.connect(f"{server.ws}/ws/v1/caregivers/{caregiver_id}")
+    token = await login(server.http, server.services.db, "caregiver", caregiver_id=caregiver_id)
+    app = await LiveClient.connect(f"{server.ws}/ws/v1/caregivers/{caregiver_id}", token)
     await app.send(type="position", lat=CENTER[0] + north_deg, lon=CENTER[1])
     # Positions are live state in Redis: wait until the matcher can see this one.
     bus = server.services.bus
@@ -40,7 +49,8 @@ async def on_shift(server: RunningServer, caregiver_id: uuid.UUID, north_deg: fl
 async def test_press_reaches_caregiver_and_resolves_with_full_audit_trail(
     server: RunningServer, city: SmallCity, publisher: DevicePublisher
 ) -> None:
-    board = await LiveClient.connect(f"{server.ws}/ws/v1/board")
+    supervisor = await login(server.http, server.services.db, "supervisor")
+    board = await LiveClient.connect(f"{server.ws}/ws/v1/board", supervisor)
     near = await on_shift(server, city.near_id, 0.0045)
 
     event_id = await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
@@ -67,7 +77,7 @@ async def test_press_reaches_caregiver_and_resolves_with_full_audit_trail(
         await board.next(f"order.{state}", order__id=order_id)
     await board.next("alert.resolved", alert__id=alert_id)
 
-    async with httpx.AsyncClient(base_url=server.http) as http:
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(supervisor)) as http:
         alert = (await http.get(f"/api/v1/alerts/{alert_id}")).json()
         assert alert["state"] == "resolved"
         listed = (await http.get("/api/v1/alerts", params={"device_id": city.device_id})).json()

@@ -11,7 +11,7 @@ import httpx
 from dispatch.domain.lifecycle import AlertState
 from dispatch.store.tables import Alert
 from tests.conftest import RunningServer
-from tests.helpers import CENTER, LiveClient, seed_small_city
+from tests.helpers import CENTER, LiveClient, bearer, login, seed_small_city
 
 
 def add_alert(
@@ -33,6 +33,7 @@ def add_alert(
         device_ts=at,
         updated_at=at,
         lat=CENTER[0],
+        district="东城区",
         lon=CENTER[1],
         escalation_reason="everyone busy" if state == AlertState.ESCALATED else None,
         # Claimed far ahead: the running dispatcher leaves these alone.
@@ -50,31 +51,32 @@ async def test_escalated_alert_stays_on_top_until_an_operator_takes_it(
     old_low = add_alert(server, city.device_id, "door_bell", "medium", AlertState.OFFERED, 9)
     critical = add_alert(server, city.wearable_id, "fall", "critical", AlertState.OFFERED, 1)
     escalated = add_alert(server, city.device_id, "help_button", "high", AlertState.ESCALATED, 2)
-    board = await LiveClient.connect(f"{server.ws}/ws/v1/board")
-    async with httpx.AsyncClient(base_url=server.http) as http:
+    operator = await login(server.http, server.services.db, "operator", areas=("东城区",))
+    board = await LiveClient.connect(f"{server.ws}/ws/v1/board", operator)
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(operator)) as http:
+        me = (await http.get("/api/v1/auth/me")).json()["username"]
 
         async def queue() -> list[str]:
             alerts = (await http.get("/api/v1/alerts", params={"sort": "urgency"})).json()
             return [a["id"] for a in alerts]
 
         assert await queue() == [str(escalated), str(critical), str(old_low)]
-        taken = await http.post(
-            f"/api/v1/alerts/{escalated}/acknowledge", json={"operator": "chen.li"}
-        )
+        taken = await http.post(f"/api/v1/alerts/{escalated}/acknowledge", json={})
         assert taken.status_code == 200
-        assert taken.json()["acknowledged_by"] == "chen.li"
+        assert taken.json()["acknowledged_by"] == me
         assert await queue() == [str(critical), str(escalated), str(old_low)]
         event = await board.next("alert.acknowledged")
-        assert event["actor"] == "operator:chen.li"
+        assert event["actor"] == f"operator:{me}"
         assert event["alert"]["id"] == str(escalated)
 
         trail = (await http.get(f"/api/v1/alerts/{escalated}/audit")).json()
-        assert trail[-1]["actor"] == "operator:chen.li"
-        # The first owner keeps it.
+        assert trail[-1]["actor"] == f"operator:{me}"
+        # The first owner keeps it when a colleague acknowledges too.
+        colleague = await login(server.http, server.services.db, "supervisor")
         again = await http.post(
-            f"/api/v1/alerts/{escalated}/acknowledge", json={"operator": "wang.fang"}
+            f"/api/v1/alerts/{escalated}/acknowledge", headers=bearer(colleague)
         )
-        assert again.json()["acknowledged_by"] == "chen.li"
+        assert again.json()["acknowledged_by"] == me
     await board.close()
 
 
@@ -84,15 +86,16 @@ async def test_bulk_acknowledge_and_clear_errors(server: RunningServer) -> None:
         add_alert(server, city.device_id, "door_bell", "medium", AlertState.ESCALATED, i)
         for i in range(3)
     ]
-    async with httpx.AsyncClient(base_url=server.http) as http:
+    operator = await login(server.http, server.services.db, "supervisor")
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(operator)) as http:
         taken = await http.post(
             "/api/v1/alerts/acknowledge",
-            json={"operator": "chen.li", "alert_ids": [str(a) for a in flood]},
+            json={"alert_ids": [str(a) for a in flood]},
         )
         assert sorted(a["id"] for a in taken.json()) == sorted(str(a) for a in flood)
-        unknown = await http.post(
-            f"/api/v1/alerts/{uuid.uuid4()}/acknowledge", json={"operator": "chen.li"}
-        )
+        unknown = await http.post(f"/api/v1/alerts/{uuid.uuid4()}/acknowledge", json={})
         assert unknown.status_code == 404
-        nobody = await http.post(f"/api/v1/alerts/{flood[0]}/acknowledge", json={})
-        assert nobody.status_code == 422
+        anonymous = await http.post(
+            f"/api/v1/alerts/{flood[0]}/acknowledge", headers={"Authorization": ""}
+        )
+        assert anonymous.status_code == 401

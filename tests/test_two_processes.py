@@ -17,7 +17,7 @@ import pytest
 from dispatch import local_services
 from dispatch.store.db import Database
 from simulators.devices import DevicePublisher
-from tests.helpers import CENTER, LiveClient, seed_small_city
+from tests.helpers import CENTER, LiveClient, bearer, login, seed_small_city
 
 
 class ServerProcess:
@@ -100,9 +100,11 @@ async def test_two_processes_serve_one_consistent_stream(
 ) -> None:
     a, b, db = two_servers
     city = seed_small_city(db)
-    board_a = await LiveClient.connect(f"{a.ws}/ws/v1/board")
-    board_b = await LiveClient.connect(f"{b.ws}/ws/v1/board")
-    caregiver = await LiveClient.connect(f"{b.ws}/ws/v1/caregivers/{city.near_id}")
+    supervisor = await login(a.http, db, "supervisor")
+    board_a = await LiveClient.connect(f"{a.ws}/ws/v1/board", supervisor)
+    board_b = await LiveClient.connect(f"{b.ws}/ws/v1/board", supervisor)
+    app_token = await login(b.http, db, "caregiver", caregiver_id=city.near_id)
+    caregiver = await LiveClient.connect(f"{b.ws}/ws/v1/caregivers/{city.near_id}", app_token)
     await caregiver.send(type="position", lat=CENTER[0] + 0.0045, lon=CENTER[1])
     await board_a.next("caregiver.position")  # written by B, seen through A
 
@@ -136,7 +138,7 @@ async def test_two_processes_serve_one_consistent_stream(
         "order.accepted",
         "alert.accepted",
     ]
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(headers=bearer(supervisor)) as http:
         from_a = (await http.get(f"{a.http}/api/v1/alerts")).json()
         from_b = (await http.get(f"{b.http}/api/v1/alerts")).json()
     assert len(from_a) == 1

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from config.settings import Settings
-from dispatch.api.routes import alerts, health, registry
-from dispatch.errors import IllegalTransition, NotFound
+from dispatch.api.deps import registry_access
+from dispatch.api.routes import actions, alerts, auth, board, health, me, registry
+from dispatch.errors import Conflict, IllegalTransition, NotFound
 from dispatch.services import running_services
 from dispatch.ws import hub
 
@@ -29,13 +30,22 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(health.router)
-    app.include_router(registry.router)
+    app.include_router(auth.router)
+    # Registry: the call centre reads it, administrators change it.
+    app.include_router(registry.router, dependencies=[Depends(registry_access)])
     app.include_router(alerts.router)
+    app.include_router(actions.router)
+    app.include_router(board.router)
+    app.include_router(me.router)
     app.include_router(hub.router)
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def conflict(_request: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
 
     @app.exception_handler(IllegalTransition)
     async def illegal(_request: Request, exc: IllegalTransition) -> JSONResponse:

@@ -1,14 +1,27 @@
-"""Request dependencies: the running services and a database session."""
+"""Request dependencies: the running services, a database session, and who is asking.
+
+Every ``/api/v1`` route except login needs ``Authorization: Bearer <token>``;
+refusals are 401 (who are you?) or 403 (not yours), and each is logged.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from dispatch import accounts
+from dispatch.domain.access import BOARD_ROLES, Principal, Role
 from dispatch.services import Services
+from dispatch.store.tables import UserAccount
+
+log = logging.getLogger(__name__)
+_bearer = HTTPBearer(auto_error=False)
 
 
 def get_services(request: Request) -> Services:
@@ -25,3 +38,74 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def current_user(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> UserAccount:
+    if credentials is None:
+        log.warning("401 %s %s: no bearer token", request.method, request.url.path)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "log in first: no bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    user = await services.db.run(
+        accounts.user_for_token, services.db, credentials.credentials, now=datetime.now(UTC)
+    )
+    if user is None:
+        log.warning("401 %s %s: unknown or expired token", request.method, request.url.path)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "the session is unknown or expired",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    request.state.user = user
+    return user
+
+
+UserDep = Annotated[UserAccount, Depends(current_user)]
+
+
+def get_principal(user: UserDep) -> Principal:
+    return accounts.principal_of(user)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def forbid(request: Request, principal: Principal, why: str) -> HTTPException:
+    log.warning(
+        "403 %s %s for %s (%s): %s",
+        request.method,
+        request.url.path,
+        principal.username,
+        principal.role,
+        why,
+    )
+    return HTTPException(status.HTTP_403_FORBIDDEN, why)
+
+
+def allow(*roles: Role) -> Callable[[Request, Principal], Principal]:
+    """A dependency that lets only ``roles`` through."""
+
+    def check(request: Request, principal: PrincipalDep) -> Principal:
+        if principal.role not in roles:
+            raise forbid(request, principal, f"a {principal.role} may not do this")
+        return principal
+
+    return check
+
+
+def registry_access(request: Request, principal: PrincipalDep) -> Principal:
+    """The call centre reads the registry; only administrators change it."""
+    allowed = BOARD_ROLES if request.method in ("GET", "HEAD") else {Role.ADMIN}
+    if principal.role not in allowed:
+        raise forbid(request, principal, f"a {principal.role} may not {request.method} here")
+    return principal
+
+
+BoardDep = Annotated[Principal, Depends(allow(*BOARD_ROLES))]
+CaregiverDep = Annotated[Principal, Depends(allow(Role.CAREGIVER))]

@@ -1,13 +1,15 @@
 """Alert and order lifecycles as explicit state machines.
 
 An *alert* is what a device raised; an *order* is one offer of that alert to one
-caregiver. An alert is offered to one caregiver at a time; a declined or expired
-order sends the alert back to dispatching so the next caregiver can be offered.
+caregiver. A declined or expired order sends the alert back to dispatching so the
+next caregiver can be offered; an alert that needs two caregivers follows the
+furthest of its orders (dispatch/store/audit.py).
 
     alert:  raised → dispatching → offered → accepted → en_route → on_scene → resolved
             any open state → cancelled;  raised/dispatching/offered → escalated
             offered → dispatching (the order was declined or expired)
-            escalated → dispatching (an operator re-dispatches)
+            escalated → dispatching (a caregiver frees up);  escalated → resolved
+            accepted/en_route → dispatching (an operator reassigns by hand)
 
     order:  offered → accepted → en_route → on_scene → completed
             offered → declined | expired;  any open state → cancelled
@@ -63,10 +65,13 @@ ALERT_TRANSITIONS: dict[AlertState, frozenset[AlertState]] = {
     AlertState.OFFERED: frozenset(
         {AlertState.ACCEPTED, AlertState.DISPATCHING, AlertState.ESCALATED, AlertState.CANCELLED}
     ),
+    # accepted/en_route → dispatching: an operator reassigns the alert by hand.
     AlertState.ACCEPTED: frozenset(
-        {AlertState.EN_ROUTE, AlertState.ON_SCENE, AlertState.CANCELLED}
+        {AlertState.EN_ROUTE, AlertState.ON_SCENE, AlertState.DISPATCHING, AlertState.CANCELLED}
     ),
-    AlertState.EN_ROUTE: frozenset({AlertState.ON_SCENE, AlertState.CANCELLED}),
+    AlertState.EN_ROUTE: frozenset(
+        {AlertState.ON_SCENE, AlertState.DISPATCHING, AlertState.CANCELLED}
+    ),
     AlertState.ON_SCENE: frozenset({AlertState.RESOLVED, AlertState.CANCELLED}),
     AlertState.ESCALATED: frozenset(
         {AlertState.DISPATCHING, AlertState.RESOLVED, AlertState.CANCELLED}

@@ -152,6 +152,28 @@ class LiveBus:
             for hits in replies
         ]
 
+    async def positions(self, caregiver_ids: Sequence[str]) -> dict[str, Nearby]:
+        """Last reported position of each caregiver who has one (distance_m is 0)."""
+        if not caregiver_ids:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.geopos(self._geo, *caregiver_ids)
+        pipe.hmget(self._seen, list(caregiver_ids))
+        coords, seen = await pipe.execute()
+        return {
+            cid: Nearby(cid, 0.0, float(xy[1]), float(xy[0]), float(at or 0))
+            for cid, xy, at in zip(caregiver_ids, coords, seen, strict=True)
+            if xy is not None
+        }
+
+    async def remember_reply(self, key: str, reply: str, ttl_s: int = 86_400) -> None:
+        await self.redis.set(f"{self.prefix}:reply:{key}", reply, ex=ttl_s)
+
+    async def recall_reply(self, key: str) -> str | None:
+        """A reply already sent for this request key (exactly-once client retries)."""
+        value: Any = await self.redis.get(f"{self.prefix}:reply:{key}")
+        return _text(value) if value is not None else None
+
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
 

@@ -46,6 +46,7 @@ def alert_view(alert: Alert) -> dict[str, Any]:
         "lon": alert.lon,
         "press_count": alert.press_count,
         "escalation_reason": alert.escalation_reason,
+        "district": alert.district,
         "acknowledged_at": iso(alert.acknowledged_at),
         "acknowledged_by": alert.acknowledged_by,
     }

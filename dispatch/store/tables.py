@@ -100,6 +100,7 @@ class Caregiver(SQLModel, table=True):
     home_lat: float
     home_lon: float
     active: bool = True
+    on_duty: bool = True  # the caregiver's own "on shift" switch in the app
 
 
 class Alert(SQLModel, table=True):
@@ -117,6 +118,7 @@ class Alert(SQLModel, table=True):
     lon: float
     press_count: int = 1
     escalation_reason: str | None = None
+    district: str = Field(default="", index=True)  # the elder's, for operators' areas
     acknowledged_at: datetime | None = _utc(nullable=True)
     acknowledged_by: str | None = None  # the operator who took ownership
     # A dispatcher process holds an alert while it matches it; see dispatcher.claim.
@@ -148,6 +150,32 @@ class Order(SQLModel, table=True):
     updated_at: datetime = _utc()
     eta_s: float
     distance_m: float
+
+
+class UserAccount(SQLModel, table=True):
+    """Someone who logs in: an operator, supervisor, caregiver or administrator."""
+
+    __tablename__ = "user_account"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    display_name: str = ""
+    password_hash: str  # argon2id
+    role: str = Field(max_length=16)
+    areas: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    caregiver_id: uuid.UUID | None = Field(default=None, foreign_key="caregiver.id")
+    locale: str = "zh-CN"
+    active: bool = True
+
+
+class SessionToken(SQLModel, table=True):
+    """A login session; only the token's SHA-256 is kept."""
+
+    __tablename__ = "session_token"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: uuid.UUID = Field(foreign_key="user_account.id", index=True)
+    expires_at: datetime = _utc()
 
 
 class Visit(SQLModel, table=True):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -14,10 +14,12 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, ValidationError
 from redis.exceptions import RedisError
 
+from dispatch import accounts
+from dispatch.domain.access import BOARD_ROLES, Principal
 from dispatch.errors import CareBellError, IllegalTransition, NotFound
 from dispatch.live.bus import StreamEntry
 from dispatch.live.messages import PROTOCOL_VERSION, caregiver_position_event
-from dispatch.orders import CaregiverAction, act_on_order
+from dispatch.orders import CaregiverAction, act_on_order, request_help
 from dispatch.services import Services
 from dispatch.ws.fanout import seq_key
 
@@ -27,14 +29,22 @@ router = APIRouter()
 MAX_QUEUED = 1_000  # entries waiting for one socket before it is deemed too slow
 CLOSE_TOO_SLOW = 4008
 CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
 
 
 class LiveConnection:
     """One socket's outgoing queue and writer: live entries in seq order, plus replies."""
 
-    def __init__(self, websocket: WebSocket, stream_name: str) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        stream_name: str,
+        accepts: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
         self.websocket = websocket
         self.stream_name = stream_name
+        self.accepts = accepts  # e.g. an operator sees only alerts of their areas
         self.queue: asyncio.Queue[StreamEntry | dict[str, Any]] = asyncio.Queue()
         self.last_sent: tuple[int, int] = (0, 0)
         self.too_slow = asyncio.Event()
@@ -54,6 +64,8 @@ class LiveConnection:
             if key <= self.last_sent:
                 return  # already sent by the replay
             self.last_sent = key
+            if self.accepts is not None and not self.accepts(item.message):
+                return
             item = {**item.message, "seq": item.seq, "stream": self.stream_name}
         await self.websocket.send_text(json.dumps(item, ensure_ascii=False))
 
@@ -69,49 +81,63 @@ async def _serve(
     stream_name: str,
     last_seq: str | None,
     inbound: Any = None,
+    accepts: Callable[[dict[str, Any]], bool] | None = None,
 ) -> None:
     """Subscribe, replay what the client missed, then stream until it leaves."""
     if last_seq and not _valid_seq(last_seq):
         await websocket.close(CLOSE_BAD_REQUEST, "last_seq is not a stream id")
         return
-    conn = LiveConnection(websocket, stream_name)
+    conn = LiveConnection(websocket, stream_name, accepts)
     fanout = services.fanout
     # Subscribe first, then replay: live entries queue up meanwhile, and the
     # writer skips those the replay already sent.
     await fanout.subscribe(stream, conn)
     try:
-        await conn.send({"v": PROTOCOL_VERSION, "type": "hello", "stream": stream_name})
-        if last_seq:
-            oldest = await services.bus.oldest_seq(stream)
-            if oldest is not None and seq_key(oldest) > seq_key(last_seq):
-                await conn.send(
-                    {
-                        "v": PROTOCOL_VERSION,
-                        "type": "resync",
-                        "reason": "history was trimmed; reload the snapshot over REST",
-                    }
-                )
-            for entry in await services.bus.read_since(stream, last_seq, count=10_000):
-                await conn.send(entry)
-        tasks = {
-            asyncio.create_task(conn.write_loop()),
-            asyncio.create_task(_read_loop(websocket, conn, inbound)),
-        }
-        too_slow = asyncio.create_task(conn.too_slow.wait())
-        try:
-            done, _ = await asyncio.wait(tasks | {too_slow}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks | {too_slow}:
-                task.cancel()
-            await asyncio.gather(*tasks, too_slow, return_exceptions=True)
-        if too_slow in done:
-            await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect with last_seq")
-        for task in done - {too_slow}:
-            error = task.exception()
-            if error is not None and not isinstance(error, WebSocketDisconnect):
-                raise error
+        await _stream(websocket, services, conn, stream, last_seq, inbound)
+    except WebSocketDisconnect:
+        pass  # the client left
     finally:
         fanout.unsubscribe(stream, conn)
+
+
+async def _stream(
+    websocket: WebSocket,
+    services: Services,
+    conn: LiveConnection,
+    stream: str,
+    last_seq: str | None,
+    inbound: Any,
+) -> None:
+    await conn.send({"v": PROTOCOL_VERSION, "type": "hello", "stream": conn.stream_name})
+    if last_seq:
+        oldest = await services.bus.oldest_seq(stream)
+        if oldest is not None and seq_key(oldest) > seq_key(last_seq):
+            await conn.send(
+                {
+                    "v": PROTOCOL_VERSION,
+                    "type": "resync",
+                    "reason": "history was trimmed; reload the snapshot over REST",
+                }
+            )
+        for entry in await services.bus.read_since(stream, last_seq, count=10_000):
+            await conn.send(entry)
+    tasks = {
+        asyncio.create_task(conn.write_loop()),
+        asyncio.create_task(_read_loop(websocket, conn, inbound)),
+    }
+    too_slow = asyncio.create_task(conn.too_slow.wait())
+    try:
+        done, _ = await asyncio.wait(tasks | {too_slow}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks | {too_slow}:
+            task.cancel()
+        await asyncio.gather(*tasks, too_slow, return_exceptions=True)
+    if too_slow in done:
+        await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect with last_seq")
+    for task in done - {too_slow}:
+        error = task.exception()
+        if error is not None and not isinstance(error, WebSocketDisconnect):
+            raise error
 
 
 async def _read_loop(websocket: WebSocket, conn: LiveConnection, inbound: Any) -> None:
@@ -137,11 +163,60 @@ def _valid_seq(seq: str) -> bool:
     return True
 
 
-@router.websocket("/ws/v1/board")
-async def board(websocket: WebSocket, last_seq: str | None = None) -> None:
-    services: Services = websocket.app.state.services
+async def _authenticate(
+    websocket: WebSocket, services: Services, token: str | None
+) -> Principal | None:
+    """Accept the socket and return who it is, or close it with 4401 and return None."""
     await websocket.accept()
-    await _serve(websocket, services, services.bus.board_stream, "board", last_seq)
+    user = (
+        await services.db.run(accounts.user_for_token, services.db, token, now=datetime.now(UTC))
+        if token
+        else None
+    )
+    if user is None:
+        log.warning("4401 %s: no valid token", websocket.url.path)
+        await websocket.close(CLOSE_UNAUTHORIZED, "log in first: no valid token")
+        return None
+    return accounts.principal_of(user)
+
+
+async def _refuse(websocket: WebSocket, principal: Principal, why: str) -> None:
+    log.warning(
+        "4403 %s for %s (%s): %s", websocket.url.path, principal.username, principal.role, why
+    )
+    await websocket.close(CLOSE_FORBIDDEN, why)
+
+
+def _area_filter(principal: Principal) -> Callable[[dict[str, Any]], bool] | None:
+    if principal.sees_every_area:
+        return None
+
+    def visible(message: dict[str, Any]) -> bool:
+        alert = message.get("alert")
+        return alert is None or principal.may_see_area(alert.get("district", ""))
+
+    return visible
+
+
+@router.websocket("/ws/v1/board")
+async def board(
+    websocket: WebSocket, token: str | None = None, last_seq: str | None = None
+) -> None:
+    services: Services = websocket.app.state.services
+    principal = await _authenticate(websocket, services, token)
+    if principal is None:
+        return
+    if principal.role not in BOARD_ROLES:
+        await _refuse(websocket, principal, f"a {principal.role} has no board")
+        return
+    await _serve(
+        websocket,
+        services,
+        services.bus.board_stream,
+        "board",
+        last_seq,
+        accepts=_area_filter(principal),
+    )
 
 
 class ActionMessage(BaseModel):
@@ -159,12 +234,52 @@ class PositionMessage(BaseModel):
 
 
 @router.websocket("/ws/v1/caregivers/{caregiver_id}")
-async def caregiver(websocket: WebSocket, caregiver_id: UUID, last_seq: str | None = None) -> None:
+async def caregiver(
+    websocket: WebSocket,
+    caregiver_id: UUID,
+    token: str | None = None,
+    last_seq: str | None = None,
+) -> None:
     services: Services = websocket.app.state.services
-    if not await services.db.run(services.caregiver_exists, caregiver_id):
-        await websocket.close(CLOSE_BAD_REQUEST, "unknown caregiver")
+    principal = await _authenticate(websocket, services, token)
+    if principal is None:
         return
-    await websocket.accept()
+    if principal.caregiver_id != caregiver_id:
+        await _refuse(websocket, principal, "this is another caregiver's stream")
+        return
+
+    async def act(action: ActionMessage) -> dict[str, Any]:
+        at = datetime.now(UTC)
+        if action.action is CaregiverAction.NEED_HELP:
+            backup = await services.db.run(
+                request_help, services.db, services.catalog, caregiver_id, action.order_id, at=at
+            )
+            await services.after_change()
+            return {
+                "type": "reply",
+                "ref": action.ref,
+                "ok": True,
+                "order_id": str(action.order_id),
+                "backup_alert_id": str(backup.id),
+            }
+        detail = {"note": action.note} if action.note else None
+        order = await services.db.run(
+            act_on_order,
+            services.db,
+            caregiver_id,
+            action.order_id,
+            action.action,
+            at=at,
+            detail=detail,
+        )
+        await services.after_change()
+        return {
+            "type": "reply",
+            "ref": action.ref,
+            "ok": True,
+            "order_id": str(order.id),
+            "state": order.state.value,
+        }
 
     async def inbound(message: dict[str, Any], conn: LiveConnection) -> None:
         ref = message.get("ref")
@@ -178,26 +293,17 @@ async def caregiver(websocket: WebSocket, caregiver_id: UUID, last_seq: str | No
                 await services.bus.publish([(services.bus.board_stream, event)])
                 return
             action = ActionMessage.model_validate(message)
-            detail = {"note": action.note} if action.note else None
-            order = await services.db.run(
-                act_on_order,
-                services.db,
-                caregiver_id,
-                action.order_id,
-                action.action,
-                at=datetime.now(UTC),
-                detail=detail,
-            )
-            await services.after_change()
-            conn.reply(
-                {
-                    "type": "reply",
-                    "ref": ref,
-                    "ok": True,
-                    "order_id": str(order.id),
-                    "state": order.state.value,
-                }
-            )
+            # An app that resends an action after losing its connection gets the
+            # first answer again: each ref is carried out once.
+            key = f"{caregiver_id}:{action.ref}" if action.ref else None
+            earlier = await services.bus.recall_reply(key) if key else None
+            if earlier is not None:
+                conn.reply({**json.loads(earlier), "repeated": True})
+                return
+            reply = await act(action)
+            if key:
+                await services.bus.remember_reply(key, json.dumps(reply))
+            conn.reply(reply)
         except ValidationError as exc:
             conn.reply(
                 {"type": "error", "ref": ref, "code": "invalid", "message": exc.errors()[0]["msg"]}
@@ -212,12 +318,11 @@ async def caregiver(websocket: WebSocket, caregiver_id: UUID, last_seq: str | No
             log.warning("caregiver %s message failed: %s", caregiver_id, exc)
             conn.reply({"type": "error", "ref": ref, "code": "unavailable", "message": str(exc)})
 
-    with contextlib.suppress(WebSocketDisconnect):
-        await _serve(
-            websocket,
-            services,
-            services.bus.caregiver_stream(str(caregiver_id)),
-            "caregiver",
-            last_seq,
-            inbound,
-        )
+    await _serve(
+        websocket,
+        services,
+        services.bus.caregiver_stream(str(caregiver_id)),
+        "caregiver",
+        last_seq,
+        inbound,
+    )

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy import and_, case
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from dispatch import operators
-from dispatch.api.deps import ServicesDep, SessionDep
+from dispatch.api.deps import BoardDep, SessionDep, forbid
 from dispatch.api.schemas import AuditPublic
+from dispatch.domain.access import Principal
 from dispatch.domain.lifecycle import AlertState, OrderState
 from dispatch.domain.model import Severity
-from dispatch.services import Services
 from dispatch.store.tables import Alert, AuditRecord, DeadLetter, Order
 
 router = APIRouter(prefix="/api/v1")
@@ -45,9 +44,28 @@ _URGENCY = (
 )
 
 
+def visible_alert(
+    session: Session, request: Request, principal: Principal, alert_id: uuid.UUID
+) -> Alert:
+    """The alert, if it exists and lies in the principal's areas (else 404 / 403)."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} not found")
+    if not principal.may_see_area(alert.district):
+        raise forbid(request, principal, f"alert {alert_id} is outside your areas")
+    return alert
+
+
+def _scoped(query: Any, principal: Principal) -> Any:
+    if principal.sees_every_area:
+        return query
+    return query.where(col(Alert.district).in_(sorted(principal.areas)))
+
+
 @router.get("/alerts", response_model=list[Alert])
 def list_alerts(
     session: SessionDep,
+    principal: BoardDep,
     device_id: str | None = None,
     elder_id: uuid.UUID | None = None,
     status_: list[AlertState] | None = Query(None, alias="status"),
@@ -62,7 +80,7 @@ def list_alerts(
     most severe, then those waiting longest (the board's queue).
     """
     order = _URGENCY if sort is AlertOrder.URGENCY else (col(Alert.raised_at).desc(),)
-    query = select(Alert).order_by(*order, col(Alert.id))
+    query = _scoped(select(Alert).order_by(*order, col(Alert.id)), principal)
     if device_id is not None:
         query = query.where(Alert.device_id == device_id)
     if elder_id is not None:
@@ -74,54 +92,19 @@ def list_alerts(
     return list(session.exec(query.offset(offset).limit(limit)).all())
 
 
-class Acknowledge(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    operator: str = Field(min_length=1, max_length=64)
-
-
-class BulkAcknowledge(Acknowledge):
-    alert_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
-
-
-@router.post("/alerts/acknowledge", response_model=list[Alert])
-async def acknowledge_many(services: ServicesDep, body: BulkAcknowledge) -> list[Alert]:
-    """Take ownership of many alerts at once (a flood of alarms from one cause)."""
-    taken = await services.db.run(
-        operators.acknowledge, services.db, body.alert_ids, body.operator, at=datetime.now(UTC)
-    )
-    await services.after_change()
-    return taken
-
-
-@router.post("/alerts/{alert_id}/acknowledge", response_model=Alert)
-async def acknowledge_one(services: ServicesDep, alert_id: uuid.UUID, body: Acknowledge) -> Alert:
-    """Take ownership of an alert; it leaves the top of the escalation queue."""
-    await services.db.run(
-        operators.acknowledge, services.db, [alert_id], body.operator, at=datetime.now(UTC)
-    )
-    await services.after_change()
-    return await services.db.run(_load, services, alert_id)
-
-
-def _load(services: Services, alert_id: uuid.UUID) -> Alert:
-    with services.db.session() as session:
-        alert = session.get(Alert, alert_id)
-        assert alert is not None  # acknowledge raised NotFound otherwise
-        return alert
-
-
 @router.get("/alerts/{alert_id}", response_model=Alert)
-def get_alert(session: SessionDep, alert_id: uuid.UUID) -> Alert:
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} not found")
-    return alert
+def get_alert(
+    session: SessionDep, principal: BoardDep, request: Request, alert_id: uuid.UUID
+) -> Alert:
+    return visible_alert(session, request, principal, alert_id)
 
 
 @router.get("/alerts/{alert_id}/audit", response_model=list[AuditPublic])
-def alert_audit(session: SessionDep, alert_id: uuid.UUID) -> list[AuditRecord]:
+def alert_audit(
+    session: SessionDep, principal: BoardDep, request: Request, alert_id: uuid.UUID
+) -> list[AuditRecord]:
     """Every transition of the alert and its orders, oldest first."""
-    get_alert(session, alert_id)
+    visible_alert(session, request, principal, alert_id)
     query = select(AuditRecord).where(AuditRecord.alert_id == alert_id)
     return list(session.exec(query.order_by(col(AuditRecord.id))).all())
 
@@ -129,6 +112,7 @@ def alert_audit(session: SessionDep, alert_id: uuid.UUID) -> list[AuditRecord]:
 @router.get("/orders", response_model=list[Order])
 def list_orders(
     session: SessionDep,
+    principal: BoardDep,
     alert_id: uuid.UUID | None = None,
     caregiver_id: uuid.UUID | None = None,
     device_id: str | None = None,
@@ -136,29 +120,37 @@ def list_orders(
     limit: int = Limit,
     offset: int = Offset,
 ) -> list[Order]:
-    query = select(Order).order_by(col(Order.offered_at).desc(), col(Order.id))
+    query = select(Order).join(Alert).order_by(col(Order.offered_at).desc(), col(Order.id))
+    query = _scoped(query, principal)
     if alert_id is not None:
         query = query.where(Order.alert_id == alert_id)
     if caregiver_id is not None:
         query = query.where(Order.caregiver_id == caregiver_id)
     if device_id is not None:
-        query = query.join(Alert).where(Alert.device_id == device_id)
+        query = query.where(Alert.device_id == device_id)
     if status_:
         query = query.where(col(Order.state).in_(status_))
     return list(session.exec(query.offset(offset).limit(limit)).all())
 
 
 @router.get("/orders/{order_id}", response_model=Order)
-def get_order(session: SessionDep, order_id: uuid.UUID) -> Order:
+def get_order(
+    session: SessionDep, principal: BoardDep, request: Request, order_id: uuid.UUID
+) -> Order:
     order = session.get(Order, order_id)
     if order is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"order {order_id} not found")
+    visible_alert(session, request, principal, order.alert_id)
     return order
 
 
 @router.get("/dead-letters", response_model=list[DeadLetter])
 def list_dead_letters(
-    session: SessionDep, reason: str | None = None, limit: int = Limit, offset: int = Offset
+    session: SessionDep,
+    principal: BoardDep,
+    reason: str | None = None,
+    limit: int = Limit,
+    offset: int = Offset,
 ) -> list[DeadLetter]:
     """Device messages that were refused, newest first, with the reason."""
     query = select(DeadLetter).order_by(col(DeadLetter.id).desc())

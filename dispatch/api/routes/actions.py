@@ -1,0 +1,228 @@
+"""Operator actions on alerts: each one audited with the operator's name."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from dispatch import operators
+from dispatch.api.deps import BoardDep, ServicesDep, forbid
+from dispatch.domain.access import Principal
+from dispatch.domain.model import GeoPoint, TransportMode, great_circle_m
+from dispatch.errors import NotFound
+from dispatch.services import Services
+from dispatch.store.tables import Alert, Caregiver, Order
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["operator actions"])
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BulkAcknowledge(_Body):
+    alert_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+
+
+class Note(_Body):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class Callback(_Body):
+    outcome: operators.CallbackOutcome
+    note: str = Field(default="", max_length=4000)
+
+
+class Assign(_Body):
+    caregiver_id: uuid.UUID
+
+
+class Reason(_Body):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class Resolution(_Body):
+    note: str = Field(default="", max_length=4000)
+
+
+def _check_area(
+    services: Services, request: Request, principal: Principal, alert_ids: list[uuid.UUID]
+) -> None:
+    with services.db.session() as session:
+        for alert_id in alert_ids:
+            alert = session.get(Alert, alert_id)
+            if alert is None:
+                raise NotFound("alert", str(alert_id))
+            if not principal.may_see_area(alert.district):
+                raise forbid(request, principal, f"alert {alert_id} is outside your areas")
+
+
+async def _guard(
+    services: Services, request: Request, principal: Principal, *alert_ids: uuid.UUID
+) -> datetime:
+    await services.db.run(_check_area, services, request, principal, list(alert_ids))
+    return datetime.now(UTC)
+
+
+@router.post("/acknowledge", response_model=list[Alert])
+async def acknowledge_many(
+    services: ServicesDep, principal: BoardDep, request: Request, body: BulkAcknowledge
+) -> list[Alert]:
+    """Take ownership of many alerts at once (a flood of alarms from one cause)."""
+    at = await _guard(services, request, principal, *body.alert_ids)
+    taken = await services.db.run(
+        operators.acknowledge, services.db, body.alert_ids, principal.username, at=at
+    )
+    await services.after_change()
+    return taken
+
+
+@router.post("/{alert_id}/acknowledge", response_model=Alert)
+async def acknowledge(
+    services: ServicesDep, principal: BoardDep, request: Request, alert_id: uuid.UUID
+) -> Alert:
+    """Take ownership of an alert; it leaves the top of the escalation queue."""
+    at = await _guard(services, request, principal, alert_id)
+    await services.db.run(operators.acknowledge, services.db, [alert_id], principal.username, at=at)
+    await services.after_change()
+    return await services.db.run(_load, services, alert_id)
+
+
+@router.post("/{alert_id}/notes", response_model=Alert)
+async def add_note(
+    services: ServicesDep, principal: BoardDep, request: Request, alert_id: uuid.UUID, body: Note
+) -> Alert:
+    at = await _guard(services, request, principal, alert_id)
+    alert = await services.db.run(
+        operators.add_note, services.db, alert_id, principal.username, body.text, at=at
+    )
+    await services.after_change()
+    return alert
+
+
+@router.post("/{alert_id}/callback", response_model=Alert)
+async def callback(
+    services: ServicesDep,
+    principal: BoardDep,
+    request: Request,
+    alert_id: uuid.UUID,
+    body: Callback,
+) -> Alert:
+    """Record what the elder said when called back."""
+    at = await _guard(services, request, principal, alert_id)
+    alert = await services.db.run(
+        operators.record_callback,
+        services.db,
+        alert_id,
+        principal.username,
+        body.outcome,
+        body.note,
+        at=at,
+    )
+    await services.after_change()
+    return alert
+
+
+@router.post("/{alert_id}/assign", response_model=Order)
+async def assign(
+    services: ServicesDep, principal: BoardDep, request: Request, alert_id: uuid.UUID, body: Assign
+) -> Order:
+    """Offer the alert to a caregiver chosen by hand (reassigning it if need be)."""
+    at = await _guard(services, request, principal, alert_id)
+    estimate = await _estimate(services, alert_id, body.caregiver_id)
+    order = await services.db.run(
+        operators.assign,
+        services.db,
+        alert_id,
+        body.caregiver_id,
+        principal.username,
+        estimate,
+        at=at,
+        offer_timeout_s=services.settings.offer_timeout_s,
+    )
+    await services.after_change()
+    return order
+
+
+@router.post("/{alert_id}/cancel", response_model=Alert)
+async def cancel(
+    services: ServicesDep, principal: BoardDep, request: Request, alert_id: uuid.UUID, body: Reason
+) -> Alert:
+    """Close the alert as a false alarm (or not needed), with the reason."""
+    at = await _guard(services, request, principal, alert_id)
+    alert = await services.db.run(
+        operators.cancel, services.db, alert_id, principal.username, body.reason, at=at
+    )
+    await services.after_change()
+    return alert
+
+
+@router.post("/{alert_id}/escalate", response_model=Alert)
+async def escalate(
+    services: ServicesDep, principal: BoardDep, request: Request, alert_id: uuid.UUID, body: Reason
+) -> Alert:
+    """Hand the alert to a supervisor."""
+    at = await _guard(services, request, principal, alert_id)
+    alert = await services.db.run(
+        operators.escalate, services.db, alert_id, principal.username, body.reason, at=at
+    )
+    await services.after_change()
+    return alert
+
+
+@router.post("/{alert_id}/resolve", response_model=Alert)
+async def resolve(
+    services: ServicesDep,
+    principal: BoardDep,
+    request: Request,
+    alert_id: uuid.UUID,
+    body: Resolution,
+) -> Alert:
+    at = await _guard(services, request, principal, alert_id)
+    alert = await services.db.run(
+        operators.resolve, services.db, alert_id, principal.username, body.note, at=at
+    )
+    await services.after_change()
+    return alert
+
+
+def _load(services: Services, alert_id: uuid.UUID) -> Alert:
+    with services.db.session() as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            raise NotFound("alert", str(alert_id))
+        return alert
+
+
+def _rows(
+    services: Services, alert_id: uuid.UUID, caregiver_id: uuid.UUID
+) -> tuple[Alert, Caregiver]:
+    with services.db.session() as session:
+        alert, caregiver = session.get(Alert, alert_id), session.get(Caregiver, caregiver_id)
+        if alert is None:
+            raise NotFound("alert", str(alert_id))
+        if caregiver is None:
+            raise NotFound("caregiver", str(caregiver_id))
+        return alert, caregiver
+
+
+async def _estimate(
+    services: Services, alert_id: uuid.UUID, caregiver_id: uuid.UUID
+) -> operators.Estimate:
+    """From the caregiver's live position, or their home when the app is silent."""
+    alert, caregiver = await services.db.run(_rows, services, alert_id, caregiver_id)
+    live = (await services.bus.positions([str(caregiver_id)])).get(str(caregiver_id))
+    origin = (
+        GeoPoint(live.lat, live.lon) if live else GeoPoint(caregiver.home_lat, caregiver.home_lon)
+    )
+    target = GeoPoint(alert.lat, alert.lon)
+    try:
+        mode = TransportMode(caregiver.transport)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, "caregiver has no known transport") from exc
+    return operators.Estimate(
+        services.travel.travel_time_s(origin, target, mode), great_circle_m(origin, target)
+    )

@@ -1,0 +1,86 @@
+"""Log in and out; who am I."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from dispatch import accounts
+from dispatch.api.deps import ServicesDep, UserDep
+from dispatch.store.tables import UserAccount
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+Locale = Literal["zh-CN", "en"]
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class UserPublic(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    caregiver_id: str | None
+    areas: list[str]
+    locale: str
+
+    @classmethod
+    def of(cls, user: UserAccount) -> UserPublic:
+        return cls(
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            caregiver_id=str(user.caregiver_id) if user.caregiver_id else None,
+            areas=user.areas,
+            locale=user.locale,
+        )
+
+
+class Session(BaseModel):
+    token: str
+    expires_at: datetime
+    user: UserPublic
+
+
+class LocaleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    locale: Locale
+
+
+@router.post("/login", response_model=Session)
+async def login(services: ServicesDep, body: Credentials, request: Request) -> Session:
+    now = datetime.now(UTC)
+    try:
+        token, user = await services.db.run(
+            accounts.login, services.db, body.username, body.password, now=now
+        )
+    except accounts.LoginFailed:
+        client = request.client.host if request.client else "?"
+        log.warning("401 login refused for %r from %s", body.username, client)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password") from None
+    return Session(token=token, expires_at=now + accounts.SESSION_TTL, user=UserPublic.of(user))
+
+
+@router.get("/me", response_model=UserPublic)
+def me(user: UserDep) -> UserPublic:
+    return UserPublic.of(user)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(services: ServicesDep, user: UserDep, request: Request) -> None:
+    token = request.headers["authorization"].split(" ", 1)[1]
+    await services.db.run(accounts.logout, services.db, token)
+
+
+@router.put("/me/locale", response_model=UserPublic)
+async def change_locale(services: ServicesDep, user: UserDep, body: LocaleChange) -> UserPublic:
+    updated = await services.db.run(accounts.set_locale, services.db, user.id, body.locale)
+    return UserPublic.of(updated)

@@ -1,0 +1,177 @@
+"""What the operators' board reads: alert cards, today's KPIs, caregivers live."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from dispatch.api.deps import BoardDep, ServicesDep, SessionDep
+from dispatch.api.routes.alerts import visible_alert
+from dispatch.api.schemas import AuditPublic
+from dispatch.domain.access import Principal
+from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
+from dispatch.domain.model import Shift
+from dispatch.kpis import AlertTimes, compute
+from dispatch.services import Services
+from dispatch.store.tables import Alert, AuditRecord, Caregiver, Device, Elder, Order
+
+router = APIRouter(prefix="/api/v1", tags=["board"])
+
+
+@router.get("/alerts/{alert_id}/card")
+def alert_card(
+    session: SessionDep, principal: BoardDep, request: Request, alert_id: uuid.UUID
+) -> dict[str, Any]:
+    """Everything the alert detail shows: elder, device, orders and the timeline."""
+    alert = visible_alert(session, request, principal, alert_id)
+    elder = session.get(Elder, alert.elder_id) if alert.elder_id else None
+    device = session.get(Device, alert.device_id)
+    orders = session.exec(
+        select(Order).where(Order.alert_id == alert.id).order_by(col(Order.offered_at))
+    ).all()
+    timeline = session.exec(
+        select(AuditRecord).where(AuditRecord.alert_id == alert.id).order_by(col(AuditRecord.id))
+    ).all()
+    return {
+        "alert": alert.model_dump(mode="json"),
+        "elder": elder.model_dump(mode="json") if elder else None,
+        "device": device.model_dump(mode="json") if device else None,
+        "orders": [o.model_dump(mode="json") for o in orders],
+        "timeline": [
+            AuditPublic.model_validate(r, from_attributes=True).model_dump(mode="json")
+            for r in timeline
+        ],
+    }
+
+
+def _today_start(services: Services) -> datetime:
+    local = datetime.now(ZoneInfo(services.settings.timezone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def _kpi_rows(
+    services: Services, principal: Principal, since: datetime
+) -> tuple[list[AlertTimes], int, int]:
+    with services.db.session() as session:
+        alerts = session.exec(_in_areas(select(Alert), principal).where(Alert.raised_at >= since))
+        alerts = list(alerts.all())
+        ids = [a.id for a in alerts]
+        records = (
+            session.exec(select(AuditRecord).where(col(AuditRecord.alert_id).in_(ids))).all()
+            if ids
+            else []
+        )
+        open_count = session.exec(
+            _in_areas(select(func.count()).select_from(Alert), principal).where(
+                col(Alert.state).in_(OPEN_ALERT_STATES)
+            )
+        ).one()
+        offline = session.exec(
+            select(func.count())
+            .select_from(Device)
+            .join(Elder, col(Elder.id) == col(Device.elder_id), isouter=True)
+            .where(col(Device.online).is_(False), col(Device.active).is_(True))
+            .where(
+                *(
+                    ()
+                    if principal.sees_every_area
+                    else (col(Elder.district).in_(sorted(principal.areas)),)
+                )
+            )
+        ).one()
+    answered: dict[uuid.UUID, datetime] = {}
+    arrived: dict[uuid.UUID, datetime] = {}
+    for r in sorted(records, key=lambda r: r.at):
+        if r.action == "acknowledged" or (r.entity == "order" and r.to_state == "accepted"):
+            answered.setdefault(r.alert_id, r.at)
+        if r.entity == "order" and r.to_state == "on_scene":
+            arrived.setdefault(r.alert_id, r.at)
+    times = [
+        AlertTimes(a.id, a.raised_at, a.deadline_at, answered.get(a.id), arrived.get(a.id))
+        for a in alerts
+    ]
+    return times, int(open_count), int(offline)
+
+
+def _in_areas(query: Any, principal: Principal) -> Any:
+    if principal.sees_every_area:
+        return query
+    return query.where(col(Alert.district).in_(sorted(principal.areas)))
+
+
+@router.get("/kpis/today")
+async def kpis_today(services: ServicesDep, principal: BoardDep) -> dict[str, Any]:
+    """Open alerts, time to answer (p50, p97.5), share reached by the deadline,
+    caregivers available now and devices offline, for the principal's areas."""
+    times, open_count, offline = await services.db.run(
+        _kpi_rows, services, principal, _today_start(services)
+    )
+    live = await caregivers_live(services, principal)
+    kpis = compute(
+        times,
+        now=datetime.now(UTC),
+        open_alerts=open_count,
+        caregivers_available=sum(c["state"] == "free" for c in live),
+        devices_offline=offline,
+    )
+    return asdict(kpis)
+
+
+def _caregiver_rows(services: Services) -> tuple[list[Caregiver], dict[uuid.UUID, OrderState]]:
+    with services.db.session() as session:
+        caregivers = list(session.exec(select(Caregiver).where(col(Caregiver.active).is_(True))))
+        active = session.exec(
+            select(Order.caregiver_id, Order.state).where(col(Order.state).in_(ACTIVE_ORDER_STATES))
+        ).all()
+    return caregivers, {cid: OrderState(state) for cid, state in active}
+
+
+_ORDER_TO_LIVE = {
+    OrderState.OFFERED: "offered",
+    OrderState.ACCEPTED: "en_route",
+    OrderState.EN_ROUTE: "en_route",
+    OrderState.ON_SCENE: "on_scene",
+}
+
+
+@router.get("/caregivers/live")
+async def caregivers_live(services: ServicesDep, principal: BoardDep) -> list[dict[str, Any]]:
+    """Every caregiver with a live position and what they are doing."""
+    caregivers, orders = await services.db.run(_caregiver_rows, services)
+    positions = await services.bus.positions([str(c.id) for c in caregivers])
+    now_local = datetime.now(ZoneInfo(services.settings.timezone))
+    fresh_after = time.time() - timedelta(minutes=5).total_seconds()
+    out = []
+    for c in caregivers:
+        pos = positions.get(str(c.id))
+        if pos is None:
+            continue
+        if c.id in orders:
+            state = _ORDER_TO_LIVE[orders[c.id]]
+        elif (
+            not c.on_duty
+            or pos.seen_at < fresh_after
+            or not Shift(c.shift_start, c.shift_end).covers(now_local)
+        ):
+            state = "off_shift"
+        else:
+            state = "free"
+        out.append(
+            {
+                "id": str(c.id),
+                "name": c.name,
+                "lat": pos.lat,
+                "lon": pos.lon,
+                "state": state,
+                "seen_at": datetime.fromtimestamp(pos.seen_at, UTC).isoformat(),
+            }
+        )
+    return out

@@ -1,0 +1,43 @@
+"""Who may see and do what: roles and area scoping (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"  # call centre: alerts in their areas
+    SUPERVISOR = "supervisor"  # every area; escalations land here
+    CAREGIVER = "caregiver"  # their own offers and orders, and the elders on them
+    ADMIN = "admin"  # registry and accounts
+
+
+BOARD_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The user behind a request."""
+
+    username: str
+    role: Role
+    areas: frozenset[str] = frozenset()  # districts an operator covers
+    caregiver_id: UUID | None = None
+
+    def __post_init__(self) -> None:
+        if self.role is Role.CAREGIVER and self.caregiver_id is None:
+            raise ValueError("a caregiver account must name its caregiver")
+
+    @property
+    def sees_every_area(self) -> bool:
+        return self.role in (Role.SUPERVISOR, Role.ADMIN)
+
+    def may_see_area(self, district: str) -> bool:
+        return self.sees_every_area or (self.role is Role.OPERATOR and district in self.areas)
+
+    def visible_areas(self, all_areas: Iterable[str]) -> frozenset[str] | None:
+        """The districts to filter on, or None for no filter."""
+        return None if self.sees_every_area else frozenset(self.areas) & frozenset(all_areas)

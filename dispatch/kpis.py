@@ -1,0 +1,62 @@
+"""Today's figures the care bureau is judged on (pure: rows in, numbers out)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTimes:
+    """When an alert was raised, answered and reached, for the KPI arithmetic."""
+
+    alert_id: UUID
+    raised_at: datetime
+    deadline_at: datetime
+    answered_at: datetime | None  # first operator acknowledgement or caregiver acceptance
+    arrived_at: datetime | None  # first caregiver on scene
+
+
+@dataclass(frozen=True, slots=True)
+class Kpis:
+    open_alerts: int
+    answer_p50_s: float | None
+    answer_p975_s: float | None
+    reached_within_deadline: float | None  # share of alerts whose deadline has come
+    caregivers_available: int
+    devices_offline: int
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (0 < q ≤ 1); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+def compute(
+    times: Iterable[AlertTimes],
+    *,
+    now: datetime,
+    open_alerts: int,
+    caregivers_available: int,
+    devices_offline: int,
+) -> Kpis:
+    times = list(times)
+    answers = [(t.answered_at - t.raised_at).total_seconds() for t in times if t.answered_at]
+    # An alert counts once its deadline has passed or someone arrived, whichever first.
+    judged = [t for t in times if t.arrived_at is not None or t.deadline_at <= now]
+    on_time = [t for t in judged if t.arrived_at is not None and t.arrived_at <= t.deadline_at]
+    return Kpis(
+        open_alerts=open_alerts,
+        answer_p50_s=statistics.median(answers) if answers else None,
+        answer_p975_s=percentile(answers, 0.975),
+        reached_within_deadline=len(on_time) / len(judged) if judged else None,
+        caregivers_available=caregivers_available,
+        devices_offline=devices_offline,
+    )
