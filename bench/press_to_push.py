@@ -135,7 +135,7 @@ async def press_to_push(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=200)
-    parser.add_argument("--gap-ms", type=float, default=50.0, help="between presses")
+    parser.add_argument("--gap-ms", type=float, default=100.0, help="between presses")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="carebell-bench-"))

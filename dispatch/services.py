@@ -25,8 +25,9 @@ from dispatch.ws.fanout import Fanout
 
 log = logging.getLogger(__name__)
 
-# Live events that mean the dispatcher has work, whichever process wrote them.
-WAKING_EVENTS = frozenset({"alert.raised", "alert.dispatching", "order.declined", "order.expired"})
+# Live events that mean a dispatcher has work, whichever process wrote them. (An
+# expired offer is re-offered in the round that expired it.)
+WAKING_EVENTS = frozenset({"alert.raised", "order.declined"})
 OUTBOX_SWEEP_S = 2.0
 
 
@@ -44,10 +45,12 @@ class Services:
     gateway: MqttGateway | None = None
 
     async def after_change(self) -> None:
-        """Call after committing transitions: publish them and let the dispatcher look."""
+        """Call after committing transitions: publish them.
+
+        Dispatchers in every process wake on the published events that give them
+        work (WAKING_EVENTS), and look again every tick in case Redis was away.
+        """
         await self.outbox.flush()
-        if self.dispatcher is not None:
-            self.dispatcher.wake()
 
     def caregiver_exists(self, caregiver_id: UUID) -> bool:
         with self.db.session() as session:
