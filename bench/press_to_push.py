@@ -19,19 +19,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from datetime import time as clock_time
 from pathlib import Path
 
 import httpx
-import paho.mqtt.client as mqtt
 import websockets
-from paho.mqtt.enums import CallbackAPIVersion
 
 from dispatch import local_services
 from dispatch.store.db import Database
+from simulators.baseline import broker_round_trips
 from simulators.city import (
     DEMO_PASSWORD,
     caregiver_username,
@@ -52,36 +49,6 @@ def summary(name: str, ms: list[float]) -> str:
         f"{name:<28} n={len(ms):<4} median {statistics.median(ms):7.2f} ms   "
         f"p99 {percentile(ms, 0.99):7.2f} ms   worst {max(ms):7.2f} ms"
     )
-
-
-def broker_round_trips(url: str, n: int) -> list[float]:
-    """QoS 1 publish to a subscriber on the same broker, one at a time."""
-    address = url.removeprefix("mqtt://")
-    host, port = address.split(":")
-    topic = f"bench/{uuid.uuid4().hex}"
-    arrived = threading.Event()
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    sub.on_message = lambda *_: arrived.set()
-    sub.connect(host, int(port))
-    sub.subscribe(topic, qos=1)
-    sub.loop_start()
-    pub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    pub.connect(host, int(port))
-    pub.loop_start()
-    time.sleep(0.5)
-    samples = []
-    for i in range(n):
-        arrived.clear()
-        start = time.perf_counter()
-        pub.publish(topic, json.dumps({"event_id": str(i), "type": "press"}), qos=1)
-        if not arrived.wait(5):
-            raise RuntimeError("bare round trip lost a message")
-        samples.append((time.perf_counter() - start) * 1000)
-        time.sleep(0.02)
-    for client in (pub, sub):
-        client.loop_stop()
-        client.disconnect()
-    return samples
 
 
 async def caregiver_app(ws_url: str, offers: dict[str, float], ready: asyncio.Event) -> None:

@@ -207,25 +207,40 @@ async def _login(http: httpx.AsyncClient, username: str, password: str) -> str:
 
 @cli.command()
 def simulate(
+    scenario: Annotated[
+        Path | None,
+        typer.Option(help="A scenario file (config/scenarios/NAME.yaml): run it and report."),
+    ] = None,
+    spawn: Annotated[
+        bool, typer.Option(help="With --scenario: start a private stack (needed for faults).")
+    ] = False,
+    report: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("var/reports"),
     api: Annotated[str, typer.Option(help="Base URL of a running CareBell server.")] = (
         "http://127.0.0.1:8000"
     ),
     username: Annotated[
-        str, typer.Option(envvar="CAREBELL_USERNAME", help="An operator's or admin's account.")
-    ] = "op1",
+        str, typer.Option(envvar="CAREBELL_USERNAME", help="A supervisor's or admin's account.")
+    ] = "sup1",
     password: Annotated[
         str, typer.Option(envvar="CAREBELL_PASSWORD", help="Its password (demo: carebell).")
     ] = DEMO_PASSWORD,
-    press_every_s: Annotated[float, typer.Option(help="Mean seconds between presses.")] = 5.0,
+    press_every_s: Annotated[
+        float, typer.Option(help="Without --scenario: mean seconds between presses.")
+    ] = 5.0,
     seed: int = 1,
-    log_level: str = "info",
+    log_level: str = "warning",
 ) -> None:
-    """Press buttons of the server's registered devices over MQTT until Ctrl-C.
+    """Simulate devices (and, with a scenario, caregivers' apps) against CareBell.
 
-    It logs in to read the device registry (the demo's op1 by default). The broker
-    is CAREBELL_MQTT_URL (protocol CAREBELL_MQTT_PROTOCOL).
+    Without --scenario it presses random registered devices over one MQTT
+    connection until Ctrl-C. With --scenario it runs the load test the file
+    describes (each device its own MQTT client, caregivers over the WebSocket
+    protocol), prints the report, writes it as JSON, and exits 1 if an SLO was
+    missed. The broker is CAREBELL_MQTT_URL unless --spawn starts a private stack.
     """
     _logging(log_level)
+    if scenario is not None:
+        raise typer.Exit(_run_scenario(scenario, spawn, report, api, username, password))
     settings = Settings()
     devices: list[tuple[str, str]] = []
     with httpx.Client(base_url=api, timeout=10) as http:
@@ -252,6 +267,32 @@ def simulate(
             )
         )
     publisher.close()
+
+
+def _run_scenario(
+    path: Path, spawn: bool, report_dir: Path, api: str, username: str, password: str
+) -> int:
+    from simulators import loadrun, report
+    from simulators.scenario import load_scenario
+
+    scenario = load_scenario(path)
+    if spawn:
+        stack = loadrun.spawn_stack(scenario, loadrun.workdir_for(scenario.name))
+    else:
+        settings = Settings()
+        stack = loadrun.Stack(
+            api=api, mqtt_url=settings.mqtt_url, mqtt_protocol=settings.mqtt_protocol
+        )
+    try:
+        result = asyncio.run(loadrun.run(scenario, stack, username=username, password=password))
+    finally:
+        stack.stop()
+    summary = report.summarize(result)
+    report.print_summary(summary)
+    target = report_dir / f"{scenario.name}.json"
+    report.write_json(summary, target)
+    typer.echo(f"report: {target}")
+    return 0 if summary["ok"] else 1
 
 
 def main() -> None:

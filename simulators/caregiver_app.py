@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ class CaregiverProfile:
 class AppBehaviour:
     accept_delay_s: tuple[float, float] = (1.0, 4.0)
     decline_share: float = 0.0
+    ignore_share: float = 0.0  # offers never answered (they expire)
     service_s: tuple[float, float] = (60.0, 180.0)
     position_every_s: float = 10.0
     time_scale: float = 10.0  # demo time runs this much faster than real time
@@ -49,9 +51,11 @@ class CaregiverAppSim:
         behaviour: AppBehaviour,
         rng: random.Random,
         token: str,
+        observer: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.url = f"{ws_base}/ws/v1/caregivers/{profile.caregiver_id}?token={token}"
         self.profile, self.behaviour, self.rng = profile, behaviour, rng
+        self.observer = observer  # told of "offered", "accepted", "arrived" with the offer
         self.last_seq: str | None = None
         self.busy = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -82,6 +86,9 @@ class CaregiverAppSim:
                 message = json.loads(raw)
                 self.last_seq = message.get("seq", self.last_seq)
                 if message.get("type") == "order.offered" and not self.busy:
+                    self._observe("offered", message)
+                    if self.rng.random() < self.behaviour.ignore_share:
+                        continue  # the phone stays in a pocket; the offer expires
                     self.busy = True
                     task = asyncio.create_task(self._handle(message))
                     self._tasks.add(task)
@@ -118,14 +125,20 @@ class CaregiverAppSim:
                 await self._act(order_id, "decline")
                 return
             await self._act(order_id, "accept")
+            self._observe("accepted", offer)
             await self._act(order_id, "en_route")
             target = offer["alert"]
             await self._travel(GeoPoint(target["lat"], target["lon"]))
             await self._act(order_id, "arrive")
+            self._observe("arrived", offer)
             await asyncio.sleep(self.rng.uniform(*b.service_s) / b.time_scale)
             await self._act(order_id, "complete")
         finally:
             self.busy = False
+
+    def _observe(self, what: str, offer: dict[str, Any]) -> None:
+        if self.observer is not None:
+            self.observer(what, offer)
 
     async def _travel(self, target: GeoPoint) -> None:
         p, b = self.profile, self.behaviour

@@ -54,9 +54,18 @@ def _pick(rng: random.Random, shares: dict[str, float]) -> str:
     return rng.choices(list(shares), weights=list(shares.values()))[0]
 
 
-def generate_city(path: Path = DEMO_CITY_FILE, seed: int | None = None) -> City:
+def generate_city(
+    path: Path = DEMO_CITY_FILE,
+    seed: int | None = None,
+    *,
+    n_elders: int | None = None,
+    n_caregivers: int | None = None,
+) -> City:
+    """The city of ``path``; ``n_elders`` and ``n_caregivers`` override its counts."""
     spec: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     seed = spec["seed"] if seed is None else seed
+    spec["elders"] = spec["elders"] if n_elders is None else n_elders
+    spec["caregivers"] = spec["caregivers"] if n_caregivers is None else n_caregivers
     rng = random.Random(seed)
 
     def uid(kind: str, i: int) -> uuid.UUID:

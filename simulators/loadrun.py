@@ -1,0 +1,439 @@
+"""Runs a scenario: a device fleet and caregiver apps against CareBell, then the report.
+
+With ``spawn`` the run starts its own stack (Mosquitto, Redis, a server process
+on SQLite, a city sized for the scenario), which it can also break on purpose
+(broker restart, server killed). Against a running server, faults that need
+control of the stack are skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from datetime import time as clock
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import httpx
+import psutil
+import websockets
+from rich.progress import Progress, TextColumn
+
+from devices.mqtt import BrokerAddress
+from dispatch import local_services
+from dispatch.domain.model import TransportMode
+from dispatch.store.db import Database
+from simulators.baseline import broker_round_trips
+from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile
+from simulators.city import (
+    DEMO_PASSWORD,
+    caregiver_username,
+    generate_city,
+    seed_accounts,
+    seed_city,
+)
+from simulators.fleet import CONNECTS_AT_ONCE, Send, SimDevice
+from simulators.metrics import Journey, RunMetrics, percentile
+from simulators.scenario import FaultKind, Scenario
+
+log = logging.getLogger(__name__)
+DEVICES_PER_ELDER = 1.5  # the demo city's mix gives about this many
+
+
+@dataclass
+class Stack:
+    """What the run talks to, and (when it started them) the processes behind it."""
+
+    api: str
+    mqtt_url: str
+    mqtt_protocol: str = "5"
+    broker: local_services.LocalServer | None = None
+    redis: local_services.LocalServer | None = None
+    server: subprocess.Popen[bytes] | None = None
+    server_env: dict[str, str] = field(default_factory=dict)
+    workdir: Path | None = None
+
+    @property
+    def ws(self) -> str:
+        return self.api.replace("http", "ws", 1)
+
+    def start_server(self) -> None:
+        assert self.workdir is not None
+        with (self.workdir / "server.log").open("ab") as out:
+            self.server = subprocess.Popen(
+                [sys.executable, "-m", "dispatch", "serve", "--log-level", "warning"],
+                env=self.server_env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_healthy(self.api)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.terminate()
+            self.server.wait(20)
+        for process in (self.broker, self.redis):
+            if process is not None:
+                process.stop()
+
+
+def wait_healthy(api: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{api}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{api} did not become healthy in {timeout_s} s")
+
+
+def spawn_stack(scenario: Scenario, workdir: Path) -> Stack:
+    """Broker, Redis, a seeded SQLite database and a server process, all private."""
+    broker = local_services.mosquitto(workdir / "mqtt").start()
+    redis = local_services.redis(workdir / "redis").start()
+    n_elders = math.ceil(scenario.devices / DEVICES_PER_ELDER)
+    city = generate_city(
+        seed=scenario.seed, n_elders=n_elders, n_caregivers=max(36, scenario.devices // 30)
+    )
+    for caregiver in city.caregivers:  # a load run must not depend on the hour
+        caregiver.shift_start, caregiver.shift_end = clock(0, 0), clock(23, 59, 59)
+    db_url = f"sqlite:///{workdir}/carebell.db"
+    db = Database(db_url)
+    db.create_schema()
+    with db.session() as session:
+        seed_city(session, city)
+    seed_accounts(db, city)
+    db.dispose()
+    port = local_services.free_port()
+    stack = Stack(
+        api=f"http://127.0.0.1:{port}",
+        mqtt_url=broker.url,
+        broker=broker,
+        redis=redis,
+        workdir=workdir,
+        server_env={
+            **os.environ,
+            "CAREBELL_DATABASE_URL": db_url,
+            "CAREBELL_MQTT_URL": broker.url,
+            "CAREBELL_REDIS_URL": redis.url,
+            "CAREBELL_HTTP_PORT": str(port),
+        },
+    )
+    stack.start_server()
+    return stack
+
+
+class Observer:
+    """Turns what the board and the phones see into journeys, on the run's clock."""
+
+    def __init__(self, metrics: RunMetrics, started: float) -> None:
+        self.metrics, self.started = metrics, started
+        self.device_of: dict[str, str] = {}  # alert id -> device id
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+    def _journey(self, alert: dict[str, Any]) -> Journey | None:
+        device = self.device_of.get(alert["id"]) or alert.get("device_id")
+        return self.metrics.journeys.get(device) if device else None
+
+    def on_board(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "alert.raised":
+            alert = message["alert"]
+            self.device_of[alert["id"]] = alert["device_id"]
+            journey = self.metrics.journeys.get(alert["device_id"])
+            if journey is not None and journey.stored_at is None:
+                journey.alert_id, journey.stored_at = alert["id"], self.now()
+                self.metrics.samples.append((self.now(), "stored", journey.latency("stored") or 0))
+        elif kind == "order.expired":
+            self.metrics.offers_expired += 1
+        elif kind == "alert.escalated":
+            self.metrics.escalations += 1
+
+    def on_app(self, what: str, offer: dict[str, Any]) -> None:
+        journey = self._journey(offer["alert"])
+        if journey is None:
+            return
+        stage = {"offered": "pushed", "accepted": "accepted", "arrived": "arrived"}[what]
+        if journey.deadline_s is None:
+            alert = offer["alert"]
+            journey.deadline_s = (
+                datetime.fromisoformat(alert["deadline_at"])
+                - datetime.fromisoformat(alert["raised_at"])
+            ).total_seconds()
+        if getattr(journey, f"{stage}_at") is None:
+            setattr(journey, f"{stage}_at", self.now())
+            self.metrics.samples.append((self.now(), stage, journey.latency(stage) or 0))
+
+
+async def _login(api: str, username: str, password: str) -> str:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+        response = await http.post(
+            "/api/v1/auth/login", json={"username": username, "password": password}
+        )
+        response.raise_for_status()
+        token: str = response.json()["token"]
+        return token
+
+
+async def _login_caregiver(api: str, username: str) -> tuple[str, str]:
+    """(caregiver id, token) of a demo caregiver account."""
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+        response = await http.post(
+            "/api/v1/auth/login", json={"username": username, "password": DEMO_PASSWORD}
+        )
+        body = response.raise_for_status().json()
+        return body["user"]["caregiver_id"], body["token"]
+
+
+async def _board(stack: Stack, token: str, on_message: Callable[[dict[str, Any]], None]) -> None:
+    last_seq: str | None = None
+    while True:
+        url = f"{stack.ws}/ws/v1/board?token={token}" + (
+            f"&last_seq={last_seq}" if last_seq else ""
+        )
+        try:
+            async with websockets.connect(url, compression=None, max_size=None) as ws:
+                async for raw in ws:
+                    message = json.loads(raw)
+                    last_seq = message.get("seq", last_seq)
+                    on_message(message)
+        except (OSError, websockets.ConnectionClosed, websockets.InvalidStatus):
+            await asyncio.sleep(0.5)
+
+
+async def _registry(api: str, token: str, limit: int) -> list[tuple[str, str]]:
+    devices: list[tuple[str, str]] = []
+    async with httpx.AsyncClient(
+        base_url=api, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        while len(devices) < limit:
+            page = await http.get(
+                "/api/v1/devices", params={"active": True, "limit": 1000, "offset": len(devices)}
+            )
+            rows = page.raise_for_status().json()
+            devices += [(d["id"], d["kind"]) for d in rows]
+            if len(rows) < 1000:
+                break
+    return devices[:limit]
+
+
+async def _caregivers(api: str, token: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(
+        base_url=api, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        rows: list[dict[str, Any]] = (
+            (await http.get("/api/v1/caregivers", params={"limit": 1000})).raise_for_status().json()
+        )
+        return rows
+
+
+async def _count_alerts(api: str, token: str, since: datetime) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    offset = 0
+    async with httpx.AsyncClient(
+        base_url=api, timeout=60, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        while True:
+            rows = (
+                (
+                    await http.get(
+                        "/api/v1/alerts",
+                        params={
+                            "since": since.isoformat(),
+                            "limit": 1000,
+                            "offset": offset,
+                        },
+                    )
+                )
+                .raise_for_status()
+                .json()
+            )
+            for alert in rows:
+                if alert["alert_type"] != "backup":
+                    counts[alert["device_id"]] = counts.get(alert["device_id"], 0) + 1
+            offset += len(rows)
+            if len(rows) < 1000:
+                return counts
+
+
+async def _break(
+    stack: Stack, kind: FaultKind, share: float, apps: list[asyncio.Task[None]], rng: random.Random
+) -> None:
+    if kind is FaultKind.CAREGIVERS_OFFLINE:
+        for task in rng.sample(apps, int(len(apps) * share)):
+            task.cancel()
+        return
+    if kind is FaultKind.BROKER_RESTART and stack.broker is not None:
+        await asyncio.to_thread(stack.broker.restart)
+        return
+    if kind is FaultKind.SERVER_RESTART and stack.server is not None:
+        stack.server.send_signal(signal.SIGKILL)
+        stack.server.wait()
+        await asyncio.to_thread(stack.start_server)
+        return
+    log.warning("fault %s skipped: this run did not start the stack", kind)
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    metrics: RunMetrics
+    baseline_ms: list[float]
+    lost: int
+    duplicated: int
+    server_cpu: list[float]
+    server_rss_mb: list[float]
+    devices: int
+
+
+async def run(scenario: Scenario, stack: Stack, *, username: str, password: str) -> RunResult:
+    rng = random.Random(scenario.seed)
+    metrics = RunMetrics()
+    asyncio.get_running_loop().set_exception_handler(_quiet_disconnects)
+    baseline = await asyncio.to_thread(broker_round_trips, stack.mqtt_url, 100)
+    token = await _login(stack.api, username, password)
+    registry = await _registry(stack.api, token, scenario.devices)
+    broker = BrokerAddress.parse(stack.mqtt_url)
+    fleet = [
+        SimDevice(
+            d,
+            kind,
+            broker,
+            stack.mqtt_protocol,
+            scenario.heartbeat_every_s,
+            random.Random(f"{scenario.seed}/{d}"),
+        )
+        for d, kind in registry
+    ]
+    started = time.monotonic()
+    observer = Observer(metrics, started)
+    since = datetime.now(UTC)
+
+    behaviour = scenario.caregivers
+    app_behaviour = AppBehaviour(
+        accept_delay_s=behaviour.accept_delay_s,
+        decline_share=behaviour.decline_share,
+        ignore_share=behaviour.ignore_share,
+        time_scale=behaviour.time_scale,
+    )
+    apps: list[asyncio.Task[None]] = []
+    homes = {c["id"]: c for c in await _caregivers(stack.api, token)}
+    for i in range(1, len(homes) + 1):
+        caregiver_id, cg_token = await _login_caregiver(stack.api, caregiver_username(i))
+        if caregiver_id not in homes:
+            continue  # no demo account for this caregiver
+        c = homes[caregiver_id]
+        profile = CaregiverProfile(
+            caregiver_id, c["home_lat"], c["home_lon"], TransportMode(c["transport"])
+        )
+        sim = CaregiverAppSim(
+            stack.ws, profile, app_behaviour, random.Random(caregiver_id), cg_token, observer.on_app
+        )
+        apps.append(asyncio.create_task(sim.run()))
+    board = asyncio.create_task(_board(stack, token, observer.on_board))
+    slots = asyncio.Semaphore(CONNECTS_AT_ONCE)
+    devices = [asyncio.create_task(d.run(slots)) for d in fleet]
+    server_cpu: list[float] = []
+    server_rss: list[float] = []
+    process = psutil.Process(stack.server.pid) if stack.server else None
+
+    def press(device: SimDevice) -> None:
+        metrics.journeys[device.device_id] = Journey(device.device_id, observer.now())
+        event = device.help_event()
+        device.queue.put_nowait(Send(event))
+        if rng.random() < scenario.false_alarm_share:
+            loop.call_later(3.0, device.queue.put_nowait, Send("cancel"))
+        elif rng.random() < scenario.repeat_press_share:
+            # Pressed again while help is on its way: it must merge, not count twice.
+            loop.call_later(1.5, device.queue.put_nowait, Send(event))
+
+    loop = asyncio.get_running_loop()
+    faults = sorted(scenario.faults, key=lambda f: f.at_s)
+    idle = [d for d in fleet]
+    rng.shuffle(idle)
+    with Progress(
+        TextColumn("{task.description}"), TextColumn("{task.fields[status]}"), transient=False
+    ) as progress:
+        bar = progress.add_task(scenario.name, total=scenario.duration_s, status="")
+        next_help = (
+            rng.expovariate(scenario.help_per_hour / 3600) if scenario.help_per_hour else (math.inf)
+        )
+        while (elapsed := observer.now()) < scenario.duration_s:
+            while faults and faults[0].at_s <= elapsed:
+                fault = faults.pop(0)
+                log.info("fault at %.0f s: %s", elapsed, fault.kind)
+                await _break(stack, fault.kind, fault.share, apps, rng)
+            while next_help <= elapsed and idle:
+                press(idle.pop())
+                next_help += rng.expovariate(scenario.help_per_hour / 3600)
+            if process is not None:
+                try:
+                    server_cpu.append(process.cpu_percent())
+                    server_rss.append(process.memory_info().rss / 2**20)
+                except psutil.NoSuchProcess:  # restarted on purpose
+                    process = psutil.Process(stack.server.pid) if stack.server else None
+            pushed = metrics.latencies("pushed")
+            p95 = percentile(pushed, 0.95)
+            progress.update(
+                bar,
+                completed=elapsed,
+                status=(
+                    f"connected {sum(d.connected.is_set() for d in fleet)}/{len(fleet)} · "
+                    f"sent {sum(d.sent for d in fleet)} · helped {len(metrics.journeys)} · "
+                    f"open {sum(j.arrived_at is None for j in metrics.journeys.values())} · "
+                    f"push p95 {'-' if p95 is None else f'{p95 * 1000:.0f} ms'}"
+                ),
+            )
+            await asyncio.sleep(0.25)
+        # Let the last calls reach their caregivers before counting.
+        grace_end = time.monotonic() + 30
+        while time.monotonic() < grace_end and any(  # noqa: ASYNC110 (bounded wait)
+            j.pushed_at is None for j in metrics.journeys.values()
+        ):
+            await asyncio.sleep(0.5)
+    metrics.events_sent = sum(d.sent for d in fleet)
+    for task in [*devices, *apps, board]:
+        task.cancel()
+    await asyncio.gather(*devices, *apps, board, return_exceptions=True)
+    counts = await _count_alerts(stack.api, token, since)
+    pressed = metrics.journeys.keys()
+    return RunResult(
+        scenario=scenario,
+        metrics=metrics,
+        baseline_ms=baseline,
+        lost=sum(1 for d in pressed if counts.get(d, 0) == 0),
+        duplicated=sum(max(0, counts.get(d, 0) - 1) for d in pressed),
+        server_cpu=server_cpu,
+        server_rss_mb=server_rss,
+        devices=len(fleet),
+    )
+
+
+def _quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    # A broker restart leaves aiomqtt's disconnection futures unretrieved; the
+    # devices already reconnected, so these are expected, not errors.
+    if isinstance(context.get("exception"), aiomqtt.MqttError):
+        log.debug("device disconnected: %s", context["exception"])
+        return
+    loop.default_exception_handler(context)
+
+
+def workdir_for(name: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"carebell-{name}-"))
