@@ -14,29 +14,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from datetime import time as clock_time
 from pathlib import Path
 
 import httpx
 import websockets
 
-from dispatch import local_services
-from dispatch.store.db import Database
 from simulators.baseline import broker_round_trips
 from simulators.city import (
     DEMO_PASSWORD,
     caregiver_username,
-    generate_city,
-    seed_accounts,
-    seed_city,
 )
 from simulators.devices import DevicePublisher
+from simulators.loadrun import spawn_stack
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -105,60 +97,23 @@ def main() -> None:
     parser.add_argument("--gap-ms", type=float, default=100.0, help="between presses")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="carebell-bench-"))
-    broker = local_services.mosquitto(work / "mqtt").start()
-    redis = local_services.redis(work / "redis").start()
-    db_url = f"sqlite:///{work}/bench.db"
-    city = generate_city()
-    for caregiver in city.caregivers:  # everyone on shift, whatever the hour
-        caregiver.shift_start, caregiver.shift_end = clock_time(0, 0), clock_time(23, 59, 59)
-    db = Database(db_url)
-    db.create_schema()
-    with db.session() as session:
-        seed_city(session, city)
-    seed_accounts(db, city)
-    db.dispose()
-    port = local_services.free_port()
-    env = {
-        **os.environ,
-        "CAREBELL_DATABASE_URL": db_url,
-        "CAREBELL_MQTT_URL": broker.url,
-        "CAREBELL_REDIS_URL": redis.url,
-        "CAREBELL_HTTP_PORT": str(port),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dispatch", "serve", "--log-level", "warning"], env=env
-    )
+    stack = spawn_stack(Path(tempfile.mkdtemp(prefix="carebell-bench-")), devices=452, seed=1)
+    assert stack.city is not None
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        presses = [d.id for d in city.devices if d.kind != "wearable"][: args.presses]
+        presses = [d.id for d in stack.city.devices if d.kind != "wearable"][: args.presses]
         caregivers = []
-        for i, c in enumerate(city.caregivers, start=1):
+        for i in range(1, len(stack.city.caregivers) + 1):
             login = httpx.post(
-                f"http://127.0.0.1:{port}/api/v1/auth/login",
+                f"{stack.api}/api/v1/auth/login",
                 json={"username": caregiver_username(i), "password": DEMO_PASSWORD},
-            )
-            caregivers.append(f"{c.id}?token={login.json()['token']}")
-        baseline = broker_round_trips(broker.url, len(presses))
+            ).json()
+            caregivers.append(f"{login['user']['caregiver_id']}?token={login['token']}")
+        baseline = broker_round_trips(stack.mqtt_url, len(presses))
         ours = asyncio.run(
-            press_to_push(
-                f"ws://127.0.0.1:{port}",
-                broker.url,
-                presses,
-                caregivers,
-                args.gap_ms / 1000,
-            )
+            press_to_push(stack.ws, stack.mqtt_url, presses, caregivers, args.gap_ms / 1000)
         )
     finally:
-        server.terminate()
-        server.wait(15)
-        broker.stop()
-        redis.stop()
+        stack.stop()
     print(f"CareBell press-to-push, {len(presses)} presses, one server process, SQLite")
     print(summary("bare MQTT QoS 1 round trip", baseline))
     print(summary("press -> offer on socket", ours))

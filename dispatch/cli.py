@@ -277,7 +277,9 @@ def _run_scenario(
 
     scenario = load_scenario(path)
     if spawn:
-        stack = loadrun.spawn_stack(scenario, loadrun.workdir_for(scenario.name))
+        stack = loadrun.spawn_stack(
+            loadrun.workdir_for(scenario.name), devices=scenario.devices, seed=scenario.seed
+        )
     else:
         settings = Settings()
         stack = loadrun.Stack(

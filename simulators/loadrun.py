@@ -40,6 +40,7 @@ from simulators.baseline import broker_round_trips
 from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile
 from simulators.city import (
     DEMO_PASSWORD,
+    City,
     caregiver_username,
     generate_city,
     seed_accounts,
@@ -65,6 +66,7 @@ class Stack:
     server: subprocess.Popen[bytes] | None = None
     server_env: dict[str, str] = field(default_factory=dict)
     workdir: Path | None = None
+    city: City | None = None  # the seeded city, when the run made it
 
     @property
     def ws(self) -> str:
@@ -102,14 +104,16 @@ def wait_healthy(api: str, timeout_s: float = 60) -> None:
     raise RuntimeError(f"{api} did not become healthy in {timeout_s} s")
 
 
-def spawn_stack(scenario: Scenario, workdir: Path) -> Stack:
-    """Broker, Redis, a seeded SQLite database and a server process, all private."""
+def spawn_stack(workdir: Path, *, devices: int, seed: int) -> Stack:
+    """Broker, Redis, a seeded SQLite database and a server process, all private.
+
+    The city has about ``devices`` devices and one caregiver per 30 of them (at
+    least 36), all on shift whatever the hour; the demo accounts log in.
+    """
     broker = local_services.mosquitto(workdir / "mqtt").start()
     redis = local_services.redis(workdir / "redis").start()
-    n_elders = math.ceil(scenario.devices / DEVICES_PER_ELDER)
-    city = generate_city(
-        seed=scenario.seed, n_elders=n_elders, n_caregivers=max(36, scenario.devices // 30)
-    )
+    n_elders = math.ceil(devices / DEVICES_PER_ELDER)
+    city = generate_city(seed=seed, n_elders=n_elders, n_caregivers=max(36, devices // 30))
     for caregiver in city.caregivers:  # a load run must not depend on the hour
         caregiver.shift_start, caregiver.shift_end = clock(0, 0), clock(23, 59, 59)
     db_url = f"sqlite:///{workdir}/carebell.db"
@@ -126,6 +130,7 @@ def spawn_stack(scenario: Scenario, workdir: Path) -> Stack:
         broker=broker,
         redis=redis,
         workdir=workdir,
+        city=city,
         server_env={
             **os.environ,
             "CAREBELL_DATABASE_URL": db_url,
