@@ -293,7 +293,8 @@ def _run_scenario(
     report.print_summary(summary)
     target = report_dir / f"{scenario.name}.json"
     report.write_json(summary, target)
-    typer.echo(f"report: {target}")
+    report.write_html(summary, result, target.with_suffix(".html"))
+    typer.echo(f"report: {target} and {target.with_suffix('.html')}")
     return 0 if summary["ok"] else 1
 
 

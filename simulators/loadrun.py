@@ -400,13 +400,15 @@ async def run(scenario: Scenario, stack: Stack, *, username: str, password: str)
                     process = psutil.Process(stack.server.pid) if stack.server else None
             pushed = metrics.latencies("pushed")
             p95 = percentile(pushed, 0.95)
+            still_open = sum(j.arrived_at is None for j in metrics.journeys.values())
+            metrics.open_calls.append((elapsed, still_open))
             progress.update(
                 bar,
                 completed=elapsed,
                 status=(
                     f"connected {sum(d.connected.is_set() for d in fleet)}/{len(fleet)} · "
                     f"sent {sum(d.sent for d in fleet)} · helped {len(metrics.journeys)} · "
-                    f"open {sum(j.arrived_at is None for j in metrics.journeys.values())} · "
+                    f"open {still_open} · "
                     f"push p95 {'-' if p95 is None else f'{p95 * 1000:.0f} ms'}"
                 ),
             )

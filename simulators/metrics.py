@@ -35,6 +35,7 @@ class RunMetrics:
     offers_expired: int = 0
     escalations: int = 0
     samples: list[tuple[float, str, float]] = field(default_factory=list)  # (t, stage, s)
+    open_calls: list[tuple[float, int]] = field(default_factory=list)  # (t, calls not arrived)
 
     def latencies(self, stage: str) -> list[float]:
         return [v for j in self.journeys.values() if (v := j.latency(stage)) is not None]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import json
 import statistics
 from pathlib import Path
@@ -17,6 +20,87 @@ from simulators.metrics import STAGES, check_slos, percentile
 def _ms(values: list[float], q: float) -> float | None:
     p = percentile(values, q)
     return None if p is None else round(p * 1000, 1)
+
+
+def write_html(summary: dict[str, Any], result: RunResult, path: Path) -> None:
+    """A page a person would rather look at: latency over time, percentiles, open calls."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen; draw to memory
+    from matplotlib import pyplot as plt
+
+    m = result.metrics
+    figure, (over_time, stages, queue) = plt.subplots(3, 1, figsize=(9, 11))
+    for stage, colour in zip(STAGES, ("#1f77b4", "#d62728", "#2ca02c", "#9467bd"), strict=True):
+        points = [(t, v) for t, s, v in m.samples if s == stage]
+        if points:
+            over_time.scatter(
+                [t for t, _ in points],
+                [v * 1000 for _, v in points],
+                s=8,
+                color=colour,
+                label=stage,
+            )
+    over_time.set(
+        title="Latency from the press, over the run",
+        xlabel="run time (s)",
+        ylabel="ms",
+        yscale="log",
+    )
+    over_time.legend()
+    names = list(summary["stages_ms"])
+    for offset, q in enumerate(("p50", "p95", "p99")):
+        values = [summary["stages_ms"][n][q] or 0 for n in names]
+        stages.bar([i + offset * 0.27 for i in range(len(names))], values, width=0.27, label=q)
+    stages.axhline(
+        summary["broker_round_trip_ms"]["p50"],
+        color="grey",
+        linestyle="--",
+        label="bare broker round trip (p50)",
+    )
+    stages.set(
+        title="Percentiles by stage",
+        ylabel="ms (log)",
+        yscale="log",
+        xticks=[i + 0.27 for i in range(len(names))],
+        xticklabels=names,
+    )
+    stages.legend()
+    if m.open_calls:
+        queue.plot([t for t, _ in m.open_calls], [n for _, n in m.open_calls])
+    queue.set(
+        title="Help calls not yet reached (queue depth)", xlabel="run time (s)", ylabel="calls"
+    )
+    figure.tight_layout()
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=90)
+    plt.close(figure)
+    rows = []
+    for check in summary["slo"]:
+        actual = "-" if check["actual"] is None else f"{check['actual']:.3g}"
+        verdict = "<td class=ok>met</td>" if check["ok"] else "<td class=missed>MISSED</td>"
+        rows.append(
+            f"<tr><td>{html.escape(check['name'])}</td><td>{check['target']:g}</td>"
+            f"<td>{actual}</td>{verdict}</tr>"
+        )
+    checks = "".join(rows)
+    facts = "".join(
+        f"<tr><td>{html.escape(k.replace('_', ' '))}</td><td>{html.escape(str(v))}</td></tr>"
+        for k, v in summary.items()
+        if k not in ("stages_ms", "slo")
+    )
+    path.write_text(
+        "<!doctype html><meta charset=utf-8><title>CareBell load run: "
+        f"{html.escape(summary['scenario'])}</title><style>body{{font:16px system-ui;"
+        "margin:2em;max-width:60em}}td{{padding:.2em .8em}}.ok{{color:green}}"
+        ".missed{{color:#b00;font-weight:bold}}</style>"
+        f"<h1>{html.escape(summary['scenario'])}: "
+        f"{'SLOs met' if summary['ok'] else 'SLO MISSED'}</h1>"
+        f"<table>{checks}</table><h2>Figures</h2><table>{facts}</table>"
+        f"<img alt='latency charts' src='data:image/png;base64,"
+        f"{base64.b64encode(image.getvalue()).decode()}'>",
+        encoding="utf-8",
+    )
 
 
 def summarize(result: RunResult) -> dict[str, Any]:
