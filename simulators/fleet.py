@@ -108,8 +108,10 @@ class SimDevice:
                         pending = None
                 finally:
                     self.connected.clear()
-                    with contextlib.suppress(aiomqtt.MqttError, OSError):
-                        await client.__aexit__(None, None, None)
+                    # Bounded: a client cancelled mid-publish may never see its
+                    # DISCONNECT acknowledged, and the run must still end.
+                    with contextlib.suppress(aiomqtt.MqttError, OSError, TimeoutError):
+                        await asyncio.wait_for(client.__aexit__(None, None, None), 2.0)
             except (aiomqtt.MqttError, OSError) as exc:
                 log.debug("device %s reconnecting: %s", self.device_id, exc)
                 await asyncio.sleep(self.rng.uniform(0.5, 2.0))
