@@ -23,7 +23,7 @@ from devices.protocol import DeviceEvent, DeviceStatus, parse_event, parse_statu
 from dispatch.catalog import Catalog
 from dispatch.domain.lifecycle import OPEN_ALERT_STATES
 from dispatch.errors import PayloadError
-from dispatch.store.audit import record_note, record_raised
+from dispatch.store.audit import raise_alert, record_note
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, DeadLetter, Device, Elder
 from dispatch.store.tables import DeviceEvent as DeviceEventRow
@@ -149,22 +149,18 @@ class Ingest:
             raise PayloadError(
                 "no_position", f"device {device.id} has no elder and sent no position"
             )
-        alert = Alert(
+        alert = raise_alert(
+            session,
+            alert_type,
             device_id=device.id,
-            elder_id=device.elder_id,
-            alert_type=alert_type.code,
-            severity=alert_type.severity.value,
-            raised_at=at,
-            deadline_at=at + timedelta(seconds=alert_type.arrival_deadline_s),
-            device_ts=event.ts,
-            updated_at=at,
+            elder=elder,
             lat=lat,
             lon=lon,
-            district=elder.district if elder else "",
+            at=at,
+            device_ts=event.ts,
+            actor=f"device:{device.id}",
         )
-        session.add(alert)
         row.alert_id = alert.id
-        record_raised(session, alert, actor=f"device:{device.id}", at=at)
         return Outcome.RAISED
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -12,9 +12,9 @@ from sqlmodel import Session, select
 from dispatch.catalog import Catalog
 from dispatch.domain.lifecycle import OrderState, VisitState
 from dispatch.errors import NotFound
-from dispatch.store.audit import move_order, record_raised
+from dispatch.store.audit import move_order, raise_alert
 from dispatch.store.db import Database
-from dispatch.store.tables import Alert, Order, Visit
+from dispatch.store.tables import Alert, Elder, Order, Visit
 
 
 class CaregiverAction(StrEnum):
@@ -103,19 +103,16 @@ def request_help(
             raise NotFound("order", str(order_id))
         origin = session.get(Alert, order.alert_id)
         assert origin is not None  # foreign key
-        backup = Alert(
+        elder = session.get(Elder, origin.elder_id) if origin.elder_id else None
+        backup = raise_alert(
+            session,
+            kind,
             device_id=origin.device_id,
-            elder_id=origin.elder_id,
-            alert_type=kind.code,
-            severity=kind.severity.value,
-            raised_at=at,
-            deadline_at=at + timedelta(seconds=kind.arrival_deadline_s),
-            device_ts=at,
-            updated_at=at,
+            elder=elder,
             lat=origin.lat,
             lon=origin.lon,
-            district=origin.district,
+            at=at,
+            device_ts=at,
+            actor=f"caregiver:{caregiver_id}",
         )
-        session.add(backup)
-        record_raised(session, backup, actor=f"caregiver:{caregiver_id}", at=at)
         return backup

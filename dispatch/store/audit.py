@@ -7,7 +7,7 @@ outbox (see AuditRecord). The caller commits.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -20,6 +20,7 @@ from dispatch.domain.lifecycle import (
     advance_alert,
     advance_order,
 )
+from dispatch.domain.model import AlertType
 from dispatch.live.messages import transition_event
 from dispatch.store.tables import Alert, AuditRecord, Elder, Order
 
@@ -55,9 +56,34 @@ def _record(
     return record
 
 
-def record_raised(session: Session, alert: Alert, *, actor: str, at: datetime) -> AuditRecord:
-    """Audit the birth of an alert (from no state to raised)."""
-    return _record(
+def raise_alert(
+    session: Session,
+    kind: AlertType,
+    *,
+    device_id: str,
+    elder: Elder | None,
+    lat: float,
+    lon: float,
+    at: datetime,
+    device_ts: datetime,
+    actor: str,
+) -> Alert:
+    """A new alert of ``kind``, born raised and audited (the caller commits)."""
+    alert = Alert(
+        device_id=device_id,
+        elder_id=elder.id if elder else None,
+        alert_type=kind.code,
+        severity=kind.severity.value,
+        raised_at=at,
+        deadline_at=at + timedelta(seconds=kind.arrival_deadline_s),
+        device_ts=device_ts,
+        updated_at=at,
+        lat=lat,
+        lon=lon,
+        district=elder.district if elder else "",
+    )
+    session.add(alert)
+    _record(
         session,
         alert=alert,
         order=None,
@@ -67,6 +93,7 @@ def record_raised(session: Session, alert: Alert, *, actor: str, at: datetime) -
         at=at,
         detail={"press_count": alert.press_count},
     )
+    return alert
 
 
 def record_note(
