@@ -56,7 +56,7 @@ ACTOR = "system:dispatcher"
 class DispatchPolicy:
     offer_timeout_s: float = 30.0
     claim_s: float = 15.0
-    position_max_age_s: float = 300.0  # older positions mean the app went silent
+    position_max_age_s: float = 120.0  # apps report every 10-30 s; silence means gone
     search_radius_m: float = 10_000.0  # the widest search, for alerts already late
     min_search_radius_m: float = 3_000.0
     candidates_per_alert: int = 30  # GEOSEARCH COUNT: never scan the whole city

@@ -149,3 +149,20 @@ async def test_caregiver_errors_are_clear_and_keep_the_socket_open(
     assert (await app.next("error", ref="x"))["code"] == "not_found"
     await app.send(type="action", action="fly", order_id=str(uuid.uuid4()), ref="y")
     assert (await app.next("error", ref="y"))["code"] == "invalid"
+
+
+async def test_a_phone_that_disconnects_is_offered_nothing(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher
+) -> None:
+    gone = await on_shift(server, city.near_id, 0.0045)
+    far = await on_shift(server, city.far_id, 0.018)
+    await gone.close()
+    bus = server.services.bus
+
+    async def forgotten() -> bool:
+        return str(city.near_id) not in await bus.positions([str(city.near_id)])
+
+    await wait_until(forgotten)
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    offer = await far.next("order.offered")
+    assert offer["order"]["caregiver_id"] == str(city.far_id)

@@ -110,6 +110,13 @@ class LiveBus:
         pipe.hset(self._seen, caregiver_id, f"{time.time():.3f}")
         await pipe.execute()
 
+    async def forget_position(self, caregiver_id: str) -> None:
+        """The caregiver's app left: no more offers until it reports again."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrem(self._geo, caregiver_id)
+        pipe.hdel(self._seen, caregiver_id)
+        await pipe.execute()
+
     async def nearby(self, lat: float, lon: float, radius_m: float, count: int) -> list[Nearby]:
         """Caregivers within ``radius_m`` of a point, nearest first, with report times."""
         [hits] = await self.nearby_many([(lat, lon, radius_m)], count)

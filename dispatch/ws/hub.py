@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -318,11 +319,17 @@ async def caregiver(
             log.warning("caregiver %s message failed: %s", caregiver_id, exc)
             conn.reply({"type": "error", "ref": ref, "code": "unavailable", "message": str(exc)})
 
-    await _serve(
-        websocket,
-        services,
-        services.bus.caregiver_stream(str(caregiver_id)),
-        "caregiver",
-        last_seq,
-        inbound,
-    )
+    try:
+        await _serve(
+            websocket,
+            services,
+            services.bus.caregiver_stream(str(caregiver_id)),
+            "caregiver",
+            last_seq,
+            inbound,
+        )
+    finally:
+        # The phone is gone: offer it nothing until it reports a position again
+        # (waiting for the position to age out would waste an offer timeout).
+        with contextlib.suppress(RedisError, OSError):
+            await services.bus.forget_position(str(caregiver_id))
