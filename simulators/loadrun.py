@@ -30,7 +30,7 @@ import aiomqtt
 import httpx
 import psutil
 import websockets
-from rich.progress import Progress, TextColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from devices.mqtt import BrokerAddress
 from dispatch import local_services
@@ -49,6 +49,7 @@ from simulators.city import (
 from simulators.fleet import CONNECTS_AT_ONCE, Send, SimDevice
 from simulators.metrics import Journey, RunMetrics, percentile
 from simulators.scenario import FaultKind, Scenario
+from simulators.schedule import call_times
 
 log = logging.getLogger(__name__)
 DEVICES_PER_ELDER = 1.5  # the demo city's mix gives about this many
@@ -223,20 +224,32 @@ async def _board(stack: Stack, token: str, on_message: Callable[[dict[str, Any]]
             await asyncio.sleep(0.5)
 
 
-async def _registry(api: str, token: str, limit: int) -> list[tuple[str, str]]:
-    devices: list[tuple[str, str]] = []
+@dataclass(frozen=True, slots=True)
+class RegisteredDevice:
+    id: str
+    kind: str
+    home: tuple[float, float] | None  # where its elder lives
+
+
+async def _pages(http: httpx.AsyncClient, path: str, limit: int, **params: Any) -> list[Any]:
+    rows: list[Any] = []
+    while len(rows) < limit:
+        page = await http.get(path, params={**params, "limit": 1000, "offset": len(rows)})
+        batch = page.raise_for_status().json()
+        rows += batch
+        if len(batch) < 1000:
+            break
+    return rows[:limit]
+
+
+async def _registry(api: str, token: str, limit: int) -> list[RegisteredDevice]:
     async with httpx.AsyncClient(
         base_url=api, timeout=30, headers={"Authorization": f"Bearer {token}"}
     ) as http:
-        while len(devices) < limit:
-            page = await http.get(
-                "/api/v1/devices", params={"active": True, "limit": 1000, "offset": len(devices)}
-            )
-            rows = page.raise_for_status().json()
-            devices += [(d["id"], d["kind"]) for d in rows]
-            if len(rows) < 1000:
-                break
-    return devices[:limit]
+        devices = await _pages(http, "/api/v1/devices", limit, active=True)
+        elders = await _pages(http, "/api/v1/elders", 10**6)
+    homes = {e["id"]: (e["lat"], e["lon"]) for e in elders}
+    return [RegisteredDevice(d["id"], d["kind"], homes.get(d["elder_id"])) for d in devices]
 
 
 async def _caregivers(api: str, token: str) -> list[dict[str, Any]]:
@@ -318,14 +331,16 @@ async def run(scenario: Scenario, stack: Stack, *, username: str, password: str)
     broker = BrokerAddress.parse(stack.mqtt_url)
     fleet = [
         SimDevice(
-            d,
-            kind,
+            d.id,
+            d.kind,
             broker,
             stack.mqtt_protocol,
             scenario.heartbeat_every_s,
-            random.Random(f"{scenario.seed}/{d}"),
+            random.Random(f"{scenario.seed}/{d.id}"),
+            home=d.home,
+            position_every_s=scenario.telemetry.position_every_s,
         )
-        for d, kind in registry
+        for d in registry
     ]
     started = time.monotonic()
     observer = Observer(metrics, started)
@@ -377,21 +392,33 @@ async def run(scenario: Scenario, stack: Stack, *, username: str, password: str)
     faults = sorted(scenario.faults, key=lambda f: f.at_s)
     idle = [d for d in fleet]
     rng.shuffle(idle)
+    # Devices that go silent or run low are drawn from the end, help calls from
+    # the front, so a silent device is never the one asked to press.
+    routine = _plan_routine(scenario, idle, rng)
+    calls = call_times(scenario, rng)
     with Progress(
-        TextColumn("{task.description}"), TextColumn("{task.fields[status]}"), transient=False
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        transient=False,
     ) as progress:
         bar = progress.add_task(scenario.name, total=scenario.duration_s, status="")
-        next_help = (
-            rng.expovariate(scenario.help_per_hour / 3600) if scenario.help_per_hour else (math.inf)
-        )
+        next_help = next(calls, math.inf)
         while (elapsed := observer.now()) < scenario.duration_s:
             while faults and faults[0].at_s <= elapsed:
                 fault = faults.pop(0)
                 log.info("fault at %.0f s: %s", elapsed, fault.kind)
                 await _break(stack, fault.kind, fault.share, apps, rng)
             while next_help <= elapsed and idle:
-                press(idle.pop())
-                next_help += rng.expovariate(scenario.help_per_hour / 3600)
+                press(idle.pop(0))
+                next_help = next(calls, math.inf)
+            while routine and routine[0][0] <= elapsed:
+                _, what, device = routine.pop(0)
+                if what == "silent":
+                    device.silent = True
+                else:
+                    device.queue.put_nowait(Send("lowBattery", extra={"battery": 8}))
             if process is not None:
                 try:
                     server_cpu.append(process.cpu_percent())
@@ -419,7 +446,10 @@ async def run(scenario: Scenario, stack: Stack, *, username: str, password: str)
             j.pushed_at is None for j in metrics.journeys.values()
         ):
             await asyncio.sleep(0.5)
-    metrics.events_sent = sum(d.sent for d in fleet)
+    for d in fleet:
+        metrics.sent_by_type.update(d.sent_by_type)
+    metrics.events_sent = metrics.sent_by_type.total()
+    metrics.silenced = sum(d.silent for d in fleet)
     for task in [*devices, *apps, board]:
         task.cancel()
     await asyncio.gather(*devices, *apps, board, return_exceptions=True)
@@ -435,6 +465,20 @@ async def run(scenario: Scenario, stack: Stack, *, username: str, password: str)
         server_rss_mb=server_rss,
         devices=len(fleet),
     )
+
+
+def _plan_routine(
+    scenario: Scenario, idle: list[SimDevice], rng: random.Random
+) -> list[tuple[float, str, SimDevice]]:
+    """(when, what, device): batteries running low and devices going silent."""
+    telemetry = scenario.telemetry
+    n_low = round(len(idle) * telemetry.low_battery_share)
+    n_silent = round(len(idle) * telemetry.silent_share)
+    plan: list[tuple[float, str, SimDevice]] = []
+    for what, count in (("silent", n_silent), ("lowBattery", n_low)):
+        for _ in range(min(count, len(idle))):
+            plan.append((rng.uniform(0, scenario.duration_s * 0.8), what, idle.pop()))
+    return sorted(plan, key=lambda p: p[0])
 
 
 async def _warm_up(fleet: list[SimDevice], timeout_s: float = 180.0) -> None:

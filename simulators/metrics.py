@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,7 +32,8 @@ class Journey:
 class RunMetrics:
     journeys: dict[str, Journey] = field(default_factory=dict)  # by device id
     events_sent: int = 0
-    heartbeats_sent: int = 0
+    sent_by_type: Counter[str] = field(default_factory=Counter)  # heartbeat, press, position...
+    silenced: int = 0  # devices that stopped checking in on purpose
     offers_expired: int = 0
     escalations: int = 0
     samples: list[tuple[float, str, float]] = field(default_factory=list)  # (t, stage, s)

@@ -127,6 +127,8 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "scenario": s.name,
         "devices": result.devices,
         "events_sent": m.events_sent,
+        "events_by_type": dict(sorted(m.sent_by_type.items())),
+        "devices_silenced": m.silenced,
         "help_calls": len(journeys),
         "stages_ms": {
             stage: {
@@ -187,6 +189,8 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         "duplicated",
         "offers_expired",
         "escalations",
+        "events_by_type",
+        "devices_silenced",
         "server_cpu_percent",
         "server_rss_mb_max",
         "press_to_push_over_broker_median",

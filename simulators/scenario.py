@@ -30,6 +30,52 @@ class CaregiverBehaviour(BaseModel):
     time_scale: float = Field(default=30.0, gt=0)  # travel and visits run this much faster
 
 
+class DayProfile(BaseModel):
+    """How the call rate follows the time of day; the run stands for ``hours`` of a day.
+
+    ``weights`` are relative call rates for each hour from midnight. The scenario's
+    ``help_per_hour`` stays the mean over the run, so a profile moves calls between
+    hours without changing how many there are.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    starts_at_hour: float = Field(default=0.0, ge=0, lt=24)
+    hours: float = Field(default=24.0, gt=0, le=24)
+    weights: list[float] = Field(min_length=24, max_length=24)
+
+    @model_validator(mode="after")
+    def _some_hour_has_calls(self) -> DayProfile:
+        if any(w < 0 for w in self.weights) or not any(self.weights):
+            raise ValueError("weights must be non-negative and not all zero")
+        return self
+
+    def hour_at(self, fraction: float) -> float:
+        """The hour of the day ``fraction`` (0..1) of the way through the run."""
+        return (self.starts_at_hour + fraction * self.hours) % 24
+
+    def weight_at(self, fraction: float) -> float:
+        return self.weights[int(self.hour_at(fraction))]
+
+    @property
+    def mean_weight(self) -> float:
+        """Mean weight over the hours the run stands for (fine steps: hours may be partial)."""
+        steps = 24 * 60
+        return sum(self.weight_at(i / steps) for i in range(steps)) / steps
+
+    @property
+    def peak_factor(self) -> float:
+        return max(self.weights) / self.mean_weight
+
+
+class Telemetry(BaseModel):
+    """Routine traffic besides help calls."""
+
+    model_config = ConfigDict(extra="forbid")
+    position_every_s: float | None = Field(default=None, gt=0)  # wearables report where they are
+    low_battery_share: float = Field(default=0.0, ge=0, le=1)  # devices whose battery runs low
+    silent_share: float = Field(default=0.0, ge=0, le=1)  # devices that stop checking in
+
+
 class Slo(BaseModel):
     model_config = ConfigDict(extra="forbid")
     press_to_push_p99_s: float = Field(default=1.0, gt=0)
@@ -48,6 +94,8 @@ class Scenario(BaseModel):
     help_per_hour: float = Field(ge=0)  # help calls across the whole fleet, real time
     false_alarm_share: float = Field(default=0.0, ge=0, le=1)  # pressed, cancelled seconds later
     repeat_press_share: float = Field(default=0.0, ge=0, le=1)  # anxious elders press again
+    day: DayProfile | None = None  # None: the same rate all run long
+    telemetry: Telemetry = Telemetry()
     caregivers: CaregiverBehaviour = CaregiverBehaviour()
     faults: list[Fault] = []
     slo: Slo = Slo()

@@ -38,6 +38,12 @@ def test_short_scenario_keeps_its_slos(tmp_path: Path) -> None:
     assert report["help_calls"] >= 30
     assert report["stages_ms"]["pushed"]["p50"] is not None
     assert report["stages_ms"]["arrived"]["p50"] is not None
+    # Routine traffic ran beside the calls: positions, low batteries, silent devices.
+    sent = report["events_by_type"]
+    assert sent["heartbeat"] > 300
+    assert sent["position"] > 0
+    assert sent["lowBattery"] == round(300 * 0.02)
+    assert report["devices_silenced"] == round(300 * 0.01)
     assert "SLOs" in result.stdout
 
 
