@@ -428,6 +428,10 @@ async def run(scenario: Scenario, stack: Stack, *, username: str, password: str)
             pushed = metrics.latencies("pushed")
             p95 = percentile(pushed, 0.95)
             still_open = sum(j.arrived_at is None for j in metrics.journeys.values())
+            in_flight = sum(
+                j.accepted_at is not None and j.arrived_at is None
+                for j in metrics.journeys.values()
+            )
             metrics.open_calls.append((elapsed, still_open))
             progress.update(
                 bar,
@@ -435,7 +439,7 @@ async def run(scenario: Scenario, stack: Stack, *, username: str, password: str)
                 status=(
                     f"connected {sum(d.connected.is_set() for d in fleet)}/{len(fleet)} · "
                     f"sent {sum(d.sent for d in fleet)} · helped {len(metrics.journeys)} · "
-                    f"open {still_open} · "
+                    f"open {still_open} · on the way {in_flight} · "
                     f"push p95 {'-' if p95 is None else f'{p95 * 1000:.0f} ms'}"
                 ),
             )
