@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +19,7 @@ from dispatch.services import Services
 from dispatch.store.tables import Alert, Caregiver, Order
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["operator actions"])
+T = TypeVar("T")
 
 
 class _Body(BaseModel):
@@ -67,6 +70,21 @@ async def _guard(
     return datetime.now(UTC)
 
 
+async def _act(
+    services: Services,
+    request: Request,
+    principal: Principal,
+    alert_id: uuid.UUID,
+    action: Callable[..., T],
+    *args: Any,
+) -> T:
+    """Check the operator may touch the alert, act as them, then wake the dispatcher."""
+    at = await _guard(services, request, principal, alert_id)
+    done = await services.db.run(action, services.db, alert_id, principal.username, *args, at=at)
+    await services.after_change()
+    return done
+
+
 @router.post("/acknowledge", response_model=list[Alert])
 async def acknowledge_many(
     services: ServicesDep, principal: BoardDep, request: Request, body: BulkAcknowledge
@@ -95,12 +113,7 @@ async def acknowledge(
 async def add_note(
     services: ServicesDep, principal: BoardDep, request: Request, alert_id: uuid.UUID, body: Note
 ) -> Alert:
-    at = await _guard(services, request, principal, alert_id)
-    alert = await services.db.run(
-        operators.add_note, services.db, alert_id, principal.username, body.text, at=at
-    )
-    await services.after_change()
-    return alert
+    return await _act(services, request, principal, alert_id, operators.add_note, body.text)
 
 
 @router.post("/{alert_id}/callback", response_model=Alert)
@@ -112,18 +125,9 @@ async def callback(
     body: Callback,
 ) -> Alert:
     """Record what the elder said when called back."""
-    at = await _guard(services, request, principal, alert_id)
-    alert = await services.db.run(
-        operators.record_callback,
-        services.db,
-        alert_id,
-        principal.username,
-        body.outcome,
-        body.note,
-        at=at,
+    return await _act(
+        services, request, principal, alert_id, operators.record_callback, body.outcome, body.note
     )
-    await services.after_change()
-    return alert
 
 
 @router.post("/{alert_id}/assign", response_model=Order)
@@ -152,12 +156,7 @@ async def cancel(
     services: ServicesDep, principal: BoardDep, request: Request, alert_id: uuid.UUID, body: Reason
 ) -> Alert:
     """Close the alert as a false alarm (or not needed), with the reason."""
-    at = await _guard(services, request, principal, alert_id)
-    alert = await services.db.run(
-        operators.cancel, services.db, alert_id, principal.username, body.reason, at=at
-    )
-    await services.after_change()
-    return alert
+    return await _act(services, request, principal, alert_id, operators.cancel, body.reason)
 
 
 @router.post("/{alert_id}/escalate", response_model=Alert)
@@ -165,12 +164,7 @@ async def escalate(
     services: ServicesDep, principal: BoardDep, request: Request, alert_id: uuid.UUID, body: Reason
 ) -> Alert:
     """Hand the alert to a supervisor."""
-    at = await _guard(services, request, principal, alert_id)
-    alert = await services.db.run(
-        operators.escalate, services.db, alert_id, principal.username, body.reason, at=at
-    )
-    await services.after_change()
-    return alert
+    return await _act(services, request, principal, alert_id, operators.escalate, body.reason)
 
 
 @router.post("/{alert_id}/resolve", response_model=Alert)
@@ -181,12 +175,7 @@ async def resolve(
     alert_id: uuid.UUID,
     body: Resolution,
 ) -> Alert:
-    at = await _guard(services, request, principal, alert_id)
-    alert = await services.db.run(
-        operators.resolve, services.db, alert_id, principal.username, body.note, at=at
-    )
-    await services.after_change()
-    return alert
+    return await _act(services, request, principal, alert_id, operators.resolve, body.note)
 
 
 def _load(services: Services, alert_id: uuid.UUID) -> Alert:
