@@ -1,9 +1,13 @@
 """Relays committed audit records to the live streams (the transactional outbox).
 
 Writers commit an audit record with ``published = false`` in the same transaction
-as the state change, then call :meth:`Outbox.flush`. A record that could not be
-published (Redis down) stays unpublished and goes out on a later flush, so the
-board never misses a step that the database holds.
+as the state change, then call :meth:`Outbox.flush`. A flush leases the records
+it publishes for a few seconds, appends them to Redis, then marks them published.
+A record that could not be published (Redis down) is released and goes out on a
+later flush; one whose publisher died keeps its lease only until it expires, and
+the next sweep, in any process, publishes it. So the board never misses a step
+that the database holds; a step may, rarely, arrive twice (a publisher that died
+between appending and marking), and clients drop repeats by audit id.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from redis.exceptions import RedisError
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 
 from dispatch.live.bus import LiveBus
@@ -24,6 +29,7 @@ from dispatch.store.tables import AuditRecord
 
 log = logging.getLogger(__name__)
 BATCH = 500
+LEASE = timedelta(seconds=5)  # far longer than an append to Redis takes
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +47,17 @@ class Outbox:
         self._lock = asyncio.Lock()  # keeps this process's events in audit order
 
     def _claim(self) -> list[_Claimed]:
+        now = datetime.now(UTC)
         with self.db.session() as session:
-            ids = select(AuditRecord.id).where(col(AuditRecord.published).is_(False))
+            ids = select(AuditRecord.id).where(
+                col(AuditRecord.published).is_(False),
+                or_(col(AuditRecord.lease_until).is_(None), col(AuditRecord.lease_until) < now),
+            )
             ids = ids.order_by(col(AuditRecord.id)).limit(BATCH)
             claim = (
                 update(AuditRecord)
                 .where(col(AuditRecord.id).in_(ids.scalar_subquery()))
-                .values(published=True)
+                .values(lease_until=now + LEASE)
                 .returning(
                     col(AuditRecord.id),
                     col(AuditRecord.caregiver_id),
@@ -58,19 +68,23 @@ class Outbox:
             claimed = session.execute(claim).all()
         return sorted((_Claimed(*row) for row in claimed), key=lambda c: c.id)
 
-    def _unclaim(self, ids: list[int]) -> None:
+    def _settle(self, ids: list[int], *, published: bool) -> None:
+        """Mark leased records published, or release them for a later flush."""
         with self.db.session() as session:
             session.execute(
-                update(AuditRecord).where(col(AuditRecord.id).in_(ids)).values(published=False)
+                update(AuditRecord)
+                .where(col(AuditRecord.id).in_(ids))
+                .values(published=published, lease_until=None)
             )
 
     def deliveries(self, records: list[_Claimed]) -> list[tuple[str, dict[str, Any]]]:
         """Every record goes to the board; order records also to their caregiver."""
         out: list[tuple[str, dict[str, Any]]] = []
         for record in records:
-            out.append((self.bus.board_stream, record.event))
+            event = {**record.event, "audit_id": record.id}  # lets clients drop a repeat
+            out.append((self.bus.board_stream, event))
             if record.entity == "order" and record.caregiver_id:
-                out.append((self.bus.caregiver_stream(str(record.caregiver_id)), record.event))
+                out.append((self.bus.caregiver_stream(str(record.caregiver_id)), event))
         return out
 
     async def flush(self) -> int:
@@ -81,10 +95,12 @@ class Outbox:
                 records = await self.db.run(self._claim)
                 if not records:
                     return sent
+                ids = [r.id for r in records]
                 try:
                     await self.bus.publish(self.deliveries(records))
                 except (RedisError, OSError) as exc:
                     log.warning("live events held back, Redis unavailable: %s", exc)
-                    await self.db.run(self._unclaim, [r.id for r in records])
+                    await self.db.run(self._settle, ids, published=False)
                     return sent
+                await self.db.run(self._settle, ids, published=True)
                 sent += len(records)

@@ -196,6 +196,8 @@ class AuditRecord(SQLModel, table=True):
 
     ``event`` is the message the live hub publishes; ``published`` turns true once
     Redis has it, so events written while Redis was down still go out later.
+    ``lease_until`` marks a record a process is publishing right now; a process
+    that dies mid-publish leaves a lease that expires, and another takes it over.
     """
 
     __tablename__ = "audit_record"
@@ -214,6 +216,7 @@ class AuditRecord(SQLModel, table=True):
     detail: dict[str, Any] = _json()
     event: dict[str, Any] = _json()
     published: bool = Field(default=False, index=True)
+    lease_until: datetime | None = _utc(nullable=True)
 
 
 class DeviceEvent(SQLModel, table=True):
