@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     merge_window_s: float = Field(default=300.0, ge=0)
     offer_timeout_s: float = Field(default=30.0, gt=0)
     dispatch_tick_s: float = Field(default=1.0, gt=0)
+    # The board sounds again for an alert nobody has acknowledged after this long,
+    # and puts it before the supervisors after board_escalate_after_s.
+    board_realert_s: float = Field(default=30.0, gt=0)
+    board_escalate_after_s: float = Field(default=120.0, gt=0)
     max_clock_skew_s: float = Field(default=24 * 3600.0, gt=0)
 
     @field_validator("database_url")

@@ -162,9 +162,9 @@ async def _demo(port: int, data_dir: Path, press_every_s: float, time_scale: flo
         example = city.devices[0].id
         typer.echo(
             f"\nCareBell demo is running.\n"
+            f"  Live board:      {base}/board/\n"
+            f"  Caregiver app:   {base}/app/\n"
             f"  API docs:        {base}/docs\n"
-            f"  Open alerts:     {base}/api/v1/alerts?status=offered\n"
-            f"  Board stream:    {base.replace('http', 'ws', 1)}/ws/v1/board?token=…\n"
             f"  Demo log-ins:    sup1, op1, cg01…cg{len(city.caregivers):02d} "
             f"(password {DEMO_PASSWORD})\n"
             f"  Press by hand:   mosquitto_pub -h {urlsplit(settings.mqtt_url).hostname} "

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+# The call centre's target: 97.5% of alerts answered within a minute.
+ANSWER_TARGET_S = 60.0
+
 
 @dataclass(frozen=True, slots=True)
 class AlertTimes:
@@ -26,6 +29,7 @@ class Kpis:
     open_alerts: int
     answer_p50_s: float | None
     answer_p975_s: float | None
+    answered_within_target: float | None  # share of answered alerts answered within a minute
     reached_within_deadline: float | None  # share of alerts whose deadline has come
     caregivers_available: int
     devices_offline: int
@@ -56,6 +60,9 @@ def compute(
         open_alerts=open_alerts,
         answer_p50_s=statistics.median(answers) if answers else None,
         answer_p975_s=percentile(answers, 0.975),
+        answered_within_target=(
+            sum(a <= ANSWER_TARGET_S for a in answers) / len(answers) if answers else None
+        ),
         reached_within_deadline=len(on_time) / len(judged) if judged else None,
         caregivers_available=caregivers_available,
         devices_offline=devices_offline,

@@ -93,6 +93,7 @@ def generate_city(
             district=d["name_zh"],
             street=street["name_zh"],
             community=community,
+            **_card(random.Random(f"{seed}/card/{i}")),
         )
         elders.append(elder)
         kinds = [k for k, share in spec["devices"].items() if rng.random() < share]
@@ -124,6 +125,33 @@ def generate_city(
             )
         )
     return City(spec["name_en"], elders, devices, caregivers)
+
+
+_HEALTH = [
+    "高血压",
+    "糖尿病",
+    "心脏支架术后",
+    "轻度认知障碍",
+    "行动不便，使用助行器",
+    "听力差，请大声说话",
+]
+_KIN = ["女儿", "儿子", "侄女", "邻居"]
+_ACCESS = [
+    "门禁密码 {code}#",
+    "备用钥匙在对门邻居家",
+    "物业值班室可开门",
+    "门口鞋柜内有钥匙盒，密码 {code}",
+]
+
+
+def _card(rng: random.Random) -> dict[str, str]:
+    """What a caregiver needs at the door; its own random stream keeps the city stable."""
+    code = f"{rng.randrange(10**4):04d}"
+    return {
+        "notes": "；".join(rng.sample(_HEALTH, k=rng.randint(1, 2))),
+        "emergency_contact": f"{rng.choice(_KIN)}{_name(rng)} 139{rng.randrange(10**8):08d}",
+        "access_notes": rng.choice(_ACCESS).format(code=code),
+    }
 
 
 def seed_city(session: Session, city: City) -> bool:

@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from config.settings import Settings
+from dispatch import web
 from dispatch.api.deps import registry_access
 from dispatch.api.routes import actions, alerts, auth, board, health, me, registry
 from dispatch.errors import Conflict, IllegalTransition, NotFound
@@ -31,13 +32,15 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(auth.router)
+    # Before the registry: /caregivers/live must not be read as a caregiver's id.
+    app.include_router(board.router)
     # Registry: the call centre reads it, administrators change it.
     app.include_router(registry.router, dependencies=[Depends(registry_access)])
     app.include_router(alerts.router)
     app.include_router(actions.router)
-    app.include_router(board.router)
     app.include_router(me.router)
     app.include_router(hub.router)
+    web.mount(app)
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> JSONResponse:

@@ -54,6 +54,7 @@ class AuditPublic(BaseModel):
     from_state: str | None
     to_state: str
     actor: str
+    action: str | None = None  # what happened when the state did not change
     at: datetime
     detail: dict[str, Any]
 

@@ -29,6 +29,8 @@ def elder_view(elder: Elder | None) -> dict[str, Any] | None:
         "lat": elder.lat,
         "lon": elder.lon,
         "notes": elder.notes,
+        "emergency_contact": elder.emergency_contact,
+        "access_notes": elder.access_notes,
     }
 
 

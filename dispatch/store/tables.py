@@ -77,7 +77,9 @@ class Elder(SQLModel, table=True):
     district: str = Field(default="", index=True)
     street: str = ""
     community: str = ""
-    notes: str = ""
+    notes: str = ""  # key health notes for whoever goes
+    emergency_contact: str = ""  # family to call: who, and the number
+    access_notes: str = ""  # how to get in: door code, key with a neighbour
 
 
 class Device(SQLModel, table=True):

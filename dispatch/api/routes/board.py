@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from dispatch.api.deps import BoardDep, ServicesDep, SessionDep
@@ -19,7 +20,7 @@ from dispatch.api.schemas import AuditPublic
 from dispatch.domain.access import Principal
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
 from dispatch.domain.model import Shift
-from dispatch.kpis import AlertTimes, compute
+from dispatch.kpis import ANSWER_TARGET_S, AlertTimes, compute
 from dispatch.services import Services
 from dispatch.store.tables import Alert, AuditRecord, Caregiver, Device, Elder, Order
 
@@ -175,3 +176,40 @@ async def caregivers_live(services: ServicesDep, principal: BoardDep) -> list[di
             }
         )
     return out
+
+
+@router.get("/board/settings")
+async def board_settings(services: ServicesDep, principal: BoardDep) -> dict[str, Any]:
+    """What the board page needs to behave: alarm timings, the answer target, the clock."""
+    settings = services.settings
+    return {
+        "realert_s": settings.board_realert_s,
+        "escalate_after_s": settings.board_escalate_after_s,
+        "answer_target_s": ANSWER_TARGET_S,
+        "timezone": settings.timezone,
+        "offer_timeout_s": settings.offer_timeout_s,
+    }
+
+
+@router.get("/map/areas")
+def map_areas(session: SessionDep, principal: BoardDep) -> list[dict[str, Any]]:
+    """Each district's extent from where its elders live: the map's offline base layer."""
+    extent = (
+        sa_select(
+            col(Elder.district),
+            func.min(Elder.lat),
+            func.min(Elder.lon),
+            func.max(Elder.lat),
+            func.max(Elder.lon),
+            func.count(),
+        )
+        .where(col(Elder.district) != "")
+        .group_by(col(Elder.district))
+        .order_by(col(Elder.district))
+    )
+    rows = session.execute(extent).all()
+    return [
+        {"district": d, "south": s, "west": w, "north": n, "east": e, "elders": count}
+        for d, s, w, n, e, count in rows
+        if principal.may_see_area(d)
+    ]

@@ -42,6 +42,14 @@ def my_orders(session: SessionDep, principal: CaregiverDep) -> list[dict[str, An
     return out
 
 
+@router.get("/shift")
+def get_duty(session: SessionDep, principal: CaregiverDep) -> dict[str, bool]:
+    """Whether I am on shift (offers come only then)."""
+    caregiver = session.get(Caregiver, principal.caregiver_id)
+    assert caregiver is not None
+    return {"on_duty": caregiver.on_duty}
+
+
 @router.post("/shift")
 async def set_duty(services: ServicesDep, principal: CaregiverDep, body: Duty) -> dict[str, bool]:
     """Go on or off shift; off shift, no offer comes."""

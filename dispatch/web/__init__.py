@@ -1,0 +1,25 @@
+"""The two web pages CareBell serves itself: the operators' board and the caregivers' app.
+
+Plain HTML, CSS and ES modules with no build step; Leaflet is vendored under
+static/vendor so the map works with no internet (docs/web.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+STATIC = Path(__file__).parent / "static"
+
+
+def mount(app: FastAPI) -> None:
+    app.mount("/board", StaticFiles(directory=STATIC / "board", html=True), name="board")
+    app.mount("/app", StaticFiles(directory=STATIC / "app", html=True), name="app")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/board/")

@@ -1,0 +1,317 @@
+// The caregivers' app: shift, location, offers, the active order and the day's visits.
+// Actions go through a small outbox kept on the phone: taken offline, they are sent
+// when the connection returns, each with a ref the server carries out once.
+
+import { Api } from "../static/shared/api.js";
+import { $, fill, h } from "../static/shared/dom.js";
+import { apply, fmt, otherLocale, preferredLocale, t, useLocale } from "../static/shared/i18n.js";
+import { Live, beep } from "../static/shared/live.js";
+
+const api = new Api("carebell.app.session");
+const OUTBOX = "carebell.app.outbox";
+const ACTIVE = ["offered", "accepted", "en_route", "on_scene"];
+const state = { onDuty: true, orders: new Map(), position: null, visits: [], message: "" };
+let live;
+let watchId;
+let lastSent = 0;
+
+// ---- start and sign-in -------------------------------------------------------
+
+async function start() {
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js").catch(() => {});
+  await useLocale(api.user?.locale || preferredLocale());
+  for (const b of document.querySelectorAll(".lang")) b.addEventListener("click", switchLanguage);
+  api.onUnauthorized = showLogin;
+  $("#login").addEventListener("submit", signIn);
+  $("#logout").addEventListener("click", async () => {
+    await api.logout().catch(() => {});
+    location.reload();
+  });
+  $("#shift-toggle").addEventListener("click", toggleShift);
+  if (api.token && api.user.role === "caregiver") enter();
+  else showLogin();
+}
+
+async function switchLanguage() {
+  const locale = await useLocale(otherLocale());
+  if (api.token) {
+    api.put("/api/v1/auth/me/locale", { locale }).then((user) => api.remember(user), () => {});
+  }
+  render();
+}
+
+function showLogin() {
+  live?.close();
+  $("#main").hidden = true;
+  $("#login").hidden = false;
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const form = event.target;
+  $("#login-error").textContent = "";
+  try {
+    const user = await api.login(form.username.value, form.password.value);
+    if (user.role !== "caregiver") {
+      api.forget();
+      $("#login-error").textContent = t("login.forbidden");
+      return;
+    }
+    if (user.locale) await useLocale(user.locale);
+    enter();
+  } catch {
+    $("#login-error").textContent = t("login.failed");
+  }
+}
+
+async function enter() {
+  $("#login").hidden = true;
+  $("#main").hidden = false;
+  $("#name").textContent = api.user.display_name || api.user.username;
+  const id = api.user.caregiver_id;
+  try {
+    state.onDuty = (await api.get("/api/v1/me/shift")).on_duty;
+  } catch {
+    /* offline: keep the last known */
+  }
+  live = new Live(`/ws/v1/caregivers/${id}`, {
+    token: api.token,
+    storageKey: `carebell.app.seq.${id}`,
+    onMessage: received,
+    onStatus: (s) => {
+      const el = $("#live-status");
+      el.dataset.state = s;
+      el.dataset.i18n = `live.${s}`; // re-read when the language changes
+      el.textContent = t(`live.${s}`);
+    },
+    onOpen: () => {
+      flushOutbox();
+      sendPosition(true);
+      loadOrders();
+    },
+    onResync: loadOrders,
+    onDenied: showLogin,
+  });
+  live.connect();
+  watchLocation();
+  loadVisits();
+  setInterval(renderCountdowns, 1000);
+  render();
+}
+
+// ---- shift and location ----------------------------------------------------------
+
+async function toggleShift() {
+  const onDuty = !state.onDuty;
+  await api.post("/api/v1/me/shift", { on_duty: onDuty });
+  state.onDuty = onDuty;
+  if (onDuty) sendPosition(true);
+  render();
+}
+
+function watchLocation() {
+  if (!navigator.geolocation) return;
+  watchId = navigator.geolocation.watchPosition(
+    (p) => {
+      state.position = { lat: p.coords.latitude, lon: p.coords.longitude };
+      sendPosition(false);
+      render();
+    },
+    () => {
+      state.position = null;
+      render();
+    },
+    { enableHighAccuracy: true, maximumAge: 10_000 },
+  );
+}
+
+// Positions go out at most every 5 s: enough for the matcher, kind to the battery.
+function sendPosition(now) {
+  if (!state.onDuty || !state.position) return;
+  if (!now && Date.now() - lastSent < 5000) return;
+  if (live?.send({ type: "position", ...state.position })) lastSent = Date.now();
+}
+
+// ---- orders --------------------------------------------------------------------
+
+async function loadOrders() {
+  try {
+    const rows = await api.get("/api/v1/me/orders");
+    state.orders = new Map(rows.map((r) => [r.order.id, r]));
+    render();
+  } catch {
+    /* offline: the live stream fills in when it is back */
+  }
+}
+
+async function loadVisits() {
+  try {
+    state.visits = await api.get("/api/v1/me/visits");
+  } catch {
+    state.visits = []; // no planned services on this server, or offline
+  }
+  render();
+}
+
+function received(message) {
+  if (message.type === "reply" || message.type === "error") {
+    settle(message);
+    return;
+  }
+  if (!message.order) return;
+  const { order } = message;
+  const known = state.orders.get(order.id);
+  if (ACTIVE.includes(order.state)) {
+    state.orders.set(order.id, { order, alert: message.alert, elder: message.elder });
+    if (order.state === "offered" && !known) ring();
+  } else {
+    state.orders.delete(order.id);
+    if (order.state === "completed") state.message = t("app.completed_ok");
+  }
+  render();
+}
+
+function ring() {
+  beep(4);
+  navigator.vibrate?.([400, 150, 400, 150, 400]);
+}
+
+// ---- the outbox --------------------------------------------------------------------
+
+const outbox = () => JSON.parse(localStorage.getItem(OUTBOX) || "[]");
+const saveOutbox = (items) => localStorage.setItem(OUTBOX, JSON.stringify(items));
+
+function act(orderId, action, note) {
+  const ref = crypto.randomUUID();
+  const item = { type: "action", action, order_id: orderId, ref };
+  if (note) item.note = note;
+  saveOutbox([...outbox(), item]);
+  state.message = "";
+  flushOutbox();
+  render();
+}
+
+function flushOutbox() {
+  for (const item of outbox()) if (!live?.send(item)) break;
+  render();
+}
+
+function settle(message) {
+  if (!message.ref) return;
+  saveOutbox(outbox().filter((item) => item.ref !== message.ref));
+  if (message.type === "error") state.message = t("action.failed", { why: message.message });
+  else if (message.backup_alert_id) state.message = t("app.help_sent");
+  loadOrders();
+}
+
+// ---- rendering -------------------------------------------------------------------
+
+function render() {
+  apply(document);
+  $("#shift-state").textContent = t(state.onDuty ? "app.on_shift" : "app.off_shift");
+  $("#shift-toggle").textContent = t(state.onDuty ? "app.go_off" : "app.go_on");
+  $("#location-state").textContent = t(state.position ? "app.sharing" : "app.no_location");
+  const queued = outbox().length;
+  $("#queued").hidden = queued === 0;
+  $("#queued").textContent = t("app.queued", { n: queued });
+  const rows = [...state.orders.values()];
+  const offer = rows.find((r) => r.order.state === "offered");
+  const active = rows.find((r) => r.order.state !== "offered");
+  renderOffer(offer);
+  renderOrder(active);
+  $("#waiting").hidden = Boolean(offer || active);
+  $("#waiting").textContent = t(state.onDuty ? "app.waiting" : "app.waiting_off");
+  $("#message").textContent = state.message;
+  renderVisits();
+}
+
+function pending(orderId) {
+  return outbox().some((item) => item.order_id === orderId);
+}
+
+function renderOffer(row) {
+  const section = $("#offer");
+  section.hidden = !row;
+  if (!row) return;
+  const { order, alert, elder } = row;
+  const reason = h("select", { id: "decline-reason" },
+    ["busy", "too_far", "no_skill", "other"].map((r) => h("option", { value: r }, t(`app.decline.${r}`))),
+  );
+  const busy = pending(order.id);
+  fill(section, 
+    h("h2", {}, `${t("app.offer")} · ${t(`alertType.${alert.alert_type}`)}`),
+    h("span", { class: `sev ${alert.severity}` }, t(`severity.${alert.severity}`)),
+    h("b", {}, elder?.name || ""),
+    h("span", {}, elder?.address || ""),
+    h("span", {}, t("app.distance", { d: fmt.distance(order.distance_m), t: fmt.minutes(order.eta_s) })),
+    h("span", { class: "countdown", dataset: { expires: order.expires_at || "" } }),
+    h("button", { class: "big go", "data-action": "accept", disabled: busy, onclick: () => act(order.id, "accept") }, t("app.accept")),
+    h("label", {}, t("app.decline_reason"), reason),
+    h("button", {
+      class: "big no",
+      "data-action": "decline",
+      disabled: busy,
+      onclick: () => act(order.id, "decline", t(`app.decline.${reason.value}`)),
+    }, t("app.decline")),
+  );
+  renderCountdowns();
+}
+
+function renderCountdowns() {
+  for (const el of document.querySelectorAll(".countdown[data-expires]")) {
+    if (!el.dataset.expires) continue;
+    const left = (new Date(el.dataset.expires) - Date.now()) / 1000;
+    el.textContent = t("app.expires_in", { t: fmt.clock(Math.max(0, left)) });
+  }
+}
+
+function renderOrder(row) {
+  const section = $("#order");
+  section.hidden = !row;
+  if (!row) return;
+  const { order, alert, elder } = row;
+  const busy = pending(order.id);
+  const notes = h("textarea", { rows: 3, placeholder: t("app.outcome") });
+  const step = {
+    accepted: h("button", { class: "big go", "data-action": "en_route", disabled: busy, onclick: () => act(order.id, "en_route") }, t("app.en_route")),
+    en_route: h("button", { class: "big go", "data-action": "arrive", disabled: busy, onclick: () => act(order.id, "arrive") }, t("app.arrive")),
+    on_scene: [
+      notes,
+      h("button", { class: "big go", "data-action": "complete", disabled: busy, onclick: () => act(order.id, "complete", notes.value) }, t("app.complete")),
+    ],
+  }[order.state];
+  fill(section, 
+    h("h2", {}, `${t(`state.${order.state}`)} · ${t(`alertType.${alert.alert_type}`)}`),
+    elder &&
+      h("dl", {},
+        [
+          ["detail.elder", elder.name],
+          ["detail.address", elder.address],
+          ["detail.phone", elder.phone && h("a", { href: `tel:${elder.phone}` }, elder.phone)],
+          ["detail.health", elder.notes],
+          ["detail.access", elder.access_notes],
+          ["detail.contact", elder.emergency_contact],
+        ]
+          .filter(([, v]) => v)
+          .flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v)]),
+      ),
+    elder && h("a", { class: "big nav", href: `geo:${elder.lat},${elder.lon}?q=${elder.lat},${elder.lon}` }, t("app.navigate")),
+    step,
+    h("button", { class: "big help", "data-action": "need_help", disabled: busy, onclick: () => act(order.id, "need_help") }, t("app.need_help")),
+  );
+}
+
+function renderVisits() {
+  const list = $("#visits");
+  fill(list, 
+    ...state.visits.map((v) =>
+      h("li", {},
+        h("b", {}, `${fmt.time(v.planned_start || v.window_start)} · ${v.service_label_zh && document.documentElement.lang === "zh-CN" ? v.service_label_zh : v.service_label_en || v.service}`),
+        h("div", { class: "muted" }, `${v.elder_name || v.elder?.name || ""} · ${v.elder_address || v.elder?.address || ""}`),
+      ),
+    ),
+  );
+  $("#visits-none").hidden = state.visits.length > 0;
+}
+
+start();

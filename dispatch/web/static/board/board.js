@@ -1,0 +1,593 @@
+// The operators' live board: queue, map, alert detail and actions, live over WebSockets.
+
+import { Api } from "../shared/api.js";
+import { $, fill, h } from "../shared/dom.js";
+import { apply, fmt, otherLocale, preferredLocale, t, useLocale } from "../shared/i18n.js";
+import { Live, beep } from "../shared/live.js";
+import { CityMap } from "./map.js";
+
+const BOARD_ROLES = ["operator", "supervisor", "admin"];
+const OPEN = ["raised", "dispatching", "offered", "accepted", "en_route", "on_scene", "escalated"];
+const WEIGHT = { critical: 8, high: 4, medium: 2, low: 1 };
+
+const api = new Api("carebell.board.session");
+const state = {
+  alerts: new Map(), // open alerts by id
+  caregivers: new Map(), // id -> {id, name, lat, lon, state}
+  checked: new Set(),
+  selected: null,
+  card: null,
+  settings: { realert_s: 30, escalate_after_s: 120, answer_target_s: 60 },
+  alarmed: new Map(), // alert id -> how many times it has sounded
+  kpis: null,
+};
+let map;
+let live;
+
+const age = (iso) => (Date.now() - new Date(iso).getTime()) / 1000;
+const unacknowledged = (a) => !a.acknowledged_at;
+// Answered: an operator took it, or a caregiver accepted it (as the KPI counts it).
+const answered = (a) => !unacknowledged(a) || ["accepted", "en_route", "on_scene"].includes(a.state);
+
+function urgency(a, b) {
+  const top = (x) => (x.state === "escalated" && unacknowledged(x) ? 0 : 1);
+  return (
+    top(a) - top(b) ||
+    (WEIGHT[b.severity] || 0) - (WEIGHT[a.severity] || 0) ||
+    new Date(a.raised_at) - new Date(b.raised_at)
+  );
+}
+
+// ---- start and sign-in -------------------------------------------------------
+
+async function start() {
+  await useLocale(api.user?.locale || preferredLocale());
+  for (const button of document.querySelectorAll(".lang")) {
+    button.addEventListener("click", switchLanguage);
+  }
+  api.onUnauthorized = showLogin;
+  $("#login").addEventListener("submit", signIn);
+  $("#logout").addEventListener("click", async () => {
+    await api.logout().catch(() => {});
+    location.reload();
+  });
+  if (api.token && BOARD_ROLES.includes(api.user.role)) enter();
+  else showLogin();
+}
+
+async function switchLanguage() {
+  const locale = await useLocale(otherLocale());
+  if (api.token) {
+    api.put("/api/v1/auth/me/locale", { locale }).then((user) => api.remember(user), () => {});
+  }
+  render();
+}
+
+function showLogin() {
+  live?.close();
+  $("#main").hidden = true;
+  $("#login").hidden = false;
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const form = event.target;
+  $("#login-error").textContent = "";
+  try {
+    const user = await api.login(form.username.value, form.password.value);
+    if (!BOARD_ROLES.includes(user.role)) {
+      api.forget();
+      $("#login-error").textContent = t("login.forbidden");
+      return;
+    }
+    if (user.locale) await useLocale(user.locale);
+    enter();
+  } catch {
+    $("#login-error").textContent = t("login.failed");
+  }
+}
+
+async function enter() {
+  $("#login").hidden = true;
+  $("#main").hidden = false;
+  $("#user").textContent = api.user.display_name || api.user.username;
+  state.settings = await api.get("/api/v1/board/settings");
+  map = map || new CityMap($("#map"));
+  map.areas(await api.get("/api/v1/map/areas"));
+  $("#select-all").addEventListener("change", (e) => {
+    state.checked = e.target.checked ? new Set(state.alerts.keys()) : new Set();
+    renderQueue();
+  });
+  $("#bulk-ack").addEventListener("click", bulkAcknowledge);
+  await Promise.all([loadAlerts(), loadCaregivers(), loadKpis()]);
+  live = new Live("/ws/v1/board", {
+    token: api.token,
+    storageKey: `carebell.board.seq.${api.user.username}`,
+    onMessage: received,
+    onStatus: (s) => {
+      const el = $("#live-status");
+      el.dataset.state = s;
+      el.dataset.i18n = `live.${s}`; // re-read when the language changes
+      el.textContent = t(`live.${s}`);
+    },
+    onResync: () => loadAlerts(),
+    onOpen: () => loadAlerts(), // a snapshot after every (re)connect: nothing stays stale
+    onDenied: showLogin,
+  });
+  live.connect();
+  setInterval(tick, 1000);
+  setInterval(loadCaregivers, 10_000);
+  setInterval(loadKpis, 15_000);
+}
+
+// ---- data --------------------------------------------------------------------
+
+async function loadAlerts() {
+  const query = new URLSearchParams({ sort: "urgency", limit: "500" });
+  for (const s of OPEN) query.append("status", s);
+  const alerts = await api.get(`/api/v1/alerts?${query}`);
+  const ids = new Set(alerts.map((a) => a.id));
+  for (const id of state.alerts.keys()) if (!ids.has(id)) forget(id);
+  for (const a of alerts) {
+    state.alerts.set(a.id, a);
+    map.alert(a, select);
+  }
+  renderQueue();
+}
+
+async function loadCaregivers() {
+  for (const c of await api.get("/api/v1/caregivers/live")) {
+    state.caregivers.set(c.id, c);
+    map.caregiver(c, `${c.name} · ${t(`caregiver.${c.state}`)}`);
+  }
+}
+
+let kpiTimer;
+function loadKpisSoon() {
+  clearTimeout(kpiTimer);
+  kpiTimer = setTimeout(loadKpis, 400);
+}
+
+async function loadKpis() {
+  state.kpis = await api.get("/api/v1/kpis/today");
+  renderKpis();
+}
+
+function forget(id) {
+  state.alerts.delete(id);
+  state.checked.delete(id);
+  state.alarmed.delete(id);
+  map.removeAlert(id);
+}
+
+function received(message) {
+  if (message.type === "caregiver.position") {
+    const c = state.caregivers.get(message.caregiver_id) || {
+      id: message.caregiver_id,
+      name: "",
+      state: "free",
+    };
+    Object.assign(c, { lat: message.lat, lon: message.lon });
+    state.caregivers.set(c.id, c);
+    map.caregiver(c, `${c.name} · ${t(`caregiver.${c.state}`)}`);
+    return;
+  }
+  const alert = message.alert;
+  if (!alert) return;
+  const isNew = !state.alerts.has(alert.id);
+  if (OPEN.includes(alert.state)) {
+    state.alerts.set(alert.id, alert);
+    map.alert(alert, select);
+    if (isNew) announce(alert);
+  } else {
+    forget(alert.id);
+  }
+  if (message.order) loadCaregivers();
+  renderQueue();
+  loadKpisSoon();
+  if (state.selected === alert.id) loadCard(alert.id);
+}
+
+// A new urgent alert sounds and flashes; quieter ones only flash.
+function announce(alert) {
+  if (alert.severity === "critical" || alert.severity === "high") beep(3);
+  state.alarmed.set(alert.id, 0);
+  requestAnimationFrame(() => {
+    const row = document.querySelector(`.alert[data-id="${alert.id}"]`);
+    row?.classList.add("flash");
+  });
+}
+
+// ---- the queue ---------------------------------------------------------------
+
+function renderQueue() {
+  const list = $("#queue");
+  const alerts = [...state.alerts.values()].sort(urgency);
+  fill(list, ...alerts.map(queueRow));
+  $("#queue-empty").hidden = alerts.length > 0;
+  $("#bulk-ack").disabled = state.checked.size === 0;
+  tick();
+}
+
+function queueRow(a) {
+  const checkbox = h("input", {
+    type: "checkbox",
+    checked: state.checked.has(a.id),
+    onclick: (e) => e.stopPropagation(),
+    onchange: (e) => {
+      if (e.target.checked) state.checked.add(a.id);
+      else state.checked.delete(a.id);
+      $("#bulk-ack").disabled = state.checked.size === 0;
+    },
+  });
+  const taken = a.acknowledged_by ? t("queue.answered_by", { name: a.acknowledged_by }) : null;
+  return h(
+    "li",
+    {
+      class: `alert ${a.severity}${answered(a) ? "" : " unack"}${
+        state.selected === a.id ? " selected" : ""
+      }`,
+      dataset: { id: a.id, state: a.state },
+      onclick: () => select(a.id),
+    },
+    checkbox,
+    h(
+      "div",
+      { class: "what" },
+      h("b", {}, t(`alertType.${a.alert_type}`)),
+      h(
+        "span",
+        { class: "meta" },
+        [a.district, a.device_id, a.press_count > 1 ? t("queue.presses", { n: a.press_count }) : null]
+          .filter(Boolean)
+          .join(" · "),
+      ),
+    ),
+    h(
+      "div",
+      { class: "timers" },
+      h("span", { class: "answer" }),
+      h("span", { class: "arrive" }),
+    ),
+    h(
+      "div",
+      { class: "state-line" },
+      h("span", { class: `sev ${a.severity}` }, t(`severity.${a.severity}`)),
+      h("span", { class: "badge state" }, t(`state.${a.state}`)),
+      taken && h("span", {}, taken),
+      h("span", { class: "badge supervisor", hidden: true }, t("queue.supervisor")),
+    ),
+  );
+}
+
+// Every second: countdowns, re-alerts for what nobody has taken, escalation badges.
+function tick() {
+  $("#clock").textContent = fmt.time(new Date().toISOString());
+  const { realert_s, escalate_after_s, answer_target_s } = state.settings;
+  for (const row of document.querySelectorAll(".alert")) {
+    const a = state.alerts.get(row.dataset.id);
+    if (!a) continue;
+    const waited = age(a.raised_at);
+    const answer = row.querySelector(".answer");
+    if (!answered(a)) {
+      const left = answer_target_s - waited;
+      answer.textContent = t(left >= 0 ? "queue.answer_in" : "queue.answer_overdue", {
+        t: fmt.clock(left),
+      });
+      answer.classList.toggle("overdue", left < 0);
+      const due = Math.floor(waited / realert_s);
+      if (due > (state.alarmed.get(a.id) ?? 0)) {
+        state.alarmed.set(a.id, due);
+        beep(2);
+        row.classList.remove("flash");
+        void row.offsetWidth; // restart the animation
+        row.classList.add("flash");
+      }
+      row.querySelector(".supervisor").hidden = waited < escalate_after_s;
+    } else {
+      answer.textContent = "";
+      row.querySelector(".supervisor").hidden = true;
+    }
+    const arrive = row.querySelector(".arrive");
+    if (a.state === "on_scene") {
+      arrive.textContent = "";
+    } else {
+      const left = -age(a.deadline_at);
+      arrive.textContent = t(left >= 0 ? "queue.arrive_in" : "queue.arrive_overdue", {
+        t: fmt.clock(left),
+      });
+      arrive.classList.toggle("overdue", left < 0);
+    }
+  }
+}
+
+function renderKpis() {
+  const k = state.kpis;
+  if (!k) return;
+  const show = {
+    open_alerts: fmt.number(k.open_alerts),
+    answer_p50_s: fmt.seconds(k.answer_p50_s),
+    answer_p975_s: fmt.seconds(k.answer_p975_s),
+    answered_within_target: fmt.percent(k.answered_within_target),
+    reached_within_deadline: fmt.percent(k.reached_within_deadline),
+    caregivers_available: fmt.number(k.caregivers_available),
+    devices_offline: fmt.number(k.devices_offline),
+  };
+  for (const [key, text] of Object.entries(show)) {
+    const tile = document.querySelector(`[data-kpi="${key}"]`);
+    const value = tile.querySelector("b");
+    if (value.textContent !== text) {
+      value.textContent = text;
+      tile.classList.remove("changed");
+      void tile.offsetWidth;
+      tile.classList.add("changed");
+    }
+  }
+  const late = k.answered_within_target != null && k.answered_within_target < 0.975;
+  document.querySelector('[data-kpi="answered_within_target"]').classList.toggle("bad", late);
+}
+
+async function bulkAcknowledge() {
+  const alert_ids = [...state.checked];
+  await api.post("/api/v1/alerts/acknowledge", { alert_ids });
+  state.checked.clear();
+  $("#select-all").checked = false;
+  await loadAlerts();
+}
+
+// ---- the detail panel ---------------------------------------------------------
+
+async function select(id) {
+  state.selected = id;
+  renderQueue();
+  const a = state.alerts.get(id);
+  if (a) map.focus(a.lat, a.lon);
+  await loadCard(id);
+}
+
+async function loadCard(id) {
+  state.card = await api.get(`/api/v1/alerts/${id}/card`);
+  renderDetail();
+}
+
+function render() {
+  apply(document);
+  renderQueue();
+  renderKpis();
+  renderDetail();
+}
+
+function renderDetail() {
+  const panel = $("#detail");
+  const card = state.card;
+  if (!card || card.alert.id !== state.selected) {
+    fill(panel, h("p", { class: "empty" }, t("detail.none")));
+    return;
+  }
+  const a = card.alert;
+  const message = h("p", { class: "message", role: "status" });
+  fill(panel, 
+    h("h2", {}, t(`alertType.${a.alert_type}`)),
+    h(
+      "p",
+      {},
+      h("span", { class: `sev ${a.severity}` }, t(`severity.${a.severity}`)),
+      " ",
+      h("span", { class: "badge" }, t(`state.${a.state}`)),
+      " ",
+      fmt.time(a.raised_at),
+    ),
+    a.escalation_reason &&
+      h(
+        "p",
+        { class: "escalation" },
+        t("detail.escalation", { why: t(`escalation.${a.escalation_reason}`) }),
+      ),
+    OPEN.includes(a.state) ? actions(a, message) : null,
+    message,
+    elderSection(card.elder),
+    deviceSection(card.device),
+    ordersSection(card.orders),
+    matcherSection(card.timeline),
+    timelineSection(card.timeline),
+  );
+}
+
+function actions(a, message) {
+  const act = async (path, body) => {
+    message.textContent = "";
+    try {
+      await api.post(`/api/v1/alerts/${a.id}/${path}`, body);
+      message.textContent = t("action.done");
+      await Promise.all([loadCard(a.id), loadAlerts()]);
+    } catch (error) {
+      message.textContent = t("action.failed", { why: error.message });
+    }
+  };
+  const input = (placeholder) => h("input", { placeholder: t(placeholder) });
+  const note = h("textarea", { rows: 2, placeholder: t("action.note_placeholder") });
+  const outcome = h(
+    "select",
+    {},
+    ["reached_ok", "reached_needs_help", "no_answer", "false_alarm"].map((o) =>
+      h("option", { value: o }, t(`callback.${o}`)),
+    ),
+  );
+  const free = [...state.caregivers.values()].filter((c) => c.state === "free");
+  const pick = h(
+    "select",
+    {},
+    h("option", { value: "" }, t("action.assign_pick")),
+    free.map((c) => h("option", { value: c.id }, c.name)),
+  );
+  const cancelReason = input("action.reason_placeholder");
+  const escalateReason = input("action.reason_placeholder");
+  return h(
+    "div",
+    { class: "actions" },
+    unacknowledged(a) &&
+      h(
+        "button",
+        { class: "primary", "data-action": "acknowledge", onclick: () => act("acknowledge") },
+        t("action.acknowledge"),
+      ),
+    h(
+      "div",
+      { class: "row" },
+      note,
+      h("button", { onclick: () => note.value && act("notes", { text: note.value }) }, t("action.note")),
+    ),
+    h(
+      "div",
+      { class: "row" },
+      outcome,
+      h("button", { onclick: () => act("callback", { outcome: outcome.value }) }, t("action.callback")),
+    ),
+    h(
+      "div",
+      { class: "row" },
+      pick,
+      h(
+        "button",
+        { onclick: () => pick.value && act("assign", { caregiver_id: pick.value }) },
+        t("action.assign"),
+      ),
+    ),
+    h(
+      "div",
+      { class: "row" },
+      cancelReason,
+      h(
+        "button",
+        {
+          class: "danger",
+          onclick: () => cancelReason.value && act("cancel", { reason: cancelReason.value }),
+        },
+        t("action.cancel"),
+      ),
+    ),
+    h(
+      "div",
+      { class: "row" },
+      escalateReason,
+      h(
+        "button",
+        { onclick: () => escalateReason.value && act("escalate", { reason: escalateReason.value }) },
+        t("action.escalate"),
+      ),
+    ),
+    h("button", { "data-action": "resolve", onclick: () => act("resolve", {}) }, t("action.resolve")),
+  );
+}
+
+function facts(rows) {
+  return h(
+    "dl",
+    {},
+    rows.filter(([, value]) => value).flatMap(([key, value]) => [h("dt", {}, t(key)), h("dd", {}, value)]),
+  );
+}
+
+function elderSection(elder) {
+  if (!elder) return null;
+  return [
+    h("h3", {}, t("detail.elder")),
+    facts([
+      ["detail.elder", elder.name],
+      ["detail.address", elder.address],
+      ["detail.phone", elder.phone && h("a", { href: `tel:${elder.phone}` }, elder.phone)],
+      ["detail.health", elder.notes],
+      ["detail.contact", elder.emergency_contact],
+      ["detail.access", elder.access_notes],
+    ]),
+  ];
+}
+
+function deviceSection(device) {
+  if (!device) return null;
+  const online =
+    device.online == null
+      ? t("detail.device_unknown")
+      : t(device.online ? "detail.device_online" : "detail.device_offline");
+  const seen = device.last_seen_at ? t("detail.last_seen", { t: fmt.time(device.last_seen_at) }) : "";
+  return [
+    h("h3", {}, t("detail.device")),
+    facts([["detail.device", `${device.id} · ${online} ${seen}`]]),
+  ];
+}
+
+function ordersSection(orders) {
+  if (!orders.length) return null;
+  return [
+    h("h3", {}, t("detail.orders")),
+    h(
+      "ul",
+      { class: "timeline" },
+      orders.map((o) =>
+        h(
+          "li",
+          {},
+          h("span", { class: `cg ${o.state}` }, state.caregivers.get(o.caregiver_id)?.name || o.caregiver_id.slice(0, 8)),
+          h(
+            "span",
+            {},
+            `${t(`state.${o.state}`)} · ${t("detail.eta", {
+              t: fmt.clock(o.eta_s),
+              d: fmt.distance(o.distance_m),
+            })}`,
+          ),
+        ),
+      ),
+    ),
+  ];
+}
+
+function matcherSection(timeline) {
+  const offers = timeline.filter((r) => r.entity === "order" && r.to_state === "offered" && r.detail);
+  if (!offers.length) return null;
+  return [
+    h("h3", {}, t("detail.matcher")),
+    h(
+      "ul",
+      { class: "timeline" },
+      offers.map((r) =>
+        h("li", {}, h("time", {}, fmt.time(r.at)), h("span", {}, [r.detail.reason, r.detail.chosen].filter(Boolean).join(" — "))),
+      ),
+    ),
+  ];
+}
+
+function actorLabel(actor) {
+  const [kind, who] = actor.split(":");
+  if (kind === "system") return t("actor.system");
+  if (kind === "device") return `${t("actor.device")} ${who}`;
+  if (kind === "caregiver") return state.caregivers.get(who)?.name || who.slice(0, 8);
+  return who || actor;
+}
+
+function timelineSection(timeline) {
+  return [
+    h("h3", {}, t("detail.timeline")),
+    h(
+      "ol",
+      { class: "timeline" },
+      timeline.map((r) => {
+        const step = r.action
+          ? t(`step.${r.action}`)
+          : `${r.entity === "order" ? "→ " : ""}${t(`state.${r.to_state}`)}`;
+        const outcome = r.detail?.outcome ? t(`callback.${r.detail.outcome}`) : "";
+        const extra = [outcome, r.detail?.reason, r.detail?.note, r.detail?.text]
+          .filter(Boolean)
+          .join(" · ");
+        return h(
+          "li",
+          {},
+          h("time", {}, fmt.time(r.at)),
+          h("span", {}, `${actorLabel(r.actor)} · ${step}${extra ? ` · ${extra}` : ""}`),
+        );
+      }),
+    ),
+  ];
+}
+
+start();

@@ -1,0 +1,70 @@
+"""Pictures of both pages against a running demo, for docs/screenshots/.
+
+    scripts/demo.sh --press-every-s 4 &      # wait until it says it is serving
+    .venv/bin/python scripts/screenshots.py  # http://127.0.0.1:8000 by default
+
+Uses Debian's chromium through Playwright, like the browser tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+from pathlib import Path
+
+from playwright.async_api import Page, async_playwright
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+async def sign_in(page: Page, url: str, username: str, password: str, locale: str) -> None:
+    await page.goto(url)
+    await page.fill("#login [name=username]", username)
+    await page.fill("#login [name=password]", password)
+    await page.click("#login [type=submit]")
+    await page.wait_for_selector("#main:not([hidden])")
+    if await page.get_attribute("html", "lang") != locale:
+        await page.click("header .lang")
+        await page.wait_for_selector(f"html[lang='{locale}']")
+
+
+async def main(base: str, password: str, wait_s: float) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=["--no-sandbox"]
+        )
+        for locale, tag in (("zh-CN", "zh"), ("en", "en")):
+            board = await (
+                await browser.new_context(viewport={"width": 1440, "height": 900})
+            ).new_page()
+            await sign_in(board, f"{base}/board/", "sup1", password, locale)
+            await asyncio.sleep(wait_s)
+            if await board.locator(".alert").count():
+                await board.locator(".alert").first.click()
+                await asyncio.sleep(1.0)
+            await board.screenshot(path=OUT / f"board-{tag}.png")
+            phone = await (
+                await browser.new_context(
+                    viewport={"width": 390, "height": 844},
+                    is_mobile=True,
+                    has_touch=True,
+                    permissions=["geolocation"],
+                    geolocation={"latitude": 30.2741, "longitude": 120.1551},
+                )
+            ).new_page()
+            await sign_in(phone, f"{base}/app/", "cg01", password, locale)
+            await asyncio.sleep(2.0)
+            await phone.screenshot(path=OUT / f"app-{tag}.png")
+        await browser.close()
+    print(f"screenshots in {OUT}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--password", default="carebell")
+    parser.add_argument("--wait-s", type=float, default=20.0, help="let alerts come in first")
+    args = parser.parse_args()
+    asyncio.run(main(args.url, args.password, args.wait_s))

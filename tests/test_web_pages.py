@@ -1,0 +1,220 @@
+"""Both pages driven as a person would, in headless Chromium (Debian's package).
+
+A press through the real broker appears on the operators' board; the operator
+takes it; the caregiver's phone gets the offer and works it to the end; the
+board follows each step and its KPI tiles change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from sqlmodel import select
+
+from config.settings import Settings
+from dispatch.store.tables import AuditRecord
+from simulators.devices import DevicePublisher
+from tests.conftest import RunningServer
+from tests.helpers import CENTER, PASSWORD, SmallCity, make_user, seed_small_city, wait_until
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = os.environ.get("CAREBELL_SCREENSHOTS")  # a folder: keep pictures of the pages
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (scripts/test.sh does)"
+)
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    return sqlite_url  # the pages do not care which database; PostgreSQL runs elsewhere
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+        )
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def city(server: RunningServer) -> SmallCity:
+    return await asyncio.to_thread(seed_small_city, server.services.db)
+
+
+@pytest.fixture
+def publisher(settings: Settings) -> DevicePublisher:
+    pub = DevicePublisher(settings.mqtt_url)
+    pub.connect()
+    yield pub  # type: ignore[misc]
+    pub.close()
+
+
+async def open_board(browser: Browser, server: RunningServer, *, english: bool = True) -> Page:
+    username = await asyncio.to_thread(make_user, server.services.db, "operator", areas=("东城区",))
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    page = await context.new_page()
+    await page.goto(f"{server.http}/board/")
+    await sign_in(page, username, english=english)
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "connected")
+    return page
+
+
+async def open_app(browser: Browser, server: RunningServer, city: SmallCity) -> Page:
+    username = await asyncio.to_thread(
+        make_user, server.services.db, "caregiver", caregiver_id=city.near_id
+    )
+    context = await browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        permissions=["geolocation"],
+        geolocation={"latitude": CENTER[0] + 0.0045, "longitude": CENTER[1]},
+    )
+    page = await context.new_page()
+    await page.goto(f"{server.http}/app/")
+    await sign_in(page, username)
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "connected")
+    # The phone's position reaches the matcher before anyone presses.
+    bus = server.services.bus
+    await wait_until(lambda: bus.nearby(CENTER[0], CENTER[1], 5000, 50))
+    return page
+
+
+async def sign_in(page: Page, username: str, *, english: bool = True) -> None:
+    await page.fill("#login [name=username]", username)
+    await page.fill("#login [name=password]", PASSWORD)
+    await page.click("#login [type=submit]")
+    await expect(page.locator("#main")).to_be_visible()
+    # New accounts read Simplified Chinese; these tests read English unless told.
+    if english:
+        await page.click("header .lang")
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+
+
+async def kpi(page: Page, name: str) -> str:
+    return (await page.locator(f'[data-kpi="{name}"] b').text_content()) or ""
+
+
+async def shoot(page: Page, name: str) -> None:
+    if SCREENSHOTS:
+        await page.screenshot(path=f"{SCREENSHOTS}/{name}.png")  # playwright makes the folder
+
+
+async def test_a_press_travels_from_the_board_to_the_phone_and_back(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher, browser: Browser
+) -> None:
+    board = await open_board(browser, server)
+    app = await open_app(browser, server, city)
+    await expect(board.locator('[data-kpi="open_alerts"] b')).to_have_text("0")
+
+    pressed = time.monotonic()
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    row = board.locator(".alert")
+    await expect(row).to_have_count(1, timeout=2000)
+    print(f"press on the board after {time.monotonic() - pressed:.2f} s")
+    await expect(board.locator('[data-kpi="open_alerts"] b')).to_have_text("1")
+
+    # The operator takes it: the detail shows the elder's card and the timeline.
+    await row.click()
+    await expect(board.locator("#detail h2")).to_have_text("Help button pressed")
+    await expect(board.locator("#detail")).to_contain_text("王秀英")
+    await board.click('#detail [data-action="acknowledge"]')
+    await expect(row).to_contain_text("taken by")
+
+    # The phone rings with the offer; the caregiver works it to the end.
+    offer = app.locator("#offer")
+    await expect(offer).to_be_visible()
+    await expect(offer).to_contain_text("王秀英")
+    await shoot(app, "app-offer-en")
+    await app.click('[data-action="accept"]')
+    await expect(row.locator(".badge.state")).to_have_text("Accepted")
+    await app.click('[data-action="en_route"]')
+    await expect(row.locator(".badge.state")).to_have_text("On the way")
+    await app.click('[data-action="arrive"]')
+    await expect(row.locator(".badge.state")).to_have_text("On scene")
+    await shoot(board, "board-en")
+    await shoot(app, "app-order-en")
+    await app.fill("#order textarea", "Helped her up; no injury")
+    await app.click('[data-action="complete"]')
+    await expect(app.locator("#message")).to_have_text("Call completed. Thank you.")
+
+    # The board lets it go and the day's figures move.
+    await expect(row).to_have_count(0)
+    await expect(board.locator('[data-kpi="open_alerts"] b')).to_have_text("0")
+    await expect(board.locator('[data-kpi="answered_within_target"] b')).to_have_text("100%")
+    await expect(board.locator('[data-kpi="reached_within_deadline"] b')).to_have_text("100%")
+
+
+async def test_an_action_taken_offline_is_sent_once_when_the_phone_is_back(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher, browser: Browser
+) -> None:
+    app = await open_app(browser, server, city)
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    await expect(app.locator("#offer")).to_be_visible()
+
+    context: BrowserContext = app.context
+    await context.set_offline(True)
+    await expect(app.locator("#live-status")).not_to_have_attribute("data-state", "connected")
+    await app.click('[data-action="accept"]')
+    await expect(app.locator("#queued")).to_be_visible()  # kept on the phone
+
+    await context.set_offline(False)
+    await expect(app.locator("#queued")).to_be_hidden(timeout=15_000)
+    await expect(app.locator("#order")).to_be_visible()
+
+    def accepted() -> int:
+        with server.services.db.session() as session:
+            rows = session.exec(
+                select(AuditRecord).where(
+                    AuditRecord.entity == "order", AuditRecord.to_state == "accepted"
+                )
+            ).all()
+            return len(rows)
+
+    assert await asyncio.to_thread(accepted) == 1
+
+
+async def test_the_language_switch_sticks_for_the_user(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher, browser: Browser
+) -> None:
+    board = await open_board(browser, server, english=False)
+    # Simplified Chinese first: the language of the care bureaus' operators.
+    await expect(board.locator("#queue-title")).to_have_text("未结警报（按紧急程度）")
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    await expect(board.locator(".alert .what b")).to_have_text("一键呼叫")
+    await board.locator(".alert").click()
+    await expect(board.locator("#detail h3").first).to_have_text("老人")
+    await shoot(board, "board-zh")
+    await board.click("header .lang")
+    await expect(board.locator("#queue-title")).to_have_text("Open alerts, most urgent first")
+    await expect(board.locator(".alert .what b")).to_have_text("Help button pressed")
+    # The choice is the user's: it holds after a reload.
+    await board.reload()
+    await expect(board.locator("#queue-title")).to_have_text("Open alerts, most urgent first")
+
+
+async def test_a_caregiver_account_is_refused_by_the_board(
+    server: RunningServer, city: SmallCity, browser: Browser
+) -> None:
+    username = await asyncio.to_thread(
+        make_user, server.services.db, "caregiver", caregiver_id=city.near_id
+    )
+    # Before sign-in the page speaks the browser's language.
+    page = await (await browser.new_context(locale="zh-CN")).new_page()
+    await page.goto(f"{server.http}/board/")
+    await page.fill("#login [name=username]", username)
+    await page.fill("#login [name=password]", PASSWORD)
+    await page.click("#login [type=submit]")
+    await expect(page.locator("#login-error")).to_have_text("此账号不能使用本页面")
+    await expect(page.locator("#main")).to_be_hidden()
