@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # and puts it before the supervisors after board_escalate_after_s.
     board_realert_s: float = Field(default=30.0, gt=0)
     board_escalate_after_s: float = Field(default=120.0, gt=0)
+    # How often the gateway looks for devices that stopped checking in.
+    supervision_sweep_s: float = Field(default=30.0, gt=0)
     max_clock_skew_s: float = Field(default=24 * 3600.0, gt=0)
 
     @field_validator("database_url")

@@ -138,6 +138,13 @@ class MqttGateway:
                 if message.qos > 0 and message.connection == self._connection:
                     self.client.ack(message.mid, message.qos)
 
+    async def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> None:
+        """Publish at QoS 1 and return once the broker has it (raise if it does not)."""
+        info = self.client.publish(topic, payload, qos=1)
+        await asyncio.to_thread(info.wait_for_publish, timeout_s)
+        if not info.is_published():
+            raise BrokerUnavailable(self.address, f"no PUBACK for {topic} in {timeout_s} s")
+
     async def stop(self) -> None:
         self.client.disconnect()
         await asyncio.to_thread(self.client.loop_stop)

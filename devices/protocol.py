@@ -3,6 +3,7 @@
     carebell/v1/devices/{device_id}/events   device → server, QoS 1, JSON DeviceEventPayload
     carebell/v1/devices/{device_id}/status   device → server, retained, JSON StatusPayload;
                                              also the device's MQTT last will ("offline")
+    carebell/v1/devices/{device_id}/commands server → device, QoS 1, JSON CommandPayload
 
 ``parse_*`` either return a validated value or raise PayloadError with a stable
 reason code; nothing else escapes them (tests/test_protocol_fuzz.py checks).
@@ -26,6 +27,13 @@ STATUS_FILTER = f"{TOPIC_ROOT}/+/status"
 MAX_PAYLOAD_BYTES = 4096
 DEVICE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
+
+
+COMMANDS_FILTER = f"{TOPIC_ROOT}/+/commands"
+
+
+def commands_topic(device_id: str) -> str:
+    return f"{TOPIC_ROOT}/{device_id}/commands"
 
 
 def events_topic(device_id: str) -> str:
@@ -56,6 +64,13 @@ class DeviceEventPayload(BaseModel):
     ts: AwareDatetime = Field(description="Device time, RFC 3339 with offset.")
     battery: int | None = Field(default=None, ge=0, le=100, description="Percent.")
     position: Position | None = Field(default=None, description="Where a wearable is.")
+    confidence: float | None = Field(
+        default=None, ge=0, le=1, description="fall: how sure the wearable is (0 to 1)."
+    )
+    heart_rate: int | None = Field(
+        default=None, ge=20, le=250, description="heartRate: beats per minute."
+    )
+    signal: int | None = Field(default=None, ge=-140, le=0, description="Radio signal, dBm.")
 
 
 class StatusPayload(BaseModel):
@@ -66,6 +81,19 @@ class StatusPayload(BaseModel):
     firmware: str | None = Field(default=None, max_length=64)
 
 
+class CommandPayload(BaseModel):
+    """What the server tells a device that can show or say something."""
+
+    model_config = ConfigDict(extra="forbid", title="CareBell device command (v1)")
+
+    type: Literal["alert_received", "caregiver_on_the_way", "alert_closed"]
+    alert_id: str
+    ts: AwareDatetime
+    eta_s: int | None = Field(default=None, ge=0, description="caregiver_on_the_way only.")
+    text_zh: str = Field(description="What a screen shows or a speaker says, in Chinese.")
+    text_en: str
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceEvent:
     device_id: str
@@ -74,6 +102,9 @@ class DeviceEvent:
     ts: datetime
     battery: int | None = None
     position: tuple[float, float] | None = None  # (lat, lon)
+    confidence: float | None = None
+    heart_rate: int | None = None
+    signal: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +154,17 @@ def parse_event(device_id: str, payload: bytes) -> DeviceEvent:
     except ValidationError as exc:
         raise PayloadError("invalid", _explain(exc)) from exc
     position = (body.position.lat, body.position.lon) if body.position else None
-    return DeviceEvent(device_id, body.event_id, body.type, body.ts, body.battery, position)
+    return DeviceEvent(
+        device_id,
+        body.event_id,
+        body.type,
+        body.ts,
+        body.battery,
+        position,
+        body.confidence,
+        body.heart_rate,
+        body.signal,
+    )
 
 
 def parse_status(device_id: str, payload: bytes) -> DeviceStatus:

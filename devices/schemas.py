@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from devices.protocol import DeviceEventPayload, StatusPayload
+from devices.protocol import CommandPayload, DeviceEventPayload, StatusPayload
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 
 
 def main() -> None:
     TARGET.mkdir(parents=True, exist_ok=True)
-    for model, name in ((DeviceEventPayload, "device-event"), (StatusPayload, "device-status")):
+    models = (
+        (DeviceEventPayload, "device-event"),
+        (StatusPayload, "device-status"),
+        (CommandPayload, "device-command"),
+    )
+    for model, name in models:
         text = json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False) + "\n"
         (TARGET / f"{name}.schema.json").write_text(text, encoding="utf-8")
 

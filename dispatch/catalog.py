@@ -3,25 +3,64 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from dispatch.domain.model import AlertType, Severity
 
 
+@dataclass(frozen=True, slots=True)
+class DevicePolicy:
+    cancel_window_s: float = 120.0
+    fall_min_confidence: float = 0.6
+    low_battery_percent: int = 15
+    will_grace_s: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Supervision:
+    """When a kind of device counts as offline, and when that is no alarm."""
+
+    heartbeat_s: float
+    missed_checkins: int
+    quiet_start: time | None = None  # e.g. a wearable taken off to sleep
+    quiet_end: time | None = None
+
+    @property
+    def silent_after_s(self) -> float:
+        return self.heartbeat_s * self.missed_checkins
+
+    def is_quiet(self, local: time) -> bool:
+        if self.quiet_start is None or self.quiet_end is None:
+            return False
+        if self.quiet_start < self.quiet_end:
+            return self.quiet_start <= local < self.quiet_end
+        return local >= self.quiet_start or local < self.quiet_end
+
+
 @dataclass(frozen=True)
 class Catalog:
     alert_types: Mapping[str, AlertType]
-    # device kind -> event type -> alert type code
-    events: Mapping[str, Mapping[str, str]]
+    # device kind -> event type -> alert type code, or None for a state update only
+    events: Mapping[str, Mapping[str, str | None]]
+    policy: DevicePolicy = field(default_factory=DevicePolicy)
+    supervision: Mapping[str, Supervision] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for kind, mapping in self.events.items():
             for event_type, code in mapping.items():
-                if code not in self.alert_types:
+                if code is not None and code not in self.alert_types:
                     raise ValueError(f"{kind}.{event_type} maps to unknown alert type {code!r}")
+        for kind in self.supervision:
+            if kind not in self.events:
+                raise ValueError(f"supervision names unknown device kind {kind!r}")
+
+    def knows(self, device_kind: str, event_type: str) -> bool:
+        return event_type in self.events.get(device_kind, {})
 
     def alert_type_for(self, device_kind: str, event_type: str) -> AlertType | None:
         """The alert an event raises, or None for events that raise none."""
@@ -31,6 +70,16 @@ class Catalog:
     @property
     def device_kinds(self) -> frozenset[str]:
         return frozenset(self.events)
+
+
+def _supervision(spec: dict[str, Any]) -> Supervision:
+    quiet = spec.get("quiet_hours")
+    return Supervision(
+        heartbeat_s=float(spec["heartbeat_s"]),
+        missed_checkins=int(spec.get("missed_checkins", 2)),
+        quiet_start=time.fromisoformat(quiet[0]) if quiet else None,
+        quiet_end=time.fromisoformat(quiet[1]) if quiet else None,
+    )
 
 
 def load_catalog(path: Path) -> Catalog:
@@ -45,7 +94,13 @@ def load_catalog(path: Path) -> Catalog:
             label_zh=spec["label_zh"],
             caregivers=int(spec.get("caregivers", 1)),
             on_scene_s=int(spec.get("on_scene_s", 1800)),
+            auto_dispatch=bool(spec.get("auto_dispatch", True)),
         )
         for code, spec in raw["alert_types"].items()
     }
-    return Catalog(alert_types=types, events=raw["events"])
+    return Catalog(
+        alert_types=types,
+        events=raw["events"],
+        policy=DevicePolicy(**raw.get("policies", {})),
+        supervision={k: _supervision(v) for k, v in raw.get("supervision", {}).items()},
+    )

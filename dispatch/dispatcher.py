@@ -86,6 +86,7 @@ class Dispatcher:
         self.policy, self.tick_s = policy, tick_s
         self._wake = asyncio.Event()
         self._multi = [c for c, t in catalog.alert_types.items() if t.caregivers > 1]
+        self._by_operator = [c for c, t in catalog.alert_types.items() if not t.auto_dispatch]
 
     def wake(self) -> None:
         """Ask for a round now (a new alert, a declined offer)."""
@@ -138,6 +139,8 @@ class Dispatcher:
                 .where(
                     or_(col(Alert.state).in_(_WAITING), short_handed),
                     or_(col(Alert.claimed_until).is_(None), col(Alert.claimed_until) < now),
+                    # Call-back-first alerts wait for an operator, not the matcher.
+                    col(Alert.alert_type).not_in(self._by_operator),
                 )
                 .order_by(col(Alert.raised_at))
                 .limit(500)

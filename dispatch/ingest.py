@@ -15,15 +15,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from devices.protocol import DeviceEvent, DeviceStatus, parse_event, parse_status, parse_topic
 from dispatch.catalog import Catalog
-from dispatch.domain.lifecycle import OPEN_ALERT_STATES
+from dispatch.domain import device_rules
+from dispatch.domain.lifecycle import OPEN_ALERT_STATES, AlertState
+from dispatch.domain.model import AlertType, GeoPoint
 from dispatch.errors import PayloadError
-from dispatch.store.audit import raise_alert, record_note
+from dispatch.store.audit import close_alert, move_alert, raise_alert, record_note
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, DeadLetter, Device, Elder
 from dispatch.store.tables import DeviceEvent as DeviceEventRow
@@ -43,16 +47,25 @@ class Inbound:
 class Outcome(StrEnum):
     RAISED = "raised"
     MERGED = "merged"
+    CLOSED = "closed"  # the elder cancelled, or the device reports the trouble over
     UPDATED = "updated"  # device state only, no alert
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
 
 
 class Ingest:
-    def __init__(self, db: Database, catalog: Catalog, *, merge_window_s: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        catalog: Catalog,
+        *,
+        merge_window_s: float,
+        tz: ZoneInfo = ZoneInfo("Asia/Shanghai"),
+    ) -> None:
         self.db = db
         self.catalog = catalog
         self.merge_window = timedelta(seconds=merge_window_s)
+        self.tz = tz  # quiet hours are the city's local time
 
     def store_batch(self, batch: Sequence[Inbound]) -> list[Outcome]:
         """Store every message of the batch; return when all of it is committed."""
@@ -88,9 +101,95 @@ class Ingest:
     def _store_status(
         self, session: Session, device: Device, status: DeviceStatus, at: datetime
     ) -> Outcome:
-        device.online = status.online
-        device.last_seen_at = at
+        if status.firmware:
+            device.firmware = status.firmware
+        if status.online:
+            device.last_seen_at = at
+            return self._back_online(session, device, at)
+        # The will fired, or the device said goodbye: supervision raises the alert
+        # if it is not back within the grace period (docs/devices.md).
+        if device.online is not False:
+            device.online, device.offline_since = False, at
         session.add(device)
+        return Outcome.UPDATED
+
+    def device_offline(self, session: Session, device: Device, at: datetime, why: str) -> Outcome:
+        """Raise "device offline" for the elder who depends on it, unless quiet hours say not."""
+        if device.online is not False:
+            device.online, device.offline_since = False, at
+        device.offline_alerted = True  # this absence is dealt with, alarm or not
+        session.add(device)
+        rule = self.catalog.supervision.get(device.kind)
+        if device.elder_id is None or rule is None:
+            return Outcome.UPDATED
+        if rule.is_quiet(at.astimezone(self.tz).time()):
+            return Outcome.UPDATED  # e.g. a wearable taken off for the night
+        kind = self.catalog.alert_types[device_rules.DEVICE_OFFLINE]
+        return self._raise(session, device, kind, at, at, None, detail={"why": why})
+
+    def _back_online(self, session: Session, device: Device, at: datetime) -> Outcome:
+        """A device heard from again closes its own "device offline" alert."""
+        device.online, device.offline_since, device.offline_alerted = True, None, False
+        session.add(device)
+        closed = self._close_open(
+            session, device, device_rules.DEVICE_OFFLINE, at, "the device is back online"
+        )
+        return Outcome.CLOSED if closed else Outcome.UPDATED
+
+    def _close_open(
+        self, session: Session, device: Device, alert_type: str, at: datetime, reason: str
+    ) -> bool:
+        open_alerts = session.exec(
+            select(Alert).where(
+                Alert.device_id == device.id,
+                Alert.alert_type == alert_type,
+                col(Alert.state).in_(OPEN_ALERT_STATES),
+            )
+        ).all()
+        for alert in open_alerts:
+            close_alert(
+                session,
+                alert,
+                AlertState.RESOLVED,
+                actor=f"device:{device.id}",
+                at=at,
+                reason=reason,
+            )
+        return bool(open_alerts)
+
+    def _cancel_recent(self, session: Session, device: Device, at: datetime) -> Outcome:
+        """The elder pressed again to say it was a mistake: within the window the alert is
+        withdrawn; later, the operators see the cancel and call back."""
+        latest = session.exec(
+            select(Alert)
+            .where(Alert.device_id == device.id, col(Alert.state).in_(OPEN_ALERT_STATES))
+            .order_by(col(Alert.raised_at).desc())
+        ).first()
+        if latest is None:
+            return Outcome.UPDATED
+        actor = f"device:{device.id}"
+        window = timedelta(seconds=self.catalog.policy.cancel_window_s)
+        if at - latest.raised_at <= window and latest.state not in (
+            AlertState.EN_ROUTE,
+            AlertState.ON_SCENE,
+        ):
+            close_alert(
+                session,
+                latest,
+                AlertState.CANCELLED,
+                actor=actor,
+                at=at,
+                reason="cancelled by the elder",
+            )
+            return Outcome.CLOSED
+        record_note(
+            session,
+            latest,
+            action="cancel_late",
+            actor=actor,
+            at=at,
+            detail={"reason": "the elder pressed cancel; call back to confirm"},
+        )
         return Outcome.UPDATED
 
     def _store_event(
@@ -103,8 +202,10 @@ class Ingest:
         ).first()
         if seen is not None:
             return Outcome.DUPLICATE
-        device.last_seen_at = at
-        device.online = True
+        elder = session.get(Elder, device.elder_id) if device.elder_id else None
+        code = device_rules.alert_code(self.catalog, device.kind, event, _limits(elder))
+        was_offline = device.online is False
+        _update_state(device, event, at)
         session.add(device)
         row = DeviceEventRow(
             device_id=device.id,
@@ -114,9 +215,17 @@ class Ingest:
             received_at=at,
         )
         session.add(row)
-        alert_type = self.catalog.alert_type_for(device.kind, event.type)
-        if alert_type is None:
+        if was_offline:
+            self._back_online(session, device, at)
+        if event.type == "cancel":
+            return self._cancel_recent(session, device, at)
+        if event.type in device_rules.CLOSES:
+            closes = device_rules.CLOSES[event.type]
+            ended = self._close_open(session, device, closes, at, f"{event.type} reported")
+            return Outcome.CLOSED if ended else Outcome.UPDATED
+        if code is None:
             return Outcome.UPDATED
+        alert_type = self.catalog.alert_types[code]
 
         open_alert = session.exec(
             select(Alert)
@@ -142,9 +251,22 @@ class Ingest:
                 detail={"merged_event_id": event.event_id, "press_count": open_alert.press_count},
             )
             return Outcome.MERGED
+        return self._raise(session, device, alert_type, at, event.ts, event.position, row=row)
 
+    def _raise(
+        self,
+        session: Session,
+        device: Device,
+        alert_type: AlertType,
+        at: datetime,
+        device_ts: datetime,
+        position: tuple[float, float] | None,
+        *,
+        row: DeviceEventRow | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Outcome:
         elder = session.get(Elder, device.elder_id) if device.elder_id else None
-        lat, lon = event.position or ((elder.lat, elder.lon) if elder else (None, None))
+        lat, lon = position or ((elder.lat, elder.lon) if elder else (None, None))
         if lat is None or lon is None:
             raise PayloadError(
                 "no_position", f"device {device.id} has no elder and sent no position"
@@ -157,11 +279,50 @@ class Ingest:
             lat=lat,
             lon=lon,
             at=at,
-            device_ts=event.ts,
+            device_ts=device_ts,
             actor=f"device:{device.id}",
         )
-        row.alert_id = alert.id
+        if row is not None:
+            row.alert_id = alert.id
+        if not alert_type.auto_dispatch:
+            # Call back first: straight to the operators, never to the matcher.
+            alert.escalation_reason = device_rules.CALL_BACK_FIRST
+            move_alert(
+                session,
+                alert,
+                AlertState.ESCALATED,
+                actor="system:policy",
+                at=at,
+                detail={"reason": device_rules.CALL_BACK_FIRST, **(detail or {})},
+            )
         return Outcome.RAISED
+
+
+def _limits(elder: Elder | None) -> device_rules.ElderLimits:
+    if elder is None:
+        return device_rules.ElderLimits()
+    return device_rules.ElderLimits(
+        heart_rate_min=elder.heart_rate_min,
+        heart_rate_max=elder.heart_rate_max,
+        home=GeoPoint(elder.lat, elder.lon),
+        geofence_radius_m=elder.geofence_radius_m,
+    )
+
+
+def _update_state(device: Device, event: DeviceEvent, at: datetime) -> None:
+    """What every event says about the device itself."""
+    device.last_seen_at = at
+    device.online = True
+    if event.battery is not None:
+        device.battery = event.battery
+    if event.signal is not None:
+        device.signal = event.signal
+    if event.position is not None:
+        device.lat, device.lon = event.position
+    if event.type == "removing":
+        device.worn = False
+    elif event.type in ("heartRate", "sos", "fall", "position") and device.kind == "wearable":
+        device.worn = True
 
 
 def _dead_letter(message: Inbound, exc: PayloadError) -> DeadLetter:

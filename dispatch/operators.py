@@ -12,14 +12,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dispatch.domain.lifecycle import (
-    ACTIVE_ORDER_STATES,
     OPEN_ALERT_STATES,
     AlertState,
-    OrderState,
-    advance_alert,
 )
 from dispatch.errors import Conflict, NotFound
-from dispatch.store.audit import move_alert, move_order, record_note, record_offered
+from dispatch.store.audit import (
+    close_alert,
+    move_alert,
+    record_note,
+    record_offered,
+    withdraw_orders,
+)
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Caregiver, Order
 
@@ -50,23 +53,6 @@ def _open_alert(session: Session, alert_id: UUID) -> Alert:
     if alert is None:
         raise NotFound("alert", str(alert_id))
     return alert
-
-
-def _withdraw_orders(session: Session, alert: Alert, operator: str, at: datetime, why: str) -> None:
-    """Cancel the alert's active orders (the caregivers see it on their app)."""
-    active = session.exec(
-        select(Order).where(Order.alert_id == alert.id, col(Order.state).in_(ACTIVE_ORDER_STATES))
-    ).all()
-    for order in active:
-        move_order(
-            session,
-            order,
-            alert,
-            OrderState.CANCELLED,
-            actor=_actor(operator),
-            at=at,
-            detail={"reason": why},
-        )
 
 
 def acknowledge(
@@ -156,7 +142,9 @@ def assign(
             raise NotFound("caregiver", str(caregiver_id))
         if alert.state not in OPEN_ALERT_STATES:
             move_alert(session, alert, AlertState.DISPATCHING, actor=_actor(operator), at=at)
-        _withdraw_orders(session, alert, operator, at, "reassigned by an operator")
+        withdraw_orders(
+            session, alert, actor=_actor(operator), at=at, reason="reassigned by an operator"
+        )
         if alert.state in (AlertState.OFFERED, AlertState.ACCEPTED, AlertState.EN_ROUTE):
             move_alert(session, alert, AlertState.DISPATCHING, actor=_actor(operator), at=at)
         order = Order(
@@ -190,14 +178,8 @@ def cancel(db: Database, alert_id: UUID, operator: str, reason: str, *, at: date
     """Close an alert as a false alarm (or otherwise not needed), with the reason."""
     with db.session() as session:
         alert = _open_alert(session, alert_id)
-        _withdraw_orders(session, alert, operator, at, reason)
-        move_alert(
-            session,
-            alert,
-            AlertState.CANCELLED,
-            actor=_actor(operator),
-            at=at,
-            detail={"reason": reason},
+        close_alert(
+            session, alert, AlertState.CANCELLED, actor=_actor(operator), at=at, reason=reason
         )
         return alert
 
@@ -212,7 +194,9 @@ def escalate(db: Database, alert_id: UUID, operator: str, reason: str, *, at: da
         alert.acknowledged_at, alert.acknowledged_by = None, None
         session.add(alert)
         if alert.state in (AlertState.RAISED, AlertState.DISPATCHING, AlertState.OFFERED):
-            _withdraw_orders(session, alert, operator, at, "escalated to a supervisor")
+            withdraw_orders(
+                session, alert, actor=_actor(operator), at=at, reason="escalated to a supervisor"
+            )
             move_alert(
                 session,
                 alert,
@@ -237,15 +221,13 @@ def resolve(db: Database, alert_id: UUID, operator: str, note: str, *, at: datet
     """Close an alert the operator saw through (on scene, or escalated and handled)."""
     with db.session() as session:
         alert = _open_alert(session, alert_id)
-        advance_alert(alert.state, AlertState.RESOLVED)  # refuse before withdrawing orders
-        _withdraw_orders(session, alert, operator, at, "resolved by an operator")
-        if alert.state != AlertState.RESOLVED:
-            move_alert(
-                session,
-                alert,
-                AlertState.RESOLVED,
-                actor=_actor(operator),
-                at=at,
-                detail={"note": note},
-            )
+        close_alert(
+            session,
+            alert,
+            AlertState.RESOLVED,
+            actor=_actor(operator),
+            at=at,
+            reason="resolved by an operator",
+            detail={"note": note},
+        )
         return alert

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from config.settings import Settings
 from devices.gateway import MqttGateway
 from dispatch.catalog import Catalog, load_catalog
+from dispatch.commands import CommandRelay
 from dispatch.dispatcher import Dispatcher, DispatchPolicy
 from dispatch.ingest import Inbound, Ingest, Outcome
 from dispatch.live.bus import LiveBus, StreamEntry
@@ -21,6 +22,7 @@ from dispatch.live.outbox import Outbox
 from dispatch.matching.travel import DetourTravelModel, TravelModel
 from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver
+from dispatch.supervision import Supervisor
 from dispatch.ws.fanout import Fanout
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ class Services:
         at = datetime.now(UTC)
         inbound = [Inbound(topic, payload, at) for topic, payload in batch]
         outcomes = await self.db.run(self.ingest.store_batch, inbound)
-        if Outcome.RAISED in outcomes or Outcome.MERGED in outcomes:
+        if {Outcome.RAISED, Outcome.MERGED, Outcome.CLOSED} & set(outcomes):
             await self.after_change()
 
 
@@ -81,7 +83,9 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         outbox=outbox,
         fanout=Fanout(bus),
         catalog=catalog,
-        ingest=Ingest(db, catalog, merge_window_s=settings.merge_window_s),
+        ingest=Ingest(
+            db, catalog, merge_window_s=settings.merge_window_s, tz=ZoneInfo(settings.timezone)
+        ),
         travel=DetourTravelModel(),
     )
     if "dispatcher" in settings.roles:
@@ -121,6 +125,15 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         if services.gateway is not None:
             await services.gateway.start()
             tasks.append(asyncio.create_task(services.gateway.run(), name="gateway"))
+            relay = CommandRelay(bus, services.gateway.publish, consumer=settings.mqtt_client_id)
+            tasks.append(asyncio.create_task(relay.run(), name="device-commands"))
+            supervisor = Supervisor(db, services.ingest)
+            tasks.append(
+                asyncio.create_task(
+                    supervisor.run(settings.supervision_sweep_s, services.after_change),
+                    name="supervision",
+                )
+            )
         yield services
     finally:
         for task in tasks:

@@ -94,6 +94,9 @@ def generate_city(
             street=street["name_zh"],
             community=community,
             **_card(random.Random(f"{seed}/card/{i}")),
+            heart_rate_min=50,
+            heart_rate_max=120,
+            geofence_radius_m=2000.0,
         )
         elders.append(elder)
         kinds = [k for k, share in spec["devices"].items() if rng.random() < share]

@@ -53,6 +53,7 @@ from simulators.schedule import call_times
 
 log = logging.getLogger(__name__)
 DEVICES_PER_ELDER = 1.5  # the demo city's mix gives about this many
+HELP_ALERTS = frozenset({"help_button", "door_bell", "sos", "fall"})  # what presses raise
 
 
 @dataclass
@@ -284,7 +285,8 @@ async def _count_alerts(api: str, token: str, since: datetime) -> dict[str, int]
                 .json()
             )
             for alert in rows:
-                if alert["alert_type"] != "backup":
+                # Only the calls the fleet made: not backups, not "device offline".
+                if alert["alert_type"] in HELP_ALERTS:
                     counts[alert["device_id"]] = counts.get(alert["device_id"], 0) + 1
             offset += len(rows)
             if len(rows) < 1000:

@@ -227,3 +227,13 @@ async def test_critical_alert_diverts_a_caregiver_from_a_planned_visit(city: Cit
     city.act(order, CaregiverAction.ACCEPT)
     with city.db.session() as session:
         assert session.get(Visit, visit.id).needs_replan is True  # type: ignore[union-attr]
+
+
+async def test_a_call_back_first_alert_waits_for_an_operator(city: City) -> None:
+    await city.caregiver(300)
+    alert_id = city.raise_alert("heart_rate")  # the catalogue says: call back first
+    await city.dispatcher.run_round()
+    assert city.orders(alert_id) == []
+    help_id = city.raise_alert("help_button")
+    await city.dispatcher.run_round()
+    assert len(city.orders(help_id)) == 1  # the matcher is alive; it only left the first one

@@ -129,12 +129,14 @@ def test_deactivated_device_is_refused(db: Database, ingest: Ingest) -> None:
 
 def test_status_updates_device_state_without_an_alert(db: Database, ingest: Ingest) -> None:
     city = seed_small_city(db)
-    message = Inbound(status_topic(city.device_id), b'{"status":"offline"}', T0)
+    body = b'{"status":"online","firmware":"2.4.1"}'
+    message = Inbound(status_topic(city.device_id), body, T0)
     assert ingest.store_batch([message]) == [Outcome.UPDATED]
     with db.session() as session:
         device = session.get(Device, city.device_id)
     assert device is not None
-    assert (device.online, device.last_seen_at) == (False, T0)
+    assert (device.online, device.last_seen_at, device.firmware) == (True, T0, "2.4.1")
+    assert alerts(db) == []
 
 
 def test_illegal_transition_changes_nothing(db: Database, ingest: Ingest) -> None:

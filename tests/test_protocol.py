@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from devices.protocol import (
     MAX_PAYLOAD_BYTES,
+    CommandPayload,
     DeviceEventPayload,
     StatusPayload,
     event_payload,
@@ -140,6 +141,7 @@ def test_encoded_events_round_trip(event_id: str, type_: str, ts: datetime) -> N
     [
         (DeviceEventPayload, "device-event.schema.json"),
         (StatusPayload, "device-status.schema.json"),
+        (CommandPayload, "device-command.schema.json"),
     ],
 )
 def test_documented_json_schema_is_the_one_enforced(model: type, name: str) -> None:

@@ -64,6 +64,7 @@ class AlertType:
     label_zh: str
     caregivers: int = 1  # how many must go (lifting someone who fell takes two)
     on_scene_s: int = 1800  # expected time at the door; the shift must cover it
+    auto_dispatch: bool = True  # False: an operator calls back first, then sends someone
 
     def __post_init__(self) -> None:
         if not self.code:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 BOARD_STREAM_MAXLEN = 10_000
 CAREGIVER_STREAM_MAXLEN = 1_000
@@ -101,6 +102,34 @@ class LiveBus:
             for stream, entries in reply
             for i, f in entries
         ]
+
+    # -- consumer groups: each entry to one consumer, kept until acknowledged ------
+
+    async def ensure_group(self, stream: str, group: str) -> None:
+        """Create ``group`` on ``stream`` from now on, unless it exists."""
+        try:
+            await self.redis.xgroup_create(stream, group, id="$", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read_group(
+        self, stream: str, group: str, consumer: str, *, pending: bool, block_ms: int = 1000
+    ) -> list[StreamEntry]:
+        """New entries for ``consumer``, or (``pending``) those it took and never acked."""
+        reply: Any = await self.redis.xreadgroup(
+            group, consumer, {stream: "0" if pending else ">"}, count=200, block=block_ms
+        )
+        return [
+            StreamEntry(_text(name), _text(i), _decode(f))
+            for name, entries in reply or []
+            for i, f in entries
+            if f  # a pending entry trimmed from the stream comes back empty
+        ]
+
+    async def ack(self, stream: str, group: str, seqs: Sequence[str]) -> None:
+        if seqs:
+            await self.redis.xack(stream, group, *seqs)
 
     # -- caregiver positions ---------------------------------------------------
 

@@ -270,3 +270,39 @@ def record_offered(
             records.append(move_alert(session, alert, AlertState.DISPATCHING, actor=actor, at=at))
         records.append(move_alert(session, alert, AlertState.OFFERED, actor=actor, at=at))
     return records
+
+
+def withdraw_orders(
+    session: Session, alert: Alert, *, actor: str, at: datetime, reason: str
+) -> None:
+    """Cancel the alert's active orders (the caregivers see it on their app)."""
+    active = session.exec(
+        select(Order).where(Order.alert_id == alert.id, col(Order.state).in_(ACTIVE_ORDER_STATES))
+    ).all()
+    for order in active:
+        move_order(
+            session,
+            order,
+            alert,
+            OrderState.CANCELLED,
+            actor=actor,
+            at=at,
+            detail={"reason": reason},
+        )
+
+
+def close_alert(
+    session: Session,
+    alert: Alert,
+    target: AlertState,
+    *,
+    actor: str,
+    at: datetime,
+    reason: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Resolve or cancel an alert, calling off whoever is still on it."""
+    advance_alert(alert.state, target)  # refuse before withdrawing anything
+    withdraw_orders(session, alert, actor=actor, at=at, reason=reason)
+    if alert.state != target:
+        move_alert(session, alert, target, actor=actor, at=at, detail=detail or {"reason": reason})

@@ -80,6 +80,10 @@ class Elder(SQLModel, table=True):
     notes: str = ""  # key health notes for whoever goes
     emergency_contact: str = ""  # family to call: who, and the number
     access_notes: str = ""  # how to get in: door code, key with a neighbour
+    # What is normal for this elder (a wearable's reports are checked against it).
+    heart_rate_min: int | None = None
+    heart_rate_max: int | None = None
+    geofence_radius_m: float | None = None  # around home; None: no safe area
 
 
 class Device(SQLModel, table=True):
@@ -87,8 +91,17 @@ class Device(SQLModel, table=True):
     kind: str = Field(index=True)  # panic_button | door_bell | wearable
     elder_id: uuid.UUID | None = Field(default=None, foreign_key="elder.id", index=True)
     active: bool = True
+    # Live state, from what the device last said.
     online: bool | None = None
     last_seen_at: datetime | None = _utc(nullable=True)
+    battery: int | None = None  # percent
+    signal: int | None = None  # dBm
+    firmware: str | None = None
+    worn: bool | None = None  # wearables: false once taken off
+    offline_since: datetime | None = _utc(nullable=True)
+    offline_alerted: bool = False  # "device offline" raised for this absence
+    lat: float | None = None  # wearables: where it last said it was
+    lon: float | None = None
 
 
 class Caregiver(SQLModel, table=True):
