@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from devices.protocol import DeviceEvent, DeviceStatus, parse_event, parse_status, parse_topic
+from dispatch import metrics
 from dispatch.catalog import Catalog
 from dispatch.domain import device_rules
 from dispatch.domain.lifecycle import OPEN_ALERT_STATES, AlertState
@@ -80,6 +81,7 @@ class Ingest:
                 return self._route(session, message)
         except PayloadError as exc:
             log.warning("rejected message on %s: %s", message.topic[:200], exc)
+            metrics.REJECTED.labels(reason=exc.reason).inc()
             session.add(_dead_letter(message, exc))
             return Outcome.REJECTED
         except IntegrityError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from config.settings import Settings
 from devices.gateway import MqttGateway
+from dispatch import metrics
 from dispatch.catalog import Catalog, load_catalog
 from dispatch.commands import CommandRelay
 from dispatch.dispatcher import Dispatcher, DispatchPolicy
@@ -62,8 +64,12 @@ class Services:
     async def store_messages(self, batch: list[tuple[str, bytes]]) -> None:
         """The gateway's handler: commit a batch of device messages, then publish."""
         at = datetime.now(UTC)
+        started = time.perf_counter()
         inbound = [Inbound(topic, payload, at) for topic, payload in batch]
         outcomes = await self.db.run(self.ingest.store_batch, inbound)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.BATCH_SIZE.observe(len(batch))
+        metrics.count(outcomes)
         if {Outcome.RAISED, Outcome.MERGED, Outcome.CLOSED} & set(outcomes):
             await self.after_change()
 
@@ -73,6 +79,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
     """Build every part, run the background tasks, and tear all down on exit."""
     db = Database(settings.database_url)
     await db.run(db.create_schema)
+    metrics.watch(db)
     bus = LiveBus.from_url(settings.redis_url, settings.redis_prefix)
     outbox = Outbox(db, bus)
     catalog = load_catalog(settings.alert_types_file)

@@ -7,6 +7,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from dispatch import metrics
 from dispatch.api.deps import ServicesDep
 from dispatch.api.schemas import Health
 from dispatch.services import Services
@@ -37,3 +38,11 @@ async def healthz(services: ServicesDep, response: Response) -> Health:
     return Health(
         status="ok" if database else "unavailable", database=database, redis=redis, mqtt=mqtt
     )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def prometheus_metrics(services: ServicesDep) -> Response:
+    """Prometheus text format: ingest rate and outcomes, rejects by reason, commit
+    latency, devices offline, open alerts, outbox backlog (docs/operations.md)."""
+    body, content_type = await services.db.run(metrics.exposition)
+    return Response(body, media_type=content_type)
