@@ -15,8 +15,9 @@ import typer
 import uvicorn
 
 from config.settings import Settings
-from dispatch import local_services
+from dispatch import local_services, provisioning
 from dispatch.api.app import create_app
+from dispatch.catalog import load_catalog
 from dispatch.domain.model import TransportMode
 from dispatch.store.db import Database
 from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile
@@ -296,6 +297,77 @@ def _run_scenario(
     report.write_html(summary, result, target.with_suffix(".html"))
     typer.echo(f"report: {target} and {target.with_suffix('.html')}")
     return 0 if summary["ok"] else 1
+
+
+devices_cli = typer.Typer(help="Register devices from a CSV, deactivate them.")
+cli.add_typer(devices_cli, name="devices")
+
+
+def _database() -> Database:
+    db = Database(Settings().database_url)
+    db.create_schema()
+    return db
+
+
+@devices_cli.command("import")
+def import_devices(
+    csv_file: Annotated[Path, typer.Argument(help="device_id,kind[,elder_id] with a header.")],
+    credentials_out: Annotated[
+        Path | None, typer.Option(help="Write the new devices' passwords here (CSV).")
+    ] = None,
+) -> None:
+    """Register the devices of a CSV file; report every row, issue each new device
+    its broker password once. Exits 1 if any row failed."""
+    settings = Settings()
+    db = _database()
+    rows = provisioning.import_csv(
+        db, load_catalog(settings.alert_types_file), csv_file.read_text(encoding="utf-8-sig")
+    )
+    for row in rows:
+        mark = "ok  " if row.ok else "FAIL"
+        typer.echo(f"{mark} line {row.line} {row.device_id} {row.error}".rstrip())
+    created = [r for r in rows if r.ok]
+    if credentials_out is not None:
+        lines = ["device_id,username,password"] + [
+            f"{r.device_id},{r.device_id},{r.password}" for r in created
+        ]
+        credentials_out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        credentials_out.chmod(0o600)
+    typer.echo(f"{len(created)} created, {len(rows) - len(created)} failed")
+    db.dispose()
+    raise typer.Exit(0 if len(created) == len(rows) else 1)
+
+
+@devices_cli.command("deactivate")
+def deactivate_device(device_id: str) -> None:
+    """Stop accepting a device's messages and remove its broker login."""
+    db = _database()
+    provisioning.deactivate(db, device_id)
+    typer.echo(f"{device_id} deactivated; run `carebell broker-auth` to update the broker")
+    db.dispose()
+
+
+@cli.command("broker-auth")
+def broker_auth(
+    out: Annotated[Path, typer.Option(help="Folder for the passwd and acl files.")],
+    server_user: Annotated[str, typer.Option(help="The server's broker account.")] = (
+        "carebell-server"
+    ),
+    server_password: Annotated[
+        str, typer.Option(envvar="CAREBELL_BROKER_PASSWORD", help="Its password.")
+    ] = "",
+) -> None:
+    """Write Mosquitto's password file and ACL from the registry (docs/devices.md)."""
+    if not server_password:
+        raise typer.BadParameter("set CAREBELL_BROKER_PASSWORD or --server-password")
+    db = _database()
+    passwd, acl = provisioning.broker_files(db, server_user, server_password)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "passwd").write_text(passwd, encoding="utf-8")
+    (out / "passwd").chmod(0o600)
+    (out / "acl").write_text(acl, encoding="utf-8")
+    typer.echo(f"{passwd.count(chr(10))} accounts written to {out}/passwd and {out}/acl")
+    db.dispose()
 
 
 def main() -> None:

@@ -87,7 +87,11 @@ class LocalServer:
         return self.start()
 
 
-def mosquitto(workdir: Path, port: int | None = None) -> LocalServer:
+def mosquitto(
+    workdir: Path, port: int | None = None, *, auth_dir: Path | None = None
+) -> LocalServer:
+    """A private Mosquitto; with ``auth_dir`` (from `carebell broker-auth`), devices
+    must log in and keep to their own topics."""
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +102,9 @@ def mosquitto(workdir: Path, port: int | None = None) -> LocalServer:
         # Started as root, mosquitto switches to the "mosquitto" user, which may not
         # write to our work directory: it would silently keep nothing on disk.
         conf += "user root\n"
+    if auth_dir is not None:
+        conf = conf.replace("allow_anonymous true", "allow_anonymous false")
+        conf += f"password_file {auth_dir / 'passwd'}\nacl_file {auth_dir / 'acl'}\n"
     (workdir / "mosquitto.conf").write_text(conf)
     return LocalServer(
         "mosquitto",

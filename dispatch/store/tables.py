@@ -104,6 +104,16 @@ class Device(SQLModel, table=True):
     lon: float | None = None
 
 
+class DeviceCredential(SQLModel, table=True):
+    """A device's broker password, as the broker's hash; the secret itself is never kept."""
+
+    __tablename__ = "device_credential"
+
+    device_id: str = Field(foreign_key="device.id", primary_key=True, max_length=64)
+    broker_hash: str  # Mosquitto's $7$ PBKDF2-SHA512 format
+    issued_at: datetime = _utc()
+
+
 class Caregiver(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import TypeVar
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
+from dispatch import provisioning
 from dispatch.api.deps import ServicesDep, SessionDep
 from dispatch.api.schemas import CaregiverCreate, DeviceCreate, ElderCreate
 from dispatch.store.tables import Caregiver, Device, Elder
@@ -50,13 +53,22 @@ def create_elder(session: SessionDep, body: ElderCreate) -> Elder:
 @router.get("/devices", response_model=list[Device])
 def list_devices(
     session: SessionDep,
+    services: ServicesDep,
     elder_id: uuid.UUID | None = None,
     kind: str | None = None,
     active: bool | None = None,
+    online: bool | None = None,
+    low_battery: bool = False,
     limit: int = Limit,
     offset: int = Offset,
 ) -> list[Device]:
+    """``online=false``: the devices offline now; ``low_battery=true``: those to recharge."""
     query = select(Device).order_by(col(Device.id))
+    if online is not None:
+        query = query.where(Device.online == online)
+    if low_battery:
+        threshold = services.catalog.policy.low_battery_percent
+        query = query.where(col(Device.battery) <= threshold)
     if elder_id is not None:
         query = query.where(Device.elder_id == elder_id)
     if kind is not None:
@@ -109,3 +121,54 @@ def create_caregiver(session: SessionDep, body: CaregiverCreate) -> Caregiver:
     caregiver.transport = body.transport.value
     session.add(caregiver)
     return caregiver
+
+
+class Binding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    elder_id: uuid.UUID | None
+
+
+class Credentials(BaseModel):
+    device_id: str
+    username: str
+    password: str  # shown this once; only its hash is kept
+
+
+class ImportReport(BaseModel):
+    created: int
+    failed: int
+    rows: list[dict[str, object]]
+
+
+@router.post("/devices/import", response_model=ImportReport)
+async def import_devices(services: ServicesDep, request: Request) -> ImportReport:
+    """A CSV of ``device_id,kind[,elder_id]``: every good row created with its
+    broker password (shown once), every bad row reported with its reason."""
+    text = (await request.body()).decode("utf-8-sig", errors="replace")
+    rows = await services.db.run(provisioning.import_csv, services.db, services.catalog, text)
+    return ImportReport(
+        created=sum(r.ok for r in rows),
+        failed=sum(not r.ok for r in rows),
+        rows=[asdict(r) for r in rows],
+    )
+
+
+@router.post("/devices/{device_id}/credentials", response_model=Credentials)
+def issue_credentials(session: SessionDep, device_id: str) -> Credentials:
+    """A new broker password for the device; the old one stops working at the next
+    `carebell broker-auth`."""
+    device = _get_or_404(session, Device, device_id, "device")
+    if not device.active:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"device {device_id} is deactivated")
+    password = provisioning.issue_credentials(session, device_id)
+    return Credentials(device_id=device_id, username=device_id, password=password)
+
+
+@router.post("/devices/{device_id}/deactivate", response_model=Device)
+async def deactivate_device(services: ServicesDep, device_id: str) -> Device:
+    return await services.db.run(provisioning.deactivate, services.db, device_id)
+
+
+@router.put("/devices/{device_id}/elder", response_model=Device)
+async def bind_device(services: ServicesDep, device_id: str, body: Binding) -> Device:
+    return await services.db.run(provisioning.bind, services.db, device_id, body.elder_id)
