@@ -1,0 +1,193 @@
+"""Gateway throughput: messages per second from the broker to a committed row,
+beside the same run's ceiling, a bare paho-mqtt subscriber on the same broker.
+
+Each measurement drains a backlog: the messages are published while the
+consumer is away (its persistent session keeps them), then the consumer
+connects and the clock runs until the last one is handled. So the figure is
+what the consumer takes from the broker, not what one publisher can send.
+
+  ceiling      a bare paho subscriber (QoS 1, acknowledging each message)
+  telemetry    heartbeats: a device-state update each
+  alerts       presses from distinct devices: a new alert and its audit record each
+
+    .venv/bin/python bench/gateway.py --telemetry 20000 --alerts 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlalchemy import func
+from sqlmodel import select
+
+from config.settings import Settings
+from devices.mqtt import BrokerAddress
+from devices.protocol import EVENTS_FILTER, event_payload, events_topic
+from dispatch import local_services
+from dispatch.services import running_services
+from dispatch.store.db import Database
+from dispatch.store.tables import Device, DeviceEvent
+
+HOME = {"lat": 30.27, "lon": 120.15}  # the devices have no elder: the press says where
+
+
+def publish_backlog(url: str, messages: list[tuple[str, bytes]], publishers: int = 4) -> None:
+    """Publish at QoS 1 from several clients and wait for every PUBACK."""
+    address = BrokerAddress.parse(url)
+
+    def send(chunk: list[tuple[str, bytes]]) -> None:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        client.max_inflight_messages_set(1000)
+        client.connect(address.host, address.port)
+        client.loop_start()
+        infos = [client.publish(topic, payload, qos=1) for topic, payload in chunk]
+        for info in infos:
+            info.wait_for_publish(60)
+        client.disconnect()
+        client.loop_stop()
+
+    chunks = [messages[i::publishers] for i in range(publishers)]
+    threads = [threading.Thread(target=send, args=(c,)) for c in chunks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def bare_ceiling(url: str, messages: list[tuple[str, bytes]]) -> float:
+    """Messages per second a bare subscriber drains from its persistent session."""
+    address = BrokerAddress.parse(url)
+    client_id = f"bare-{uuid.uuid4().hex[:6]}"
+    done = threading.Event()
+    received = 0
+    started = 0.0
+
+    def on_message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
+        nonlocal received, started
+        if received == 0:
+            started = time.perf_counter()
+        received += 1
+        if received == len(messages):
+            done.set()
+
+    def session() -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        client.on_message = on_message
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 3600
+        client.connect(address.host, address.port, clean_start=False, properties=props)
+        return client
+
+    first = session()
+    first.loop_start()
+    first.subscribe(EVENTS_FILTER, qos=1)
+    time.sleep(0.5)
+    first.disconnect()
+    first.loop_stop()
+    publish_backlog(url, messages)
+    again = session()
+    clock = time.perf_counter()
+    again.loop_start()
+    done.wait(300)
+    elapsed = time.perf_counter() - clock
+    again.disconnect()
+    again.loop_stop()
+    return len(messages) / elapsed
+
+
+def gateway_rate(settings: Settings, messages: list[tuple[str, bytes]]) -> float:
+    """Messages per second the gateway drains into committed rows."""
+    db = Database(settings.database_url)
+
+    def stored() -> int:
+        with db.session() as session:
+            return int(session.exec(select(func.count()).select_from(DeviceEvent)).one())
+
+    before = stored()
+
+    async def connect_once() -> None:
+        async with running_services(settings):
+            await asyncio.sleep(0.5)  # subscribed: the persistent session exists
+
+    async def drain() -> float:
+        clock = time.perf_counter()
+        async with running_services(settings):
+            while await asyncio.to_thread(stored) < before + len(messages):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            return time.perf_counter() - clock
+
+    asyncio.run(connect_once())
+    publish_backlog(settings.mqtt_url, messages)
+    elapsed = asyncio.run(drain())
+    db.dispose()
+    return len(messages) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--telemetry", type=int, default=20_000)
+    parser.add_argument("--alerts", type=int, default=5_000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="carebell-gw-bench-"))
+    broker = local_services.mosquitto(work / "mosquitto").start()
+    redis = local_services.redis(work / "redis").start()
+    try:
+        settings = Settings(
+            database_url=f"sqlite:///{work / 'bench.db'}",
+            mqtt_url=broker.url,
+            redis_url=redis.url,
+            roles={"gateway"},
+            mqtt_client_id="bench-gateway",
+        )
+        db = Database(settings.database_url)
+        db.create_schema()
+        devices = max(args.alerts, 2_000)
+        with db.session() as session:
+            session.add_all(Device(id=f"pb-{i:06d}", kind="panic_button") for i in range(devices))
+        db.dispose()
+        now = datetime.now(UTC)
+
+        def events(n: int, type_: str, distinct: bool) -> list[tuple[str, bytes]]:
+            return [
+                (
+                    events_topic(f"pb-{(i if distinct else i % 2_000):06d}"),
+                    event_payload(
+                        uuid.uuid4().hex, type_, now, position={"lat": 30.27, "lon": 120.15}
+                    ),
+                )
+                for i in range(n)
+            ]
+
+        telemetry = events(args.telemetry, "heartbeat", distinct=False)
+        alerts = events(args.alerts, "press", distinct=True)
+        ceiling = bare_ceiling(broker.url, telemetry)
+        tele_rate = gateway_rate(settings, telemetry)
+        alert_rate = gateway_rate(settings, alerts)
+    finally:
+        broker.stop()
+        redis.stop()
+    print(f"\n{'what':<44} {'msg/s':>9} {'× ceiling':>10}")
+    print(f"{'bare paho subscriber (ceiling, same broker)':<44} {ceiling:>9,.0f} {1:>10.2f}")
+    print(
+        f"{'gateway: telemetry → device state committed':<44} {tele_rate:>9,.0f} "
+        f"{tele_rate / ceiling:>10.2f}"
+    )
+    print(
+        f"{'gateway: presses → new alerts committed':<44} {alert_rate:>9,.0f} "
+        f"{alert_rate / ceiling:>10.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
