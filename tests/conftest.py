@@ -19,6 +19,7 @@ from config.settings import Settings
 from dispatch import local_services
 from dispatch.api.app import create_app
 from dispatch.store.db import Database
+from simulators.devices import DevicePublisher
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CAREBELL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -133,3 +134,12 @@ async def server(settings: Settings) -> AsyncIterator[RunningServer]:
     yield RunningServer(settings, app)
     uv.should_exit = True
     await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+def publisher(settings: Settings) -> Iterator[DevicePublisher]:
+    """A device-side MQTT client on the test's broker."""
+    pub = DevicePublisher(settings.mqtt_url)
+    pub.connect()
+    yield pub
+    pub.close()

@@ -9,7 +9,6 @@ import uuid
 import httpx
 import pytest
 
-from config.settings import Settings
 from simulators.devices import DevicePublisher
 from tests.conftest import RunningServer
 from tests.helpers import (
@@ -26,14 +25,6 @@ from tests.helpers import (
 @pytest.fixture
 async def city(server: RunningServer) -> SmallCity:
     return await asyncio.to_thread(seed_small_city, server.services.db)
-
-
-@pytest.fixture
-def publisher(settings: Settings) -> DevicePublisher:
-    pub = DevicePublisher(settings.mqtt_url)
-    pub.connect()
-    yield pub  # type: ignore[misc]
-    pub.close()
 
 
 async def on_shift(server: RunningServer, caregiver_id: uuid.UUID, north_deg: float) -> LiveClient:

@@ -18,8 +18,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from sqlmodel import select
 
-from config.settings import Settings
-from dispatch.store.tables import AuditRecord
+from dispatch.store.tables import AuditRecord, Device
 from simulators.devices import DevicePublisher
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, PASSWORD, SmallCity, make_user, seed_small_city, wait_until
@@ -50,14 +49,6 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture
 async def city(server: RunningServer) -> SmallCity:
     return await asyncio.to_thread(seed_small_city, server.services.db)
-
-
-@pytest.fixture
-def publisher(settings: Settings) -> DevicePublisher:
-    pub = DevicePublisher(settings.mqtt_url)
-    pub.connect()
-    yield pub  # type: ignore[misc]
-    pub.close()
 
 
 async def open_board(browser: Browser, server: RunningServer, *, english: bool = True) -> Page:
@@ -218,3 +209,19 @@ async def test_a_caregiver_account_is_refused_by_the_board(
     await page.click("#login [type=submit]")
     await expect(page.locator("#login-error")).to_have_text("此账号不能使用本页面")
     await expect(page.locator("#main")).to_be_hidden()
+
+
+async def test_the_map_shows_devices_that_went_offline(
+    server: RunningServer, city: SmallCity, browser: Browser
+) -> None:
+    def drop() -> None:
+        with server.services.db.session() as session:
+            device = session.get(Device, city.wearable_id)
+            assert device is not None
+            device.online = False
+            session.add(device)
+
+    await asyncio.to_thread(drop)
+    board = await open_board(browser, server)
+    await expect(board.locator(".offline-marker")).to_have_count(1)
+    await expect(board.locator('[data-kpi="devices_offline"] b')).to_have_text("1")

@@ -213,3 +213,27 @@ def map_areas(session: SessionDep, principal: BoardDep) -> list[dict[str, Any]]:
         for d, s, w, n, e, count in rows
         if principal.may_see_area(d)
     ]
+
+
+@router.get("/map/devices-offline")
+def map_devices_offline(session: SessionDep, principal: BoardDep) -> list[dict[str, Any]]:
+    """Active devices offline now, at their elder's home (or where a wearable last was)."""
+    rows = session.exec(
+        select(Device, Elder)
+        .join(Elder, col(Elder.id) == col(Device.elder_id))
+        .where(col(Device.active).is_(True), col(Device.online).is_(False))
+        .limit(2000)
+    ).all()
+    return [
+        {
+            "device_id": d.id,
+            "kind": d.kind,
+            "lat": d.lat if d.lat is not None else e.lat,
+            "lon": d.lon if d.lon is not None else e.lon,
+            "elder": e.name,
+            "district": e.district,
+            "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
+        }
+        for d, e in rows
+        if principal.may_see_area(e.district)
+    ]

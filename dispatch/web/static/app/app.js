@@ -4,7 +4,8 @@
 
 import { Api } from "../static/shared/api.js";
 import { $, fill, h } from "../static/shared/dom.js";
-import { apply, fmt, otherLocale, preferredLocale, t, useLocale } from "../static/shared/i18n.js";
+import { apply, fmt, t } from "../static/shared/i18n.js";
+import { startPage } from "../static/shared/page.js";
 import { Live, beep } from "../static/shared/live.js";
 
 const api = new Api("carebell.app.session");
@@ -18,55 +19,17 @@ let lastSent = 0;
 // ---- start and sign-in -------------------------------------------------------
 
 async function start() {
-  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js").catch(() => {});
-  await useLocale(api.user?.locale || preferredLocale());
-  for (const b of document.querySelectorAll(".lang")) b.addEventListener("click", switchLanguage);
-  api.onUnauthorized = showLogin;
-  $("#login").addEventListener("submit", signIn);
-  $("#logout").addEventListener("click", async () => {
-    await api.logout().catch(() => {});
-    location.reload();
-  });
   $("#shift-toggle").addEventListener("click", toggleShift);
-  if (api.token && api.user.role === "caregiver") enter();
-  else showLogin();
-}
-
-async function switchLanguage() {
-  const locale = await useLocale(otherLocale());
-  if (api.token) {
-    api.put("/api/v1/auth/me/locale", { locale }).then((user) => api.remember(user), () => {});
-  }
-  render();
-}
-
-function showLogin() {
-  live?.close();
-  $("#main").hidden = true;
-  $("#login").hidden = false;
-}
-
-async function signIn(event) {
-  event.preventDefault();
-  const form = event.target;
-  $("#login-error").textContent = "";
-  try {
-    const user = await api.login(form.username.value, form.password.value);
-    if (user.role !== "caregiver") {
-      api.forget();
-      $("#login-error").textContent = t("login.forbidden");
-      return;
-    }
-    if (user.locale) await useLocale(user.locale);
-    enter();
-  } catch {
-    $("#login-error").textContent = t("login.failed");
-  }
+  await startPage({
+    api,
+    roles: ["caregiver"],
+    onEnter: enter,
+    onRender: render,
+    onLeave: () => live?.close(),
+  });
 }
 
 async function enter() {
-  $("#login").hidden = true;
-  $("#main").hidden = false;
   $("#name").textContent = api.user.display_name || api.user.username;
   const id = api.user.caregiver_id;
   try {
@@ -90,7 +53,7 @@ async function enter() {
       loadOrders();
     },
     onResync: loadOrders,
-    onDenied: showLogin,
+    onDenied: () => api.onUnauthorized(),
   });
   live.connect();
   watchLocation();

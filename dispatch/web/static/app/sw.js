@@ -12,6 +12,7 @@ const FILES = [
   "/static/shared/dom.js",
   "/static/shared/i18n.js",
   "/static/shared/live.js",
+  "/static/shared/page.js",
   "/static/i18n/zh-CN.json",
   "/static/i18n/en.json",
 ];

@@ -2,7 +2,8 @@
 
 import { Api } from "../shared/api.js";
 import { $, fill, h } from "../shared/dom.js";
-import { apply, fmt, otherLocale, preferredLocale, t, useLocale } from "../shared/i18n.js";
+import { apply, fmt, t } from "../shared/i18n.js";
+import { startPage } from "../shared/page.js";
 import { Live, beep } from "../shared/live.js";
 import { CityMap } from "./map.js";
 
@@ -41,55 +42,16 @@ function urgency(a, b) {
 // ---- start and sign-in -------------------------------------------------------
 
 async function start() {
-  await useLocale(api.user?.locale || preferredLocale());
-  for (const button of document.querySelectorAll(".lang")) {
-    button.addEventListener("click", switchLanguage);
-  }
-  api.onUnauthorized = showLogin;
-  $("#login").addEventListener("submit", signIn);
-  $("#logout").addEventListener("click", async () => {
-    await api.logout().catch(() => {});
-    location.reload();
+  await startPage({
+    api,
+    roles: BOARD_ROLES,
+    onEnter: enter,
+    onRender: render,
+    onLeave: () => live?.close(),
   });
-  if (api.token && BOARD_ROLES.includes(api.user.role)) enter();
-  else showLogin();
-}
-
-async function switchLanguage() {
-  const locale = await useLocale(otherLocale());
-  if (api.token) {
-    api.put("/api/v1/auth/me/locale", { locale }).then((user) => api.remember(user), () => {});
-  }
-  render();
-}
-
-function showLogin() {
-  live?.close();
-  $("#main").hidden = true;
-  $("#login").hidden = false;
-}
-
-async function signIn(event) {
-  event.preventDefault();
-  const form = event.target;
-  $("#login-error").textContent = "";
-  try {
-    const user = await api.login(form.username.value, form.password.value);
-    if (!BOARD_ROLES.includes(user.role)) {
-      api.forget();
-      $("#login-error").textContent = t("login.forbidden");
-      return;
-    }
-    if (user.locale) await useLocale(user.locale);
-    enter();
-  } catch {
-    $("#login-error").textContent = t("login.failed");
-  }
 }
 
 async function enter() {
-  $("#login").hidden = true;
-  $("#main").hidden = false;
   $("#user").textContent = api.user.display_name || api.user.username;
   state.settings = await api.get("/api/v1/board/settings");
   map = map || new CityMap($("#map"));
@@ -99,7 +61,7 @@ async function enter() {
     renderQueue();
   });
   $("#bulk-ack").addEventListener("click", bulkAcknowledge);
-  await Promise.all([loadAlerts(), loadCaregivers(), loadKpis()]);
+  await Promise.all([loadAlerts(), loadCaregivers(), loadKpis(), loadOffline()]);
   live = new Live("/ws/v1/board", {
     token: api.token,
     storageKey: `carebell.board.seq.${api.user.username}`,
@@ -112,12 +74,13 @@ async function enter() {
     },
     onResync: () => loadAlerts(),
     onOpen: () => loadAlerts(), // a snapshot after every (re)connect: nothing stays stale
-    onDenied: showLogin,
+    onDenied: () => api.onUnauthorized(),
   });
   live.connect();
   setInterval(tick, 1000);
   setInterval(loadCaregivers, 10_000);
   setInterval(loadKpis, 15_000);
+  setInterval(loadOffline, 30_000);
 }
 
 // ---- data --------------------------------------------------------------------
@@ -133,6 +96,11 @@ async function loadAlerts() {
     map.alert(a, select);
   }
   renderQueue();
+}
+
+async function loadOffline() {
+  const devices = await api.get("/api/v1/map/devices-offline");
+  map.offline(devices, (d) => `${d.device_id} · ${d.elder} · ${t("detail.device_offline")}`);
 }
 
 async function loadCaregivers() {

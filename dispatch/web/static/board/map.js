@@ -72,6 +72,18 @@ export class CityMap {
     marker.bindTooltip(label);
   }
 
+  // Devices offline: a grey cross, replaced wholesale at each refresh.
+  offline(devices, label) {
+    this.offlineLayer?.remove();
+    this.offlineLayer = L.layerGroup(
+      devices.map((d) =>
+        L.marker([d.lat, d.lon], {
+          icon: L.divIcon({ className: "", html: '<div class="offline-marker">✕</div>', iconSize: [14, 14] }),
+        }).bindTooltip(label(d)),
+      ),
+    ).addTo(this.map);
+  }
+
   focus(lat, lon) {
     this.map.panTo([lat, lon]);
   }
