@@ -34,7 +34,7 @@ from sqlmodel import select
 from config.settings import Settings
 from devices.mqtt import BrokerAddress
 from devices.protocol import EVENTS_FILTER, event_payload, events_topic
-from dispatch import local_services
+from dispatch import local_services, metrics
 from dispatch.services import running_services
 from dispatch.store.db import Database
 from dispatch.store.tables import Device, DeviceEvent
@@ -153,10 +153,14 @@ def main() -> None:
         db = Database(settings.database_url)
         db.create_schema()
         devices = max(args.alerts, 2_000)
-        with db.session() as session:
-            session.add_all(Device(id=f"pb-{i:06d}", kind="panic_button") for i in range(devices))
-        db.dispose()
         now = datetime.now(UTC)
+        with db.session() as session:
+            # Devices that have been heart-beating: online, as a pressing device is.
+            session.add_all(
+                Device(id=f"pb-{i:06d}", kind="panic_button", online=True, last_seen_at=now)
+                for i in range(devices)
+            )
+        db.dispose()
 
         def events(n: int, type_: str, distinct: bool) -> list[tuple[str, bytes]]:
             return [
@@ -186,6 +190,14 @@ def main() -> None:
     print(
         f"{'gateway: presses → new alerts committed':<44} {alert_rate:>9,.0f} "
         f"{alert_rate / ceiling:>10.2f}"
+    )
+    sizes = {m.name: m.value for m in metrics.BATCH_SIZE.collect()[0].samples}
+    times = {m.name: m.value for m in metrics.BATCH_SECONDS.collect()[0].samples}
+    batches = sizes["carebell_ingest_batch_messages_count"]
+    print(
+        f"\n{batches:.0f} batches of {sizes['carebell_ingest_batch_messages_sum'] / batches:.0f} "
+        f"messages on average, "
+        f"{times['carebell_ingest_commit_seconds_sum'] / batches * 1000:.1f} ms each to commit"
     )
 
 

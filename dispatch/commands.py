@@ -21,6 +21,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from devices.protocol import CommandPayload, commands_topic
+from dispatch.background import cancelling
 from dispatch.live.bus import LiveBus
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,12 @@ class CommandRelay:
                         await self.publish(commands_topic(device_id), body.encode())
                     done.append(entry.seq)
                 await self.bus.ack(stream, GROUP, done)
-            except (RedisError, OSError, ConnectionError) as exc:
-                log.warning("device commands held back: %s", exc)
-                pending = True
-                await asyncio.sleep(1.0)
-            except Exception:
-                log.exception("device command relay failed; retrying")
+            except Exception as exc:
+                if cancelling():
+                    raise  # stopping: the client library turned our cancel into an error
+                if isinstance(exc, RedisError | OSError):
+                    log.warning("device commands held back: %s", exc)
+                else:
+                    log.exception("device command relay failed; retrying")
                 pending = True
                 await asyncio.sleep(1.0)

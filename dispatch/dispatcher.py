@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, and_, col, func, or_, select
 
+from dispatch.background import cancelling
 from dispatch.catalog import Catalog
 from dispatch.domain.lifecycle import (
     ACTIVE_ORDER_STATES,
@@ -100,6 +101,8 @@ class Dispatcher:
             try:
                 await self.run_round()
             except (RedisError, OSError, OperationalError) as exc:
+                if cancelling():
+                    raise
                 # Degraded, not broken: claims lapse and the next round retries.
                 log.warning("dispatch round failed, retrying: %s", exc)
 

@@ -13,13 +13,13 @@ import base64
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import tuple_
+from sqlalchemy import insert, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -65,6 +65,18 @@ class _Loaded:
     devices: dict[str, Device]
     elders: dict[uuid.UUID, Elder]
     stored: set[tuple[str, str]]  # (device id, event id) already in the database
+    open_alerts: dict[tuple[str, str], Alert]  # (device id, alert type): the one to merge into
+    careful: set[str] = field(default_factory=set)  # devices that took the careful path
+    # Telemetry, written in two statements at the end of the batch, not row by row.
+    rows: list[dict[str, Any]] = field(default_factory=list)  # device_event rows
+    updates: dict[str, dict[str, Any]] = field(default_factory=dict)  # device id -> changes
+
+    def settle(self, device: Device) -> None:
+        """Apply the device's pending bulk changes to its row object, before the ORM
+        writes it (so an older heartbeat never overwrites a newer press)."""
+        for column, value in self.updates.pop(device.id, {}).items():
+            if column != "id":
+                setattr(device, column, value)
 
 
 class Ingest:
@@ -82,13 +94,31 @@ class Ingest:
         self.tz = tz  # quiet hours are the city's local time
 
     def store_batch(self, batch: Sequence[Inbound]) -> list[Outcome]:
-        """Store every message of the batch; return when all of it is committed."""
-        with self.db.session() as session:
-            loaded = self._preload(session, batch)
-            return [
-                self._routine(session, message, event, loaded) or self._store(session, message)
-                for message, event in zip(batch, loaded.events, strict=True)
-            ]
+        """Store every message of the batch; return when all of it is committed.
+
+        Optimistic first: what the batch needs is loaded up front, and the common
+        messages (telemetry, a new alert, a repeated press) are written with no
+        savepoint, all flushed at the commit. Should another writer have stored one
+        of these events meanwhile, the commit fails and the batch is stored again
+        one message at a time, each in a savepoint of its own.
+        """
+        try:
+            with self.db.session() as session:
+                loaded = self._preload(session, batch)
+                outcomes = [
+                    self._common(session, message, event, loaded)
+                    or self._careful(session, message, event, loaded)
+                    for message, event in zip(batch, loaded.events, strict=True)
+                ]
+                if loaded.rows:
+                    session.execute(insert(DeviceEventRow), loaded.rows)
+                if loaded.updates:
+                    session.execute(update(Device), list(loaded.updates.values()))
+                return outcomes
+        except IntegrityError:
+            log.info("an event of this batch was stored meanwhile; storing it message by message")
+            with self.db.session() as session:
+                return [self._store(session, message) for message in batch]
 
     def _preload(self, session: Session, batch: Sequence[Inbound]) -> _Loaded:
         """Parse the batch's events and load, in three queries, the devices, their
@@ -103,7 +133,7 @@ class Ingest:
             events.append(event if event is not None and route.channel == "events" else None)
         device_ids = {e.device_id for e in events if e is not None}
         if not device_ids:
-            return _Loaded(events, {}, {}, set())
+            return _Loaded(events, {}, {}, set(), {})
         query = select(Device).where(col(Device.id).in_(device_ids))
         devices = {d.id: d for d in session.exec(query).all()}
         elder_ids = {d.elder_id for d in devices.values() if d.elder_id}
@@ -118,14 +148,39 @@ class Ingest:
                 tuple_(col(DeviceEventRow.device_id), col(DeviceEventRow.event_id)).in_(pairs)
             )
         ).all()
-        return _Loaded(events, devices, elders, {(d, e) for d, e in stored})
+        since = min(m.received_at for m in batch) - self.merge_window
+        open_alerts: dict[tuple[str, str], Alert] = {}
+        for alert in session.exec(
+            select(Alert)
+            .where(
+                col(Alert.device_id).in_(device_ids),
+                col(Alert.state).in_(OPEN_ALERT_STATES),
+                Alert.raised_at >= since,
+            )
+            .order_by(col(Alert.raised_at))
+        ):
+            open_alerts[(alert.device_id, alert.alert_type)] = alert  # the newest wins
+        return _Loaded(events, devices, elders, {(d, e) for d, e in stored}, open_alerts)
 
-    def _routine(
+    def _careful(
+        self, session: Session, message: Inbound, event: DeviceEvent | None, loaded: _Loaded
+    ) -> Outcome:
+        if event is not None:
+            # What the careful path did (an alert raised, one cancelled) is not in
+            # what _preload fetched: the device's later events in this batch follow it.
+            loaded.careful.add(event.device_id)
+            device = loaded.devices.get(event.device_id)
+            if device is not None:
+                loaded.settle(device)
+        return self._store(session, message)
+
+    def _common(
         self, session: Session, message: Inbound, event: DeviceEvent | None, loaded: _Loaded
     ) -> Outcome | None:
-        """Telemetry from a device already online: a row and a state update, with no
-        savepoint (the bulk of the traffic). None: take the careful path."""
-        if event is None:
+        """An event from a device already online: telemetry, a new alert or a repeated
+        press, from what _preload fetched and with no savepoint (nothing here can fail
+        after it starts writing). None: take the careful path."""
+        if event is None or event.device_id in loaded.careful:
             return None
         device = loaded.devices.get(event.device_id)
         if device is None or not device.active or device.online is not True:
@@ -134,26 +189,66 @@ class Ingest:
             return None
         elder = loaded.elders.get(device.elder_id) if device.elder_id else None
         try:
-            if device_rules.alert_code(self.catalog, device.kind, event, _limits(elder)):
-                return None
+            code = device_rules.alert_code(self.catalog, device.kind, event, _limits(elder))
         except PayloadError:
             return None
+        place = event.position or ((elder.lat, elder.lon) if elder else None)
+        if code is not None and place is None:
+            return None  # refused, with its reason, on the careful path
         key = (device.id, event.event_id)
         if key in loaded.stored:
             return Outcome.DUPLICATE
         loaded.stored.add(key)
-        _update_state(device, event, message.received_at)
-        session.add(device)
-        session.add(
-            DeviceEventRow(
-                device_id=device.id,
-                event_id=event.event_id,
-                type=event.type,
-                device_ts=event.ts,
-                received_at=message.received_at,
+        at = message.received_at
+        if code is None:  # telemetry: no row objects, two statements for the batch
+            pending = loaded.updates.setdefault(device.id, {"id": device.id})
+            pending.update(state_changes(device.kind, event, at))
+            loaded.rows.append(
+                {
+                    "device_id": device.id,
+                    "event_id": event.event_id,
+                    "type": event.type,
+                    "device_ts": event.ts,
+                    "received_at": at,
+                }
             )
+            return Outcome.UPDATED
+        loaded.settle(device)
+        _update_state(device, event, at)
+        session.add(device)
+        row = DeviceEventRow(
+            device_id=device.id,
+            event_id=event.event_id,
+            type=event.type,
+            device_ts=event.ts,
+            received_at=at,
         )
-        return Outcome.UPDATED
+        session.add(row)
+        open_alert = loaded.open_alerts.get((device.id, code))
+        if open_alert is not None and open_alert.state in OPEN_ALERT_STATES:
+            self._merge(session, open_alert, row, event, at)
+            return Outcome.MERGED
+        alert_type = self.catalog.alert_types[code]
+        alert = self._raise(session, device, alert_type, at, event.ts, event.position, row=row)
+        loaded.open_alerts[(device.id, code)] = alert  # a second press in this batch merges
+        return Outcome.RAISED
+
+    def _merge(
+        self, session: Session, alert: Alert, row: DeviceEventRow, event: DeviceEvent, at: datetime
+    ) -> None:
+        """A repeated press joins the open alert: counted and audited, not raised again."""
+        alert.press_count += 1
+        alert.updated_at = at
+        session.add(alert)
+        row.alert_id = alert.id
+        record_note(
+            session,
+            alert,
+            action="merged",
+            actor=f"device:{event.device_id}",
+            at=at,
+            detail={"merged_event_id": event.event_id, "press_count": alert.press_count},
+        )
 
     def _store(self, session: Session, message: Inbound) -> Outcome:
         # A savepoint per message: a refused message leaves no half-written rows,
@@ -209,7 +304,8 @@ class Ingest:
         if rule.is_quiet(at.astimezone(self.tz).time()):
             return Outcome.UPDATED  # e.g. a wearable taken off for the night
         kind = self.catalog.alert_types[device_rules.DEVICE_OFFLINE]
-        return self._raise(session, device, kind, at, at, None, detail={"why": why})
+        self._raise(session, device, kind, at, at, None, detail={"why": why})
+        return Outcome.RAISED
 
     def _back_online(self, session: Session, device: Device, at: datetime) -> Outcome:
         """A device heard from again closes its own "device offline" alert."""
@@ -322,20 +418,10 @@ class Ingest:
             .order_by(col(Alert.raised_at).desc())
         ).first()
         if open_alert is not None:
-            open_alert.press_count += 1
-            open_alert.updated_at = at
-            session.add(open_alert)
-            row.alert_id = open_alert.id
-            record_note(
-                session,
-                open_alert,
-                action="merged",
-                actor=f"device:{device.id}",
-                at=at,
-                detail={"merged_event_id": event.event_id, "press_count": open_alert.press_count},
-            )
+            self._merge(session, open_alert, row, event, at)
             return Outcome.MERGED
-        return self._raise(session, device, alert_type, at, event.ts, event.position, row=row)
+        self._raise(session, device, alert_type, at, event.ts, event.position, row=row)
+        return Outcome.RAISED
 
     def _raise(
         self,
@@ -348,7 +434,7 @@ class Ingest:
         *,
         row: DeviceEventRow | None = None,
         detail: dict[str, Any] | None = None,
-    ) -> Outcome:
+    ) -> Alert:
         elder = session.get(Elder, device.elder_id) if device.elder_id else None
         lat, lon = position or ((elder.lat, elder.lon) if elder else (None, None))
         if lat is None or lon is None:
@@ -379,7 +465,7 @@ class Ingest:
                 at=at,
                 detail={"reason": device_rules.CALL_BACK_FIRST, **(detail or {})},
             )
-        return Outcome.RAISED
+        return alert
 
 
 def _limits(elder: Elder | None) -> device_rules.ElderLimits:
@@ -393,20 +479,25 @@ def _limits(elder: Elder | None) -> device_rules.ElderLimits:
     )
 
 
-def _update_state(device: Device, event: DeviceEvent, at: datetime) -> None:
-    """What every event says about the device itself."""
-    device.last_seen_at = at
-    device.online = True
+def state_changes(kind: str, event: DeviceEvent, at: datetime) -> dict[str, Any]:
+    """What an event says about the device itself (pure): column -> new value."""
+    changes: dict[str, Any] = {"last_seen_at": at, "online": True}
     if event.battery is not None:
-        device.battery = event.battery
+        changes["battery"] = event.battery
     if event.signal is not None:
-        device.signal = event.signal
+        changes["signal"] = event.signal
     if event.position is not None:
-        device.lat, device.lon = event.position
+        changes["lat"], changes["lon"] = event.position
     if event.type == "removing":
-        device.worn = False
-    elif event.type in ("heartRate", "sos", "fall", "position") and device.kind == "wearable":
-        device.worn = True
+        changes["worn"] = False
+    elif event.type in ("heartRate", "sos", "fall", "position") and kind == "wearable":
+        changes["worn"] = True
+    return changes
+
+
+def _update_state(device: Device, event: DeviceEvent, at: datetime) -> None:
+    for column, value in state_changes(device.kind, event, at).items():
+        setattr(device, column, value)
 
 
 def _dead_letter(message: Inbound, exc: PayloadError) -> DeadLetter:

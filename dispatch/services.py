@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from config.settings import Settings
 from devices.gateway import MqttGateway
 from dispatch import metrics
+from dispatch.background import cancelling
 from dispatch.catalog import Catalog, load_catalog
 from dispatch.commands import CommandRelay
 from dispatch.dispatcher import Dispatcher, DispatchPolicy
@@ -162,4 +163,6 @@ async def _sweep(outbox: Outbox) -> None:
         try:
             await outbox.flush()
         except Exception:  # the database is away; the next sweep tries again
+            if cancelling():
+                raise
             log.exception("outbox sweep failed")

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
+from dispatch.background import cancelling
 from dispatch.ingest import Ingest, Outcome
 from dispatch.store.db import Database
 from dispatch.store.tables import Device
@@ -71,5 +72,7 @@ class Supervisor:
                 if await self.db.run(self.sweep, datetime.now(UTC)):
                     await after_change()
             except Exception:  # a failed sweep must not end supervision
+                if cancelling():
+                    raise
                 log.exception("supervision sweep failed")
             await asyncio.sleep(every_s)

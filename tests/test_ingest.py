@@ -183,3 +183,27 @@ def test_database_allows_one_active_order_per_caregiver(db: Database, ingest: In
             len(session.exec(select(Order).where(col(Order.caregiver_id) == city.near_id)).all())
             == 2
         )
+
+
+def test_an_event_another_writer_stored_meanwhile_is_counted_once(
+    db: Database, ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    city = seed_small_city(db)
+    ingest.store_batch([press(city.device_id, "hb0", type_="heartbeat")])  # online now
+    ingest.store_batch([press(city.device_id, "p1")])
+    # Another gateway stores the same press between this one's look-up and its
+    # commit: make the look-up blind to it, as the race would.
+    preload = ingest._preload
+
+    def blind(session, batch):  # type: ignore[no-untyped-def]
+        loaded = preload(session, batch)
+        loaded.stored.clear()
+        return loaded
+
+    monkeypatch.setattr(ingest, "_preload", blind)
+    again = ingest.store_batch(
+        [press(city.device_id, "p1"), press(city.device_id, "hb1", type_="heartbeat")]
+    )
+    assert again == [Outcome.DUPLICATE, Outcome.UPDATED]  # the batch, taken one by one
+    [alert] = alerts(db)
+    assert alert.press_count == 1

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
+from dispatch.background import cancelling
 from dispatch.live.bus import LiveBus, StreamEntry
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ class Fanout:
             try:
                 entries = await self.bus.read_new(dict(self._cursors), self.block_ms)
             except (RedisError, OSError) as exc:
+                if cancelling():
+                    raise
                 log.warning("live stream read failed, retrying: %s", exc)
                 await asyncio.sleep(1.0)
                 continue
