@@ -10,6 +10,7 @@ are handled on the event loop.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -67,7 +68,11 @@ class MqttGateway:
         self._share_group = share_group if self._v5 else ""
         self._session_expiry_s = session_expiry_s
         self._receive_maximum = receive_maximum
-        self._queue: asyncio.Queue[_Received] = asyncio.Queue()
+        # Filled by paho's thread, drained by the event loop; the loop is woken once
+        # per burst, not once per message.
+        self._inbox: collections.deque[_Received] = collections.deque()
+        self._ready = asyncio.Event()
+        self._wake_pending = False
         self._connection = 0
         self._connected = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -128,15 +133,22 @@ class MqttGateway:
     async def run(self) -> None:
         """Hand batches to the handler and acknowledge each once it returns."""
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            await self.handler([(m.topic, m.payload) for m in batch])
-            for message in batch:
-                # A message from an earlier connection cannot be acked on this
-                # one: the broker redelivers it and the event id dedupes it.
-                if message.qos > 0 and message.connection == self._connection:
-                    self.client.ack(message.mid, message.qos)
+            await self._ready.wait()
+            self._ready.clear()
+            self._wake_pending = False
+            while self._inbox:
+                take = min(len(self._inbox), self.max_batch)
+                batch = [self._inbox.popleft() for _ in range(take)]
+                await self._store(batch)
+
+    async def _store(self, batch: list[_Received]) -> None:
+        """Hand a batch to the handler and acknowledge each message once it returns."""
+        await self.handler([(m.topic, m.payload) for m in batch])
+        for message in batch:
+            # A message from an earlier connection cannot be acked on this
+            # one: the broker redelivers it and the event id dedupes it.
+            if message.qos > 0 and message.connection == self._connection:
+                self.client.ack(message.mid, message.qos)
 
     async def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> None:
         """Publish at QoS 1 and return once the broker has it (raise if it does not)."""
@@ -176,8 +188,12 @@ class MqttGateway:
         log.warning("gateway disconnected from broker: %s", reason_code)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        received = _Received(self._connection, msg.mid, msg.qos, msg.topic, bytes(msg.payload))
-        self._call_soon(self._queue.put_nowait, received)
+        self._inbox.append(
+            _Received(self._connection, msg.mid, msg.qos, msg.topic, bytes(msg.payload))
+        )
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._call_soon(self._ready.set)
 
     def _call_soon(self, fn: Callable[..., object], *args: object) -> None:
         if self._loop is not None and not self._loop.is_closed():
