@@ -1,0 +1,243 @@
+"""Plans a day's visits into caregivers' routes with OR-Tools routing (pure: no I/O).
+
+How each part of the model is expressed (docs/planning.md):
+- travel: the arc cost and the transit of the "time" dimension, from the matrix;
+  a stop's service time is added to the transit out of it;
+- time windows: the stop's cumul range; shifts: each worker's start and end range;
+- skills: the workers without every skill a stop needs are removed from its
+  vehicle variable;
+- capacity: a second dimension when any stop has a demand;
+- breaks: OR-Tools break intervals on the worker's time dimension;
+- maximum working time: an upper bound on the worker's span;
+- the familiar caregiver: an extra arc cost into a stop for workers the elder
+  does not know, so a short detour keeps the pair together and a long one does not;
+- two caregivers at once: the stop is two nodes, on two different workers, both
+  planned or neither, starting at the same time;
+- re-planning: a pinned stop stays with its worker at its time;
+- what cannot be planned is dropped at a large penalty and reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from dispatch.planning.model import Plan, PlannedStop, Route, RoutingProblem, Stop, Worker
+
+TIME = "time"
+LOAD = "load"
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    stop: Stop
+    copy: int  # 0, or 1 for a two-caregiver stop's second node
+
+
+def _nodes(stops: Sequence[Stop]) -> list[_Node]:
+    nodes = [_Node(s, 0) for s in stops]
+    nodes += [_Node(s, 1) for s in stops if s.workers_needed == 2]
+    return nodes
+
+
+def solve(
+    problem: RoutingProblem,
+    time_limit_s: float = 5.0,
+    *,
+    warm_start: Plan | None = None,
+) -> Plan:
+    """The routes; stops no worker can take within the rules come back as unplanned."""
+    workers, nodes = list(problem.workers), _nodes(problem.stops)
+    if not workers:
+        return Plan(routes=(), unplanned=tuple(s.id for s in problem.stops), solver="ortools")
+    depots = [w.start_location for w in workers] + [w.end_location for w in workers]
+    # Routing node i: 0..len(nodes)-1 are stops, then each worker's start, then end.
+    locations = [n.stop.location for n in nodes] + depots
+    n_nodes = len(nodes)
+    starts = [n_nodes + v for v in range(len(workers))]
+    ends = [n_nodes + len(workers) + v for v in range(len(workers))]
+    manager = pywrapcp.RoutingIndexManager(len(locations), len(workers), starts, ends)
+    routing = pywrapcp.RoutingModel(manager)
+    travel = problem.travel_s
+
+    def service(node: int) -> int:
+        return nodes[node].stop.duration_s if node < n_nodes else 0
+
+    def transit(from_index: int, to_index: int) -> int:
+        a, b = manager.IndexToNode(from_index), manager.IndexToNode(to_index)
+        return int(travel[locations[a]][locations[b]]) + service(a)
+
+    transit_cb = routing.RegisterTransitCallback(transit)
+    horizon = max(
+        [w.shift.end for w in workers] + [n.stop.window.end + n.stop.duration_s for n in nodes]
+    )
+    routing.AddDimension(transit_cb, horizon, horizon, False, TIME)
+    time_dim = routing.GetDimensionOrDie(TIME)
+
+    # The cost: travel, plus a detour allowance for strangers on a familiar elder's stop.
+    bonus = problem.familiarity_bonus_s
+    for v, worker in enumerate(workers):
+
+        def cost(from_index: int, to_index: int, who: str = worker.id) -> int:
+            a, b = manager.IndexToNode(from_index), manager.IndexToNode(to_index)
+            extra = 0
+            if b < n_nodes:
+                known = nodes[b].stop.preferred_workers
+                if known and who not in known:
+                    extra = bonus
+            return int(travel[locations[a]][locations[b]]) + extra
+
+        routing.SetArcCostEvaluatorOfVehicle(routing.RegisterTransitCallback(cost), v)
+
+    if any(n.stop.demand for n in nodes):
+        demand_cb = routing.RegisterUnaryTransitCallback(
+            lambda index: (
+                nodes[manager.IndexToNode(index)].stop.demand
+                if manager.IndexToNode(index) < n_nodes
+                else 0
+            )
+        )
+        capacities = [w.capacity if w.capacity is not None else 10**9 for w in workers]
+        routing.AddDimensionWithVehicleCapacity(demand_cb, 0, capacities, True, LOAD)
+
+    for v, worker in enumerate(workers):
+        time_dim.CumulVar(routing.Start(v)).SetRange(worker.shift.start, worker.shift.end)
+        time_dim.CumulVar(routing.End(v)).SetRange(worker.shift.start, worker.shift.end)
+        if worker.max_work_s is not None:
+            time_dim.SetSpanUpperBoundForVehicle(worker.max_work_s, v)
+        if worker.breaks:
+            solver = routing.solver()
+            intervals = [
+                solver.FixedDurationIntervalVar(
+                    b.window.start, b.window.end, b.duration_s, False, f"break {worker.id} {i}"
+                )
+                for i, b in enumerate(worker.breaks)
+            ]
+            time_dim.SetBreakIntervalsOfVehicle(
+                intervals, v, [service(n) for n in range(len(locations))]
+            )
+
+    index_of: dict[tuple[str, int], int] = {}
+    for node, entry in enumerate(nodes):
+        index = manager.NodeToIndex(node)
+        index_of[(entry.stop.id, entry.copy)] = index
+        stop = entry.stop
+        time_dim.CumulVar(index).SetRange(stop.window.start, stop.window.end)
+        allowed = [
+            v
+            for v, w in enumerate(workers)
+            if stop.skills <= w.skills and (stop.pinned_worker in (None, w.id))
+        ]
+        if stop.pinned_worker is not None and stop.workers_needed == 1:
+            allowed = [v for v in allowed if workers[v].id == stop.pinned_worker]
+        # A worker without the skill (or another's pinned visit) is ruled out; a stop
+        # nobody may take can then only stay unplanned.
+        barred = [v for v in range(len(workers)) if v not in allowed]
+        if barred:
+            routing.VehicleVar(index).RemoveValues(barred)
+        if stop.pinned_start is not None:
+            time_dim.CumulVar(index).SetValue(stop.pinned_start)
+        if entry.copy == 0:
+            routing.AddDisjunction([index], problem.unplanned_penalty_s)
+
+    # Two caregivers at once: different workers, same start, both or neither.
+    solver = routing.solver()
+    for stop in problem.stops:
+        if stop.workers_needed != 2:
+            continue
+        a, b = index_of[(stop.id, 0)], index_of[(stop.id, 1)]
+        solver.Add(routing.VehicleVar(a) != routing.VehicleVar(b))
+        solver.Add(time_dim.CumulVar(a) == time_dim.CumulVar(b))
+        solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
+        routing.AddDisjunction([b], problem.unplanned_penalty_s)
+
+    for v in range(len(workers)):
+        routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(v)))
+        routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(routing.Start(v)))
+
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = (
+        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+    )
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    )
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+
+    assignment = None
+    if warm_start is not None:
+        hint = _routes_as_indices(warm_start, workers, index_of)
+        routing.CloseModelWithParameters(params)
+        initial = routing.ReadAssignmentFromRoutes(hint, True)
+        if initial is not None:
+            assignment = routing.SolveFromAssignmentWithParameters(initial, params)
+    if assignment is None:
+        assignment = routing.SolveWithParameters(params)
+    if assignment is None:
+        return Plan(routes=(), unplanned=tuple(s.id for s in problem.stops), solver="ortools")
+    return _read(problem, routing, manager, assignment, time_dim, nodes, locations)
+
+
+def _routes_as_indices(
+    plan: Plan, workers: Sequence[Worker], index_of: dict[tuple[str, int], int]
+) -> list[list[int]]:
+    used: set[tuple[str, int]] = set()
+    routes: list[list[int]] = []
+    for worker in workers:
+        route = plan.route_of(worker.id)
+        indices = []
+        for planned in route.stops if route else ():
+            key = (planned.stop_id, 1 if (planned.stop_id, 0) in used else 0)
+            if key in index_of and key not in used:
+                used.add(key)
+                indices.append(index_of[key])
+        routes.append(indices)
+    return routes
+
+
+def _read(
+    problem: RoutingProblem,
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    assignment: pywrapcp.Assignment,
+    time_dim: pywrapcp.RoutingDimension,
+    nodes: list[_Node],
+    locations: list[int],
+) -> Plan:
+    routes, planned_ids, total = [], set(), 0
+    for v, worker in enumerate(problem.workers):
+        index = routing.Start(v)
+        stops: list[PlannedStop] = []
+        travel_s = 0
+        previous = None
+        while not routing.IsEnd(index):
+            node = manager.IndexToNode(index)
+            if node < len(nodes):
+                start = assignment.Value(time_dim.CumulVar(index))
+                arrival = start
+                if previous is not None:
+                    arrival = min(start, assignment.Value(time_dim.CumulVar(previous)))
+                stops.append(PlannedStop(nodes[node].stop.id, arrival_s=arrival, start_s=start))
+                planned_ids.add(nodes[node].stop.id)
+            nxt = assignment.Value(routing.NextVar(index))
+            a, b = locations[node], locations[manager.IndexToNode(nxt)]
+            travel_s += int(problem.travel_s[a][b])
+            previous = index
+            index = nxt
+        total += travel_s if stops else 0
+        routes.append(Route(worker.id, tuple(stops), travel_s if stops else 0))
+    unplanned = tuple(s.id for s in problem.stops if s.id not in planned_ids)
+    return Plan(routes=tuple(routes), unplanned=unplanned, travel_s=total, solver="ortools")
+
+
+def changed_workers(before: Plan, after: Plan) -> set[str]:
+    """Workers whose sequence of stops differs: the ones to tell."""
+
+    def order(plan: Plan, worker_id: str) -> tuple[str, ...]:
+        route = plan.route_of(worker_id)
+        return tuple(s.stop_id for s in route.stops) if route else ()
+
+    ids = {r.worker_id for r in before.routes} | {r.worker_id for r in after.routes}
+    return {w for w in ids if order(before, w) != order(after, w)}
