@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # Live events that mean a dispatcher has work, whichever process wrote them. (An
 # expired offer is re-offered in the round that expired it.)
 WAKING_EVENTS = frozenset({"alert.raised", "order.declined"})
+STOP_WAIT_S = 3.0  # then cancel again
 OUTBOX_SWEEP_S = 2.0
 
 
@@ -144,16 +145,26 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             )
         yield services
     finally:
-        for task in tasks:
-            task.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for task, result in zip(tasks, results, strict=True):
-            if isinstance(result, Exception):
-                log.error("task %s had failed: %r", task.get_name(), result)
+        await _stop(tasks)
         if services.gateway is not None:
             await services.gateway.stop()
         await bus.close()
         await asyncio.to_thread(db.dispose)  # waits for database work in flight
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the background tasks and wait for them; cancel again any that a client
+    library kept alive by turning the cancel into an error it then retried."""
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=STOP_WAIT_S)
+        if pending:
+            log.warning("still stopping: %s", ", ".join(sorted(t.get_name() for t in pending)))
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s had failed: %r", task.get_name(), task.exception())
 
 
 async def _sweep(outbox: Outbox) -> None:

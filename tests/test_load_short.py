@@ -47,7 +47,7 @@ def test_short_scenario_keeps_its_slos(tmp_path: Path) -> None:
     assert "SLOs" in result.stdout
 
 
-@pytest.mark.parametrize("name", ["ci-short", "normal-day", "surge", "server-restart", "fleet-20k"])
+@pytest.mark.parametrize("name", ["ci-short", "normal-day", "surge", "server-restart"])
 def test_shipped_scenarios_are_valid(name: str) -> None:
     scenario = load_scenario(ROOT / "config/scenarios" / name)
     assert scenario.name == name

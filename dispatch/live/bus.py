@@ -24,6 +24,7 @@ from redis.exceptions import ResponseError
 
 BOARD_STREAM_MAXLEN = 10_000
 CAREGIVER_STREAM_MAXLEN = 1_000
+MAX_CONNECTIONS = 2_000  # to one Redis, per server process
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,12 @@ class LiveBus:
 
     @classmethod
     def from_url(cls, url: str, prefix: str) -> LiveBus:
-        return cls(Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2), prefix)
+        # redis-py's pool now stops at 100 connections and then fails ("Too many
+        # connections"); hundreds of phones reporting at once need more than that.
+        redis = Redis.from_url(
+            url, max_connections=MAX_CONNECTIONS, socket_timeout=5, socket_connect_timeout=2
+        )
+        return cls(redis, prefix)
 
     def caregiver_stream(self, caregiver_id: str) -> str:
         return f"{self.prefix}:stream:caregiver:{caregiver_id}"
