@@ -203,27 +203,10 @@ class Ingest:
         if code is None:  # telemetry: no row objects, two statements for the batch
             pending = loaded.updates.setdefault(device.id, {"id": device.id})
             pending.update(state_changes(device.kind, event, at))
-            loaded.rows.append(
-                {
-                    "device_id": device.id,
-                    "event_id": event.event_id,
-                    "type": event.type,
-                    "device_ts": event.ts,
-                    "received_at": at,
-                }
-            )
+            loaded.rows.append(_event_fields(event, at))
             return Outcome.UPDATED
         loaded.settle(device)
-        _update_state(device, event, at)
-        session.add(device)
-        row = DeviceEventRow(
-            device_id=device.id,
-            event_id=event.event_id,
-            type=event.type,
-            device_ts=event.ts,
-            received_at=at,
-        )
-        session.add(row)
+        row = _record_event(session, device, event, at)
         open_alert = loaded.open_alerts.get((device.id, code))
         if open_alert is not None and open_alert.state in OPEN_ALERT_STATES:
             self._merge(session, open_alert, row, event, at)
@@ -385,16 +368,7 @@ class Ingest:
         elder = session.get(Elder, device.elder_id) if device.elder_id else None
         code = device_rules.alert_code(self.catalog, device.kind, event, _limits(elder))
         was_offline = device.online is False
-        _update_state(device, event, at)
-        session.add(device)
-        row = DeviceEventRow(
-            device_id=device.id,
-            event_id=event.event_id,
-            type=event.type,
-            device_ts=event.ts,
-            received_at=at,
-        )
-        session.add(row)
+        row = _record_event(session, device, event, at)
         if was_offline:
             self._back_online(session, device, at)
         if event.type == "cancel":
@@ -495,9 +469,27 @@ def state_changes(kind: str, event: DeviceEvent, at: datetime) -> dict[str, Any]
     return changes
 
 
-def _update_state(device: Device, event: DeviceEvent, at: datetime) -> None:
+def _event_fields(event: DeviceEvent, at: datetime) -> dict[str, Any]:
+    """The device_event row of an event (the idempotence key and when it came)."""
+    return {
+        "device_id": event.device_id,
+        "event_id": event.event_id,
+        "type": event.type,
+        "device_ts": event.ts,
+        "received_at": at,
+    }
+
+
+def _record_event(
+    session: Session, device: Device, event: DeviceEvent, at: datetime
+) -> DeviceEventRow:
+    """Store the event and what it says about its device, as row objects."""
     for column, value in state_changes(device.kind, event, at).items():
         setattr(device, column, value)
+    session.add(device)
+    row = DeviceEventRow(**_event_fields(event, at))
+    session.add(row)
+    return row
 
 
 def _dead_letter(message: Inbound, exc: PayloadError) -> DeadLetter:

@@ -6,7 +6,7 @@ import { Api } from "../static/shared/api.js";
 import { $, fill, h } from "../static/shared/dom.js";
 import { apply, fmt, t } from "../static/shared/i18n.js";
 import { startPage } from "../static/shared/page.js";
-import { Live, beep } from "../static/shared/live.js";
+import { Live, beep, statusShownIn } from "../static/shared/live.js";
 
 const api = new Api("carebell.app.session");
 const OUTBOX = "carebell.app.outbox";
@@ -41,12 +41,7 @@ async function enter() {
     token: api.token,
     storageKey: `carebell.app.seq.${id}`,
     onMessage: received,
-    onStatus: (s) => {
-      const el = $("#live-status");
-      el.dataset.state = s;
-      el.dataset.i18n = `live.${s}`; // re-read when the language changes
-      el.textContent = t(`live.${s}`);
-    },
+    onStatus: statusShownIn($("#live-status"), t),
     onOpen: () => {
       flushOutbox();
       sendPosition(true);

@@ -4,7 +4,7 @@ import { Api } from "../shared/api.js";
 import { $, fill, h } from "../shared/dom.js";
 import { apply, fmt, t } from "../shared/i18n.js";
 import { startPage } from "../shared/page.js";
-import { Live, beep } from "../shared/live.js";
+import { Live, beep, statusShownIn } from "../shared/live.js";
 import { CityMap } from "./map.js";
 
 const BOARD_ROLES = ["operator", "supervisor", "admin"];
@@ -66,12 +66,7 @@ async function enter() {
     token: api.token,
     storageKey: `carebell.board.seq.${api.user.username}`,
     onMessage: received,
-    onStatus: (s) => {
-      const el = $("#live-status");
-      el.dataset.state = s;
-      el.dataset.i18n = `live.${s}`; // re-read when the language changes
-      el.textContent = t(`live.${s}`);
-    },
+    onStatus: statusShownIn($("#live-status"), t),
     onResync: () => loadAlerts(),
     onOpen: () => loadAlerts(), // a snapshot after every (re)connect: nothing stays stale
     onDenied: () => api.onUnauthorized(),

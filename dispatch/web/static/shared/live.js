@@ -110,3 +110,12 @@ export function beep(times = 2) {
     /* no audio device: the flash still shows */
   }
 }
+
+// Shows a Live connection's state in ``el``, in the user's language.
+export function statusShownIn(el, t) {
+  return (state) => {
+    el.dataset.state = state;
+    el.dataset.i18n = `live.${state}`; // re-read when the language changes
+    el.textContent = t(`live.${state}`);
+  };
+}
