@@ -200,7 +200,7 @@ def main() -> None:
             for name in SOLVERS:
                 if name in found:
                     gap = (found[name] - inst.best) / inst.best * 100
-                    gaps[name].setdefault(inst.name.rstrip("0123456789_"), []).append(gap)
+                    gaps[name].setdefault(inst.name[:-2], []).append(gap)  # C1, R2, RC1, ...
                     row.append(f"{gap:.2f}%")
                 else:
                     row.append("–")
