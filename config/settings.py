@@ -37,6 +37,7 @@ class Settings(BaseSettings):
 
     timezone: str = "Asia/Shanghai"
     alert_types_file: Path = CONFIG_DIR / "alert_types.yaml"
+    services_file: Path = CONFIG_DIR / "services.yaml"  # the home-service menu and its rules
     # Prefix of every Redis key, so several deployments or tests can share one server.
     redis_prefix: str = "carebell"
 
@@ -55,6 +56,8 @@ class Settings(BaseSettings):
     board_escalate_after_s: float = Field(default=120.0, gt=0)
     # How often the gateway looks for devices that stopped checking in.
     supervision_sweep_s: float = Field(default=30.0, gt=0)
+    # How often the dispatcher looks for planned visits an emergency interrupted.
+    replan_check_s: float = Field(default=10.0, gt=0)
     max_clock_skew_s: float = Field(default=24 * 3600.0, gt=0)
 
     @field_validator("database_url")

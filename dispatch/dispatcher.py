@@ -261,13 +261,13 @@ class Dispatcher:
                     )
                 ).all()
             )
-            visiting = set(
-                session.exec(
-                    select(Visit.caregiver_id).where(
-                        col(Visit.caregiver_id).in_(ids), Visit.state == VisitState.IN_PROGRESS
-                    )
-                ).all()
-            )
+            on_visits = session.exec(
+                select(Visit.caregiver_id, Visit.partner_id).where(
+                    or_(col(Visit.caregiver_id).in_(ids), col(Visit.partner_id).in_(ids)),
+                    Visit.state == VisitState.IN_PROGRESS,
+                )
+            ).all()
+            visiting = {c for pair in on_visits for c in pair if c is not None}
             served = session.exec(
                 select(Order.caregiver_id, func.count())
                 .where(

@@ -159,6 +159,7 @@ class Ingest:
             )
             .order_by(col(Alert.raised_at))
         ):
+            assert alert.device_id is not None  # selected by device
             open_alerts[(alert.device_id, alert.alert_type)] = alert  # the newest wins
         return _Loaded(events, devices, elders, {(d, e) for d, e in stored}, open_alerts)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlmodel import Session, select
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from dispatch.catalog import Catalog
 from dispatch.domain.lifecycle import OrderState, VisitState
@@ -58,7 +59,7 @@ def act_on_order(
         assert alert is not None  # foreign key
         detail = dict(detail or {})
         if action is CaregiverAction.ACCEPT:
-            diverted = _divert_visit(session, caregiver_id)
+            diverted = _divert_visit(session, caregiver_id, at)
             if diverted is not None:
                 detail["diverted_visit_id"] = str(diverted.id)
         move_order(
@@ -73,17 +74,25 @@ def act_on_order(
         return order
 
 
-def _divert_visit(session: Session, caregiver_id: UUID) -> Visit | None:
-    """A caregiver who leaves a planned visit for an emergency: the visit needs re-planning."""
-    visit = session.exec(
+def _divert_visit(session: Session, caregiver_id: UUID, at: datetime) -> Visit | None:
+    """A caregiver taking an emergency: the visit they leave, and the rest of their
+    next day's route, need re-planning. Returns the visit left, if any."""
+    left = None
+    for visit in session.exec(
         select(Visit).where(
-            Visit.caregiver_id == caregiver_id, Visit.state == VisitState.IN_PROGRESS
+            or_(col(Visit.caregiver_id) == caregiver_id, col(Visit.partner_id) == caregiver_id),
+            col(Visit.state).in_((VisitState.IN_PROGRESS, VisitState.PLANNED)),
         )
-    ).first()
-    if visit is not None:
+    ):
+        if visit.state is VisitState.PLANNED and (
+            visit.planned_start is None or visit.planned_start > at + timedelta(days=1)
+        ):
+            continue
+        if visit.state is VisitState.IN_PROGRESS:
+            left = visit
         visit.needs_replan = True
         session.add(visit)
-    return visit
+    return left
 
 
 BACKUP_ALERT = "backup"

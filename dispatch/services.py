@@ -19,6 +19,8 @@ from dispatch.background import cancelling
 from dispatch.catalog import Catalog, load_catalog
 from dispatch.commands import CommandRelay
 from dispatch.dispatcher import Dispatcher, DispatchPolicy
+from dispatch.homecare.menu import ServiceMenu, load_menu
+from dispatch.homecare.service import HomeCare
 from dispatch.ingest import Inbound, Ingest, Outcome
 from dispatch.live.bus import LiveBus, StreamEntry
 from dispatch.live.outbox import Outbox
@@ -47,6 +49,8 @@ class Services:
     catalog: Catalog
     ingest: Ingest
     travel: TravelModel
+    menu: ServiceMenu
+    homecare: HomeCare
     dispatcher: Dispatcher | None = None
     gateway: MqttGateway | None = None
 
@@ -85,6 +89,9 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
     bus = LiveBus.from_url(settings.redis_url, settings.redis_prefix)
     outbox = Outbox(db, bus)
     catalog = load_catalog(settings.alert_types_file)
+    menu = load_menu(settings.services_file)
+    tz = ZoneInfo(settings.timezone)
+    travel = DetourTravelModel()
     services = Services(
         settings=settings,
         db=db,
@@ -92,10 +99,10 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         outbox=outbox,
         fanout=Fanout(bus),
         catalog=catalog,
-        ingest=Ingest(
-            db, catalog, merge_window_s=settings.merge_window_s, tz=ZoneInfo(settings.timezone)
-        ),
-        travel=DetourTravelModel(),
+        ingest=Ingest(db, catalog, merge_window_s=settings.merge_window_s, tz=tz),
+        travel=travel,
+        menu=menu,
+        homecare=HomeCare(db, bus, menu, travel, tz),
     )
     if "dispatcher" in settings.roles:
         services.dispatcher = Dispatcher(
@@ -130,6 +137,11 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
 
         await services.fanout.on_entry(bus.board_stream, wake_on)
         tasks.append(asyncio.create_task(dispatcher.run(), name="dispatcher"))
+        tasks.append(
+            asyncio.create_task(
+                services.homecare.replan_on_diversion(settings.replan_check_s), name="replan"
+            )
+        )
     try:
         if services.gateway is not None:
             await services.gateway.start()

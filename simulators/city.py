@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
 from sqlmodel import Session, func, select
@@ -147,7 +147,13 @@ _ACCESS = [
 ]
 
 
-def _card(rng: random.Random) -> dict[str, str]:
+class _Card(TypedDict):
+    notes: str
+    emergency_contact: str
+    access_notes: str
+
+
+def _card(rng: random.Random) -> _Card:
     """What a caregiver needs at the door; its own random stream keeps the city stable."""
     code = f"{rng.randrange(10**4):04d}"
     return {

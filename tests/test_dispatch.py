@@ -210,7 +210,8 @@ async def test_critical_alert_diverts_a_caregiver_from_a_planned_visit(city: Cit
     visit = Visit(
         caregiver_id=visiting,
         elder_id=city.elder.id,
-        service="meal_help",
+        service="meal_assist",
+        day=now.date(),
         window_start=now - timedelta(minutes=10),
         window_end=now + timedelta(hours=1),
         state=VisitState.IN_PROGRESS,

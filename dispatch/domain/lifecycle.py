@@ -47,11 +47,27 @@ class OrderState(StrEnum):
 
 
 class VisitState(StrEnum):
-    """A planned home visit (meal help, cleaning, a welfare visit...)."""
+    """A planned home visit (meal help, cleaning, a welfare visit...).
 
+    scheduled → planned (on a route) → in_progress → done
+    planned → scheduled (left off a new plan);  in_progress → scheduled (diverted)
+    planned/in_progress → missed (nobody home, elder unwell);  scheduled/planned → cancelled
+    """
+
+    SCHEDULED = "scheduled"
     PLANNED = "planned"
     IN_PROGRESS = "in_progress"
     DONE = "done"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class RequestState(StrEnum):
+    """A service request on its way through assessment and approval."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REFUSED = "refused"
     CANCELLED = "cancelled"
 
 
@@ -95,6 +111,27 @@ ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     OrderState.CANCELLED: frozenset(),
 }
 
+V = VisitState
+VISIT_TRANSITIONS: dict[VisitState, frozenset[VisitState]] = {
+    V.SCHEDULED: frozenset({V.PLANNED, V.CANCELLED}),
+    V.PLANNED: frozenset({V.PLANNED, V.SCHEDULED, V.IN_PROGRESS, V.MISSED, V.CANCELLED}),
+    V.IN_PROGRESS: frozenset({V.DONE, V.MISSED, V.SCHEDULED}),
+    V.DONE: frozenset(),
+    V.MISSED: frozenset(),
+    V.CANCELLED: frozenset(),
+}
+# Visits the planner may still move; the others stay where and when they were.
+MOVABLE_VISIT_STATES = frozenset({V.SCHEDULED, V.PLANNED})
+
+REQUEST_TRANSITIONS: dict[RequestState, frozenset[RequestState]] = {
+    RequestState.REQUESTED: frozenset(
+        {RequestState.APPROVED, RequestState.REFUSED, RequestState.CANCELLED}
+    ),
+    RequestState.APPROVED: frozenset({RequestState.CANCELLED}),
+    RequestState.REFUSED: frozenset(),
+    RequestState.CANCELLED: frozenset(),
+}
+
 OPEN_ALERT_STATES = frozenset(s for s, nxt in ALERT_TRANSITIONS.items() if nxt)
 ACTIVE_ORDER_STATES = frozenset(
     {OrderState.OFFERED, OrderState.ACCEPTED, OrderState.EN_ROUTE, OrderState.ON_SCENE}
@@ -113,7 +150,7 @@ ALERT_STATE_FOR_ORDER: dict[OrderState, AlertState] = {
     OrderState.EXPIRED: AlertState.DISPATCHING,
 }
 
-S = TypeVar("S", AlertState, OrderState)
+S = TypeVar("S", AlertState, OrderState, VisitState, RequestState)
 
 
 def _advance(machine: str, table: dict[S, frozenset[S]], current: S, target: S) -> S:
@@ -130,3 +167,11 @@ def advance_alert(current: AlertState, target: AlertState) -> AlertState:
 def advance_order(current: OrderState, target: OrderState) -> OrderState:
     """Return ``target`` if the order may move there, else raise IllegalTransition."""
     return _advance("order", ORDER_TRANSITIONS, current, target)
+
+
+def advance_visit(current: VisitState, target: VisitState) -> VisitState:
+    return _advance("visit", VISIT_TRANSITIONS, current, target)
+
+
+def advance_request(current: RequestState, target: RequestState) -> RequestState:
+    return _advance("request", REQUEST_TRANSITIONS, current, target)

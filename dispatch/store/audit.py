@@ -60,7 +60,7 @@ def raise_alert(
     session: Session,
     kind: AlertType,
     *,
-    device_id: str,
+    device_id: str | None,
     elder: Elder | None,
     lat: float,
     lon: float,

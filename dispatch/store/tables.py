@@ -6,7 +6,7 @@ Datetimes are stored and returned as UTC-aware values on every backend.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -15,7 +15,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, AlertState, OrderState, VisitState
+from dispatch.domain.lifecycle import (
+    ACTIVE_ORDER_STATES,
+    AlertState,
+    OrderState,
+    RequestState,
+    VisitState,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -84,6 +90,10 @@ class Elder(SQLModel, table=True):
     heart_rate_min: int | None = None
     heart_rate_max: int | None = None
     geofence_radius_m: float | None = None  # around home; None: no safe area
+    # Planned services: the assessed care-need level (config/services.yaml) and
+    # whether the elder must be visited every month (living alone, hardship).
+    care_level: int = 0
+    regular_visits: bool = False
 
 
 class Device(SQLModel, table=True):
@@ -126,11 +136,16 @@ class Caregiver(SQLModel, table=True):
     home_lon: float
     active: bool = True
     on_duty: bool = True  # the caregiver's own "on shift" switch in the app
+    provider: str = ""  # the service provider organisation that employs them
+    # Planned routes start and end here when set (a service station), else at home.
+    station_lat: float | None = None
+    station_lon: float | None = None
 
 
 class Alert(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    device_id: str = Field(foreign_key="device.id", index=True)
+    # None for alerts a person raised (a caregiver's visit exception), not a device.
+    device_id: str | None = Field(default=None, foreign_key="device.id", index=True)
     elder_id: uuid.UUID | None = Field(default=None, foreign_key="elder.id", index=True)
     alert_type: str
     severity: str
@@ -203,17 +218,75 @@ class SessionToken(SQLModel, table=True):
     expires_at: datetime = _utc()
 
 
-class Visit(SQLModel, table=True):
-    """A planned home visit; an emergency may divert its caregiver (then it needs re-planning)."""
+class ServiceRequest(SQLModel, table=True):
+    """An order for planned home services, once or recurring, waiting for approval."""
+
+    __tablename__ = "service_request"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    caregiver_id: uuid.UUID = Field(foreign_key="caregiver.id", index=True)
     elder_id: uuid.UUID = Field(foreign_key="elder.id", index=True)
-    service: str
+    item: str  # a code on the service menu
+    source: str  # who asked: operator | family | elder
+    requested_by: str = ""  # the name or account of whoever asked
+    state: RequestState = _state(RequestState, RequestState.REQUESTED)
+    reason: str = ""  # why it was refused, or the approval's note
+    first_day: date
+    last_day: date | None = None
+    weekdays: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    window_start: time  # local time
+    window_end: time
+    notes: str = ""
+    created_at: datetime = _utc()
+    decided_at: datetime | None = _utc(nullable=True)
+    decided_by: str | None = None
+
+
+class Visit(SQLModel, table=True):
+    """One home visit on one day, from a request or the monthly regular visits.
+
+    The planner puts it on a caregiver's route (caregiver, sequence, planned start);
+    an emergency may divert its caregiver (needs_replan). Money is in fen.
+    """
+
+    __table_args__ = (UniqueConstraint("request_id", "day", name="one_visit_per_request_day"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    request_id: uuid.UUID | None = Field(default=None, foreign_key="service_request.id")
+    elder_id: uuid.UUID = Field(foreign_key="elder.id", index=True)
+    service: str  # menu item code
+    day: date = Field(index=True)  # local date
     window_start: datetime = _utc()
     window_end: datetime = _utc()
-    state: VisitState = _state(VisitState, VisitState.PLANNED)
+    state: VisitState = _state(VisitState, VisitState.SCHEDULED)
+    caregiver_id: uuid.UUID | None = Field(default=None, foreign_key="caregiver.id", index=True)
+    partner_id: uuid.UUID | None = Field(default=None, foreign_key="caregiver.id")  # two-person
+    sequence: int | None = None  # position on the caregiver's route
+    planned_start: datetime | None = _utc(nullable=True)
     needs_replan: bool = False
+    started_at: datetime | None = _utc(nullable=True)
+    finished_at: datetime | None = _utc(nullable=True)
+    start_distance_m: float | None = None  # from the elder's address, when started
+    notes: str = ""
+    exception: str | None = None  # nobody_home | elder_unwell
+    alert_id: uuid.UUID | None = Field(default=None, foreign_key="alert.id")
+    price_fen: int = 0
+    subsidy_fen: int = 0
+    self_pay_fen: int = 0
+
+
+class FollowUp(SQLModel, table=True):
+    """A follow-up call on a finished visit, and what the elder said."""
+
+    __tablename__ = "follow_up"
+
+    visit_id: uuid.UUID = Field(foreign_key="visit.id", primary_key=True)
+    reason: str  # first_visit | sample
+    created_at: datetime = _utc()
+    done_at: datetime | None = _utc(nullable=True)
+    operator: str | None = None
+    reached: bool | None = None
+    satisfaction: int | None = None  # 1-5
+    comment: str = ""
 
 
 class AuditRecord(SQLModel, table=True):

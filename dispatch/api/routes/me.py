@@ -1,17 +1,22 @@
-"""A caregiver's own orders and shift switch."""
+"""A caregiver's own orders, shift switch and planned visits."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from dispatch.api.deps import CaregiverDep, ServicesDep, SessionDep
+from dispatch.api.routes.homecare import visit_view, visits_of_day
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES
+from dispatch.domain.model import GeoPoint
+from dispatch.homecare import visits
 from dispatch.live.messages import alert_view, elder_view, order_view
-from dispatch.store.tables import Alert, Caregiver, Elder, Order
+from dispatch.store.tables import Alert, Caregiver, Elder, Order, Visit
 
 router = APIRouter(prefix="/api/v1/me", tags=["caregiver"])
 
@@ -63,3 +68,92 @@ async def set_duty(services: ServicesDep, principal: CaregiverDep, body: Duty) -
 
     await services.db.run(update)
     return {"on_duty": body.on_duty}
+
+
+class Position(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class VisitNotes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    notes: str = Field(default="", max_length=4000)
+
+
+class VisitProblem(VisitNotes):
+    kind: visits.VisitException
+
+
+@router.get("/visits")
+def my_visits(
+    session: SessionDep, services: ServicesDep, principal: CaregiverDep, day: date | None = None
+) -> list[dict[str, Any]]:
+    """My route for the day (default today), in order."""
+    assert principal.caregiver_id is not None
+    return visits_of_day(
+        session, services, day or services.homecare.today(), principal.caregiver_id
+    )
+
+
+def _visit_out(services: ServicesDep, visit: Visit) -> dict[str, Any]:
+    with services.db.session() as session:
+        return visit_view(visit, session.get(Elder, visit.elder_id), services)
+
+
+@router.post("/visits/{visit_id}/start")
+async def start_visit(
+    services: ServicesDep, principal: CaregiverDep, visit_id: uuid.UUID, body: Position
+) -> dict[str, Any]:
+    """At the door: the position is checked against the elder's address."""
+    assert principal.caregiver_id is not None
+    visit = await services.db.run(
+        visits.start,
+        services.db,
+        services.menu,
+        principal.caregiver_id,
+        visit_id,
+        GeoPoint(body.lat, body.lon),
+        at=datetime.now(UTC),
+    )
+    return {
+        **_visit_out(services, visit),
+        "away_from_address": visits.away_from_address(visit, services.menu),
+    }
+
+
+@router.post("/visits/{visit_id}/finish")
+async def finish_visit(
+    services: ServicesDep, principal: CaregiverDep, visit_id: uuid.UUID, body: VisitNotes
+) -> dict[str, Any]:
+    assert principal.caregiver_id is not None
+    visit = await services.db.run(
+        visits.finish,
+        services.db,
+        services.menu,
+        principal.caregiver_id,
+        visit_id,
+        body.notes,
+        at=datetime.now(UTC),
+    )
+    return _visit_out(services, visit)
+
+
+@router.post("/visits/{visit_id}/exception")
+async def visit_exception(
+    services: ServicesDep, principal: CaregiverDep, visit_id: uuid.UUID, body: VisitProblem
+) -> dict[str, Any]:
+    """Nobody home, or the elder unwell: the visit ends and the call centre gets an alert."""
+    assert principal.caregiver_id is not None
+    visit, alert = await services.db.run(
+        visits.report_exception,
+        services.db,
+        services.catalog,
+        principal.caregiver_id,
+        visit_id,
+        body.kind,
+        body.notes,
+        at=datetime.now(UTC),
+    )
+    await services.after_change()
+    return {**_visit_out(services, visit), "alert_id": str(alert.id)}

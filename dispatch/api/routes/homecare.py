@@ -1,0 +1,326 @@
+"""Planned home services for the call centre: menu, requests, planning, follow-ups, reports."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import col, select
+
+from dispatch.api.deps import BoardDep, ServicesDep, SessionDep, allow
+from dispatch.domain.access import Principal, Role
+from dispatch.domain.lifecycle import RequestState, VisitState
+from dispatch.homecare import requests, visits
+from dispatch.homecare.billing import to_csv
+from dispatch.homecare.reports import coverage_report, monthly_statement
+from dispatch.store.tables import Caregiver, Elder, FollowUp, ServiceRequest, Visit
+
+router = APIRouter(prefix="/api/v1", tags=["home services"])
+
+# Assessment and approval is the care bureau's, not every operator's.
+ApproverDep = Annotated[Principal, Depends(allow(Role.SUPERVISOR, Role.ADMIN))]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RequestIn(_Body):
+    elder_id: uuid.UUID
+    item: str = Field(max_length=64)
+    source: Literal["operator", "family", "elder"]
+    requested_by: str = Field(default="", max_length=200)
+    first_day: date
+    last_day: date | None = None
+    weekdays: list[Annotated[int, Field(ge=1, le=7)]] = Field(default_factory=list, max_length=7)
+    window_start: time
+    window_end: time
+    notes: str = Field(default="", max_length=4000)
+
+
+class Decision(_Body):
+    reason: str = Field(default="", max_length=1000)
+
+
+class PlanIn(_Body):
+    replan: bool = False  # from now on, leaving what is done or under way
+    time_limit_s: float | None = Field(default=None, gt=0, le=300)
+
+
+class FollowUpIn(_Body):
+    reached: bool
+    satisfaction: int | None = Field(default=None, ge=1, le=5)
+    comment: str = Field(default="", max_length=4000)
+
+
+def _unprocessable(exc: Exception) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc).strip("'\""))
+
+
+@router.get("/services/menu")
+def menu(services: ServicesDep, _: BoardDep) -> dict[str, Any]:
+    """The service menu and the care-need levels, prices in yuan."""
+    m = services.menu
+    return {
+        "items": [
+            {
+                "code": i.code,
+                "label_zh": i.label_zh,
+                "label_en": i.label_en,
+                "duration_min": i.duration_s // 60,
+                "skills": sorted(i.skills),
+                "workers": i.workers,
+                "price_yuan": i.price_fen / 100,
+                "subsidised": i.subsidised,
+            }
+            for i in m.items.values()
+        ],
+        "care_levels": [
+            {
+                "level": c.level,
+                "label_zh": c.label_zh,
+                "label_en": c.label_en,
+                "monthly_subsidy_yuan": c.monthly_subsidy_fen / 100,
+            }
+            for c in m.care_levels.values()
+        ],
+    }
+
+
+@router.post("/service-requests", status_code=201, response_model=ServiceRequest)
+async def create_request(services: ServicesDep, principal: BoardDep, body: RequestIn) -> Any:
+    """A request from an operator, or taken for a family member or the elder."""
+    new = requests.NewRequest(
+        elder_id=body.elder_id,
+        item=body.item,
+        source=body.source,
+        requested_by=body.requested_by or principal.username,
+        first_day=body.first_day,
+        last_day=body.last_day,
+        weekdays=frozenset(body.weekdays),
+        window_start=body.window_start,
+        window_end=body.window_end,
+        notes=body.notes,
+    )
+    try:
+        return await services.db.run(
+            requests.create, services.db, services.menu, new, at=datetime.now(UTC)
+        )
+    except (KeyError, ValueError) as exc:
+        raise _unprocessable(exc) from exc
+
+
+@router.get("/service-requests", response_model=list[ServiceRequest])
+def list_requests(session: SessionDep, _: BoardDep, state: RequestState | None = None) -> Any:
+    return requests.listed(session, state)
+
+
+async def _decide(
+    services: ServicesDep,
+    principal: Principal,
+    request_id: uuid.UUID,
+    target: RequestState,
+    reason: str,
+) -> Any:
+    try:
+        return await services.db.run(
+            requests.decide,
+            services.db,
+            request_id,
+            target,
+            by=principal.username,
+            reason=reason,
+            at=datetime.now(UTC),
+        )
+    except ValueError as exc:
+        raise _unprocessable(exc) from exc
+
+
+@router.post("/service-requests/{request_id}/approve", response_model=ServiceRequest)
+async def approve(
+    services: ServicesDep, principal: ApproverDep, request_id: uuid.UUID, body: Decision
+) -> Any:
+    return await _decide(services, principal, request_id, RequestState.APPROVED, body.reason)
+
+
+@router.post("/service-requests/{request_id}/refuse", response_model=ServiceRequest)
+async def refuse(
+    services: ServicesDep, principal: ApproverDep, request_id: uuid.UUID, body: Decision
+) -> Any:
+    """Refuse, with the reason the family will be told."""
+    return await _decide(services, principal, request_id, RequestState.REFUSED, body.reason)
+
+
+@router.post("/service-requests/{request_id}/cancel", response_model=ServiceRequest)
+async def cancel(
+    services: ServicesDep, principal: BoardDep, request_id: uuid.UUID, body: Decision
+) -> Any:
+    return await _decide(services, principal, request_id, RequestState.CANCELLED, body.reason)
+
+
+@router.post("/planning/{day}")
+async def plan(services: ServicesDep, _: ApproverDep, day: date, body: PlanIn) -> dict[str, Any]:
+    """Plan the day's routes (or re-plan the rest of today); routes that changed are pushed."""
+    now = datetime.now(UTC) if body.replan else None
+    outcome = await services.homecare.plan(day, now=now, time_limit_s=body.time_limit_s)
+    return {
+        "day": outcome.day.isoformat(),
+        "planned": outcome.planned,
+        "unplanned": [str(v) for v in outcome.unplanned],
+        "changed_caregivers": [str(c) for c in outcome.changed],
+        "travel_s": outcome.travel_s,
+        "solver": outcome.solver,
+    }
+
+
+def visit_view(visit: Visit, elder: Elder | None, services: ServicesDep) -> dict[str, Any]:
+    item = services.menu.items.get(visit.service)
+    return {
+        **visit.model_dump(mode="json"),
+        "service_label_zh": item.label_zh if item else visit.service,
+        "service_label_en": item.label_en if item else visit.service,
+        "elder_name": elder.name if elder else "",
+        "elder_address": elder.address if elder else "",
+        "elder_lat": elder.lat if elder else None,
+        "elder_lon": elder.lon if elder else None,
+        "elder_phone": elder.phone if elder else "",
+        "access_notes": elder.access_notes if elder else "",
+    }
+
+
+def visits_of_day(
+    session: SessionDep, services: ServicesDep, day: date, caregiver_id: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
+    """A day's visits in route order (planned start, then the window)."""
+    query = select(Visit).where(Visit.day == day, Visit.state != VisitState.CANCELLED)
+    if caregiver_id is not None:
+        query = query.where(
+            (col(Visit.caregiver_id) == caregiver_id) | (col(Visit.partner_id) == caregiver_id)
+        )
+    rows = sorted(
+        session.exec(query), key=lambda v: (v.planned_start or v.window_start, v.window_start)
+    )
+    elders = {
+        e.id: e
+        for e in session.exec(select(Elder).where(col(Elder.id).in_({v.elder_id for v in rows})))
+    }
+    return [visit_view(v, elders.get(v.elder_id), services) for v in rows]
+
+
+@router.get("/planning/{day}/routes")
+def routes(session: SessionDep, services: ServicesDep, _: BoardDep, day: date) -> dict[str, Any]:
+    """Each caregiver's route for the day in order, and the visits no route took."""
+    day_visits = visits_of_day(session, services, day)
+    names = {c.id: c.name for c in session.exec(select(Caregiver))}
+    by_caregiver: dict[str, list[dict[str, Any]]] = {}
+    for v in day_visits:
+        for who in (v["caregiver_id"], v["partner_id"]):
+            if who:
+                by_caregiver.setdefault(who, []).append(v)
+    return {
+        "day": day.isoformat(),
+        "routes": [
+            {"caregiver_id": c, "caregiver_name": names.get(uuid.UUID(c), ""), "visits": vs}
+            for c, vs in sorted(by_caregiver.items())
+        ],
+        "unplanned": [v for v in day_visits if v["state"] == VisitState.SCHEDULED.value],
+    }
+
+
+@router.get("/follow-ups")
+def follow_ups(
+    session: SessionDep, services: ServicesDep, _: BoardDep, done: bool = False
+) -> list[dict[str, Any]]:
+    """Follow-up calls to make (or made), oldest first, each with its visit."""
+    query = select(FollowUp).where(
+        col(FollowUp.done_at).isnot(None) if done else col(FollowUp.done_at).is_(None)
+    )
+    out = []
+    for call in session.exec(query.order_by(col(FollowUp.created_at)).limit(500)):
+        visit = session.get(Visit, call.visit_id)
+        assert visit is not None  # foreign key
+        out.append(
+            {
+                **call.model_dump(mode="json"),
+                "visit": visit_view(visit, session.get(Elder, visit.elder_id), services),
+            }
+        )
+    return out
+
+
+@router.post("/follow-ups/{visit_id}", response_model=FollowUp)
+async def record_follow_up(
+    services: ServicesDep, principal: BoardDep, visit_id: uuid.UUID, body: FollowUpIn
+) -> Any:
+    try:
+        outcome = visits.CallOutcome(body.reached, body.satisfaction, body.comment)
+    except ValueError as exc:
+        raise _unprocessable(exc) from exc
+    return await services.db.run(
+        visits.record_follow_up,
+        services.db,
+        visit_id,
+        principal.username,
+        outcome,
+        at=datetime.now(UTC),
+    )
+
+
+Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+def _first_of(month: str) -> date:
+    year, mon = month.split("-")
+    return date(int(year), int(mon), 1)
+
+
+@router.get("/reports/coverage")
+def coverage(
+    session: SessionDep, services: ServicesDep, _: BoardDep, on: date | None = None
+) -> dict[str, Any]:
+    """Regular-visit coverage for ``on``'s month (default today): target 100%."""
+    report = coverage_report(session, services.menu, on or services.homecare.today())
+    c = report.coverage
+    return {
+        "month": c.month,
+        "flagged": c.flagged,
+        "visited": len(c.visited),
+        "percent": c.percent,
+        "scheduled": len(c.scheduled),
+        "at_risk": report.at_risk,
+        "unvisited": report.unvisited,
+    }
+
+
+@router.get("/reports/statements")
+def statements(
+    session: SessionDep,
+    services: ServicesDep,
+    _: BoardDep,
+    month: Month,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """Monthly statement lines per service provider and menu item."""
+    lines = monthly_statement(session, services.menu, _first_of(month))
+    if format == "csv":
+        return Response(
+            to_csv(lines),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="statement-{month}.csv"'},
+        )
+    return [
+        {
+            "provider": line.provider,
+            "item": line.item,
+            "visits": line.visits,
+            "hours": round(line.hours, 2),
+            "subsidy_yuan": line.subsidy_fen / 100,
+            "self_pay_yuan": line.self_pay_fen / 100,
+            "exceptions": line.exceptions,
+            "satisfaction": line.satisfaction,
+        }
+        for line in lines
+    ]
