@@ -140,13 +140,15 @@ def test_monthly_coverage_across_a_month_boundary(db: Database) -> None:
     with db.session() as session:
         assert schedule_day(session, MENU, date(2026, 11, 30), TZ) == 2
         late = coverage_report(session, MENU, date(2026, 11, 30))
-    assert late.at_risk == [] and len(late.coverage.scheduled) == 2
+    assert late.at_risk == []
+    assert len(late.coverage.scheduled) == 2
     assert {v.elder_id for v in _day_visits(db, date(2026, 11, 30))} == {b.id, c.id}
 
     # December starts from nothing: a visit in November does not cover December.
     with db.session() as session:
         december = coverage_report(session, MENU, date(2026, 12, 1))
-        assert december.coverage.percent == 0.0 and december.at_risk == []
+        assert december.coverage.percent == 0.0
+        assert december.at_risk == []
         assert schedule_day(session, MENU, date(2026, 12, 1), TZ) == 1  # 3 elders, 31 days
     (first,) = _day_visits(db, date(2026, 12, 1))
     assert first.elder_id in {b.id, c.id}  # never or longest unvisited first, not A
@@ -161,7 +163,8 @@ def test_monthly_coverage_across_a_month_boundary(db: Database) -> None:
     with db.session() as session:
         end = coverage_report(session, MENU, date(2026, 12, 27))
     assert end.coverage.percent == 33.3
-    assert len(end.at_risk) == 2 and first.elder_id not in {uuid.UUID(e["id"]) for e in end.at_risk}
+    assert len(end.at_risk) == 2
+    assert first.elder_id not in {uuid.UUID(e["id"]) for e in end.at_risk}
 
 
 def _offer(db: Database, caregiver: Caregiver, at: datetime) -> uuid.UUID:
@@ -211,7 +214,8 @@ def test_an_emergency_diversion_replans_the_rest_of_the_day(db: Database) -> Non
         )
 
     first = plan_day(db, MENU, travel, MONDAY, TZ, time_limit_s=1)
-    assert first.planned == 6 and first.unplanned == ()
+    assert first.planned == 6
+    assert first.unplanned == ()
     day = {v.id: v for v in _day_visits(db, MONDAY)}
     assert all(v.state is VisitState.PLANNED for v in day.values())
     # Li does her first visit, then starts the second and is called away.
@@ -220,7 +224,8 @@ def test_an_emergency_diversion_replans_the_rest_of_the_day(db: Database) -> Non
     )
     assert len(mine) >= 2, "the plan spreads visits between both caregivers"
     done, interrupted = mine[0], mine[1]
-    assert done.planned_start is not None and interrupted.planned_start is not None
+    assert done.planned_start is not None
+    assert interrupted.planned_start is not None
     for visit, finish in ((done, True), (interrupted, False)):
         elder = next(e for e in elders if e.id == visit.elder_id)
         visits.start(
@@ -250,12 +255,15 @@ def test_an_emergency_diversion_replans_the_rest_of_the_day(db: Database) -> Non
     assert li.id in again.changed
     assert not any(v.needs_replan for v in after.values())
     # What was done stays as it was; nothing is planned before the call.
-    assert after[done.id].state is VisitState.DONE and after[done.id].caregiver_id == li.id
+    assert after[done.id].state is VisitState.DONE
+    assert after[done.id].caregiver_id == li.id
     back = after[interrupted.id]
-    assert back.state in (VisitState.PLANNED, VisitState.SCHEDULED) and back.started_at is None
+    assert back.state in (VisitState.PLANNED, VisitState.SCHEDULED)
+    assert back.started_at is None
     for v in after.values():
         if v.state is VisitState.PLANNED:
-            assert v.planned_start is not None and v.planned_start >= called_at
+            assert v.planned_start is not None
+            assert v.planned_start >= called_at
             if v.caregiver_id == li.id:  # busy with the emergency for an hour
                 assert v.planned_start >= called_at + timedelta(seconds=MENU.diversion_s)
     if back.state is VisitState.PLANNED:

@@ -79,10 +79,13 @@ def test_statement_sums_per_provider_and_item_and_exports_csv() -> None:
         ("西湖助老", "meal_delivery", 1),
     ]
     cleaning = lines[0]
-    assert cleaning.subsidy_fen == 8000 and cleaning.self_pay_fen == 4000
-    assert cleaning.exceptions == 1 and cleaning.satisfaction == 4.0
+    assert cleaning.subsidy_fen == 8000
+    assert cleaning.self_pay_fen == 4000
+    assert cleaning.exceptions == 1
+    assert cleaning.satisfaction == 4.0
     rows = list(csv.DictReader(io.StringIO(to_csv(lines))))
-    assert rows[0]["hours"] == "2.83" and rows[0]["subsidy_yuan"] == "80.00"
+    assert rows[0]["hours"] == "2.83"
+    assert rows[0]["subsidy_yuan"] == "80.00"
     assert rows[1]["satisfaction"] == ""
 
 
@@ -91,7 +94,8 @@ def test_month_bounds_and_coverage_at_risk_only_near_month_end() -> None:
     elders = [uuid.uuid4() for _ in range(4)]
     visited, planned = {elders[0]}, {elders[1]}
     early = coverage(date(2026, 11, 10), elders, visited, planned, at_risk_days=7)
-    assert early.percent == 25.0 and early.at_risk == ()
+    assert early.percent == 25.0
+    assert early.at_risk == ()
     late = coverage(date(2026, 11, 26), elders, visited, planned, at_risk_days=7)
     assert set(late.at_risk) == {elders[2], elders[3]}
     assert late.scheduled == (elders[1],)
@@ -101,7 +105,8 @@ def test_due_today_spreads_the_unvisited_over_the_days_left_oldest_first() -> No
     elders = [uuid.uuid4() for _ in range(30)]
     last = {e: date(2026, 10, 1) + timedelta(days=i) for i, e in enumerate(elders)}
     first_day = due_today(date(2026, 11, 1), elders, last)
-    assert len(first_day) == 1 and first_day == [elders[0]]
+    assert len(first_day) == 1
+    assert first_day == [elders[0]]
     assert len(due_today(date(2026, 11, 30), elders, last)) == 30  # the last day takes all
     # Run daily, everyone is covered by the month's end.
     waiting, covered = list(elders), set()
@@ -149,16 +154,20 @@ def test_problem_uses_local_seconds_shifts_lunch_and_where_a_busy_caregiver_will
     problem = build_problem(day, TZ, [visit], [day_shift, night, busy], MENU, DetourTravelModel())
     (stop,) = problem.stops
     assert (stop.window.start, stop.window.end) == (9 * 3600, 11 * 3600)
-    assert stop.workers_needed == 2 and stop.duration_s == 3600
+    assert stop.workers_needed == 2
+    assert stop.duration_s == 3600
     w_day, w_night, w_busy = problem.workers
     assert (w_day.shift.start, w_day.shift.end) == (8 * 3600, 17 * 3600)
-    assert len(w_day.breaks) == 1 and w_day.breaks[0].duration_s == 1800
+    assert len(w_day.breaks) == 1
+    assert w_day.breaks[0].duration_s == 1800
     assert (w_night.shift.start, w_night.shift.end) == (19 * 3600, 31 * 3600 + 1800)
-    assert w_busy.shift.start == 10 * 3600 and w_busy.start_location != w_busy.end_location
+    assert w_busy.shift.start == 10 * 3600
+    assert w_busy.start_location != w_busy.end_location
     # Re-planning at 10:30 UTC+8: nothing starts before now.
     now = datetime(2026, 11, 30, 2, 30, tzinfo=UTC)
     later = build_problem(day, TZ, [visit], [day_shift], MENU, DetourTravelModel(), now=now)
     assert later.stops[0].window.start == 10 * 3600 + 1800
     assert later.workers[0].shift.start == 10 * 3600 + 1800
     travel = later.travel_s
-    assert travel[0][0] == 0 and travel[0][1] == travel[1][0] > 60
+    assert travel[0][0] == 0
+    assert travel[0][1] == travel[1][0] > 60
