@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
@@ -57,7 +57,7 @@ class FollowUpIn(_Body):
 
 
 def _unprocessable(exc: Exception) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc).strip("'\""))
+    return HTTPException(422, str(exc).strip("'\""))
 
 
 @router.get("/services/menu")
