@@ -1,4 +1,4 @@
-"""The ``carebell`` command: serve, demo, simulate."""
+"""The ``carebell`` command: serve, demo, simulate, plan, devices, broker-auth."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 import random
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import typer
@@ -19,6 +21,9 @@ from dispatch import local_services, provisioning
 from dispatch.api.app import create_app
 from dispatch.catalog import load_catalog
 from dispatch.domain.model import TransportMode
+from dispatch.homecare.menu import load_menu
+from dispatch.homecare.planner import plan_day
+from dispatch.matching.travel import DetourTravelModel
 from dispatch.store.db import Database
 from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile
 from simulators.city import (
@@ -129,10 +134,9 @@ async def _demo(port: int, data_dir: Path, press_every_s: float, time_scale: flo
             )
         db.dispose()
 
+        app = create_app(settings)
         server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings), host=settings.http_host, port=port, log_level="warning"
-            )
+            uvicorn.Config(app, host=settings.http_host, port=port, log_level="warning")
         )
         serving = asyncio.create_task(server.serve())
         while not server.started:
@@ -140,6 +144,9 @@ async def _demo(port: int, data_dir: Path, press_every_s: float, time_scale: flo
                 await serving  # raises why it could not start
                 return
             await asyncio.sleep(0.05)
+        homecare = app.state.services.homecare
+        today = await homecare.plan(homecare.today())
+        log.info("planned today's home visits: %d on routes", today.planned)
 
         base = f"http://{settings.http_host}:{port}"
         rng = random.Random(city.name)
@@ -345,6 +352,35 @@ def deactivate_device(device_id: str) -> None:
     provisioning.deactivate(db, device_id)
     typer.echo(f"{device_id} deactivated; run `carebell broker-auth` to update the broker")
     db.dispose()
+
+
+@cli.command("plan")
+def plan(
+    day: Annotated[str, typer.Option(help="The day to plan, YYYY-MM-DD (default: tomorrow).")] = "",
+    time_limit_s: Annotated[float, typer.Option(help="Seconds the solver may use.")] = 30.0,
+) -> None:
+    """Plan a day's home visits into caregivers' routes (run each evening for tomorrow).
+
+    Caregivers' apps read the new routes when they next connect; a server running
+    beside it pushes nothing for a plan made here.
+    """
+    settings = Settings()
+    tz = ZoneInfo(settings.timezone)
+    which = date.fromisoformat(day) if day else datetime.now(tz).date() + timedelta(days=1)
+    db = _database()
+    outcome = plan_day(
+        db,
+        load_menu(settings.services_file),
+        DetourTravelModel(),
+        which,
+        tz,
+        time_limit_s=time_limit_s,
+    )
+    db.dispose()
+    typer.echo(
+        f"{which}: {outcome.planned} visits on routes, {len(outcome.unplanned)} left unplanned, "
+        f"{len(outcome.changed)} routes changed, {outcome.travel_s / 3600:.1f} h of travel"
+    )
 
 
 @cli.command("broker-auth")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from dataclasses import dataclass
-from datetime import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -16,8 +16,9 @@ from sqlmodel import Session, func, select
 from config import CONFIG_DIR
 from dispatch.accounts import create_user
 from dispatch.domain.access import Role
+from dispatch.domain.lifecycle import RequestState
 from dispatch.store.db import Database
-from dispatch.store.tables import Caregiver, Device, Elder
+from dispatch.store.tables import Caregiver, Device, Elder, ServiceRequest
 
 DEMO_CITY_FILE = CONFIG_DIR / "demo_city.yaml"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
@@ -31,6 +32,7 @@ class City:
     elders: list[Elder]
     devices: list[Device]
     caregivers: list[Caregiver]
+    service_requests: list[ServiceRequest] = field(default_factory=list)
 
 
 def _offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
@@ -94,6 +96,7 @@ def generate_city(
             street=street["name_zh"],
             community=community,
             **_card(random.Random(f"{seed}/card/{i}")),
+            **_care(random.Random(f"{seed}/care/{i}")),
             heart_rate_min=50,
             heart_rate_max=120,
             geofence_radius_m=2000.0,
@@ -125,9 +128,11 @@ def generate_city(
                 transport=_pick(rng, spec["transport"]),
                 home_lat=round(lat, 6),
                 home_lon=round(lon, 6),
+                provider=f"{d['name_zh']}居家养老服务中心",
             )
         )
-    return City(spec["name_en"], elders, devices, caregivers)
+    requests = _service_requests(random.Random(f"{seed}/services"), elders, spec["services"])
+    return City(spec["name_en"], elders, devices, caregivers, requests)
 
 
 _HEALTH = [
@@ -145,6 +150,45 @@ _ACCESS = [
     "物业值班室可开门",
     "门口鞋柜内有钥匙盒，密码 {code}",
 ]
+
+
+class _Care(TypedDict):
+    care_level: int
+    regular_visits: bool
+
+
+def _care(rng: random.Random) -> _Care:
+    """The assessment: most elders need little; some live alone and need regular visits."""
+    level = rng.choices([0, 1, 2, 3, 4], weights=[30, 30, 20, 15, 5])[0]
+    return {"care_level": level, "regular_visits": rng.random() < 0.12}
+
+
+def _service_requests(
+    rng: random.Random, elders: list[Elder], spec: dict[str, Any]
+) -> list[ServiceRequest]:
+    """Approved recurring home services for a share of the elders (the demo's routes)."""
+    out = []
+    for elder in elders:
+        if rng.random() >= spec["share"]:
+            continue
+        item = rng.choice(spec["items"])
+        opens = time(rng.randint(8, 15), rng.choice((0, 30)))
+        out.append(
+            ServiceRequest(
+                elder_id=elder.id,
+                item=item,
+                source=rng.choice(("operator", "family", "elder")),
+                requested_by="演示",
+                state=RequestState.APPROVED,
+                first_day=date(2026, 1, 1),
+                weekdays=sorted(rng.sample(range(1, 8), k=rng.randint(2, 5))),
+                window_start=opens,
+                window_end=time(opens.hour + 2, opens.minute),
+                created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                decided_by="sup1",
+            )
+        )
+    return out
 
 
 class _Card(TypedDict):
@@ -171,6 +215,8 @@ def seed_city(session: Session, city: City) -> bool:
     session.flush()
     session.add_all(city.devices)
     session.add_all(city.caregivers)
+    session.flush()
+    session.add_all(city.service_requests)
     return True
 
 

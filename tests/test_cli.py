@@ -9,19 +9,25 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, date, datetime
+from datetime import time as dtime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from dispatch import local_services
+from dispatch.domain.lifecycle import RequestState, VisitState
+from dispatch.store.db import Database
+from dispatch.store.tables import ServiceRequest, Visit
 from tests.conftest import RunningServer
 from tests.helpers import PASSWORD, bearer, login, make_user, seed_small_city, wait_until
 
 CAREBELL = [sys.executable, "-m", "dispatch"]
 
 
-@pytest.mark.parametrize("command", ["serve", "demo", "simulate"])
+@pytest.mark.parametrize("command", ["serve", "demo", "simulate", "plan"])
 def test_each_command_explains_itself(command: str) -> None:
     result = subprocess.run(
         [*CAREBELL, command, "--help"], capture_output=True, text=True, check=True
@@ -130,3 +136,37 @@ async def test_simulate_presses_registered_devices_of_a_running_server(
         simulate.send_signal(signal.SIGINT)
         output, _ = await asyncio.wait_for(simulate.communicate(), 20)
     assert b"simulating 2 devices" in output
+
+
+def test_plan_puts_a_days_approved_visits_on_routes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/plan.db"
+    db = Database(url)
+    db.create_schema()
+    city = seed_small_city(db)
+    with db.session() as session:
+        session.add(
+            ServiceRequest(
+                elder_id=city.elder_id,
+                item="cleaning",
+                source="operator",
+                state=RequestState.APPROVED,
+                first_day=date(2026, 12, 7),
+                weekdays=[1],
+                window_start=dtime(9, 0),
+                window_end=dtime(12, 0),
+                created_at=datetime.now(UTC),
+            )
+        )
+    result = subprocess.run(
+        [*CAREBELL, "plan", "--day", "2026-12-14", "--time-limit-s", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "CAREBELL_DATABASE_URL": url},
+    )
+    assert "2026-12-14: 1 visits on routes, 0 left unplanned" in result.stdout
+    with db.session() as session:
+        visit = session.exec(select(Visit)).one()
+    assert visit.state is VisitState.PLANNED
+    assert visit.caregiver_id in (city.near_id, city.far_id)
+    db.dispose()

@@ -12,13 +12,17 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from datetime import time as dtime
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from sqlmodel import select
 
-from dispatch.store.tables import AuditRecord, Device
+from dispatch.domain.lifecycle import RequestState
+from dispatch.homecare import requests
+from dispatch.store.tables import AuditRecord, Device, Visit
 from simulators.devices import DevicePublisher
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, PASSWORD, SmallCity, make_user, seed_small_city, wait_until
@@ -225,3 +229,54 @@ async def test_the_map_shows_devices_that_went_offline(
     board = await open_board(browser, server)
     await expect(board.locator(".offline-marker")).to_have_count(1)
     await expect(board.locator('[data-kpi="devices_offline"] b')).to_have_text("1")
+
+
+def _approved_visit_today(server: RunningServer, city: SmallCity) -> None:
+    services = server.services
+    new = requests.NewRequest(
+        elder_id=city.elder_id,
+        item="meal_assist",
+        source="elder",
+        requested_by="王秀英",
+        first_day=services.homecare.today(),
+        window_start=dtime(0, 0),
+        window_end=dtime(23, 59),
+    )
+    request = requests.create(services.db, services.menu, new, at=datetime.now(UTC))
+    requests.decide(
+        services.db,
+        request.id,
+        RequestState.APPROVED,
+        by="assessor",
+        reason="",
+        at=datetime.now(UTC),
+    )
+
+
+async def test_the_app_gets_its_new_route_and_works_a_visit(
+    server: RunningServer, city: SmallCity, browser: Browser
+) -> None:
+    app = await open_app(browser, server, city)
+    await expect(app.locator("#visits-none")).to_be_visible()
+    await asyncio.to_thread(_approved_visit_today, server, city)
+    homecare = server.services.homecare
+    await homecare.plan(homecare.today(), time_limit_s=1)
+
+    visit = app.locator("#visits li[data-state=planned]")  # pushed: no reload
+    await expect(visit).to_contain_text("Assisted eating")
+    await expect(visit).to_contain_text("王秀英")
+    await app.click('[data-visit-action="start"]')
+    await expect(app.locator("#visits li[data-state=in_progress]")).to_be_visible()
+    await app.fill("#visits textarea", "吃了半碗粥")
+    await shoot(app, "app-visit")
+    await app.click('[data-visit-action="finish"]')
+    await expect(app.locator("#visits li[data-state=done]")).to_contain_text("Done")
+
+    def stored() -> Visit:
+        with server.services.db.session() as session:
+            return session.exec(select(Visit)).one()
+
+    done = await asyncio.to_thread(stored)
+    assert done.notes == "吃了半碗粥"
+    assert done.start_distance_m is not None
+    assert done.start_distance_m < 600

@@ -11,7 +11,7 @@ import { Live, beep, statusShownIn } from "../static/shared/live.js";
 const api = new Api("carebell.app.session");
 const OUTBOX = "carebell.app.outbox";
 const ACTIVE = ["offered", "accepted", "en_route", "on_scene"];
-const state = { onDuty: true, orders: new Map(), position: null, visits: [], message: "" };
+const state = { onDuty: true, orders: new Map(), position: null, visits: [], busyVisit: null, message: "" };
 let live;
 let watchId;
 let lastSent = 0;
@@ -46,6 +46,7 @@ async function enter() {
       flushOutbox();
       sendPosition(true);
       loadOrders();
+      loadVisits();
     },
     onResync: loadOrders,
     onDenied: () => api.onUnauthorized(),
@@ -114,6 +115,11 @@ async function loadVisits() {
 function received(message) {
   if (message.type === "reply" || message.type === "error") {
     settle(message);
+    return;
+  }
+  if (message.type === "route.changed") {
+    state.message = t("app.route_changed");
+    loadVisits();
     return;
   }
   if (!message.order) return;
@@ -259,13 +265,51 @@ function renderOrder(row) {
   );
 }
 
+// A visit moves on with a plain request: planned → started (at the door) → done,
+// or ends with an exception (nobody home, elder unwell) that alerts the call centre.
+async function visitAction(visit, action, body) {
+  state.busyVisit = visit.id;
+  render();
+  try {
+    const done = await api.post(`/api/v1/me/visits/${visit.id}/${action}`, body);
+    if (done.away_from_address) state.message = t("app.visit_away");
+    else if (action === "exception") state.message = t("app.visit_reported");
+  } catch (error) {
+    state.message = t("action.failed", { why: error.message });
+  }
+  state.busyVisit = null;
+  await loadVisits();
+}
+
+function visitButtons(v) {
+  const busy = state.busyVisit === v.id;
+  const notes = h("textarea", { rows: 2, placeholder: t("app.visit_notes") });
+  if (v.state === "planned") {
+    return [
+      h("button", { class: "go", "data-visit-action": "start", disabled: busy || !state.position, onclick: () => visitAction(v, "start", state.position) }, t("app.visit_start")),
+      h("button", { "data-visit-action": "nobody_home", disabled: busy, onclick: () => visitAction(v, "exception", { kind: "nobody_home", notes: "" }) }, t("app.visit_nobody_home")),
+    ];
+  }
+  if (v.state === "in_progress") {
+    return [
+      notes,
+      h("button", { class: "go", "data-visit-action": "finish", disabled: busy, onclick: () => visitAction(v, "finish", { notes: notes.value }) }, t("app.visit_finish")),
+      h("button", { class: "help", "data-visit-action": "elder_unwell", disabled: busy, onclick: () => visitAction(v, "exception", { kind: "elder_unwell", notes: notes.value }) }, t("app.visit_unwell")),
+    ];
+  }
+  return [h("span", { class: "muted" }, t(`visit.${v.state}`))];
+}
+
 function renderVisits() {
   const list = $("#visits");
-  fill(list, 
+  const zh = document.documentElement.lang === "zh-CN";
+  fill(list,
     ...state.visits.map((v) =>
-      h("li", {},
-        h("b", {}, `${fmt.time(v.planned_start || v.window_start)} · ${v.service_label_zh && document.documentElement.lang === "zh-CN" ? v.service_label_zh : v.service_label_en || v.service}`),
-        h("div", { class: "muted" }, `${v.elder_name || v.elder?.name || ""} · ${v.elder_address || v.elder?.address || ""}`),
+      h("li", { "data-visit": v.id, "data-state": v.state },
+        h("b", {}, `${fmt.time(v.planned_start || v.window_start)} · ${zh ? v.service_label_zh : v.service_label_en}`),
+        h("div", { class: "muted" }, `${v.elder_name} · ${v.elder_address}`),
+        v.access_notes && h("div", { class: "muted" }, v.access_notes),
+        h("div", { class: "visit-actions" }, ...visitButtons(v)),
       ),
     ),
   );
