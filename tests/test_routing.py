@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dispatch.planning.model import Break, Plan, RoutingProblem, Stop, TimeWindow, Worker
+import random
+
+import pytest
+
+from dispatch.planning import backends, pyvrp_solver
+from dispatch.planning.model import Break, Link, Plan, RoutingProblem, Stop, TimeWindow, Worker
 from dispatch.planning.solver import changed_workers, solve
 
 HOUR = 3600
@@ -149,3 +154,129 @@ def test_changed_workers_are_the_ones_to_tell() -> None:
     before = day("b")
     assert changed_workers(before, day("b")) == set()
     assert changed_workers(before, day("a")) == {"a", "b"}  # c's empty day did not change
+
+
+def test_a_two_caregiver_stop_no_pair_can_take_leaves_the_rest_planned() -> None:
+    problem = RoutingProblem(
+        travel_s=line(0, 1, 2),
+        stops=[stop("lift", 1, workers_needed=2), stop("meal", 2)],
+        workers=[worker("alone")],  # nobody to lift with
+    )
+    plan = solve(problem, 1)
+    assert plan.unplanned == ("lift",)
+    assert route(plan, "alone") == ["meal"]
+
+
+def test_a_link_puts_two_services_on_two_people_with_the_lag_between() -> None:
+    nursing, care = frozenset({"nursing"}), frozenset({"basic_care"})
+    problem = RoutingProblem(
+        travel_s=line(0, 1),
+        stops=[
+            stop("dress wound", 1, skills=nursing, duration_s=600),
+            stop("wash", 1, skills=care, duration_s=600),
+        ],
+        workers=[worker("nurse", skills=nursing), worker("carer", skills=care)],
+        links=[Link("dress wound", "wash", min_lag_s=900, max_lag_s=1800)],
+    )
+    plan = solve(problem, 1)
+    assert route(plan, "nurse") == ["dress wound"]
+    assert route(plan, "carer") == ["wash"]
+    [first], [second] = start_of(plan, "dress wound"), start_of(plan, "wash")
+    assert 900 <= second - first <= 1800
+
+
+def test_a_soft_window_lets_a_stop_start_late_at_a_cost() -> None:
+    late = TimeWindow(8 * HOUR, 8 * HOUR + 60)  # cannot be reached in time
+    hard = RoutingProblem(
+        travel_s=line(0, 5), stops=[stop("x", 1, window=late)], workers=[worker("a")]
+    )
+    assert solve(hard, 1).unplanned == ("x",)
+    soft = RoutingProblem(
+        travel_s=line(0, 5),
+        stops=[stop("x", 1, window=late, late_cost_per_s=1)],
+        workers=[worker("a")],
+    )
+    plan = solve(soft, 1)
+    assert plan.unplanned == ()
+    assert start_of(plan, "x") == [8 * HOUR + 300]  # as early as travel allows
+
+
+def random_vrptw(seed: int, n: int = 40, vehicles: int = 6) -> RoutingProblem:
+    rng = random.Random(seed)
+    points = [(50.0, 50.0)] + [(rng.uniform(0, 100), rng.uniform(0, 100)) for _ in range(n)]
+    travel = [
+        [int(((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 * 10) for bx, by in points]
+        for ax, ay in points
+    ]
+    stops = []
+    for i in range(1, n + 1):
+        opens = rng.randrange(0, 6000)
+        stops.append(
+            Stop(str(i), i, duration_s=100, window=TimeWindow(opens, opens + 1500), demand=10)
+        )
+    day = TimeWindow(0, 9000)
+    workers = [Worker(f"v{v}", 0, 0, day, capacity=100) for v in range(vehicles)]
+    return RoutingProblem(travel_s=travel, stops=stops, workers=workers)
+
+
+def valid(problem: RoutingProblem, plan: Plan) -> bool:
+    """Every planned stop once, in its window, reachable in order, within capacity."""
+    seen: list[str] = []
+    by_id = {s.id: s for s in problem.stops}
+    for r in plan.routes:
+        w = next(w for w in problem.workers if w.id == r.worker_id)
+        t, here, load = w.shift.start, w.start_location, 0
+        for planned in r.stops:
+            s = by_id[planned.stop_id]
+            t = max(t + problem.travel_s[here][s.location], s.window.start)
+            if planned.start_s < t or planned.start_s > s.window.end:
+                return False
+            t, here, load = planned.start_s + s.duration_s, s.location, load + s.demand
+            seen.append(s.id)
+        if load > (w.capacity or 0) or t + problem.travel_s[here][w.end_location] > w.shift.end:
+            return False
+    return sorted(seen) == sorted(set(seen)) and set(seen) | set(plan.unplanned) == set(by_id)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_pyvrp_plans_a_plain_vrptw_validly_and_no_worse_than_or_tools(seed: int) -> None:
+    problem = random_vrptw(seed)
+    assert pyvrp_solver.unsupported(problem) is None
+    ours = backends.plan(problem, 1)
+    assert ours.solver == "pyvrp"
+    assert valid(problem, ours)
+    assert ours.unplanned == ()
+    ortools = solve(problem, 1)
+    assert valid(problem, ortools)
+    assert ours.travel_s <= ortools.travel_s * 1.02
+
+
+def test_pyvrp_leaves_off_what_it_cannot_serve() -> None:
+    problem = RoutingProblem(
+        travel_s=line(0, 1, 2),
+        stops=[stop("night", 1, window=TimeWindow(22 * HOUR, 23 * HOUR)), stop("day", 2)],
+        workers=[worker("a")],
+    )
+    plan = pyvrp_solver.solve(problem, 0.5)
+    assert plan.unplanned == ("night",)
+    assert route(plan, "a") == ["day"]
+
+
+def test_what_pyvrp_cannot_express_goes_to_or_tools_and_says_why() -> None:
+    with_break = RoutingProblem(
+        travel_s=line(0, 1),
+        stops=[stop("x", 1)],
+        workers=[worker("a", breaks=(Break(TimeWindow(12 * HOUR, 13 * HOUR), 1800),))],
+    )
+    assert pyvrp_solver.unsupported(with_break) == "breaks"
+    plan = backends.plan(with_break, 1)
+    assert plan.solver == "ortools"
+    assert plan.notes == ("OR-Tools: the problem has breaks",)
+    with pytest.raises(ValueError, match="breaks"):
+        pyvrp_solver.solve(with_break, 1)
+    skills = RoutingProblem(
+        travel_s=line(0, 1),
+        stops=[stop("bath", 1, skills=frozenset({"bathing"}))],
+        workers=[worker("a"), worker("b", skills=frozenset({"basic_care", "bathing"}))],
+    )
+    assert pyvrp_solver.unsupported(skills) == "skills not every worker holds"

@@ -46,6 +46,9 @@ class Stop:
     # Re-planning: a visit done or under way stays with its worker at its time.
     pinned_worker: str | None = None
     pinned_start: int | None = None
+    # 0: the window's end is hard. Else starting late is allowed at this cost per
+    # second late, in the same units as travel (the benchmark's tardiness).
+    late_cost_per_s: int = 0
 
     def __post_init__(self) -> None:
         if self.duration_s < 0:
@@ -68,11 +71,28 @@ class Worker:
     capacity: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Two stops done by two different workers, the second starting between
+    ``min_lag_s`` and ``max_lag_s`` after the first (0 and 0: together); both
+    planned or neither. Two services of one elder by people of different skills."""
+
+    first: str
+    second: str
+    min_lag_s: int = 0
+    max_lag_s: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_lag_s <= self.max_lag_s:
+            raise ValueError(f"link {self.first}->{self.second}: need 0 <= min lag <= max lag")
+
+
 @dataclass(frozen=True)
 class RoutingProblem:
     travel_s: Sequence[Sequence[int]]  # travel_s[a][b]: seconds from location a to b
     stops: Sequence[Stop]
     workers: Sequence[Worker]
+    links: Sequence[Link] = ()
     # Cost of leaving a stop unplanned, in seconds of travel (large: plan everything possible).
     unplanned_penalty_s: int = 1_000_000
     # Seconds of travel the planner gives up to keep an elder with a caregiver they know.

@@ -12,7 +12,9 @@ How each part of the model is expressed (docs/planning.md):
 - the familiar caregiver: an extra arc cost into a stop for workers the elder
   does not know, so a short detour keeps the pair together and a long one does not;
 - two caregivers at once: the stop is two nodes, on two different workers, both
-  planned or neither, starting at the same time;
+  planned or neither, starting at the same time; a link between two stops is the
+  same with a lag (one service, then another by someone else within a time);
+- soft windows: a stop with a lateness cost may start late, at that cost per second;
 - re-planning: a pinned stop stays with its worker at its time;
 - what cannot be planned is dropped at a large penalty and reported.
 """
@@ -124,7 +126,11 @@ def solve(
         index = manager.NodeToIndex(node)
         index_of[(entry.stop.id, entry.copy)] = index
         stop = entry.stop
-        time_dim.CumulVar(index).SetRange(stop.window.start, stop.window.end)
+        if stop.late_cost_per_s:
+            time_dim.CumulVar(index).SetRange(stop.window.start, horizon)
+            time_dim.SetCumulVarSoftUpperBound(index, stop.window.end, stop.late_cost_per_s)
+        else:
+            time_dim.CumulVar(index).SetRange(stop.window.start, stop.window.end)
         allowed = [
             v
             for v, w in enumerate(workers)
@@ -143,15 +149,15 @@ def solve(
             routing.AddDisjunction([index], problem.unplanned_penalty_s)
 
     # Two caregivers at once: different workers, same start, both or neither.
-    solver = routing.solver()
     for stop in problem.stops:
         if stop.workers_needed != 2:
             continue
         a, b = index_of[(stop.id, 0)], index_of[(stop.id, 1)]
-        solver.Add(routing.VehicleVar(a) != routing.VehicleVar(b))
-        solver.Add(time_dim.CumulVar(a) == time_dim.CumulVar(b))
-        solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
+        _together(routing, time_dim, a, b, 0, 0)
         routing.AddDisjunction([b], problem.unplanned_penalty_s)
+    for link in problem.links:
+        a, b = index_of[(link.first, 0)], index_of[(link.second, 0)]
+        _together(routing, time_dim, a, b, link.min_lag_s, link.max_lag_s)
 
     for v in range(len(workers)):
         routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(v)))
@@ -178,6 +184,26 @@ def solve(
     if assignment is None:
         return Plan(routes=(), unplanned=tuple(s.id for s in problem.stops), solver="ortools")
     return _read(problem, routing, manager, assignment, time_dim, nodes, locations)
+
+
+def _together(
+    routing: pywrapcp.RoutingModel,
+    time_dim: pywrapcp.RoutingDimension,
+    a: int,
+    b: int,
+    min_lag: int,
+    max_lag: int,
+) -> None:
+    """Nodes a and b: both planned or neither, on different workers when planned,
+    b starting between min_lag and max_lag after a."""
+    solver = routing.solver()
+    solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
+    # Unplanned, both vehicle variables are -1: "different" binds only when planned.
+    solver.Add(
+        solver.IsDifferentVar(routing.VehicleVar(a), routing.VehicleVar(b)) >= routing.ActiveVar(a)
+    )
+    solver.Add(time_dim.CumulVar(b) >= time_dim.CumulVar(a) + min_lag)
+    solver.Add(time_dim.CumulVar(b) <= time_dim.CumulVar(a) + max_lag)
 
 
 def _routes_as_indices(
