@@ -1,5 +1,9 @@
 """Our planner against PyVRP and VROOM on the Solomon and Gehring-Homberger VRPTW sets.
 
+"ours" is the planner as the server runs it (backends.plan picks PyVRP for a
+plain VRPTW like these); "ortools" is our OR-Tools model alone, the one that
+plans days with breaks, skills and two-caregiver visits.
+
 One process, one run, the same time budget per instance for each solver, run one
 after another (the machine's second core stays free): instance, our cost, each
 peer's, the best known (the .sol files), gaps, averages per class. Distances and
@@ -30,8 +34,8 @@ import vroom
 import vrplib
 from pyvrp.stop import MaxRuntime
 
+from dispatch.planning import backends, solver
 from dispatch.planning.model import RoutingProblem, Stop, TimeWindow, Worker
-from dispatch.planning.solver import solve
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "vrptw"
 
@@ -98,10 +102,10 @@ def cost(inst: Instance, routes: list[list[int]]) -> float:
     return total / 10
 
 
-def ours(inst: Instance, budget: float) -> list[list[int]]:
+def problem_of(inst: Instance) -> RoutingProblem:
     n = len(inst.demand)
     depot = TimeWindow(int(inst.windows[0][0]), int(inst.windows[0][1]))
-    problem = RoutingProblem(
+    return RoutingProblem(
         travel_s=inst.dist.tolist(),
         stops=[
             Stop(
@@ -115,7 +119,17 @@ def ours(inst: Instance, budget: float) -> list[list[int]]:
         ],
         workers=[Worker(str(v), 0, 0, depot, capacity=inst.capacity) for v in range(inst.vehicles)],
     )
-    plan = solve(problem, budget)
+
+
+def ours(inst: Instance, budget: float) -> list[list[int]]:
+    """The planner as the server runs it: it picks the backend for the problem."""
+    plan = backends.plan(problem_of(inst), budget)
+    return [[int(s.stop_id) for s in r.stops] for r in plan.routes if r.stops]
+
+
+def ortools_only(inst: Instance, budget: float) -> list[list[int]]:
+    """Our OR-Tools model alone (what plans days with breaks, skills, pairs)."""
+    plan = solver.solve(problem_of(inst), budget)
     return [[int(s.stop_id) for s in r.stops] for r in plan.routes if r.stops]
 
 
@@ -158,7 +172,7 @@ def with_vroom(inst: Instance, budget: float) -> list[list[int]]:
     return list(routes.values())
 
 
-SOLVERS = ("ours", "pyvrp", "vroom")
+SOLVERS = ("ours", "ortools", "pyvrp", "vroom")
 
 
 def main() -> None:
@@ -187,6 +201,8 @@ def main() -> None:
                 clock = time.perf_counter()
                 if name == "ours":
                     routes = ours(inst, budget)
+                elif name == "ortools":
+                    routes = ortools_only(inst, budget)
                 elif name == "pyvrp":
                     routes = with_pyvrp(path, budget)
                 else:

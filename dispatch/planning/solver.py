@@ -44,16 +44,60 @@ def _nodes(stops: Sequence[Stop]) -> list[_Node]:
     return nodes
 
 
+def _paired(problem: RoutingProblem) -> frozenset[str]:
+    """Stops that go with another: two caregivers at once, or either end of a link."""
+    ids = {s.id for s in problem.stops if s.workers_needed == 2}
+    return frozenset(ids | {i for link in problem.links for i in (link.first, link.second)})
+
+
 def solve(
     problem: RoutingProblem,
     time_limit_s: float = 5.0,
     *,
     warm_start: Plan | None = None,
 ) -> Plan:
-    """The routes; stops no worker can take within the rules come back as unplanned."""
+    """The routes; stops no worker can take within the rules come back as unplanned.
+
+    OR-Tools' local search inserts one node at a time, so it cannot add both halves
+    of a pair that must be planned together. Paired stops are therefore first
+    required (half the time); only if that has no solution are they made optional.
+    """
+    paired = _paired(problem)
+    if paired:
+        # Local search barely moves paired stops, so the first solution decides
+        # much: try two constructions and keep the cheaper (docs/planning.md).
+        found = [
+            _solve(problem, time_limit_s / 2, warm_start, required=paired, first=first)
+            for first in PAIRED_FIRST_SOLUTIONS
+        ]
+        solved = [f for f in found if f is not None]
+        if solved:
+            return min(solved, key=lambda f: f[1])[0]
+    result = _solve(problem, time_limit_s, warm_start, required=frozenset())
+    if result is None:
+        return Plan(routes=(), unplanned=tuple(s.id for s in problem.stops), solver="ortools")
+    return result[0]
+
+
+FirstSolution = int  # a routing_enums_pb2.FirstSolutionStrategy value
+PAIRED_FIRST_SOLUTIONS: tuple[FirstSolution, ...] = (
+    routing_enums_pb2.FirstSolutionStrategy.SAVINGS,
+    routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION,
+)
+
+
+def _solve(
+    problem: RoutingProblem,
+    time_limit_s: float,
+    warm_start: Plan | None,
+    *,
+    required: frozenset[str],
+    first: FirstSolution = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION,
+) -> tuple[Plan, int] | None:
+    """The plan and its objective, or None if no solution was found in time."""
     workers, nodes = list(problem.workers), _nodes(problem.stops)
     if not workers:
-        return Plan(routes=(), unplanned=tuple(s.id for s in problem.stops), solver="ortools")
+        return None
     depots = [w.start_location for w in workers] + [w.end_location for w in workers]
     # Routing node i: 0..len(nodes)-1 are stops, then each worker's start, then end.
     locations = [n.stop.location for n in nodes] + depots
@@ -145,7 +189,7 @@ def solve(
             routing.VehicleVar(index).RemoveValues(barred)
         if stop.pinned_start is not None:
             time_dim.CumulVar(index).SetValue(stop.pinned_start)
-        if entry.copy == 0:
+        if entry.copy == 0 and stop.id not in required:
             routing.AddDisjunction([index], problem.unplanned_penalty_s)
 
     # Two caregivers at once: different workers, same start, both or neither.
@@ -154,7 +198,8 @@ def solve(
             continue
         a, b = index_of[(stop.id, 0)], index_of[(stop.id, 1)]
         _together(routing, time_dim, a, b, 0, 0)
-        routing.AddDisjunction([b], problem.unplanned_penalty_s)
+        if stop.id not in required:
+            routing.AddDisjunction([b], problem.unplanned_penalty_s)
     for link in problem.links:
         a, b = index_of[(link.first, 0)], index_of[(link.second, 0)]
         _together(routing, time_dim, a, b, link.min_lag_s, link.max_lag_s)
@@ -164,9 +209,7 @@ def solve(
         routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(routing.Start(v)))
 
     params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = (
-        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
-    )
+    params.first_solution_strategy = first
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
@@ -182,8 +225,9 @@ def solve(
     if assignment is None:
         assignment = routing.SolveWithParameters(params)
     if assignment is None:
-        return Plan(routes=(), unplanned=tuple(s.id for s in problem.stops), solver="ortools")
-    return _read(problem, routing, manager, assignment, time_dim, nodes, locations)
+        return None
+    plan = _read(problem, routing, manager, assignment, time_dim, nodes, locations)
+    return plan, assignment.ObjectiveValue()
 
 
 def _together(
