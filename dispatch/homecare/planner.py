@@ -39,7 +39,7 @@ from dispatch.homecare.problem import (
 from dispatch.homecare.requests import recurrence_of
 from dispatch.matching.travel import TravelModel
 from dispatch.planning import backends
-from dispatch.planning.model import Plan
+from dispatch.planning.model import Plan, PlannedStop, Route
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Caregiver, Elder, Order, ServiceRequest, Visit
 
@@ -304,7 +304,16 @@ def plan_day(
     with db.session() as session:
         read = _read_day(session, menu, day, tz, now)
     problem = build_problem(day, tz, read.visits, read.caregivers, menu, travel, now=now)
-    plan = backends.plan(problem, menu.time_limit_s if time_limit_s is None else time_limit_s)
+    # The routes as they were seed the search: a re-plan changes what it must.
+    previous = Plan(
+        routes=tuple(
+            Route(str(c), tuple(PlannedStop(str(v), 0, 0) for v in visits), 0)
+            for c, visits in read.before.items()
+        ),
+        unplanned=(),
+    )
+    limit = menu.time_limit_s if time_limit_s is None else time_limit_s
+    plan = backends.plan(problem, limit, warm_start=previous if read.before else None)
     with db.session() as session:
         planned, unplanned = _write(session, plan, day, tz, [v.id for v in read.visits])
         session.flush()
