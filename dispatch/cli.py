@@ -159,7 +159,7 @@ async def _demo(port: int, data_dir: Path, press_every_s: float, time_scale: flo
             CaregiverAppSim(
                 base.replace("http", "ws", 1),
                 CaregiverProfile(str(c.id), c.home_lat, c.home_lon, TransportMode(c.transport)),
-                AppBehaviour(time_scale=time_scale, decline_share=0.1),
+                AppBehaviour(time_scale=time_scale, decline_share=0.1, work_visits=True),
                 random.Random(str(c.id)),
                 token,
             )

@@ -2,7 +2,10 @@
 
 It shares its position, takes offers after a human-like delay (declining a
 share of them), travels to the elder at its mode's speed (sped up by
-``time_scale`` for demos), reports arrival, stays a while and completes.
+``time_scale`` for demos), reports arrival, stays a while and completes. With
+``work_visits`` it also works its planned home visits when they fall due: goes
+to the door, starts, stays the visit's time and finishes (or, now and then,
+finds nobody home); an emergency taken meanwhile leaves the visit to be re-planned.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
@@ -41,6 +46,9 @@ class AppBehaviour:
     service_s: tuple[float, float] = (60.0, 180.0)
     position_every_s: float = 10.0
     time_scale: float = 10.0  # demo time runs this much faster than real time
+    work_visits: bool = False
+    nobody_home_share: float = 0.05
+    visits_every_s: float = 20.0  # how often the app reads its route
 
 
 class CaregiverAppSim:
@@ -54,6 +62,8 @@ class CaregiverAppSim:
         observer: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.url = f"{ws_base}/ws/v1/caregivers/{profile.caregiver_id}?token={token}"
+        self.http_base = ws_base.replace("ws", "http", 1)
+        self.token = token
         self.profile, self.behaviour, self.rng = profile, behaviour, rng
         self.observer = observer  # told of "offered", "accepted", "arrived" with the offer
         self.last_seq: str | None = None
@@ -63,6 +73,8 @@ class CaregiverAppSim:
 
     async def run(self) -> None:
         """Stay connected (reconnecting with the last seq) until cancelled."""
+        if self.behaviour.work_visits:
+            self._spawn(self._work_visits())
         try:
             while True:
                 url = self.url + (f"&last_seq={self.last_seq}" if self.last_seq else "")
@@ -90,13 +102,55 @@ class CaregiverAppSim:
                     if self.rng.random() < self.behaviour.ignore_share:
                         continue  # the phone stays in a pocket; the offer expires
                     self.busy = True
-                    task = asyncio.create_task(self._handle(message))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._spawn(self._handle(message))
         finally:
             reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reporter
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _work_visits(self) -> None:
+        """Read the route now and then; do each planned visit once it is due."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with httpx.AsyncClient(base_url=self.http_base, headers=headers) as http:
+            while True:
+                try:
+                    await self._next_visit(http)
+                except (httpx.HTTPError, KeyError, ValueError) as exc:
+                    log.debug("caregiver %s visits: %s", self.profile.caregiver_id, exc)
+                await asyncio.sleep(self.behaviour.visits_every_s)
+
+    async def _next_visit(self, http: httpx.AsyncClient) -> None:
+        if self.busy:
+            return
+        route = (await http.get("/api/v1/me/visits")).raise_for_status().json()
+        now = datetime.now(UTC)
+        due = [
+            v
+            for v in route
+            if v["state"] == "planned" and datetime.fromisoformat(v["planned_start"]) <= now
+        ]
+        if not due:
+            return
+        visit, b = due[0], self.behaviour
+        await self._travel(GeoPoint(visit["elder_lat"], visit["elder_lon"]))
+        if self.busy:
+            return  # an emergency came first
+        url = f"/api/v1/me/visits/{visit['id']}"
+        if self.rng.random() < b.nobody_home_share:
+            await http.post(
+                f"{url}/exception", json={"kind": "nobody_home", "notes": "敲门无人应答"}
+            )
+            return
+        p = self.profile
+        await http.post(f"{url}/start", json={"lat": p.lat, "lon": p.lon})
+        await asyncio.sleep(visit["duration_min"] * 60 / b.time_scale)
+        if not self.busy:  # taken away meanwhile: the server re-plans the visit
+            await http.post(f"{url}/finish", json={"notes": "服务完成"})
 
     async def _send(self, message: dict[str, Any]) -> None:
         """Send on the current connection, waiting out a reconnect (like a phone would)."""

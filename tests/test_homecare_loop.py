@@ -6,15 +6,21 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import random
 import uuid
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlmodel import select
 
-from dispatch.store.tables import Caregiver, Elder
+from dispatch.domain.lifecycle import RequestState, VisitState
+from dispatch.domain.model import TransportMode
+from dispatch.homecare import requests
+from dispatch.store.tables import Caregiver, Elder, Visit
+from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile
 from tests.conftest import RunningServer
-from tests.helpers import CENTER, LiveClient, bearer, login
+from tests.helpers import CENTER, LiveClient, bearer, login, seed_small_city, wait_until
 
 PROVIDER = "东城居家养老服务中心"
 
@@ -168,3 +174,51 @@ async def test_request_to_statement_end_to_end(server: RunningServer) -> None:
             await ops.get("/api/v1/reports/statements", params={"month": "2026-13"})
         ).status_code == 422
     await phone.close()
+
+
+async def test_the_simulated_app_works_its_planned_visits(server: RunningServer) -> None:
+    city = await asyncio.to_thread(seed_small_city, server.services.db)
+    homecare, db = server.services.homecare, server.services.db
+    new = requests.NewRequest(
+        elder_id=city.elder_id,
+        item="company",
+        source="operator",
+        requested_by="op",
+        first_day=homecare.today(),
+        window_start=time(0, 0),
+        window_end=time(23, 59),
+    )
+    request = await db.run(requests.create, db, server.services.menu, new, at=datetime.now(UTC))
+    await db.run(
+        requests.decide,
+        db,
+        request.id,
+        RequestState.APPROVED,
+        by="b",
+        reason="",
+        at=datetime.now(UTC),
+    )
+    await homecare.plan(homecare.today(), time_limit_s=1)
+    behaviour = AppBehaviour(time_scale=600, work_visits=True, visits_every_s=0.2)
+    apps = []
+    for caregiver_id in (city.near_id, city.far_id):
+        token = await login(server.http, db, "caregiver", caregiver_id=caregiver_id)
+        profile = CaregiverProfile(
+            str(caregiver_id), CENTER[0] + 0.01, CENTER[1], TransportMode.EBIKE
+        )
+        sim = CaregiverAppSim(server.ws, profile, behaviour, random.Random(1), token)
+        apps.append(asyncio.create_task(sim.run()))
+
+    def done() -> Visit | None:
+        with db.session() as session:
+            return session.exec(select(Visit).where(Visit.state == VisitState.DONE)).first()
+
+    try:
+        visit = await wait_until(lambda: db.run(done), timeout_s=20)
+    finally:
+        for app in apps:
+            app.cancel()
+        await asyncio.gather(*apps, return_exceptions=True)
+    assert visit.start_distance_m is not None
+    assert visit.start_distance_m < 50  # it went to the door first
+    assert visit.notes == "服务完成"

@@ -182,6 +182,7 @@ def visit_view(visit: Visit, elder: Elder | None, services: ServicesDep) -> dict
         **visit.model_dump(mode="json"),
         "service_label_zh": item.label_zh if item else visit.service,
         "service_label_en": item.label_en if item else visit.service,
+        "duration_min": item.duration_s // 60 if item else None,
         "elder_name": elder.name if elder else "",
         "elder_address": elder.address if elder else "",
         "elder_lat": elder.lat if elder else None,
