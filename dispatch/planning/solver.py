@@ -60,23 +60,35 @@ def solve(
 
     OR-Tools' local search inserts one node at a time, so it cannot add both halves
     of a pair that must be planned together. Paired stops are therefore first
-    required (half the time); only if that has no solution are they made optional.
+    required; only if that has no solution are they made optional.
     """
     paired = _paired(problem)
     if paired:
-        # Local search barely moves paired stops, so the first solution decides
-        # much: try two constructions and keep the cheaper (docs/planning.md).
-        found = [
-            _solve(problem, time_limit_s / 2, warm_start, required=paired, first=first)
-            for first in PAIRED_FIRST_SOLUTIONS
-        ]
-        solved = [f for f in found if f is not None]
+        solved = [f for f in _paired_portfolio(problem, time_limit_s, warm_start, paired) if f]
         if solved:
             return min(solved, key=lambda f: f[1])[0]
     result = _solve(problem, time_limit_s, warm_start, required=frozenset())
     if result is None:
         return Plan(routes=(), unplanned=tuple(s.id for s in problem.stops), solver="ortools")
     return result[0]
+
+
+def _paired_portfolio(
+    problem: RoutingProblem, time_limit_s: float, warm_start: Plan | None, paired: frozenset[str]
+) -> list[tuple[Plan, int] | None]:
+    """Local search barely moves paired stops (a move must keep the pair's times in
+    step across two routes), so the start decides much. Three starts: two
+    constructions (a sixth of the time each), and routes planned without the
+    pairs' timing (a third) then timed (a third) (docs/planning.md)."""
+    share = time_limit_s / 6
+    found = [
+        _solve(problem, share, warm_start, required=paired, first=first)
+        for first in PAIRED_FIRST_SOLUTIONS
+    ]
+    untimed = _solve(problem, 2 * share, warm_start, required=paired, timed=False)
+    if untimed is not None:
+        found.append(_solve(problem, 2 * share, untimed[0], required=paired))
+    return found
 
 
 FirstSolution = int  # a routing_enums_pb2.FirstSolutionStrategy value
@@ -93,6 +105,7 @@ def _solve(
     *,
     required: frozenset[str],
     first: FirstSolution = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION,
+    timed: bool = True,
 ) -> tuple[Plan, int] | None:
     """The plan and its objective, or None if no solution was found in time."""
     workers, nodes = list(problem.workers), _nodes(problem.stops)
@@ -197,12 +210,12 @@ def _solve(
         if stop.workers_needed != 2:
             continue
         a, b = index_of[(stop.id, 0)], index_of[(stop.id, 1)]
-        _together(routing, time_dim, a, b, 0, 0)
+        _together(routing, time_dim, a, b, 0, 0, timed=timed)
         if stop.id not in required:
             routing.AddDisjunction([b], problem.unplanned_penalty_s)
     for link in problem.links:
         a, b = index_of[(link.first, 0)], index_of[(link.second, 0)]
-        _together(routing, time_dim, a, b, link.min_lag_s, link.max_lag_s)
+        _together(routing, time_dim, a, b, link.min_lag_s, link.max_lag_s, timed=timed)
 
     for v in range(len(workers)):
         routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(v)))
@@ -237,17 +250,20 @@ def _together(
     b: int,
     min_lag: int,
     max_lag: int,
+    *,
+    timed: bool,
 ) -> None:
     """Nodes a and b: both planned or neither, on different workers when planned,
-    b starting between min_lag and max_lag after a."""
+    and (``timed``) b starting between min_lag and max_lag after a."""
     solver = routing.solver()
     solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
     # Unplanned, both vehicle variables are -1: "different" binds only when planned.
     solver.Add(
         solver.IsDifferentVar(routing.VehicleVar(a), routing.VehicleVar(b)) >= routing.ActiveVar(a)
     )
-    solver.Add(time_dim.CumulVar(b) >= time_dim.CumulVar(a) + min_lag)
-    solver.Add(time_dim.CumulVar(b) <= time_dim.CumulVar(a) + max_lag)
+    if timed:
+        solver.Add(time_dim.CumulVar(b) >= time_dim.CumulVar(a) + min_lag)
+        solver.Add(time_dim.CumulVar(b) <= time_dim.CumulVar(a) + max_lag)
 
 
 def _routes_as_indices(
