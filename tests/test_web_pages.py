@@ -21,8 +21,10 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from sqlmodel import select
 
 from dispatch.domain.lifecycle import RequestState
-from dispatch.homecare import requests
-from dispatch.store.tables import AuditRecord, Device, Visit
+from dispatch.domain.model import GeoPoint
+from dispatch.homecare import requests, visits
+from dispatch.homecare.planner import plan_day
+from dispatch.store.tables import AuditRecord, Device, FollowUp, ServiceRequest, Visit
 from simulators.devices import DevicePublisher
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, PASSWORD, SmallCity, make_user, seed_small_city, wait_until
@@ -280,3 +282,63 @@ async def test_the_app_gets_its_new_route_and_works_a_visit(
     assert done.notes == "吃了半碗粥"
     assert done.start_distance_m is not None
     assert done.start_distance_m < 600
+
+
+def _a_visit_done_and_a_request_waiting(server: RunningServer, city: SmallCity) -> None:
+    _approved_visit_today(server, city)
+    services, at = server.services, datetime.now(UTC)
+    plan_day(
+        services.db,
+        services.menu,
+        services.travel,
+        services.homecare.today(),
+        services.homecare.tz,
+        time_limit_s=1,
+    )
+    with services.db.session() as session:
+        visit = session.exec(select(Visit)).one()
+    assert visit.caregiver_id is not None
+    where = GeoPoint(CENTER[0], CENTER[1])
+    visits.start(services.db, services.menu, visit.caregiver_id, visit.id, where, at=at)
+    visits.finish(services.db, services.menu, visit.caregiver_id, visit.id, "", at=at)
+    new = requests.NewRequest(
+        elder_id=city.elder_id,
+        item="cleaning",
+        source="family",
+        requested_by="女儿",
+        first_day=services.homecare.today(),
+        window_start=dtime(9, 0),
+        window_end=dtime(11, 0),
+    )
+    requests.create(services.db, services.menu, new, at=at)
+
+
+async def test_the_services_page_records_a_follow_up_and_approves_a_request(
+    server: RunningServer, city: SmallCity, browser: Browser
+) -> None:
+    await asyncio.to_thread(_a_visit_done_and_a_request_waiting, server, city)
+    username = await asyncio.to_thread(make_user, server.services.db, "supervisor")
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await page.goto(f"{server.http}/services/")
+    await sign_in(page, username)
+    await expect(page.locator("#routes tr")).to_have_count(1)
+    await expect(page.locator("#coverage")).to_contain_text("100% visited")
+    call = page.locator("#followups li")
+    await expect(call).to_contain_text("first visit")
+    await call.locator("select").select_option("4")
+    await call.locator("[name=comment]").fill("很好")
+    await shoot(page, "services-en")
+    await call.locator("button").click()
+    await expect(page.locator("#followups-none")).to_be_visible()
+    await page.locator("#requests li button", has_text="Approve").click()
+    await expect(page.locator("#requests-none")).to_be_visible()
+
+    def stored() -> tuple[FollowUp, ServiceRequest]:
+        with server.services.db.session() as session:
+            return session.exec(select(FollowUp)).one(), session.exec(
+                select(ServiceRequest).where(ServiceRequest.item == "cleaning")
+            ).one()
+
+    follow_up, request = await asyncio.to_thread(stored)
+    assert (follow_up.satisfaction, follow_up.comment) == (4, "很好")
+    assert request.state is RequestState.APPROVED

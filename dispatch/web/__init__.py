@@ -1,4 +1,5 @@
-"""The two web pages CareBell serves itself: the operators' board and the caregivers' app.
+"""The web pages CareBell serves itself: the operators' board, the home-services page
+and the caregivers' app.
 
 Plain HTML, CSS and ES modules with no build step; Leaflet is vendored under
 static/vendor so the map works with no internet (docs/web.md).
@@ -18,6 +19,7 @@ STATIC = Path(__file__).parent / "static"
 def mount(app: FastAPI) -> None:
     app.mount("/board", StaticFiles(directory=STATIC / "board", html=True), name="board")
     app.mount("/app", StaticFiles(directory=STATIC / "app", html=True), name="app")
+    app.mount("/services", StaticFiles(directory=STATIC / "services", html=True), name="services")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
