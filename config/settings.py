@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     mqtt_session_expiry_s: int = 7 * 24 * 3600
     # MQTT 5 shared-subscription group; empty means a plain subscription.
     mqtt_share_group: str = "carebell"
+    # Parse, validate and commit device messages in a helper process beside the
+    # gateway (one MQTT connection, two OS processes): the gateway then takes about
+    # twice the telemetry (docs/devices.md). Needs a database both processes can
+    # open (not an in-memory SQLite).
+    gateway_ingest_process: bool = True
 
     merge_window_s: float = Field(default=300.0, ge=0)
     offer_timeout_s: float = Field(default=30.0, gt=0)

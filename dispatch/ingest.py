@@ -12,16 +12,16 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, tuple_, update
+from sqlalchemy import Row, Table, bindparam, insert, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from devices.protocol import DeviceEvent, DeviceStatus, parse_event, parse_status, parse_topic
 from dispatch import metrics
@@ -36,6 +36,14 @@ from dispatch.store.tables import Alert, DeadLetter, Device, Elder
 from dispatch.store.tables import DeviceEvent as DeviceEventRow
 
 log = logging.getLogger(__name__)
+
+# The tables themselves, for Core statements (SQLModel's classes do not declare them).
+_EVENTS: Table = SQLModel.metadata.tables["device_event"]
+_DEVICES: Table = SQLModel.metadata.tables["device"]
+
+
+def _count_rejected(reason: str) -> None:
+    metrics.REJECTED.labels(reason=reason).inc()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +64,24 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
 
 
+# Events that never raise an alert nor depend on the elder (device_rules): their
+# devices are loaded as plain rows, not row objects, which costs a fraction.
+PLAIN_TELEMETRY = frozenset({"heartbeat"})
+
+
 @dataclass(slots=True)
 class _Loaded:
     """What one batch needs from the database, fetched up front (strong references:
     the session's identity map alone would let the rows be collected)."""
 
     events: list[DeviceEvent | None]
-    devices: dict[str, Device]
-    elders: dict[uuid.UUID, Elder]
+    states: dict[str, Row[Any]]  # every device of the batch: id, kind, elder, active, online
+    devices: dict[str, Device]  # row objects: the devices that sent more than plain telemetry
+    elders: dict[uuid.UUID, Elder]  # theirs
     stored: set[tuple[str, str]]  # (device id, event id) already in the database
     open_alerts: dict[tuple[str, str], Alert]  # (device id, alert type): the one to merge into
     careful: set[str] = field(default_factory=set)  # devices that took the careful path
-    # Telemetry, written in two statements at the end of the batch, not row by row.
+    # Telemetry, written in a few statements at the end of the batch, not row by row.
     rows: list[dict[str, Any]] = field(default_factory=list)  # device_event rows
     updates: dict[str, dict[str, Any]] = field(default_factory=dict)  # device id -> changes
 
@@ -87,8 +101,10 @@ class Ingest:
         *,
         merge_window_s: float,
         tz: ZoneInfo = ZoneInfo("Asia/Shanghai"),
+        on_rejected: Callable[[str], None] = _count_rejected,
     ) -> None:
         self.db = db
+        self.on_rejected = on_rejected  # called with the reason of each refused message
         self.catalog = catalog
         self.merge_window = timedelta(seconds=merge_window_s)
         self.tz = tz  # quiet hours are the city's local time
@@ -110,10 +126,8 @@ class Ingest:
                     or self._careful(session, message, event, loaded)
                     for message, event in zip(batch, loaded.events, strict=True)
                 ]
-                if loaded.rows:
-                    session.execute(insert(DeviceEventRow), loaded.rows)
-                if loaded.updates:
-                    session.execute(update(Device), list(loaded.updates.values()))
+                session.flush()  # the row objects first, then telemetry in bulk
+                _write_telemetry(session, loaded)
                 return outcomes
         except IntegrityError:
             log.info("an event of this batch was stored meanwhile; storing it message by message")
@@ -133,9 +147,23 @@ class Ingest:
             events.append(event if event is not None and route.channel == "events" else None)
         device_ids = {e.device_id for e in events if e is not None}
         if not device_ids:
-            return _Loaded(events, {}, {}, set(), {})
-        query = select(Device).where(col(Device.id).in_(device_ids))
-        devices = {d.id: d for d in session.exec(query).all()}
+            return _Loaded(events, {}, {}, {}, set(), {})
+        states = {
+            row.id: row
+            for row in session.execute(
+                select(_DEVICES.c.id, _DEVICES.c.kind, _DEVICES.c.elder_id)
+                .add_columns(_DEVICES.c.active, _DEVICES.c.online)
+                .where(_DEVICES.c.id.in_(device_ids))
+            )
+        }
+        full = {
+            e.device_id for e in events if e is not None and e.type not in PLAIN_TELEMETRY
+        } & states.keys()
+        devices = (
+            {d.id: d for d in session.exec(select(Device).where(col(Device.id).in_(full)))}
+            if full
+            else {}
+        )
         elder_ids = {d.elder_id for d in devices.values() if d.elder_id}
         elders = (
             {e.id: e for e in session.exec(select(Elder).where(col(Elder.id).in_(elder_ids)))}
@@ -150,18 +178,22 @@ class Ingest:
         ).all()
         since = min(m.received_at for m in batch) - self.merge_window
         open_alerts: dict[tuple[str, str], Alert] = {}
-        for alert in session.exec(
-            select(Alert)
-            .where(
-                col(Alert.device_id).in_(device_ids),
-                col(Alert.state).in_(OPEN_ALERT_STATES),
-                Alert.raised_at >= since,
+        for alert in (
+            session.exec(
+                select(Alert)
+                .where(
+                    col(Alert.device_id).in_(full),
+                    col(Alert.state).in_(OPEN_ALERT_STATES),
+                    Alert.raised_at >= since,
+                )
+                .order_by(col(Alert.raised_at))
             )
-            .order_by(col(Alert.raised_at))
+            if full
+            else ()
         ):
             assert alert.device_id is not None  # selected by device
             open_alerts[(alert.device_id, alert.alert_type)] = alert  # the newest wins
-        return _Loaded(events, devices, elders, {(d, e) for d, e in stored}, open_alerts)
+        return _Loaded(events, states, devices, elders, {(d, e) for d, e in stored}, open_alerts)
 
     def _careful(
         self, session: Session, message: Inbound, event: DeviceEvent | None, loaded: _Loaded
@@ -170,9 +202,10 @@ class Ingest:
             # What the careful path did (an alert raised, one cancelled) is not in
             # what _preload fetched: the device's later events in this batch follow it.
             loaded.careful.add(event.device_id)
-            device = loaded.devices.get(event.device_id)
-            if device is not None:
-                loaded.settle(device)
+            if event.device_id in loaded.updates:  # its telemetry so far, before the ORM writes
+                device = loaded.devices.get(event.device_id) or session.get(Device, event.device_id)
+                if device is not None:
+                    loaded.settle(device)
         return self._store(session, message)
 
     def _common(
@@ -183,29 +216,31 @@ class Ingest:
         after it starts writing). None: take the careful path."""
         if event is None or event.device_id in loaded.careful:
             return None
-        device = loaded.devices.get(event.device_id)
-        if device is None or not device.active or device.online is not True:
+        state = loaded.states.get(event.device_id)
+        if state is None or not state.active or state.online is not True:
             return None
         if event.type == "cancel" or event.type in device_rules.CLOSES:
             return None
-        elder = loaded.elders.get(device.elder_id) if device.elder_id else None
+        device = loaded.devices.get(state.id)  # None: plain telemetry only
+        elder = loaded.elders.get(state.elder_id) if device and state.elder_id else None
         try:
-            code = device_rules.alert_code(self.catalog, device.kind, event, _limits(elder))
+            code = device_rules.alert_code(self.catalog, state.kind, event, _limits(elder))
         except PayloadError:
             return None
         place = event.position or ((elder.lat, elder.lon) if elder else None)
-        if code is not None and place is None:
-            return None  # refused, with its reason, on the careful path
-        key = (device.id, event.event_id)
+        if code is not None and (place is None or device is None):
+            return None  # refused with its reason, or not loaded: the careful path
+        key = (state.id, event.event_id)
         if key in loaded.stored:
             return Outcome.DUPLICATE
         loaded.stored.add(key)
         at = message.received_at
-        if code is None:  # telemetry: no row objects, two statements for the batch
-            pending = loaded.updates.setdefault(device.id, {"id": device.id})
-            pending.update(state_changes(device.kind, event, at))
+        if code is None:  # telemetry: no row objects, a few statements for the batch
+            pending = loaded.updates.setdefault(state.id, {"id": state.id})
+            pending.update(state_changes(state.kind, event, at))
             loaded.rows.append(_event_fields(event, at))
             return Outcome.UPDATED
+        assert device is not None  # checked with the place above
         loaded.settle(device)
         row = _record_event(session, device, event, at)
         open_alert = loaded.open_alerts.get((device.id, code))
@@ -242,7 +277,7 @@ class Ingest:
                 return self._route(session, message)
         except PayloadError as exc:
             log.warning("rejected message on %s: %s", message.topic[:200], exc)
-            metrics.REJECTED.labels(reason=exc.reason).inc()
+            self.on_rejected(exc.reason)
             session.add(_dead_letter(message, exc))
             return Outcome.REJECTED
         except IntegrityError:
@@ -479,6 +514,26 @@ def _event_fields(event: DeviceEvent, at: datetime) -> dict[str, Any]:
         "device_ts": event.ts,
         "received_at": at,
     }
+
+
+def _write_telemetry(session: Session, loaded: _Loaded) -> None:
+    """The batch's telemetry in a few statements: one insert for the event rows, one
+    update per set of changed columns (Core: the ORM would build and then check an
+    object or a parameter set per row)."""
+    if loaded.rows:
+        session.execute(insert(_EVENTS), loaded.rows)
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for changes in loaded.updates.values():
+        by_columns.setdefault(tuple(sorted(changes)), []).append(
+            {f"new_{column}": value for column, value in changes.items()}
+        )
+    for columns, params in by_columns.items():
+        statement = (
+            update(_DEVICES)
+            .where(_DEVICES.c.id == bindparam("new_id"))
+            .values({c: bindparam(f"new_{c}") for c in columns if c != "id"})
+        )
+        session.execute(statement, params)
 
 
 def _record_event(

@@ -22,6 +22,7 @@ from dispatch.dispatcher import Dispatcher, DispatchPolicy
 from dispatch.homecare.menu import ServiceMenu, load_menu
 from dispatch.homecare.service import HomeCare
 from dispatch.ingest import Inbound, Ingest, Outcome
+from dispatch.ingest_process import IngestConfig, IngestProcess
 from dispatch.live.bus import LiveBus, StreamEntry
 from dispatch.live.outbox import Outbox
 from dispatch.matching.travel import DetourTravelModel, TravelModel
@@ -53,6 +54,7 @@ class Services:
     homecare: HomeCare
     dispatcher: Dispatcher | None = None
     gateway: MqttGateway | None = None
+    ingest_process: IngestProcess | None = None  # the gateway's, when it stores in a helper
 
     async def after_change(self) -> None:
         """Call after committing transitions: publish them.
@@ -71,8 +73,11 @@ class Services:
         """The gateway's handler: commit a batch of device messages, then publish."""
         at = datetime.now(UTC)
         started = time.perf_counter()
-        inbound = [Inbound(topic, payload, at) for topic, payload in batch]
-        outcomes = await self.db.run(self.ingest.store_batch, inbound)
+        if self.ingest_process is not None:
+            outcomes = await self.ingest_process.store_batch(batch, at)
+        else:
+            inbound = [Inbound(topic, payload, at) for topic, payload in batch]
+            outcomes = await self.db.run(self.ingest.store_batch, inbound)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(batch))
         metrics.count(outcomes)
@@ -116,6 +121,15 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             tick_s=settings.dispatch_tick_s,
         )
     if "gateway" in settings.roles:
+        if settings.gateway_ingest_process:
+            services.ingest_process = IngestProcess(
+                IngestConfig(
+                    settings.database_url,
+                    settings.alert_types_file,
+                    settings.merge_window_s,
+                    settings.timezone,
+                )
+            )
         services.gateway = MqttGateway(
             settings.mqtt_url,
             handler=services.store_messages,
@@ -144,6 +158,8 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         )
     try:
         if services.gateway is not None:
+            if services.ingest_process is not None:
+                await services.ingest_process.start()
             await services.gateway.start()
             tasks.append(asyncio.create_task(services.gateway.run(), name="gateway"))
             relay = CommandRelay(bus, services.gateway.publish, consumer=settings.mqtt_client_id)
@@ -160,6 +176,8 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         await _stop(tasks)
         if services.gateway is not None:
             await services.gateway.stop()
+        if services.ingest_process is not None:
+            await asyncio.to_thread(services.ingest_process.close)
         await bus.close()
         await asyncio.to_thread(db.dispose)  # waits for database work in flight
 

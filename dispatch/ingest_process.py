@@ -1,0 +1,128 @@
+"""The gateway's ingest in a helper process of its own.
+
+Paho's network thread and the ingest contend for one interpreter lock when they
+share a process: every database call gives the lock up and waits to get it back
+from a thread that is busy decoding MQTT. So the gateway keeps its one MQTT
+connection (and paho) in the server process and hands each batch, as raw topics
+and payloads, to one helper process that parses, validates and commits it with
+its own engine. The helper answers with the outcomes only after the commit, and
+the gateway acknowledges the broker only then: acknowledge-after-commit and the
+event-id idempotence are the same as in-process.
+
+Batches are stored one after another, in the order they arrive (one worker). A
+helper that dies is replaced and its batch stored again: whatever it had
+committed comes back as duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from dispatch import metrics
+from dispatch.catalog import load_catalog
+from dispatch.ingest import Inbound, Ingest, Outcome
+from dispatch.store.db import Database
+
+log = logging.getLogger(__name__)
+
+# The forkserver is started once, single-threaded, with the ingest already
+# imported: a new helper is a cheap fork of it, never of the threaded server.
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(["dispatch.ingest_process"])
+
+
+@dataclass(frozen=True, slots=True)
+class IngestConfig:
+    """What the helper needs to build its own Ingest (plain values: it is pickled)."""
+
+    database_url: str
+    alert_types_file: Path
+    merge_window_s: float
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A committed batch: one outcome per message, and why messages were refused."""
+
+    outcomes: list[Outcome]
+    rejected: dict[str, int]  # reason -> messages
+
+
+class IngestProcess:
+    """Store batches in a helper process; :meth:`close` when done."""
+
+    def __init__(self, config: IngestConfig) -> None:
+        self.config = config
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=1, mp_context=_CONTEXT, initializer=_begin, initargs=(self.config,)
+        )
+
+    async def start(self) -> None:
+        """Start the helper and wait until it is ready to store (its engine built)."""
+        await asyncio.get_running_loop().run_in_executor(self._pool, _ready)
+
+    async def store_batch(self, batch: list[tuple[str, bytes]], at: datetime) -> list[Outcome]:
+        """Return the outcomes once the helper has committed the whole batch."""
+        loop = asyncio.get_running_loop()
+        try:
+            stored = await loop.run_in_executor(self._pool, _store, batch, at)
+        except BrokenProcessPool:
+            log.error("the ingest process died; starting another and storing the batch again")
+            self._pool.shutdown(wait=False)
+            self._pool = self._start()
+            stored = await loop.run_in_executor(self._pool, _store, batch, at)
+        for reason, n in stored.rejected.items():
+            metrics.REJECTED.labels(reason=reason).inc(n)
+        return stored.outcomes
+
+    def close(self) -> None:
+        """Wait for the batch in flight, then stop the helper."""
+        self._pool.shutdown(wait=True)
+
+
+# -- in the helper process -------------------------------------------------------
+
+_ingest: Ingest | None = None
+_rejected: collections.Counter[str] = collections.Counter()
+
+
+def _begin(config: IngestConfig) -> None:
+    global _ingest
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    _ingest = Ingest(
+        Database(config.database_url, workers=1),
+        load_catalog(config.alert_types_file),
+        merge_window_s=config.merge_window_s,
+        tz=ZoneInfo(config.timezone),
+        on_rejected=_count_rejected,
+    )
+
+
+def _ready() -> None:
+    assert _ingest is not None
+
+
+def _count_rejected(reason: str) -> None:
+    _rejected[reason] += 1
+
+
+def _store(batch: list[tuple[str, bytes]], at: datetime) -> Stored:
+    assert _ingest is not None, "the helper's initializer builds the ingest"
+    _rejected.clear()
+    outcomes = _ingest.store_batch([Inbound(topic, payload, at) for topic, payload in batch])
+    return Stored(outcomes, dict(_rejected))
