@@ -75,12 +75,18 @@ class _Loaded:
     the session's identity map alone would let the rows be collected)."""
 
     events: list[DeviceEvent | None]
+    statuses: list[DeviceStatus | None]
     states: dict[str, Row[Any]]  # every device of the batch: id, kind, elder, active, online
     devices: dict[str, Device]  # row objects: the devices that sent more than plain telemetry
     elders: dict[uuid.UUID, Elder]  # theirs
     stored: set[tuple[str, str]]  # (device id, event id) already in the database
     open_alerts: dict[tuple[str, str], Alert]  # (device id, alert type): the one to merge into
     careful: set[str] = field(default_factory=set)  # devices that took the careful path
+    # The batch's running view of each device's online flag, and the devices heard
+    # from again (with the index of the message that said so): their "device
+    # offline" alerts are closed at the end of the batch, in one query.
+    online: dict[str, bool | None] = field(default_factory=dict)
+    back_online: dict[str, int] = field(default_factory=dict)
     # Telemetry, written in a few statements at the end of the batch, not row by row.
     rows: list[dict[str, Any]] = field(default_factory=list)  # device_event rows
     updates: dict[str, dict[str, Any]] = field(default_factory=dict)  # device id -> changes
@@ -122,10 +128,13 @@ class Ingest:
             with self.db.session() as session:
                 loaded = self._preload(session, batch)
                 outcomes = [
-                    self._common(session, message, event, loaded)
+                    self._common(session, i, message, event, status, loaded)
                     or self._careful(session, message, event, loaded)
-                    for message, event in zip(batch, loaded.events, strict=True)
+                    for i, (message, event, status) in enumerate(
+                        zip(batch, loaded.events, loaded.statuses, strict=True)
+                    )
                 ]
+                self._close_offline_alerts(session, batch, loaded, outcomes)
                 session.flush()  # the row objects first, then telemetry in bulk
                 _write_telemetry(session, loaded)
                 return outcomes
@@ -138,16 +147,23 @@ class Ingest:
         """Parse the batch's events and load, in three queries, the devices, their
         elders and which of the events are already stored."""
         events: list[DeviceEvent | None] = []
+        statuses: list[DeviceStatus | None] = []
         for message in batch:
+            event = status = None
             try:
                 route = parse_topic(message.topic)
-                event = parse_event(route.device_id, message.payload)
+                if route.channel == "events":
+                    event = parse_event(route.device_id, message.payload)
+                else:
+                    status = parse_status(route.device_id, message.payload)
             except PayloadError:
-                event = None  # a status message, or a bad one: the careful path handles it
-            events.append(event if event is not None and route.channel == "events" else None)
+                pass  # a bad message: the careful path refuses it with its reason
+            events.append(event)
+            statuses.append(status)
         device_ids = {e.device_id for e in events if e is not None}
+        device_ids |= {s.device_id for s in statuses if s is not None}
         if not device_ids:
-            return _Loaded(events, {}, {}, {}, set(), {})
+            return _Loaded(events, statuses, {}, {}, {}, set(), {})
         states = {
             row.id: row
             for row in session.execute(
@@ -193,14 +209,23 @@ class Ingest:
         ):
             assert alert.device_id is not None  # selected by device
             open_alerts[(alert.device_id, alert.alert_type)] = alert  # the newest wins
-        return _Loaded(events, states, devices, elders, {(d, e) for d, e in stored}, open_alerts)
+        return _Loaded(
+            events,
+            statuses,
+            states,
+            devices,
+            elders,
+            {(d, e) for d, e in stored},
+            open_alerts,
+            online={device_id: row.online for device_id, row in states.items()},
+        )
 
     def _careful(
         self, session: Session, message: Inbound, event: DeviceEvent | None, loaded: _Loaded
     ) -> Outcome:
         if event is not None:
             # What the careful path did (an alert raised, one cancelled) is not in
-            # what _preload fetched: the device's later events in this batch follow it.
+            # what _preload fetched: the device's later messages in this batch follow it.
             loaded.careful.add(event.device_id)
             if event.device_id in loaded.updates:  # its telemetry so far, before the ORM writes
                 device = loaded.devices.get(event.device_id) or session.get(Device, event.device_id)
@@ -208,16 +233,77 @@ class Ingest:
                     loaded.settle(device)
         return self._store(session, message)
 
-    def _common(
-        self, session: Session, message: Inbound, event: DeviceEvent | None, loaded: _Loaded
+    def _status_common(
+        self, index: int, message: Inbound, status: DeviceStatus, loaded: _Loaded
     ) -> Outcome | None:
-        """An event from a device already online: telemetry, a new alert or a repeated
-        press, from what _preload fetched and with no savepoint (nothing here can fail
-        after it starts writing). None: take the careful path."""
+        """Online, or the will fired: device state only, written with the batch's telemetry."""
+        state = loaded.states.get(status.device_id)
+        if state is None or not state.active or state.id in loaded.careful:
+            return None
+        pending = loaded.updates.setdefault(state.id, {"id": state.id})
+        if status.firmware:
+            pending["firmware"] = status.firmware
+        if status.online:
+            pending.update(last_seen_at=message.received_at)
+            self._heard_again(index, state.id, loaded)
+        elif loaded.online.get(state.id) is not False:
+            # Supervision raises the alert if it is not back within the grace period.
+            pending.update(online=False, offline_since=message.received_at)
+            loaded.online[state.id] = False
+        return Outcome.UPDATED
+
+    @staticmethod
+    def _heard_again(index: int, device_id: str, loaded: _Loaded) -> None:
+        """The device is online: any "device offline" alert of it closes with the batch."""
+        loaded.updates[device_id].update(online=True, offline_since=None, offline_alerted=False)
+        loaded.online[device_id] = True
+        loaded.back_online.setdefault(device_id, index)
+
+    def _close_offline_alerts(
+        self, session: Session, batch: Sequence[Inbound], loaded: _Loaded, outcomes: list[Outcome]
+    ) -> None:
+        if not loaded.back_online:
+            return
+        for alert in session.exec(
+            select(Alert).where(
+                col(Alert.device_id).in_(loaded.back_online),
+                Alert.alert_type == device_rules.DEVICE_OFFLINE,
+                col(Alert.state).in_(OPEN_ALERT_STATES),
+            )
+        ):
+            assert alert.device_id is not None  # selected by device
+            index = loaded.back_online[alert.device_id]
+            close_alert(
+                session,
+                alert,
+                AlertState.RESOLVED,
+                actor=f"device:{alert.device_id}",
+                at=batch[index].received_at,
+                reason="the device is back online",
+            )
+            outcomes[index] = Outcome.CLOSED
+
+    def _common(
+        self,
+        session: Session,
+        index: int,
+        message: Inbound,
+        event: DeviceEvent | None,
+        status: DeviceStatus | None,
+        loaded: _Loaded,
+    ) -> Outcome | None:
+        """A status, telemetry, a new alert or a repeated press, from what _preload
+        fetched and with no savepoint (nothing here can fail after it starts
+        writing). None: take the careful path."""
+        if status is not None:
+            return self._status_common(index, message, status, loaded)
         if event is None or event.device_id in loaded.careful:
             return None
         state = loaded.states.get(event.device_id)
-        if state is None or not state.active or state.online is not True:
+        if state is None or not state.active:
+            return None
+        heard_again = loaded.online.get(state.id) is not True
+        if heard_again and event.type not in PLAIN_TELEMETRY:
             return None
         if event.type == "cancel" or event.type in device_rules.CLOSES:
             return None
@@ -239,6 +325,8 @@ class Ingest:
             pending = loaded.updates.setdefault(state.id, {"id": state.id})
             pending.update(state_changes(state.kind, event, at))
             loaded.rows.append(_event_fields(event, at))
+            if heard_again:
+                self._heard_again(index, state.id, loaded)
             return Outcome.UPDATED
         assert device is not None  # checked with the place above
         loaded.settle(device)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -207,3 +211,61 @@ def test_an_event_another_writer_stored_meanwhile_is_counted_once(
     assert again == [Outcome.DUPLICATE, Outcome.UPDATED]  # the batch, taken one by one
     [alert] = alerts(db)
     assert alert.press_count == 1
+
+
+def status(device_id: str, online: bool, at: datetime, firmware: str | None = None) -> Inbound:
+    body = {"status": "online" if online else "offline"}
+    if firmware:
+        body["firmware"] = firmware
+    return Inbound(status_topic(device_id), json.dumps(body).encode(), at)
+
+
+def heartbeat(device_id: str, event_id: str, at: datetime) -> Inbound:
+    return Inbound(events_topic(device_id), event_payload(event_id, "heartbeat", at), at)
+
+
+def test_a_reconnect_storm_is_stored_in_one_batch_and_closes_offline_alerts(
+    db: Database, ingest: Ingest
+) -> None:
+    city = seed_small_city(db)
+    later = T0 + timedelta(minutes=10)
+    # The button's will fired and supervision raised "device offline"; the wearable
+    # was never heard from.
+    assert ingest.store_batch([status(city.device_id, False, T0)]) == [Outcome.UPDATED]
+    with db.session() as session:
+        button = session.get(Device, city.device_id)
+        assert button is not None
+        assert ingest.device_offline(session, button, T0, "missed check-ins") == Outcome.RAISED
+    batch = [
+        status(city.device_id, True, later, firmware="2.1.0"),
+        heartbeat(city.device_id, "h1", later),
+        heartbeat(city.wearable_id, "h2", later),
+        status(city.wearable_id, False, later + timedelta(seconds=1)),
+    ]
+    queries: list[str] = []
+    with _counting(db, queries):
+        outcomes = ingest.store_batch(batch)
+    assert outcomes == [Outcome.CLOSED, Outcome.UPDATED, Outcome.UPDATED, Outcome.UPDATED]
+    assert not any("SAVEPOINT" in q for q in queries), "the batch path, not message by message"
+    with db.session() as session:
+        button = session.get(Device, city.device_id)
+        wearable = session.get(Device, city.wearable_id)
+        [offline_alert] = session.exec(select(Alert)).all()
+    assert button is not None
+    assert wearable is not None
+    assert (button.online, button.offline_since, button.offline_alerted) == (True, None, False)
+    assert (button.firmware, button.last_seen_at) == ("2.1.0", later)
+    assert offline_alert.state is AlertState.RESOLVED
+    assert (wearable.online, wearable.offline_since) == (False, later + timedelta(seconds=1))
+
+
+@contextlib.contextmanager
+def _counting(db: Database, statements: list[str]) -> Iterator[None]:
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        yield
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
