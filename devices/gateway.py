@@ -59,10 +59,14 @@ class MqttGateway:
         max_batch: int = 500,
         receive_maximum: int = 1000,
         connect_timeout_s: float = 10.0,
+        batches_in_flight: int = 1,
     ) -> None:
         self.address = BrokerAddress.parse(url)
         self.handler = handler
         self.max_batch = max_batch
+        # More than one only when the handler stores batches in arrival order (one
+        # helper process): the next batch is handed over while the last commits.
+        self.batches_in_flight = batches_in_flight
         self.connect_timeout_s = connect_timeout_s
         self._v5 = protocol == "5"
         self._share_group = share_group if self._v5 else ""
@@ -132,14 +136,25 @@ class MqttGateway:
 
     async def run(self) -> None:
         """Hand batches to the handler and acknowledge each once it returns."""
-        while True:
-            await self._ready.wait()
-            self._ready.clear()
-            self._wake_pending = False
-            while self._inbox:
-                take = min(len(self._inbox), self.max_batch)
-                batch = [self._inbox.popleft() for _ in range(take)]
-                await self._store(batch)
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                self._wake_pending = False
+                while self._inbox:
+                    take = min(len(self._inbox), self.max_batch)
+                    batch = [self._inbox.popleft() for _ in range(take)]
+                    in_flight.add(asyncio.create_task(self._store(batch)))
+                    if len(in_flight) >= self.batches_in_flight:
+                        done, in_flight = await asyncio.wait(
+                            in_flight, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        for task in done:
+                            task.result()  # a failed batch stops the gateway, unacknowledged
+        finally:
+            for task in in_flight:
+                task.cancel()
 
     async def _store(self, batch: list[_Received]) -> None:
         """Hand a batch to the handler and acknowledge each message once it returns."""

@@ -137,6 +137,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             protocol=settings.mqtt_protocol,
             session_expiry_s=settings.mqtt_session_expiry_s,
             share_group=settings.mqtt_share_group,
+            batches_in_flight=2 if services.ingest_process is not None else 1,
         )
     tasks: list[asyncio.Task[None]] = [
         asyncio.create_task(services.fanout.run(), name="fanout"),
