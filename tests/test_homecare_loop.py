@@ -8,7 +8,7 @@ import csv
 import io
 import random
 import uuid
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -199,6 +199,11 @@ async def test_the_simulated_app_works_its_planned_visits(server: RunningServer)
         at=datetime.now(UTC),
     )
     await homecare.plan(homecare.today(), time_limit_s=1)
+    # Due now, whatever the time of day the plan chose.
+    with db.session() as session:
+        planned = session.exec(select(Visit)).one()
+        planned.planned_start = datetime.now(UTC) - timedelta(minutes=1)
+        session.add(planned)
     behaviour = AppBehaviour(time_scale=600, work_visits=True, visits_every_s=0.2)
     apps = []
     for caregiver_id in (city.near_id, city.far_id):

@@ -161,11 +161,21 @@ async def cancel(
     return await _decide(services, principal, request_id, RequestState.CANCELLED, body.reason)
 
 
+# A day in the city's time zone, or "today" there (a browser elsewhere need not know it).
+Day = date | Literal["today"]
+
+
+def _day(services: ServicesDep, day: Day) -> date:
+    return services.homecare.today() if day == "today" else day
+
+
 @router.post("/planning/{day}")
-async def plan(services: ServicesDep, _: ApproverDep, day: date, body: PlanIn) -> dict[str, Any]:
+async def plan(services: ServicesDep, _: ApproverDep, day: Day, body: PlanIn) -> dict[str, Any]:
     """Plan the day's routes (or re-plan the rest of today); routes that changed are pushed."""
     now = datetime.now(UTC) if body.replan else None
-    outcome = await services.homecare.plan(day, now=now, time_limit_s=body.time_limit_s)
+    outcome = await services.homecare.plan(
+        _day(services, day), now=now, time_limit_s=body.time_limit_s
+    )
     return {
         "day": outcome.day.isoformat(),
         "planned": outcome.planned,
@@ -212,8 +222,9 @@ def visits_of_day(
 
 
 @router.get("/planning/{day}/routes")
-def routes(session: SessionDep, services: ServicesDep, _: BoardDep, day: date) -> dict[str, Any]:
+def routes(session: SessionDep, services: ServicesDep, _: BoardDep, day: Day) -> dict[str, Any]:
     """Each caregiver's route for the day in order, and the visits no route took."""
+    day = _day(services, day)
     day_visits = visits_of_day(session, services, day)
     names = {c.id: c.name for c in session.exec(select(Caregiver))}
     by_caregiver: dict[str, list[dict[str, Any]]] = {}

@@ -9,7 +9,6 @@ import { startPage } from "../shared/page.js";
 const api = new Api("carebell.board.session"); // the board's session: one log-in for both
 const state = { routes: null, requests: [], followups: [], coverage: null, message: "" };
 
-const today = () => new Date().toLocaleDateString("sv-SE"); // YYYY-MM-DD, local
 const label = (v) => (currentLocale() === "zh-CN" ? v.service_label_zh : v.service_label_en);
 
 async function start() {
@@ -31,7 +30,7 @@ async function enter() {
 
 async function load() {
   const [routes, requests, followups, coverage] = await Promise.all([
-    api.get(`/api/v1/planning/${today()}/routes`),
+    api.get("/api/v1/planning/today/routes"),
     api.get("/api/v1/service-requests?state=requested"),
     api.get("/api/v1/follow-ups"),
     api.get("/api/v1/reports/coverage"),
@@ -51,7 +50,7 @@ async function run(work, done) {
 }
 
 const planToday = () =>
-  run(() => api.post(`/api/v1/planning/${today()}`, { time_limit_s: 10 }), "services.planned");
+  run(() => api.post("/api/v1/planning/today", { time_limit_s: 10 }), "services.planned");
 
 const decide = (request, verdict, reason) =>
   run(() => api.post(`/api/v1/service-requests/${request.id}/${verdict}`, { reason }), "services.saved");
@@ -64,7 +63,7 @@ function recordCall(call, form) {
 }
 
 async function downloadStatement() {
-  const month = today().slice(0, 7);
+  const month = state.coverage.month; // the city's month, not the browser's
   const response = await fetch(`/api/v1/reports/statements?month=${month}&format=csv`, {
     headers: { Authorization: `Bearer ${api.token}` },
   });
