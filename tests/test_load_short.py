@@ -14,6 +14,7 @@ from simulators.scenario import Scenario, load_scenario
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.timeout(330)  # a 100 s run on a quiet machine; the subprocess has 300 s
 def test_short_scenario_keeps_its_slos(tmp_path: Path) -> None:
     result = subprocess.run(
         [
