@@ -612,6 +612,8 @@ def _write_telemetry(session: Session, loaded: _Loaded) -> None:
         session.execute(insert(_EVENTS), loaded.rows)
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for changes in loaded.updates.values():
+        if len(changes) == 1:
+            continue  # nothing but the id (a will for a device already offline)
         by_columns.setdefault(tuple(sorted(changes)), []).append(
             {f"new_{column}": value for column, value in changes.items()}
         )

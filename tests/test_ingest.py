@@ -269,3 +269,17 @@ def _counting(db: Database, statements: list[str]) -> Iterator[None]:
         yield
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
+
+
+def test_a_second_will_for_a_device_already_offline_changes_nothing(
+    db: Database, ingest: Ingest
+) -> None:
+    city = seed_small_city(db)
+    gone = T0 + timedelta(minutes=1)
+    assert ingest.store_batch([status(city.device_id, False, T0)]) == [Outcome.UPDATED]
+    # After a broker restart the will can come again, alone in its batch.
+    assert ingest.store_batch([status(city.device_id, False, gone)]) == [Outcome.UPDATED]
+    with db.session() as session:
+        button = session.get(Device, city.device_id)
+    assert button is not None
+    assert (button.online, button.offline_since) == (False, T0)
