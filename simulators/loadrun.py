@@ -86,12 +86,19 @@ class Stack:
         wait_healthy(self.api)
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.terminate()
-            self.server.wait(20)
-        for process in (self.broker, self.redis):
-            if process is not None:
-                process.stop()
+        try:
+            if self.server is not None:
+                self.server.terminate()
+                try:
+                    self.server.wait(20)
+                except subprocess.TimeoutExpired:
+                    log.warning("the server did not stop within 20 s of SIGTERM; killing it")
+                    self.server.kill()
+                    self.server.wait(10)
+        finally:  # a broker or Redis left running would keep the caller's pipes open
+            for process in (self.broker, self.redis):
+                if process is not None:
+                    process.stop()
 
 
 def wait_healthy(api: str, timeout_s: float = 60) -> None:
