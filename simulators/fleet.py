@@ -137,7 +137,8 @@ class SimDevice:
                                 send = routine
                             else:
                                 try:
-                                    send = await asyncio.wait_for(self.queue.get(), wait_s)
+                                    async with asyncio.timeout(wait_s):
+                                        send = await self.queue.get()
                                 except TimeoutError:
                                     continue
                             event_id = uuid.uuid4().hex
@@ -156,7 +157,8 @@ class SimDevice:
                     # Bounded: a client cancelled mid-publish may never see its
                     # DISCONNECT acknowledged, and the run must still end.
                     with contextlib.suppress(aiomqtt.MqttError, OSError, TimeoutError):
-                        await asyncio.wait_for(client.__aexit__(None, None, None), 2.0)
+                        async with asyncio.timeout(2.0):
+                            await client.__aexit__(None, None, None)
             except (aiomqtt.MqttError, OSError) as exc:
                 log.debug("device %s reconnecting: %s", self.device_id, exc)
                 await asyncio.sleep(self.rng.uniform(0.5, 2.0))

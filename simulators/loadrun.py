@@ -34,6 +34,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from devices.mqtt import BrokerAddress
 from dispatch import local_services
+from dispatch.background import stop_tasks
 from dispatch.domain.model import TransportMode
 from dispatch.store.db import Database
 from simulators.baseline import broker_round_trips
@@ -375,10 +376,10 @@ async def run(scenario: Scenario, stack: Stack, *, username: str, password: str)
         sim = CaregiverAppSim(
             stack.ws, profile, app_behaviour, random.Random(caregiver_id), cg_token, observer.on_app
         )
-        apps.append(asyncio.create_task(sim.run()))
-    board = asyncio.create_task(_board(stack, token, observer.on_board))
+        apps.append(asyncio.create_task(sim.run(), name=f"app {caregiver_id}"))
+    board = asyncio.create_task(_board(stack, token, observer.on_board), name="board")
     slots = asyncio.Semaphore(CONNECTS_AT_ONCE)
-    devices = [asyncio.create_task(d.run(slots)) for d in fleet]
+    devices = [asyncio.create_task(d.run(slots), name=d.device_id) for d in fleet]
     await _warm_up(fleet)
     # The run's clock starts once the fleet is connected and the server has taken
     # its "online" messages: a connect storm is a different test.
@@ -463,9 +464,8 @@ async def run(scenario: Scenario, stack: Stack, *, username: str, password: str)
         metrics.sent_by_type.update(d.sent_by_type)
     metrics.events_sent = metrics.sent_by_type.total()
     metrics.silenced = sum(d.silent for d in fleet)
-    for task in [*devices, *apps, board]:
-        task.cancel()
-    await asyncio.gather(*devices, *apps, board, return_exceptions=True)
+    await stop_tasks([*devices, *apps, board], retry_s=2.0)
+    _log_failures(devices)
     counts = await _count_alerts(stack.api, token, since)
     pressed = metrics.journeys.keys()
     return RunResult(
@@ -478,6 +478,18 @@ async def run(scenario: Scenario, stack: Stack, *, username: str, password: str)
         server_rss_mb=server_rss,
         devices=len(fleet),
     )
+
+
+def _log_failures(devices: list[asyncio.Task[None]]) -> None:
+    """A device whose loop died stopped talking to the broker: say so and why."""
+    failed = [t for t in devices if not t.cancelled() and t.exception() is not None]
+    if failed:
+        log.warning(
+            "%d devices stopped on an error, e.g. %s: %r",
+            len(failed),
+            failed[0].get_name(),
+            failed[0].exception(),
+        )
 
 
 def _plan_routine(
