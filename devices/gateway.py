@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from dispatch.errors import CareBellError
 log = logging.getLogger(__name__)
 
 Handler = Callable[[list[tuple[str, bytes]]], Awaitable[None]]
+RETRY_FIRST_S, RETRY_MAX_S = 0.5, 10.0  # a failed batch is tried again after these
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ class MqttGateway:
         self._connection = 0
         self._connected = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.failing_since: float | None = None  # monotonic time storing began to fail
         if self._v5:
             self.client = mqtt.Client(
                 CallbackAPIVersion.VERSION2,
@@ -151,14 +154,30 @@ class MqttGateway:
                             in_flight, return_when=asyncio.FIRST_COMPLETED
                         )
                         for task in done:
-                            task.result()  # a failed batch stops the gateway, unacknowledged
+                            task.result()
         finally:
             for task in in_flight:
                 task.cancel()
 
     async def _store(self, batch: list[_Received]) -> None:
-        """Hand a batch to the handler and acknowledge each message once it returns."""
-        await self.handler([(m.topic, m.payload) for m in batch])
+        """Hand a batch to the handler and acknowledge each message once it returns.
+
+        A batch the handler fails on (the database away) is handed over again, less
+        often the longer it fails, and stays unacknowledged until it is stored.
+        """
+        messages = [(m.topic, m.payload) for m in batch]
+        delay_s = RETRY_FIRST_S
+        while True:
+            try:
+                await self.handler(messages)
+                break
+            except Exception:
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                log.exception("storing %d messages failed; again in %.1f s", len(batch), delay_s)
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, RETRY_MAX_S)
+        self.failing_since = None
         for message in batch:
             # A message from an earlier connection cannot be acked on this
             # one: the broker redelivers it and the event id dedupes it.

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, Table, bindparam, insert, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
 from devices.protocol import DeviceEvent, DeviceStatus, parse_event, parse_status, parse_topic
@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 # The tables themselves, for Core statements (SQLModel's classes do not declare them).
 _EVENTS: Table = SQLModel.metadata.tables["device_event"]
 _DEVICES: Table = SQLModel.metadata.tables["device"]
+
+
+# The database is away or refused the connection: a retry later may succeed, so
+# the batch is not acknowledged. Any other error is a fault with one message.
+STORE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def _count_rejected(reason: str) -> None:
@@ -140,8 +145,12 @@ class Ingest:
                 return outcomes
         except IntegrityError:
             log.info("an event of this batch was stored meanwhile; storing it message by message")
-            with self.db.session() as session:
-                return [self._store(session, message) for message in batch]
+        except STORE_UNAVAILABLE:
+            raise  # nothing is acknowledged; the gateway tries the batch again
+        except Exception:
+            log.exception("storing a batch failed; storing it message by message")
+        with self.db.session() as session:
+            return [self._store(session, message) for message in batch]
 
     def _preload(self, session: Session, batch: Sequence[Inbound]) -> _Loaded:
         """Parse the batch's events and load, in three queries, the devices, their
@@ -370,6 +379,14 @@ class Ingest:
             return Outcome.REJECTED
         except IntegrityError:
             return Outcome.DUPLICATE
+        except STORE_UNAVAILABLE:
+            raise
+        except Exception as exc:  # a fault of ours: keep the message, don't hold up the rest
+            log.exception("could not store a message on %s", message.topic[:200])
+            error = PayloadError("internal_error", f"{type(exc).__name__}: {exc}")
+            self.on_rejected(error.reason)
+            session.add(_dead_letter(message, error))
+            return Outcome.REJECTED
 
     def _route(self, session: Session, message: Inbound) -> Outcome:
         route = parse_topic(message.topic)

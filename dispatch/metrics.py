@@ -30,6 +30,10 @@ BATCH_SECONDS = Histogram(
     "From a batch's arrival at the gateway to its commit (before the broker is acked)",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+BATCH_FAILURES = Counter(
+    "carebell_ingest_batch_failures",
+    "Batches that could not be stored (database away); each is tried again, unacknowledged",
+)
 BATCH_SIZE = Histogram(
     "carebell_ingest_batch_messages",
     "Messages committed together",

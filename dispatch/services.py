@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from config.settings import Settings
 from devices.gateway import MqttGateway
 from dispatch import metrics
-from dispatch.background import cancelling
+from dispatch.background import cancelling, stop_tasks
 from dispatch.catalog import Catalog, load_catalog
 from dispatch.commands import CommandRelay
 from dispatch.dispatcher import Dispatcher, DispatchPolicy
@@ -73,11 +73,15 @@ class Services:
         """The gateway's handler: commit a batch of device messages, then publish."""
         at = datetime.now(UTC)
         started = time.perf_counter()
-        if self.ingest_process is not None:
-            outcomes = await self.ingest_process.store_batch(batch, at)
-        else:
-            inbound = [Inbound(topic, payload, at) for topic, payload in batch]
-            outcomes = await self.db.run(self.ingest.store_batch, inbound)
+        try:
+            if self.ingest_process is not None:
+                outcomes = await self.ingest_process.store_batch(batch, at)
+            else:
+                inbound = [Inbound(topic, payload, at) for topic, payload in batch]
+                outcomes = await self.db.run(self.ingest.store_batch, inbound)
+        except Exception:
+            metrics.BATCH_FAILURES.inc()
+            raise
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(batch))
         metrics.count(outcomes)
@@ -184,15 +188,8 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel the background tasks and wait for them; cancel again any that a client
-    library kept alive by turning the cancel into an error it then retried."""
-    pending = set(tasks)
-    while pending:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=STOP_WAIT_S)
-        if pending:
-            log.warning("still stopping: %s", ", ".join(sorted(t.get_name() for t in pending)))
+    """Stop the background tasks and log any that had failed."""
+    await stop_tasks(tasks, retry_s=STOP_WAIT_S)
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
             log.error("task %s had failed: %r", task.get_name(), task.exception())

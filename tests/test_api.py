@@ -19,7 +19,13 @@ async def http(server: RunningServer) -> httpx.AsyncClient:
 async def test_health_reports_each_dependency(http: httpx.AsyncClient) -> None:
     response = await http.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": True, "redis": True, "mqtt": True}
+    assert response.json() == {
+        "status": "ok",
+        "database": True,
+        "redis": True,
+        "mqtt": True,
+        "ingest": True,
+    }
 
 
 async def test_openapi_lists_the_resources(http: httpx.AsyncClient) -> None:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from sqlmodel import func, select
 
@@ -18,6 +19,7 @@ from dispatch.ingest import Inbound, Ingest
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, DeadLetter, DeviceEvent
 from simulators.devices import DevicePublisher
+from tests.conftest import POSTGRES_ADMIN_URL
 from tests.helpers import seed_small_city, wait_until
 
 
@@ -156,6 +158,43 @@ async def test_malformed_and_unknown_messages_are_kept_and_the_gateway_lives_on(
     assert reasons == ["not_json", "unknown_device"]
     publisher.close()
     await gateway.stop()
+
+
+async def test_a_database_away_holds_the_batch_until_it_is_back(
+    private_mosquitto: local_services.LocalServer,
+    postgres_url: str,
+    gateway_id: str,
+    running: list[asyncio.Task[None]],
+) -> None:
+    """PostgreSQL refuses connections for a while: the gateway keeps the batch,
+    unacknowledged, tries it again, and stores it once, when the database is back."""
+    db = Database(postgres_url)
+    db.create_schema()
+    city = seed_small_city(db)
+    gateway = await start_gateway(private_mosquitto.url, committing_handler(db), gateway_id)
+    running.append(asyncio.create_task(gateway.run()))
+    name = postgres_url.rsplit("/", 1)[1]
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+    try:
+        publisher = DevicePublisher(private_mosquitto.url)
+        publisher.connect()
+        publisher.publish_event(city.device_id, "press")
+        await wait_until(lambda: asyncio.sleep(0, gateway.failing_since is not None))
+        await asyncio.sleep(1.5)  # a retry or two, refused
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    await wait_until(lambda: counted(db, Alert, 1), timeout_s=20)
+    assert gateway.failing_since is None
+    await asyncio.sleep(0.5)
+    assert count(db, Alert) == 1
+    publisher.close()
+    await gateway.stop()
+    db.dispose()
 
 
 async def test_unreachable_broker_is_a_clear_error() -> None:

@@ -283,3 +283,28 @@ def test_a_second_will_for_a_device_already_offline_changes_nothing(
         button = session.get(Device, city.device_id)
     assert button is not None
     assert (button.online, button.offline_since) == (False, T0)
+
+
+def test_a_message_that_trips_a_fault_is_kept_and_the_rest_stored(
+    db: Database, ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault of ours on one message (not the database away) must neither hold up
+    the batch nor lose the message: it goes to the dead letters with its error."""
+    city = seed_small_city(db)
+    original = Ingest._raise
+
+    def faulty(self: Ingest, session, device: Device, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if device.id == city.wearable_id:
+            raise KeyError("a fault on the wearable's alert")
+        return original(self, session, device, *args, **kwargs)
+
+    monkeypatch.setattr(Ingest, "_raise", faulty)
+    sos = press(city.wearable_id, "w1", type_="sos")
+    outcomes = ingest.store_batch([press(city.device_id, "b1"), sos])
+    assert outcomes == [Outcome.RAISED, Outcome.REJECTED]
+    assert [a.device_id for a in alerts(db)] == [city.device_id]
+    with db.session() as session:
+        [letter] = session.exec(select(DeadLetter)).all()
+    assert letter.reason == "internal_error"
+    assert "KeyError" in letter.detail
+    assert json.loads(letter.payload)["event_id"] == "w1"

@@ -64,3 +64,7 @@ class Health(BaseModel):
     database: bool
     redis: bool
     mqtt: bool | None = Field(description="null when this process runs no gateway")
+    ingest: bool | None = Field(
+        description="false while the gateway's batches fail to store (retried, unacknowledged);"
+        " null when this process runs no gateway"
+    )

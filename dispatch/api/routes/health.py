@@ -26,17 +26,25 @@ def _database_ok(services: Services) -> bool:
 
 @router.get("/healthz", response_model=Health)
 async def healthz(services: ServicesDep, response: Response) -> Health:
-    """200 when the database answers (the record); Redis and MQTT are reported beside it."""
+    """200 when the database answers (the record) and device messages are being
+    stored; Redis and MQTT are reported beside them."""
     database = await services.db.run(_database_ok, services)
     try:
         redis = await asyncio.wait_for(services.bus.ping(), 2.0)
     except (RedisError, OSError, TimeoutError):
         redis = False
-    mqtt = services.gateway.is_connected if services.gateway is not None else None
-    if not database:
+    gateway = services.gateway
+    mqtt = gateway.is_connected if gateway is not None else None
+    ingest = gateway.failing_since is None if gateway is not None else None
+    ok = database and ingest is not False
+    if not ok:
         response.status_code = 503
     return Health(
-        status="ok" if database else "unavailable", database=database, redis=redis, mqtt=mqtt
+        status="ok" if ok else "unavailable",
+        database=database,
+        redis=redis,
+        mqtt=mqtt,
+        ingest=ingest,
     )
 
 
