@@ -30,7 +30,15 @@ from dispatch.domain import device_rules
 from dispatch.domain.lifecycle import OPEN_ALERT_STATES, AlertState
 from dispatch.domain.model import AlertType, GeoPoint
 from dispatch.errors import PayloadError
-from dispatch.store.audit import close_alert, move_alert, raise_alert, record_note
+from dispatch.store.audit import (
+    NewAlert,
+    alert_record,
+    close_alert,
+    move_alert,
+    new_alert,
+    raise_alert,
+    record_note,
+)
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, DeadLetter, Device, Elder
 from dispatch.store.tables import DeviceEvent as DeviceEventRow
@@ -40,6 +48,8 @@ log = logging.getLogger(__name__)
 # The tables themselves, for Core statements (SQLModel's classes do not declare them).
 _EVENTS: Table = SQLModel.metadata.tables["device_event"]
 _DEVICES: Table = SQLModel.metadata.tables["device"]
+_ALERTS: Table = SQLModel.metadata.tables["alert"]
+_AUDIT: Table = SQLModel.metadata.tables["audit_record"]
 
 
 # The database is away or refused the connection: a retry later may succeed, so
@@ -85,7 +95,8 @@ class _Loaded:
     devices: dict[str, Device]  # row objects: the devices that sent more than plain telemetry
     elders: dict[uuid.UUID, Elder]  # theirs
     stored: set[tuple[str, str]]  # (device id, event id) already in the database
-    open_alerts: dict[tuple[str, str], Alert]  # (device id, alert type): the one to merge into
+    # (device id, alert type): the one to merge into, stored or raised in this batch
+    open_alerts: dict[tuple[str, str], Alert | NewAlert]
     careful: set[str] = field(default_factory=set)  # devices that took the careful path
     # The batch's running view of each device's online flag, and the devices heard
     # from again (with the index of the message that said so): their "device
@@ -95,6 +106,9 @@ class _Loaded:
     # Telemetry, written in a few statements at the end of the batch, not row by row.
     rows: list[dict[str, Any]] = field(default_factory=list)  # device_event rows
     updates: dict[str, dict[str, Any]] = field(default_factory=dict)  # device id -> changes
+    # Alerts raised and audit records written by the fast path, inserted in bulk.
+    new_alerts: list[NewAlert] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
 
     def settle(self, device: Device) -> None:
         """Apply the device's pending bulk changes to its row object, before the ORM
@@ -140,7 +154,8 @@ class Ingest:
                     )
                 ]
                 self._close_offline_alerts(session, batch, loaded, outcomes)
-                session.flush()  # the row objects first, then telemetry in bulk
+                session.flush()  # the row objects first, then the rows in bulk
+                _write_alerts(session, loaded)
                 _write_telemetry(session, loaded)
                 return outcomes
         except IntegrityError:
@@ -202,7 +217,7 @@ class Ingest:
             )
         ).all()
         since = min(m.received_at for m in batch) - self.merge_window
-        open_alerts: dict[tuple[str, str], Alert] = {}
+        open_alerts: dict[tuple[str, str], Alert | NewAlert] = {}
         for alert in (
             session.exec(
                 select(Alert)
@@ -232,6 +247,12 @@ class Ingest:
     def _careful(
         self, session: Session, message: Inbound, event: DeviceEvent | None, loaded: _Loaded
     ) -> Outcome:
+        # The careful path reads the database: what the batch raised so far must be
+        # there, and a later press merges into the stored row.
+        _write_alerts(session, loaded)
+        for key, alert in loaded.open_alerts.items():
+            if isinstance(alert, NewAlert):
+                loaded.open_alerts[key] = session.get_one(Alert, alert.id)
         if event is not None:
             # What the careful path did (an alert raised, one cancelled) is not in
             # what _preload fetched: the device's later messages in this batch follow it.
@@ -325,28 +346,63 @@ class Ingest:
         place = event.position or ((elder.lat, elder.lon) if elder else None)
         if code is not None and (place is None or device is None):
             return None  # refused with its reason, or not loaded: the careful path
+        alert_type = self.catalog.alert_types[code] if code is not None else None
+        open_alert = loaded.open_alerts.get((state.id, code)) if code is not None else None
+        merging = open_alert is not None and open_alert.state in OPEN_ALERT_STATES
+        if alert_type is not None and not merging and not alert_type.auto_dispatch:
+            return None  # call back first: escalated as it is raised, on the careful path
         key = (state.id, event.event_id)
         if key in loaded.stored:
             return Outcome.DUPLICATE
         loaded.stored.add(key)
+        # No row objects (they cost more to build than the rows cost to store): the
+        # event, the device's new state, an alert and its audit record are written
+        # with the batch's others, in a few statements.
         at = message.received_at
-        if code is None:  # telemetry: no row objects, a few statements for the batch
-            pending = loaded.updates.setdefault(state.id, {"id": state.id})
-            pending.update(state_changes(state.kind, event, at))
-            loaded.rows.append(_event_fields(event, at))
+        loaded.updates.setdefault(state.id, {"id": state.id}).update(
+            state_changes(state.kind, event, at)
+        )
+        row = _event_fields(event, at)
+        loaded.rows.append(row)
+        if alert_type is None:
             if heard_again:
                 self._heard_again(index, state.id, loaded)
             return Outcome.UPDATED
-        assert device is not None  # checked with the place above
-        loaded.settle(device)
-        row = _record_event(session, device, event, at)
-        open_alert = loaded.open_alerts.get((device.id, code))
-        if open_alert is not None and open_alert.state in OPEN_ALERT_STATES:
-            self._merge(session, open_alert, row, event, at)
+        actor = f"device:{state.id}"
+        if open_alert is not None and merging:
+            open_alert.press_count += 1
+            open_alert.updated_at = at
+            if isinstance(open_alert, Alert):
+                session.add(open_alert)
+            row["alert_id"] = open_alert.id
+            detail = {"merged_event_id": event.event_id, "press_count": open_alert.press_count}
+            loaded.records.append(
+                alert_record(
+                    open_alert,
+                    from_state=open_alert.state.value,
+                    action="merged",
+                    actor=actor,
+                    at=at,
+                    detail=detail,
+                )
+            )
             return Outcome.MERGED
-        alert_type = self.catalog.alert_types[code]
-        alert = self._raise(session, device, alert_type, at, event.ts, event.position, row=row)
-        loaded.open_alerts[(device.id, code)] = alert  # a second press in this batch merges
+        assert place is not None  # checked with the device above
+        alert = new_alert(
+            alert_type,
+            device_id=state.id,
+            elder=elder,
+            lat=place[0],
+            lon=place[1],
+            at=at,
+            device_ts=event.ts,
+        )
+        row["alert_id"] = alert.id
+        loaded.new_alerts.append(alert)
+        loaded.records.append(
+            alert_record(alert, from_state=None, actor=actor, at=at, detail={"press_count": 1})
+        )
+        loaded.open_alerts[(state.id, alert.alert_type)] = alert  # a second press merges
         return Outcome.RAISED
 
     def _merge(
@@ -618,7 +674,18 @@ def _event_fields(event: DeviceEvent, at: datetime) -> dict[str, Any]:
         "type": event.type,
         "device_ts": event.ts,
         "received_at": at,
+        "alert_id": None,  # the alert it raised or joined, if any
     }
+
+
+def _write_alerts(session: Session, loaded: _Loaded) -> None:
+    """Insert the alerts the batch raised so far and the audit records so far."""
+    if loaded.new_alerts:
+        session.execute(insert(_ALERTS), [alert.row() for alert in loaded.new_alerts])
+        loaded.new_alerts.clear()
+    if loaded.records:
+        session.execute(insert(_AUDIT), loaded.records)
+        loaded.records.clear()
 
 
 def _write_telemetry(session: Session, loaded: _Loaded) -> None:

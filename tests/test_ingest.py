@@ -21,7 +21,8 @@ from dispatch.ingest import Inbound, Ingest, Outcome
 from dispatch.store.audit import move_alert
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, AuditRecord, DeadLetter, Device, Order
-from tests.helpers import seed_small_city
+from dispatch.store.tables import DeviceEvent as DeviceEventRow
+from tests.helpers import SmallCity, seed_small_city
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -308,3 +309,81 @@ def test_a_message_that_trips_a_fault_is_kept_and_the_rest_stored(
     assert letter.reason == "internal_error"
     assert "KeyError" in letter.detail
     assert json.loads(letter.payload)["event_id"] == "w1"
+
+
+def _snapshot(db: Database, city: SmallCity) -> str:
+    """What was stored for a city's devices, as JSON with its ids replaced by names
+    (so two cities' stories compare equal when they are the same story)."""
+    devices = [city.device_id, city.wearable_id]
+    with db.session() as session:
+        stored_alerts = session.exec(
+            select(Alert).where(col(Alert.device_id).in_(devices)).order_by(col(Alert.raised_at))
+        ).all()
+        ids = [a.id for a in stored_alerts]
+        records = session.exec(
+            select(AuditRecord)
+            .where(col(AuditRecord.alert_id).in_(ids))
+            .order_by(col(AuditRecord.at), col(AuditRecord.id))
+        ).all()
+        events = session.exec(
+            select(DeviceEventRow)
+            .where(col(DeviceEventRow.device_id).in_(devices))
+            .order_by(col(DeviceEventRow.received_at), col(DeviceEventRow.event_id))
+        ).all()
+        states = [session.get_one(Device, d) for d in devices]
+        story = {
+            "alerts": [a.model_dump(exclude={"id"}) for a in stored_alerts],
+            "records": [r.model_dump(exclude={"id"}) for r in records],
+            "events": [e.model_dump(exclude={"id"}) for e in events],
+            "devices": [d.model_dump() for d in states],
+        }
+    text = json.dumps(story, default=str, sort_keys=True)
+    names = {city.device_id: "button", city.wearable_id: "wearable", str(city.elder_id): "elder"}
+    names |= {str(alert_id): f"alert-{i}" for i, alert_id in enumerate(ids)}
+    for value, name in names.items():
+        text = text.replace(value, name)
+    return text
+
+
+def test_the_batch_path_stores_what_the_message_path_stores(
+    db: Database, ingest: Ingest, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Raised and merged alerts written in bulk are the rows, audit records and live
+    events that the one-message-at-a-time path writes."""
+    fast, careful = seed_small_city(db), seed_small_city(db)
+
+    def story(city: SmallCity) -> list[list[Outcome]]:
+        at = [T0 + timedelta(seconds=s) for s in range(8)]
+        batches = [
+            [heartbeat(city.device_id, "h0", at[0]), heartbeat(city.wearable_id, "h1", at[0])],
+            [
+                press(city.device_id, "p1", at[1]),
+                press(city.wearable_id, "s1", at[2], type_="sos"),
+                press(city.device_id, "p2", at[2]),  # merges in the batch
+                # The careful path in the middle: the alerts so far are written first.
+                press(city.wearable_id, "c1", at[3], type_="cancel"),
+                press(city.device_id, "p3", at[4]),  # merges into the row written
+                heartbeat(city.wearable_id, "h2", at[4]),
+            ],
+            [press(city.device_id, "p4", at[5])],  # merges into the stored alert
+        ]
+        return [ingest.store_batch(batch) for batch in batches]
+
+    outcomes = story(fast)
+    assert not caplog.records  # the batches took the batch path, not the fallback
+    assert outcomes[1:] == [
+        [
+            Outcome.RAISED,
+            Outcome.RAISED,
+            Outcome.MERGED,
+            Outcome.CLOSED,
+            Outcome.MERGED,
+            Outcome.UPDATED,
+        ],
+        [Outcome.MERGED],
+    ]
+    monkeypatch.setattr(Ingest, "_common", lambda *args: None)  # every message the careful way
+    assert story(careful) == outcomes
+    assert _snapshot(db, fast) == _snapshot(db, careful)
+    button = [a for a in alerts(db) if a.device_id == fast.device_id]
+    assert [a.press_count for a in button] == [4]

@@ -6,9 +6,11 @@ version) and ``type``; the hub adds ``seq`` when it delivers one.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from dispatch.domain.lifecycle import AlertState
 from dispatch.store.tables import Alert, AuditRecord, Elder, Order
 
 PROTOCOL_VERSION = 1
@@ -34,7 +36,43 @@ def elder_view(elder: Elder | None) -> dict[str, Any] | None:
     }
 
 
-def alert_view(alert: Alert) -> dict[str, Any]:
+class AlertFields(Protocol):
+    """What the live messages read of an alert: its row object, or an alert a
+    batch is about to insert (dispatch.store.audit.NewAlert)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def device_id(self) -> str | None: ...
+    @property
+    def elder_id(self) -> uuid.UUID | None: ...
+    @property
+    def alert_type(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def state(self) -> AlertState: ...
+    @property
+    def raised_at(self) -> datetime: ...
+    @property
+    def deadline_at(self) -> datetime: ...
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def press_count(self) -> int: ...
+    @property
+    def escalation_reason(self) -> str | None: ...
+    @property
+    def district(self) -> str: ...
+    @property
+    def acknowledged_at(self) -> datetime | None: ...
+    @property
+    def acknowledged_by(self) -> str | None: ...
+
+
+def alert_view(alert: AlertFields) -> dict[str, Any]:
     return {
         "id": str(alert.id),
         "device_id": alert.device_id,
@@ -71,19 +109,39 @@ def transition_event(
     record: AuditRecord, alert: Alert, order: Order | None, elder: Elder | None
 ) -> dict[str, Any]:
     """The live message for one audited transition."""
-    message: dict[str, Any] = {
-        "v": PROTOCOL_VERSION,
-        "type": f"alert.{record.action}" if record.action else f"{record.entity}.{record.to_state}",
-        "at": iso(record.at),
-        "actor": record.actor,
-        "from": record.from_state,
-        "alert": alert_view(alert),
-        "detail": record.detail,
-    }
+    message = alert_event(
+        f"alert.{record.action}" if record.action else f"{record.entity}.{record.to_state}",
+        alert,
+        at=record.at,
+        actor=record.actor,
+        from_state=record.from_state,
+        detail=record.detail,
+    )
     if order is not None:
         message["order"] = order_view(order)
         message["elder"] = elder_view(elder)
     return message
+
+
+def alert_event(
+    type_: str,
+    alert: AlertFields,
+    *,
+    at: datetime,
+    actor: str,
+    from_state: str | None,
+    detail: dict[str, Any],
+) -> dict[str, Any]:
+    """The live message for something that happened to an alert."""
+    return {
+        "v": PROTOCOL_VERSION,
+        "type": type_,
+        "at": iso(at),
+        "actor": actor,
+        "from": from_state,
+        "alert": alert_view(alert),
+        "detail": detail,
+    }
 
 
 def caregiver_position_event(

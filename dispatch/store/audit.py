@@ -7,6 +7,8 @@ outbox (see AuditRecord). The caller commits.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +23,7 @@ from dispatch.domain.lifecycle import (
     advance_order,
 )
 from dispatch.domain.model import AlertType
-from dispatch.live.messages import transition_event
+from dispatch.live.messages import AlertFields, alert_event, transition_event
 from dispatch.store.tables import Alert, AuditRecord, Elder, Order
 
 
@@ -56,6 +58,98 @@ def _record(
     return record
 
 
+@dataclass(slots=True)
+class NewAlert:
+    """An alert raised in a batch of device messages, inserted with the batch's
+    others in one statement: building an Alert row object costs more than
+    storing the row. Its fields are the alert table's."""
+
+    id: uuid.UUID
+    device_id: str | None
+    elder_id: uuid.UUID | None
+    alert_type: str
+    severity: str
+    raised_at: datetime
+    deadline_at: datetime
+    device_ts: datetime
+    updated_at: datetime
+    lat: float
+    lon: float
+    district: str
+    state: AlertState = AlertState.RAISED
+    press_count: int = 1
+    escalation_reason: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    claimed_until: datetime | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def new_alert(
+    kind: AlertType,
+    *,
+    device_id: str | None,
+    elder: Elder | None,
+    lat: float,
+    lon: float,
+    at: datetime,
+    device_ts: datetime,
+) -> NewAlert:
+    """A new alert of ``kind``, born raised (not yet audited nor stored)."""
+    return NewAlert(
+        id=uuid.uuid4(),
+        device_id=device_id,
+        elder_id=elder.id if elder else None,
+        alert_type=kind.code,
+        severity=kind.severity.value,
+        raised_at=at,
+        deadline_at=at + timedelta(seconds=kind.arrival_deadline_s),
+        device_ts=device_ts,
+        updated_at=at,
+        lat=lat,
+        lon=lon,
+        district=elder.district if elder else "",
+    )
+
+
+def alert_record(
+    alert: AlertFields,
+    *,
+    from_state: str | None,
+    actor: str,
+    at: datetime,
+    detail: dict[str, Any],
+    action: str | None = None,
+) -> dict[str, Any]:
+    """The audit record of something that happened to an alert, as a row to insert
+    with the batch's others (what _record writes as a row object)."""
+    to_state = alert.state.value
+    return {
+        "alert_id": alert.id,
+        "order_id": None,
+        "caregiver_id": None,
+        "entity": "alert",
+        "from_state": from_state,
+        "to_state": to_state,
+        "actor": actor,
+        "action": action,
+        "at": at,
+        "detail": detail,
+        "event": alert_event(
+            f"alert.{action}" if action else f"alert.{to_state}",
+            alert,
+            at=at,
+            actor=actor,
+            from_state=from_state,
+            detail=detail,
+        ),
+        "published": False,
+        "lease_until": None,
+    }
+
+
 def raise_alert(
     session: Session,
     kind: AlertType,
@@ -69,19 +163,10 @@ def raise_alert(
     actor: str,
 ) -> Alert:
     """A new alert of ``kind``, born raised and audited (the caller commits)."""
-    alert = Alert(
-        device_id=device_id,
-        elder_id=elder.id if elder else None,
-        alert_type=kind.code,
-        severity=kind.severity.value,
-        raised_at=at,
-        deadline_at=at + timedelta(seconds=kind.arrival_deadline_s),
-        device_ts=device_ts,
-        updated_at=at,
-        lat=lat,
-        lon=lon,
-        district=elder.district if elder else "",
+    values = new_alert(
+        kind, device_id=device_id, elder=elder, lat=lat, lon=lon, at=at, device_ts=device_ts
     )
+    alert = Alert(**values.row())
     session.add(alert)
     _record(
         session,
