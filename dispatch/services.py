@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from config.settings import Settings
 from devices.gateway import MqttGateway
 from dispatch import metrics
-from dispatch.background import cancelling, stop_tasks
+from dispatch.background import stop_tasks
 from dispatch.catalog import Catalog, load_catalog
 from dispatch.commands import CommandRelay
 from dispatch.dispatcher import Dispatcher, DispatchPolicy
@@ -86,7 +86,9 @@ class Services:
         metrics.BATCH_SIZE.observe(len(batch))
         metrics.count(outcomes)
         if {Outcome.RAISED, Outcome.MERGED, Outcome.CLOSED} & set(outcomes):
-            await self.after_change()
+            # Published beside, not before, the broker's acknowledgement: the batch
+            # is committed, and the next batch need not wait for Redis.
+            self.outbox.kick()
 
 
 @asynccontextmanager
@@ -145,7 +147,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         )
     tasks: list[asyncio.Task[None]] = [
         asyncio.create_task(services.fanout.run(), name="fanout"),
-        asyncio.create_task(_sweep(outbox), name="outbox"),
+        asyncio.create_task(outbox.run(OUTBOX_SWEEP_S), name="outbox"),
     ]
     if services.dispatcher is not None:
         dispatcher = services.dispatcher
@@ -193,15 +195,3 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
             log.error("task %s had failed: %r", task.get_name(), task.exception())
-
-
-async def _sweep(outbox: Outbox) -> None:
-    """Publish what could not be published at once (Redis was down, a writer crashed)."""
-    while True:
-        await asyncio.sleep(OUTBOX_SWEEP_S)
-        try:
-            await outbox.flush()
-        except Exception:  # the database is away; the next sweep tries again
-            if cancelling():
-                raise
-            log.exception("outbox sweep failed")

@@ -13,6 +13,7 @@ between appending and marking), and clients drop repeats by audit id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import or_, update
 from sqlmodel import col, select
 
+from dispatch.background import cancelling
 from dispatch.live.bus import LiveBus
 from dispatch.store.db import Database
 from dispatch.store.tables import AuditRecord
@@ -45,6 +47,26 @@ class Outbox:
         self.db = db
         self.bus = bus
         self._lock = asyncio.Lock()  # keeps this process's events in audit order
+        self._kicked = asyncio.Event()
+
+    def kick(self) -> None:
+        """Have :meth:`run` flush now, without waiting for it."""
+        self._kicked.set()
+
+    async def run(self, sweep_s: float) -> None:
+        """Flush when kicked, and every ``sweep_s`` anyway: what could not go out at
+        once (Redis was down, a publisher died) goes out on a later sweep."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(sweep_s):
+                    await self._kicked.wait()
+            self._kicked.clear()
+            try:
+                await self.flush()
+            except Exception:  # the database is away; the next sweep tries again
+                if cancelling():
+                    raise
+                log.exception("outbox flush failed")
 
     def _claim(self) -> list[_Claimed]:
         now = datetime.now(UTC)
