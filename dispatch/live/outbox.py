@@ -67,6 +67,8 @@ class Outbox:
                 if cancelling():
                     raise
                 log.exception("outbox flush failed")
+            if cancelling():  # a client library took the cancel for an error of its own
+                raise asyncio.CancelledError
 
     def _claim(self) -> list[_Claimed]:
         now = datetime.now(UTC)
