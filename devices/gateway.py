@@ -83,6 +83,7 @@ class MqttGateway:
         self._connected = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.failing_since: float | None = None  # monotonic time storing began to fail
+        self._storing = 0  # messages handed to the handler, not yet acknowledged
         if self._v5:
             self.client = mqtt.Client(
                 CallbackAPIVersion.VERSION2,
@@ -109,6 +110,11 @@ class MqttGateway:
     @property
     def is_connected(self) -> bool:
         return bool(self.client.is_connected())
+
+    @property
+    def backlog(self) -> int:
+        """Messages taken from the broker and not yet stored: how far behind it is."""
+        return len(self._inbox) + self._storing
 
     @property
     def filters(self) -> list[str]:
@@ -166,23 +172,29 @@ class MqttGateway:
         often the longer it fails, and stays unacknowledged until it is stored.
         """
         messages = [(m.topic, m.payload) for m in batch]
-        delay_s = RETRY_FIRST_S
-        while True:
-            try:
-                await self.handler(messages)
-                break
-            except Exception:
-                if self.failing_since is None:
-                    self.failing_since = time.monotonic()
-                log.exception("storing %d messages failed; again in %.1f s", len(batch), delay_s)
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, RETRY_MAX_S)
-        self.failing_since = None
-        for message in batch:
-            # A message from an earlier connection cannot be acked on this
-            # one: the broker redelivers it and the event id dedupes it.
-            if message.qos > 0 and message.connection == self._connection:
-                self.client.ack(message.mid, message.qos)
+        self._storing += len(batch)
+        try:
+            delay_s = RETRY_FIRST_S
+            while True:
+                try:
+                    await self.handler(messages)
+                    break
+                except Exception:
+                    if self.failing_since is None:
+                        self.failing_since = time.monotonic()
+                    log.exception(
+                        "storing %d messages failed; again in %.1f s", len(batch), delay_s
+                    )
+                    await asyncio.sleep(delay_s)
+                    delay_s = min(delay_s * 2, RETRY_MAX_S)
+            self.failing_since = None
+            for message in batch:
+                # A message from an earlier connection cannot be acked on this
+                # one: the broker redelivers it and the event id dedupes it.
+                if message.qos > 0 and message.connection == self._connection:
+                    self.client.ack(message.mid, message.qos)
+        finally:
+            self._storing -= len(batch)
 
     async def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> None:
         """Publish at QoS 1 and return once the broker has it (raise if it does not)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import func
@@ -33,6 +33,10 @@ BATCH_SECONDS = Histogram(
 BATCH_FAILURES = Counter(
     "carebell_ingest_batch_failures",
     "Batches that could not be stored (database away); each is tried again, unacknowledged",
+)
+GATEWAY_BACKLOG = Gauge(
+    "carebell_gateway_backlog_messages",
+    "Device messages the gateway took from the broker and has not stored yet",
 )
 BATCH_SIZE = Histogram(
     "carebell_ingest_batch_messages",

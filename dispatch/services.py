@@ -145,6 +145,9 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             share_group=settings.mqtt_share_group,
             batches_in_flight=2 if services.ingest_process is not None else 1,
         )
+        metrics.GATEWAY_BACKLOG.set_function(
+            lambda: services.gateway.backlog if services.gateway else 0
+        )
     tasks: list[asyncio.Task[None]] = [
         asyncio.create_task(services.fanout.run(), name="fanout"),
         asyncio.create_task(outbox.run(OUTBOX_SWEEP_S), name="outbox"),

@@ -185,11 +185,12 @@ async def test_a_database_away_holds_the_batch_until_it_is_back(
         publisher.publish_event(city.device_id, "press")
         await wait_until(lambda: asyncio.sleep(0, gateway.failing_since is not None))
         await asyncio.sleep(1.5)  # a retry or two, refused
+        assert gateway.backlog == 1  # held, not acknowledged
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
     await wait_until(lambda: counted(db, Alert, 1), timeout_s=20)
-    assert gateway.failing_since is None
+    assert (gateway.failing_since, gateway.backlog) == (None, 0)
     await asyncio.sleep(0.5)
     assert count(db, Alert) == 1
     publisher.close()

@@ -59,3 +59,4 @@ async def test_metrics_count_what_came_in_and_what_was_refused(
     )
     assert "carebell_devices_offline" in after
     assert "carebell_outbox_backlog" in after
+    assert sample(after, "carebell_gateway_backlog_messages") == 0  # all stored
