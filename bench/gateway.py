@@ -15,6 +15,7 @@ a helper process: two OS processes) and with CAREBELL_GATEWAY_INGEST_PROCESS off
 (everything in one process).
 
     .venv/bin/python bench/gateway.py --telemetry 20000 --alerts 5000
+    .venv/bin/python bench/gateway.py --database-url postgresql://postgres@127.0.0.1/empty
 """
 
 from __future__ import annotations
@@ -143,13 +144,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--telemetry", type=int, default=20_000)
     parser.add_argument("--alerts", type=int, default=5_000)
+    parser.add_argument(
+        "--database-url",
+        help="an empty database to store into (default: a new SQLite file)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="carebell-gw-bench-"))
     broker = local_services.mosquitto(work / "mosquitto").start()
     redis = local_services.redis(work / "redis").start()
     try:
         settings = Settings(
-            database_url=f"sqlite:///{work / 'bench.db'}",
+            database_url=args.database_url or f"sqlite:///{work / 'bench.db'}",
             mqtt_url=broker.url,
             redis_url=redis.url,
             roles={"gateway"},
