@@ -199,7 +199,10 @@ class MqttGateway:
     async def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> None:
         """Publish at QoS 1 and return once the broker has it (raise if it does not)."""
         info = self.client.publish(topic, payload, qos=1)
-        await asyncio.to_thread(info.wait_for_publish, timeout_s)
+        try:
+            await asyncio.to_thread(info.wait_for_publish, timeout_s)
+        except RuntimeError as exc:  # paho: not connected (the broker is restarting)
+            raise BrokerUnavailable(self.address, str(exc)) from exc
         if not info.is_published():
             raise BrokerUnavailable(self.address, f"no PUBACK for {topic} in {timeout_s} s")
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from devices.gateway import BrokerUnavailable
 from devices.protocol import CommandPayload, commands_topic
 from dispatch.background import cancelling
 from dispatch.live.bus import LiveBus
@@ -102,7 +103,7 @@ class CommandRelay:
             except Exception as exc:
                 if cancelling():
                     raise  # stopping: the client library turned our cancel into an error
-                if isinstance(exc, RedisError | OSError):
+                if isinstance(exc, RedisError | OSError | BrokerUnavailable):
                     log.warning("device commands held back: %s", exc)
                 else:
                     log.exception("device command relay failed; retrying")
