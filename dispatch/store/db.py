@@ -16,9 +16,12 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from dispatch.store import tables  # noqa: F401  (registers the tables on the metadata)
+from dispatch.store import (
+    migrate,
+    tables,  # noqa: F401  (registers the tables on the metadata)
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -64,7 +67,8 @@ class Database:
         return self.engine.dialect.name
 
     def create_schema(self) -> None:
-        SQLModel.metadata.create_all(self.engine)
+        """Create the tables, or bring an older database's to the newest schema."""
+        migrate.upgrade(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
