@@ -42,6 +42,27 @@ async def test_openapi_lists_the_resources(http: httpx.AsyncClient) -> None:
         assert path in paths
 
 
+async def test_elders_are_found_by_part_of_a_name_phone_or_address(
+    http: httpx.AsyncClient,
+) -> None:
+    for name, phone, address in [
+        ("陈淑珍", "13800001111", "望湖街道望湖社区5幢"),
+        ("刘桂芳", "13900002222", "和平街道和平里社区3幢"),
+    ]:
+        body = {"name": name, "phone": phone, "address": address, "lat": 30.28, "lon": 120.16}
+        assert (await http.post("/api/v1/elders", json=body)).status_code == 201
+
+    async def found(q: str) -> list[str]:
+        response = await http.get("/api/v1/elders", params={"q": q})
+        return [e["name"] for e in response.raise_for_status().json()]
+
+    assert await found("淑珍") == ["陈淑珍"]
+    assert await found("0000222") == ["刘桂芳"]
+    assert await found("望湖") == ["陈淑珍"]
+    assert await found("%") == []  # a wildcard is just a character
+    assert len(await found("")) == 2
+
+
 async def test_register_elder_device_and_caregiver(http: httpx.AsyncClient) -> None:
     elder = (
         await http.post(

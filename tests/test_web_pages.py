@@ -342,3 +342,57 @@ async def test_the_services_page_records_a_follow_up_and_approves_a_request(
     follow_up, request = await asyncio.to_thread(stored)
     assert (follow_up.satisfaction, follow_up.comment) == (4, "很好")
     assert request.state is RequestState.APPROVED
+
+
+async def test_an_operator_records_a_familys_request_on_the_services_page(
+    server: RunningServer, city: SmallCity, browser: Browser
+) -> None:
+    """A daughter calls: the operator finds her mother, picks the service and the
+    days, and the request waits for a decision."""
+    username = await asyncio.to_thread(make_user, server.services.db, "operator")
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await page.goto(f"{server.http}/services/")
+    await sign_in(page, username)
+    form = page.locator("#new-request")
+    await form.locator("[name=elder]").fill("王秀")
+    option = page.locator("#elders option")
+    await expect(option).to_have_count(1)
+    await form.locator("[name=elder]").fill(await option.get_attribute("value") or "")
+    await form.locator("[name=item]").select_option("cleaning")
+    await form.locator("[name=source]").select_option("family")
+    await form.locator("[name=requested_by]").fill("女儿 李梅")
+    for day in ("1", "3", "5"):
+        await form.locator(f"[name=weekday][value='{day}']").check()
+    await form.locator("[name=window_start]").fill("11:00")
+    await form.locator("[name=window_end]").fill("12:00")
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator("#message")).to_contain_text("Request recorded")
+    await expect(page.locator("#requests li")).to_contain_text("cleaning · family · 女儿 李梅")
+
+    def stored() -> ServiceRequest:
+        with server.services.db.session() as session:
+            return session.exec(select(ServiceRequest)).one()
+
+    request = await asyncio.to_thread(stored)
+    assert (request.elder_id, request.item, request.source) == (city.elder_id, "cleaning", "family")
+    assert sorted(request.weekdays) == [1, 3, 5]
+    assert (request.window_start, request.window_end) == (dtime(11, 0), dtime(12, 0))
+    assert request.state is RequestState.REQUESTED
+
+
+async def test_a_request_without_an_elder_from_the_list_is_not_sent(
+    server: RunningServer, city: SmallCity, browser: Browser
+) -> None:
+    username = await asyncio.to_thread(make_user, server.services.db, "operator")
+    page = await (await browser.new_context()).new_page()
+    await page.goto(f"{server.http}/services/")
+    await sign_in(page, username)
+    await page.locator("#new-request [name=elder]").fill("nobody at all")
+    await page.locator("#new-request button[type=submit]").click()
+    await expect(page.locator("#message")).to_contain_text("Choose the elder from the list")
+
+    def count() -> int:
+        with server.services.db.session() as session:
+            return len(session.exec(select(ServiceRequest)).all())
+
+    assert await asyncio.to_thread(count) == 0

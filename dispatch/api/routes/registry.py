@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
 from dispatch import provisioning
 from dispatch.api.deps import ServicesDep, SessionDep
@@ -30,11 +30,23 @@ def _get_or_404(session: SessionDep, table: type[T], key: object, kind: str) -> 
 
 @router.get("/elders", response_model=list[Elder])
 def list_elders(
-    session: SessionDep, district: str | None = None, limit: int = Limit, offset: int = Offset
+    session: SessionDep,
+    district: str | None = None,
+    q: str | None = Query(None, max_length=100, description="part of a name, phone or address"),
+    limit: int = Limit,
+    offset: int = Offset,
 ) -> list[Elder]:
     query = select(Elder).order_by(col(Elder.name), col(Elder.id))
     if district is not None:
         query = query.where(Elder.district == district)
+    if q:
+        query = query.where(
+            or_(
+                col(Elder.name).contains(q, autoescape=True),
+                col(Elder.phone).contains(q, autoescape=True),
+                col(Elder.address).contains(q, autoescape=True),
+            )
+        )
     return list(session.exec(query.offset(offset).limit(limit)).all())
 
 

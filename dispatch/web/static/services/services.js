@@ -7,13 +7,16 @@ import { apply, currentLocale, fmt, t } from "../shared/i18n.js";
 import { startPage } from "../shared/page.js";
 
 const api = new Api("carebell.board.session"); // the board's session: one log-in for both
-const state = { routes: null, requests: [], followups: [], coverage: null, message: "" };
+const state = { routes: null, requests: [], followups: [], coverage: null, menu: null, message: "" };
+const eldersShown = new Map(); // what the elder field's list offers -> elder id
 
 const label = (v) => (currentLocale() === "zh-CN" ? v.service_label_zh : v.service_label_en);
 
 async function start() {
   $("#plan-today").addEventListener("click", planToday);
   $("#statement").addEventListener("click", downloadStatement);
+  $("#new-request").addEventListener("submit", submitRequest);
+  $("#new-request [name=elder]").addEventListener("input", (e) => findElders(e.target.value));
   await startPage({
     api,
     roles: ["operator", "supervisor", "admin"],
@@ -25,7 +28,9 @@ async function start() {
 
 async function enter() {
   $("#user").textContent = api.user.display_name || api.user.username;
+  state.menu = await api.get("/api/v1/services/menu");
   await load();
+  $("#new-request [name=first_day]").value = state.routes.day; // the city's today
 }
 
 async function load() {
@@ -62,6 +67,47 @@ function recordCall(call, form) {
   return run(() => api.post(`/api/v1/follow-ups/${call.visit_id}`, body), "services.saved");
 }
 
+// The elder is picked by name, phone or address from what the registry finds.
+async function findElders(text) {
+  if (text.trim().length < 1 || eldersShown.has(text)) return;
+  const found = await api.get(`/api/v1/elders?q=${encodeURIComponent(text.trim())}&limit=20`);
+  eldersShown.clear();
+  const options = found.map((e) => {
+    const shown = `${e.name} · ${e.phone} · ${e.address}`;
+    eldersShown.set(shown, e.id);
+    return h("option", { value: shown });
+  });
+  fill($("#elders"), ...options);
+}
+
+async function submitRequest(event) {
+  event.preventDefault();
+  const form = event.target;
+  const value = (name) => form.querySelector(`[name=${name}]`).value;
+  const elderId = eldersShown.get(value("elder"));
+  if (!elderId) {
+    state.message = t("services.elder_pick");
+    render();
+    return;
+  }
+  const body = {
+    elder_id: elderId,
+    item: value("item"),
+    source: value("source"),
+    requested_by: value("requested_by"),
+    first_day: value("first_day"),
+    weekdays: [...form.querySelectorAll("[name=weekday]:checked")].map((box) => Number(box.value)),
+    window_start: value("window_start"),
+    window_end: value("window_end"),
+    notes: value("notes"),
+  };
+  await run(async () => {
+    await api.post("/api/v1/service-requests", body);
+    form.reset();
+    form.querySelector("[name=first_day]").value = state.routes.day;
+  }, "services.request_saved");
+}
+
 async function downloadStatement() {
   const month = state.coverage.month; // the city's month, not the browser's
   const response = await fetch(`/api/v1/reports/statements?month=${month}&format=csv`, {
@@ -85,6 +131,11 @@ function render() {
     ),
   );
   $("#unplanned").textContent = t("services.unplanned", { n: state.routes.unplanned.length });
+  const item = $("#new-request [name=item]");
+  const chosen = item.value;
+  fill(item, ...state.menu.items.map((i) =>
+    h("option", { value: i.code }, `${currentLocale() === "zh-CN" ? i.label_zh : i.label_en} · ¥${i.price_yuan}`)));
+  if (chosen) item.value = chosen;
   fill($("#requests"), ...state.requests.map(requestCard));
   $("#requests-none").hidden = state.requests.length > 0;
   fill($("#followups"), ...state.followups.map(followUpCard));
