@@ -368,41 +368,12 @@ class Ingest:
             if heard_again:
                 self._heard_again(index, state.id, loaded)
             return Outcome.UPDATED
-        actor = f"device:{state.id}"
-        if open_alert is not None and merging:
-            open_alert.press_count += 1
-            open_alert.updated_at = at
-            if isinstance(open_alert, Alert):
-                session.add(open_alert)
-            row["alert_id"] = open_alert.id
-            detail = {"merged_event_id": event.event_id, "press_count": open_alert.press_count}
-            loaded.records.append(
-                alert_record(
-                    open_alert,
-                    from_state=open_alert.state.value,
-                    action="merged",
-                    actor=actor,
-                    at=at,
-                    detail=detail,
-                )
-            )
+        if merging:
+            assert open_alert is not None
+            _merge_in_batch(session, loaded, open_alert, row, event, at)
             return Outcome.MERGED
         assert place is not None  # checked with the device above
-        alert = new_alert(
-            alert_type,
-            device_id=state.id,
-            elder=elder,
-            lat=place[0],
-            lon=place[1],
-            at=at,
-            device_ts=event.ts,
-        )
-        row["alert_id"] = alert.id
-        loaded.new_alerts.append(alert)
-        loaded.records.append(
-            alert_record(alert, from_state=None, actor=actor, at=at, detail={"press_count": 1})
-        )
-        loaded.open_alerts[(state.id, alert.alert_type)] = alert  # a second press merges
+        _raise_in_batch(loaded, alert_type, elder, place, row, event, at)
         return Outcome.RAISED
 
     def _merge(
@@ -676,6 +647,66 @@ def _event_fields(event: DeviceEvent, at: datetime) -> dict[str, Any]:
         "received_at": at,
         "alert_id": None,  # the alert it raised or joined, if any
     }
+
+
+def _merge_in_batch(
+    session: Session,
+    loaded: _Loaded,
+    alert: Alert | NewAlert,
+    row: dict[str, Any],
+    event: DeviceEvent,
+    at: datetime,
+) -> None:
+    """A repeated press joins the open alert, stored or raised in this batch: counted
+    and audited, not raised again (Ingest._merge, with rows for the batch)."""
+    alert.press_count += 1
+    alert.updated_at = at
+    if isinstance(alert, Alert):
+        session.add(alert)
+    row["alert_id"] = alert.id
+    loaded.records.append(
+        alert_record(
+            alert,
+            from_state=alert.state.value,
+            action="merged",
+            actor=f"device:{event.device_id}",
+            at=at,
+            detail={"merged_event_id": event.event_id, "press_count": alert.press_count},
+        )
+    )
+
+
+def _raise_in_batch(
+    loaded: _Loaded,
+    alert_type: AlertType,
+    elder: Elder | None,
+    place: tuple[float, float],
+    row: dict[str, Any],
+    event: DeviceEvent,
+    at: datetime,
+) -> None:
+    """A new alert, raised and audited, written with the batch's others."""
+    alert = new_alert(
+        alert_type,
+        device_id=event.device_id,
+        elder=elder,
+        lat=place[0],
+        lon=place[1],
+        at=at,
+        device_ts=event.ts,
+    )
+    row["alert_id"] = alert.id
+    loaded.new_alerts.append(alert)
+    loaded.records.append(
+        alert_record(
+            alert,
+            from_state=None,
+            actor=f"device:{event.device_id}",
+            at=at,
+            detail={"press_count": 1},
+        )
+    )
+    loaded.open_alerts[(event.device_id, alert.alert_type)] = alert  # a second press merges
 
 
 def _write_alerts(session: Session, loaded: _Loaded) -> None:
