@@ -84,6 +84,7 @@ class MqttGateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.failing_since: float | None = None  # monotonic time storing began to fail
         self._storing = 0  # messages handed to the handler, not yet acknowledged
+        self._failing = 0  # batches being tried again
         if self._v5:
             self.client = mqtt.Client(
                 CallbackAPIVersion.VERSION2,
@@ -173,21 +174,22 @@ class MqttGateway:
         """
         messages = [(m.topic, m.payload) for m in batch]
         self._storing += len(batch)
+        delay_s, failed = RETRY_FIRST_S, False
         try:
-            delay_s = RETRY_FIRST_S
             while True:
                 try:
                     await self.handler(messages)
                     break
                 except Exception:
-                    if self.failing_since is None:
-                        self.failing_since = time.monotonic()
+                    if not failed:
+                        failed = True
+                        self._failing += 1
+                        self.failing_since = self.failing_since or time.monotonic()
                     log.exception(
                         "storing %d messages failed; again in %.1f s", len(batch), delay_s
                     )
                     await asyncio.sleep(delay_s)
                     delay_s = min(delay_s * 2, RETRY_MAX_S)
-            self.failing_since = None
             for message in batch:
                 # A message from an earlier connection cannot be acked on this
                 # one: the broker redelivers it and the event id dedupes it.
@@ -195,6 +197,10 @@ class MqttGateway:
                     self.client.ack(message.mid, message.qos)
         finally:
             self._storing -= len(batch)
+            if failed:
+                self._failing -= 1
+                if not self._failing:  # every failing batch is stored (or given up)
+                    self.failing_since = None
 
     async def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> None:
         """Publish at QoS 1 and return once the broker has it (raise if it does not)."""
