@@ -80,7 +80,7 @@ class Outcome(StrEnum):
 
 
 # Events that never raise an alert nor depend on the elder (device_rules): their
-# devices are loaded as plain rows, not row objects, which costs a fraction.
+# devices need no elder nor open alerts loaded.
 PLAIN_TELEMETRY = frozenset({"heartbeat"})
 
 
@@ -92,8 +92,8 @@ class _Loaded:
     events: list[DeviceEvent | None]
     statuses: list[DeviceStatus | None]
     states: dict[str, Row[Any]]  # every device of the batch: id, kind, elder, active, online
-    devices: dict[str, Device]  # row objects: the devices that sent more than plain telemetry
-    elders: dict[uuid.UUID, Elder]  # theirs
+    full: set[str]  # the devices that sent more than plain telemetry
+    elders: dict[uuid.UUID, Elder]  # theirs, as row objects
     stored: set[tuple[str, str]]  # (device id, event id) already in the database
     # (device id, alert type): the one to merge into, stored or raised in this batch
     open_alerts: dict[tuple[str, str], Alert | NewAlert]
@@ -168,8 +168,8 @@ class Ingest:
             return [self._store(session, message) for message in batch]
 
     def _preload(self, session: Session, batch: Sequence[Inbound]) -> _Loaded:
-        """Parse the batch's events and load, in three queries, the devices, their
-        elders and which of the events are already stored."""
+        """Parse the batch's events and load, in a few queries, the devices (as plain
+        rows), their elders, their open alerts and which of the events are stored."""
         events: list[DeviceEvent | None] = []
         statuses: list[DeviceStatus | None] = []
         for message in batch:
@@ -187,7 +187,7 @@ class Ingest:
         device_ids = {e.device_id for e in events if e is not None}
         device_ids |= {s.device_id for s in statuses if s is not None}
         if not device_ids:
-            return _Loaded(events, statuses, {}, {}, {}, set(), {})
+            return _Loaded(events, statuses, {}, set(), {}, set(), {})
         states = {
             row.id: row
             for row in session.execute(
@@ -199,12 +199,7 @@ class Ingest:
         full = {
             e.device_id for e in events if e is not None and e.type not in PLAIN_TELEMETRY
         } & states.keys()
-        devices = (
-            {d.id: d for d in session.exec(select(Device).where(col(Device.id).in_(full)))}
-            if full
-            else {}
-        )
-        elder_ids = {d.elder_id for d in devices.values() if d.elder_id}
+        elder_ids = {states[d].elder_id for d in full if states[d].elder_id}
         elders = (
             {e.id: e for e in session.exec(select(Elder).where(col(Elder.id).in_(elder_ids)))}
             if elder_ids
@@ -237,7 +232,7 @@ class Ingest:
             events,
             statuses,
             states,
-            devices,
+            full,
             elders,
             {(d, e) for d, e in stored},
             open_alerts,
@@ -258,7 +253,7 @@ class Ingest:
             # what _preload fetched: the device's later messages in this batch follow it.
             loaded.careful.add(event.device_id)
             if event.device_id in loaded.updates:  # its telemetry so far, before the ORM writes
-                device = loaded.devices.get(event.device_id) or session.get(Device, event.device_id)
+                device = session.get(Device, event.device_id)
                 if device is not None:
                     loaded.settle(device)
         return self._store(session, message)
@@ -337,14 +332,14 @@ class Ingest:
             return None
         if event.type == "cancel" or event.type in device_rules.CLOSES:
             return None
-        device = loaded.devices.get(state.id)  # None: plain telemetry only
-        elder = loaded.elders.get(state.elder_id) if device and state.elder_id else None
+        full = state.id in loaded.full  # else only its plain telemetry was looked at
+        elder = loaded.elders.get(state.elder_id) if full and state.elder_id else None
         try:
             code = device_rules.alert_code(self.catalog, state.kind, event, _limits(elder))
         except PayloadError:
             return None
         place = event.position or ((elder.lat, elder.lon) if elder else None)
-        if code is not None and (place is None or device is None):
+        if code is not None and (place is None or not full):
             return None  # refused with its reason, or not loaded: the careful path
         alert_type = self.catalog.alert_types[code] if code is not None else None
         open_alert = loaded.open_alerts.get((state.id, code)) if code is not None else None
