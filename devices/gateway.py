@@ -23,9 +23,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from devices.errors import BrokerUnavailable
 from devices.mqtt import BrokerAddress
 from devices.protocol import EVENTS_FILTER, STATUS_FILTER
-from dispatch.errors import CareBellError
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,6 @@ class _Received:
     qos: int
     topic: str
     payload: bytes
-
-
-class BrokerUnavailable(CareBellError):
-    def __init__(self, address: BrokerAddress, reason: str) -> None:
-        self.address = address
-        super().__init__(f"MQTT broker {address.host}:{address.port} unavailable: {reason}")
 
 
 class MqttGateway:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from dispatch.errors import PayloadError
+from devices.errors import PayloadError
 
 TOPIC_ROOT = "carebell/v1/devices"
 EVENTS_FILTER = f"{TOPIC_ROOT}/+/events"

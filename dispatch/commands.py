@@ -20,7 +20,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from devices.gateway import BrokerUnavailable
+from devices.errors import BrokerUnavailable
 from devices.protocol import CommandPayload, commands_topic
 from dispatch.background import cancelling
 from dispatch.live.bus import LiveBus

@@ -2,13 +2,18 @@
 
 Every error CareBell raises on purpose derives from :class:`CareBellError`::
 
-    CareBellError
+    CareBellError                (devices/errors.py)
     ├── IllegalTransition        a state machine refused a move
     ├── NotFound                 a referenced row does not exist
     ├── Conflict                 a concurrent writer got there first
-    └── PayloadError             a device message could not be accepted
-        (raised by devices.protocol; carries the reason code stored
-        in the dead-letter table)
+    ├── PayloadError             a device message could not be accepted
+    │                            (devices/errors.py, raised by devices.protocol;
+    │                            carries the reason code stored in the dead-letter table)
+    └── BrokerUnavailable        the MQTT broker is away (devices/errors.py, raised by
+                                 the gateway, which converts paho's errors into it)
+
+The root and the device errors live in devices/errors.py because devices/
+imports nothing of dispatch/; they are re-exported here.
 
 Adapters convert library exceptions into these with ``raise ... from exc``;
 only dispatch/api turns them into HTTP status codes.
@@ -16,9 +21,16 @@ only dispatch/api turns them into HTTP status codes.
 
 from __future__ import annotations
 
+from devices.errors import BrokerUnavailable, CareBellError, PayloadError
 
-class CareBellError(Exception):
-    """Base class of every CareBell error."""
+__all__ = [
+    "BrokerUnavailable",
+    "CareBellError",
+    "Conflict",
+    "IllegalTransition",
+    "NotFound",
+    "PayloadError",
+]
 
 
 class IllegalTransition(CareBellError):
@@ -37,11 +49,3 @@ class NotFound(CareBellError):
 
 class Conflict(CareBellError):
     """Someone else changed the row first; re-read and try again."""
-
-
-class PayloadError(CareBellError):
-    """A device message was refused; ``reason`` is a stable machine-readable code."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        self.reason, self.detail = reason, detail
-        super().__init__(f"{reason}: {detail}")

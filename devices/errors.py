@@ -1,0 +1,33 @@
+"""The root of CareBell's errors and the errors of the device side.
+
+``CareBellError`` lives here, in the innermost package, so that devices/ needs
+nothing of dispatch/ (dispatch imports devices, never the reverse);
+dispatch/errors.py lists the whole tree.
+"""
+
+from __future__ import annotations
+
+from devices.mqtt import BrokerAddress
+
+
+class CareBellError(Exception):
+    """Base class of every CareBell error."""
+
+
+class PayloadError(CareBellError):
+    """A device message was refused; ``reason`` is a stable machine-readable code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason, self.detail = reason, detail
+        super().__init__(f"{reason}: {detail}")
+
+
+class BrokerUnavailable(CareBellError):
+    """The MQTT broker could not be reached or did not confirm in time.
+
+    The gateway converts paho's errors into this one, so no caller needs paho.
+    """
+
+    def __init__(self, address: BrokerAddress, reason: str) -> None:
+        self.address = address
+        super().__init__(f"MQTT broker {address.host}:{address.port} unavailable: {reason}")
