@@ -34,7 +34,6 @@ from scipy.optimize import linear_sum_assignment
 
 from config.settings import Settings
 from dispatch import local_services
-from dispatch.catalog import load_catalog
 from dispatch.domain.model import AlertType, GeoPoint, Shift, TransportMode
 from dispatch.live.bus import LiveBus
 from dispatch.matching.matcher import (
@@ -48,6 +47,7 @@ from dispatch.matching.matcher import (
     assign,
 )
 from dispatch.matching.travel import DetourTravelModel
+from dispatch.runtime.catalog_file import load_catalog
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 24, 14, 0, tzinfo=TZ)

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, and_, col, func, or_, select
 
 from dispatch.background import cancelling
-from dispatch.catalog import Catalog
+from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import (
     ACTIVE_ORDER_STATES,
     OPEN_ALERT_STATES,

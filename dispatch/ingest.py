@@ -25,8 +25,8 @@ from sqlmodel import Session, SQLModel, col, select
 
 from devices.protocol import DeviceEvent, DeviceStatus, parse_event, parse_status, parse_topic
 from dispatch import metrics
-from dispatch.catalog import Catalog
 from dispatch.domain import device_rules
+from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import OPEN_ALERT_STATES, AlertState
 from dispatch.domain.model import AlertType, GeoPoint
 from dispatch.errors import PayloadError

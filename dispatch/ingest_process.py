@@ -24,11 +24,10 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from dispatch import metrics
-from dispatch.catalog import load_catalog
+from dispatch.domain.catalog import Catalog
 from dispatch.ingest import Inbound, Ingest, Outcome
 from dispatch.store.db import Database
 
@@ -45,7 +44,7 @@ class IngestConfig:
     """What the helper needs to build its own Ingest (plain values: it is pickled)."""
 
     database_url: str
-    alert_types_file: Path
+    catalog: Catalog
     merge_window_s: float
     timezone: str
 
@@ -106,7 +105,7 @@ def _begin(config: IngestConfig) -> None:
     )
     _ingest = Ingest(
         Database(config.database_url, workers=1),
-        load_catalog(config.alert_types_file),
+        config.catalog,
         merge_window_s=config.merge_window_s,
         tz=ZoneInfo(config.timezone),
         on_rejected=_count_rejected,

@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from dispatch.catalog import Catalog
+from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import OrderState, VisitState
 from dispatch.errors import NotFound
 from dispatch.store.audit import move_order, raise_alert

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from devices import broker_auth
 from devices.protocol import DEVICE_ID_PATTERN
-from dispatch.catalog import Catalog
+from dispatch.domain.catalog import Catalog
 from dispatch.errors import Conflict, NotFound
 from dispatch.store.db import Database
 from dispatch.store.tables import Device, DeviceCredential, Elder

@@ -16,9 +16,9 @@ from config.settings import Settings
 from devices.gateway import MqttGateway
 from dispatch import metrics
 from dispatch.background import stop_tasks
-from dispatch.catalog import Catalog, load_catalog
 from dispatch.commands import CommandRelay
 from dispatch.dispatcher import Dispatcher, DispatchPolicy
+from dispatch.domain.catalog import Catalog
 from dispatch.homecare.menu import ServiceMenu, load_menu
 from dispatch.homecare.service import HomeCare
 from dispatch.ingest import Inbound, Ingest, Outcome
@@ -26,6 +26,7 @@ from dispatch.ingest_process import IngestConfig, IngestProcess
 from dispatch.live.bus import LiveBus, StreamEntry
 from dispatch.live.outbox import Outbox
 from dispatch.matching.travel import DetourTravelModel, TravelModel
+from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver
 from dispatch.supervision import Supervisor
@@ -131,7 +132,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             services.ingest_process = IngestProcess(
                 IngestConfig(
                     settings.database_url,
-                    settings.alert_types_file,
+                    catalog,
                     settings.merge_window_s,
                     settings.timezone,
                 )

@@ -16,10 +16,10 @@ from sqlmodel import col, select
 
 from config.settings import Settings
 from devices.protocol import event_payload, events_topic, status_topic
-from dispatch.catalog import load_catalog
 from dispatch.domain import device_rules
 from dispatch.domain.lifecycle import AlertState
 from dispatch.ingest import Inbound, Ingest, Outcome
+from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, DeadLetter, Device, Elder
 from dispatch.supervision import Supervisor

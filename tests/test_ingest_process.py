@@ -15,6 +15,7 @@ from devices.protocol import event_payload, events_topic
 from dispatch import metrics
 from dispatch.ingest import Outcome
 from dispatch.ingest_process import IngestConfig, IngestProcess
+from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from tests.helpers import seed_small_city
 
@@ -23,7 +24,7 @@ from tests.helpers import seed_small_city
 async def helper(sqlite_url: str) -> AsyncIterator[IngestProcess]:
     settings = Settings(database_url=sqlite_url)
     process = IngestProcess(
-        IngestConfig(sqlite_url, settings.alert_types_file, 300.0, settings.timezone)
+        IngestConfig(sqlite_url, load_catalog(settings.alert_types_file), 300.0, settings.timezone)
     )
     yield process
     process.close()

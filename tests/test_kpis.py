@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dispatch.kpis import AlertTimes, compute
+from dispatch.domain.kpis import AlertTimes, compute
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 

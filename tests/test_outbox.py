@@ -19,10 +19,10 @@ from sqlmodel import col, select
 
 from config.settings import Settings
 from dispatch import local_services
-from dispatch.catalog import load_catalog
 from dispatch.live import outbox as outbox_module
 from dispatch.live.bus import LiveBus
 from dispatch.live.outbox import Outbox
+from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.audit import raise_alert
 from dispatch.store.db import Database
 from dispatch.store.tables import AuditRecord, Device

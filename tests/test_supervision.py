@@ -14,10 +14,10 @@ from sqlmodel import select
 from config.settings import Settings
 from devices.mqtt import BrokerAddress
 from devices.protocol import status_topic
-from dispatch.catalog import load_catalog
 from dispatch.domain import device_rules
 from dispatch.domain.lifecycle import AlertState
 from dispatch.ingest import Ingest
+from dispatch.runtime.catalog_file import load_catalog
 from dispatch.services import running_services
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Device

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from devices.protocol import DeviceEvent
-from dispatch.catalog import Catalog
+from dispatch.domain.catalog import Catalog
 from dispatch.domain.model import GeoPoint, great_circle_m
 from dispatch.errors import PayloadError
 

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from dispatch.background import cancelling
+from dispatch.domain.live_events import PROTOCOL_VERSION
 from dispatch.homecare.menu import ServiceMenu
 from dispatch.homecare.planner import PlanOutcome, plan_day
 from dispatch.live.bus import LiveBus
-from dispatch.live.messages import PROTOCOL_VERSION
 from dispatch.matching.travel import TravelModel
 from dispatch.store.db import Database
 from dispatch.store.tables import Visit

@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from dispatch.catalog import Catalog
+from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import VisitState, advance_visit
 from dispatch.domain.model import GeoPoint, great_circle_m
 from dispatch.errors import NotFound

@@ -22,8 +22,8 @@ from dispatch.domain.lifecycle import (
     advance_alert,
     advance_order,
 )
+from dispatch.domain.live_events import AlertFields, alert_event, transition_event
 from dispatch.domain.model import AlertType
-from dispatch.live.messages import AlertFields, alert_event, transition_event
 from dispatch.store.tables import Alert, AuditRecord, Elder, Order
 
 

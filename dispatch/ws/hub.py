@@ -17,9 +17,9 @@ from redis.exceptions import RedisError
 
 from dispatch import accounts
 from dispatch.domain.access import BOARD_ROLES, Principal
+from dispatch.domain.live_events import PROTOCOL_VERSION, caregiver_position_event
 from dispatch.errors import CareBellError, IllegalTransition, NotFound
 from dispatch.live.bus import StreamEntry
-from dispatch.live.messages import PROTOCOL_VERSION, caregiver_position_event
 from dispatch.orders import CaregiverAction, act_on_order, request_help
 from dispatch.services import Services
 from dispatch.ws.fanout import seq_key

@@ -18,9 +18,9 @@ from dispatch.api.deps import BoardDep, ServicesDep, SessionDep
 from dispatch.api.routes.alerts import visible_alert
 from dispatch.api.schemas import AuditPublic
 from dispatch.domain.access import Principal
+from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
 from dispatch.domain.model import Shift
-from dispatch.kpis import ANSWER_TARGET_S, AlertTimes, compute
 from dispatch.services import Services
 from dispatch.store.tables import Alert, AuditRecord, Caregiver, Device, Elder, Order
 

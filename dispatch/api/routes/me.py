@@ -13,9 +13,9 @@ from sqlmodel import col, select
 from dispatch.api.deps import CaregiverDep, ServicesDep, SessionDep
 from dispatch.api.routes.homecare import visit_view, visits_of_day
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES
+from dispatch.domain.live_events import alert_view, elder_view, order_view
 from dispatch.domain.model import GeoPoint
 from dispatch.homecare import visits
-from dispatch.live.messages import alert_view, elder_view, order_view
 from dispatch.store.tables import Alert, Caregiver, Elder, Order, Visit
 
 router = APIRouter(prefix="/api/v1/me", tags=["caregiver"])

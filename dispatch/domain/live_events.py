@@ -1,6 +1,7 @@
-"""The JSON messages of the live protocol (docs/protocol.md), built from rows.
+"""The JSON messages of the live protocol (docs/protocol.md), built from views.
 
-Pure functions: rows in, plain dicts out. Every message carries ``v`` (protocol
+Pure functions: anything with the fields below (a row, or an alert a batch is
+about to insert) in, plain dicts out. Every message carries ``v`` (protocol
 version) and ``type``; the hub adds ``seq`` when it delivers one.
 """
 
@@ -10,8 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Protocol
 
-from dispatch.domain.lifecycle import AlertState
-from dispatch.store.tables import Alert, AuditRecord, Elder, Order
+from dispatch.domain.lifecycle import AlertState, OrderState
 
 PROTOCOL_VERSION = 1
 
@@ -20,7 +20,70 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def elder_view(elder: Elder | None) -> dict[str, Any] | None:
+class ElderFields(Protocol):
+    """What the live messages read of an elder."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def phone(self) -> str: ...
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def notes(self) -> str: ...
+    @property
+    def emergency_contact(self) -> str: ...
+    @property
+    def access_notes(self) -> str: ...
+
+
+class OrderFields(Protocol):
+    """What the live messages read of an order."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def alert_id(self) -> uuid.UUID: ...
+    @property
+    def caregiver_id(self) -> uuid.UUID: ...
+    @property
+    def state(self) -> OrderState: ...
+    @property
+    def offered_at(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def eta_s(self) -> float: ...
+    @property
+    def distance_m(self) -> float: ...
+
+
+class TransitionFields(Protocol):
+    """What the live messages read of an audited transition (an audit record)."""
+
+    @property
+    def entity(self) -> str: ...
+    @property
+    def action(self) -> str | None: ...
+    @property
+    def from_state(self) -> str | None: ...
+    @property
+    def to_state(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def detail(self) -> dict[str, Any]: ...
+
+
+def elder_view(elder: ElderFields | None) -> dict[str, Any] | None:
     if elder is None:
         return None
     return {
@@ -92,7 +155,7 @@ def alert_view(alert: AlertFields) -> dict[str, Any]:
     }
 
 
-def order_view(order: Order) -> dict[str, Any]:
+def order_view(order: OrderFields) -> dict[str, Any]:
     return {
         "id": str(order.id),
         "alert_id": str(order.alert_id),
@@ -106,7 +169,10 @@ def order_view(order: Order) -> dict[str, Any]:
 
 
 def transition_event(
-    record: AuditRecord, alert: Alert, order: Order | None, elder: Elder | None
+    record: TransitionFields,
+    alert: AlertFields,
+    order: OrderFields | None,
+    elder: ElderFields | None,
 ) -> dict[str, Any]:
     """The live message for one audited transition."""
     message = alert_event(

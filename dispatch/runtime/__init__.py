@@ -1,0 +1,1 @@
+"""The composition root: what builds, runs and stops the server's parts."""
