@@ -17,12 +17,13 @@ import typer
 import uvicorn
 
 from config.settings import Settings
-from dispatch import local_services, provisioning
+from dispatch import local_services
 from dispatch.api.app import create_app
 from dispatch.domain.model import TransportMode
 from dispatch.homecare.menu import load_menu
 from dispatch.homecare.planner import plan_day
 from dispatch.matching.travel import DetourTravelModel
+from dispatch.registry import provisioning
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile

@@ -16,20 +16,20 @@ from config.settings import Settings
 from devices.gateway import MqttGateway
 from dispatch import metrics
 from dispatch.background import stop_tasks
-from dispatch.commands import CommandRelay
-from dispatch.dispatcher import Dispatcher, DispatchPolicy
 from dispatch.domain.catalog import Catalog
+from dispatch.emergency.commands import CommandRelay
+from dispatch.emergency.dispatcher import Dispatcher, DispatchPolicy
+from dispatch.emergency.ingest import Inbound, Ingest, Outcome
+from dispatch.emergency.ingest_process import IngestConfig, IngestProcess
+from dispatch.emergency.supervision import Supervisor
 from dispatch.homecare.menu import ServiceMenu, load_menu
 from dispatch.homecare.service import HomeCare
-from dispatch.ingest import Inbound, Ingest, Outcome
-from dispatch.ingest_process import IngestConfig, IngestProcess
 from dispatch.live.bus import LiveBus, StreamEntry
 from dispatch.live.outbox import Outbox
 from dispatch.matching.travel import DetourTravelModel, TravelModel
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver
-from dispatch.supervision import Supervisor
 from dispatch.ws.fanout import Fanout
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ import yaml
 from sqlmodel import Session, func, select
 
 from config import CONFIG_DIR
-from dispatch.accounts import create_user
 from dispatch.domain.access import Role
 from dispatch.domain.lifecycle import RequestState
+from dispatch.registry.accounts import create_user
 from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver, Device, Elder, ServiceRequest
 

@@ -15,8 +15,8 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from dispatch import accounts
 from dispatch.domain.access import Role
+from dispatch.registry import accounts
 from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver, Device, Elder
 

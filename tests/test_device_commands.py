@@ -13,7 +13,7 @@ import pytest
 from config.settings import Settings
 from devices.mqtt import BrokerAddress
 from devices.protocol import CommandPayload, commands_topic
-from dispatch.commands import command_for
+from dispatch.emergency.commands import command_for
 from simulators.devices import DevicePublisher
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, LiveClient, SmallCity, login, seed_small_city, wait_until

@@ -18,11 +18,11 @@ from config.settings import Settings
 from devices.protocol import event_payload, events_topic, status_topic
 from dispatch.domain import device_rules
 from dispatch.domain.lifecycle import AlertState
-from dispatch.ingest import Inbound, Ingest, Outcome
+from dispatch.emergency.ingest import Inbound, Ingest, Outcome
+from dispatch.emergency.supervision import Supervisor
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, DeadLetter, Device, Elder
-from dispatch.supervision import Supervisor
 from simulators.devices import DevicePublisher
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, SmallCity, seed_small_city, wait_until

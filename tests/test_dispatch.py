@@ -15,12 +15,12 @@ from sqlmodel import col, select
 
 from config.settings import Settings
 from dispatch import local_services
-from dispatch.dispatcher import Dispatcher, DispatchPolicy
 from dispatch.domain.lifecycle import AlertState, OrderState, VisitState
+from dispatch.emergency.dispatcher import Dispatcher, DispatchPolicy
+from dispatch.emergency.orders import CaregiverAction, act_on_order
 from dispatch.live.bus import LiveBus
 from dispatch.live.outbox import Outbox
 from dispatch.matching.travel import DetourTravelModel
-from dispatch.orders import CaregiverAction, act_on_order
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, AuditRecord, Caregiver, Device, Elder, Order, Visit

@@ -14,7 +14,7 @@ from sqlmodel import func, select
 from config.settings import Settings
 from devices.gateway import MqttGateway
 from dispatch import local_services
-from dispatch.ingest import Inbound, Ingest
+from dispatch.emergency.ingest import Inbound, Ingest
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, DeadLetter, DeviceEvent

@@ -13,13 +13,13 @@ from sqlmodel import select
 from config.settings import Settings
 from dispatch.domain.lifecycle import AlertState, OrderState, RequestState, VisitState
 from dispatch.domain.model import GeoPoint
+from dispatch.emergency.orders import CaregiverAction, act_on_order
 from dispatch.errors import IllegalTransition
 from dispatch.homecare import requests, visits
 from dispatch.homecare.menu import load_menu
 from dispatch.homecare.planner import plan_day, schedule_day
 from dispatch.homecare.reports import coverage_report
 from dispatch.matching.travel import DetourTravelModel
-from dispatch.orders import CaregiverAction, act_on_order
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Caregiver, Elder, Order, Visit
 from tests.helpers import CENTER

@@ -15,8 +15,8 @@ from sqlmodel import col, select
 from config.settings import Settings
 from devices.protocol import event_payload, events_topic, status_topic
 from dispatch.domain.lifecycle import AlertState, OrderState
+from dispatch.emergency.ingest import Inbound, Ingest, Outcome
 from dispatch.errors import IllegalTransition
-from dispatch.ingest import Inbound, Ingest, Outcome
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.audit import move_alert
 from dispatch.store.db import Database

@@ -13,8 +13,8 @@ import pytest
 from config.settings import Settings
 from devices.protocol import event_payload, events_topic
 from dispatch import metrics
-from dispatch.ingest import Outcome
-from dispatch.ingest_process import IngestConfig, IngestProcess
+from dispatch.emergency.ingest import Outcome
+from dispatch.emergency.ingest_process import IngestConfig, IngestProcess
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from tests.helpers import seed_small_city

@@ -21,7 +21,8 @@ from config.settings import Settings
 from devices import broker_auth
 from devices.mqtt import BrokerAddress
 from devices.protocol import event_payload, events_topic
-from dispatch import local_services, provisioning
+from dispatch import local_services
+from dispatch.registry import provisioning
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from dispatch.store.tables import Device, DeviceCredential

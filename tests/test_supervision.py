@@ -16,12 +16,12 @@ from devices.mqtt import BrokerAddress
 from devices.protocol import status_topic
 from dispatch.domain import device_rules
 from dispatch.domain.lifecycle import AlertState
-from dispatch.ingest import Ingest
+from dispatch.emergency.ingest import Ingest
+from dispatch.emergency.supervision import Supervisor
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.services import running_services
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Device
-from dispatch.supervision import Supervisor
 from tests.conftest import RunningServer
 from tests.helpers import seed_small_city, wait_until
 

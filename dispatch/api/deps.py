@@ -15,8 +15,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from dispatch import accounts
 from dispatch.domain.access import BOARD_ROLES, Principal, Role
+from dispatch.registry import accounts
 from dispatch.services import Services
 from dispatch.store.tables import UserAccount
 

@@ -15,12 +15,12 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, ValidationError
 from redis.exceptions import RedisError
 
-from dispatch import accounts
 from dispatch.domain.access import BOARD_ROLES, Principal
 from dispatch.domain.live_events import PROTOCOL_VERSION, caregiver_position_event
+from dispatch.emergency.orders import CaregiverAction, act_on_order, request_help
 from dispatch.errors import CareBellError, IllegalTransition, NotFound
 from dispatch.live.bus import StreamEntry
-from dispatch.orders import CaregiverAction, act_on_order, request_help
+from dispatch.registry import accounts
 from dispatch.services import Services
 from dispatch.ws.fanout import seq_key
 

@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch import operators
 from dispatch.api.deps import BoardDep, ServicesDep, forbid
 from dispatch.domain.access import Principal
 from dispatch.domain.model import GeoPoint, TransportMode, great_circle_m
+from dispatch.emergency import operators
 from dispatch.errors import NotFound
 from dispatch.services import Services
 from dispatch.store.tables import Alert, Caregiver, Order

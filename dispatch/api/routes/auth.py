@@ -9,8 +9,8 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch import accounts
 from dispatch.api.deps import ServicesDep, UserDep
+from dispatch.registry import accounts
 from dispatch.store.tables import UserAccount
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, or_, select
 
-from dispatch import provisioning
 from dispatch.api.deps import ServicesDep, SessionDep
 from dispatch.api.schemas import CaregiverCreate, DeviceCreate, ElderCreate
+from dispatch.registry import provisioning
 from dispatch.store.tables import Caregiver, Device, Elder
 
 router = APIRouter(prefix="/api/v1")

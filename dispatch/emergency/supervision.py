@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from dispatch.background import cancelling
-from dispatch.ingest import Ingest, Outcome
+from dispatch.emergency.ingest import Ingest, Outcome
 from dispatch.store.db import Database
 from dispatch.store.tables import Device
 

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from dispatch import metrics
 from dispatch.domain.catalog import Catalog
-from dispatch.ingest import Inbound, Ingest, Outcome
+from dispatch.emergency.ingest import Inbound, Ingest, Outcome
 from dispatch.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # The forkserver is started once, single-threaded, with the ingest already
 # imported: a new helper is a cheap fork of it, never of the threaded server.
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["dispatch.ingest_process"])
+_CONTEXT.set_forkserver_preload(["dispatch.emergency.ingest_process"])
 
 
 @dataclass(frozen=True, slots=True)

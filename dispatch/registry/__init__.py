@@ -1,0 +1,1 @@
+"""The registry: who logs in, and the devices on the broker (use cases)."""
