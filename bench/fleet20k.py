@@ -43,10 +43,10 @@ from sqlmodel import col, select
 from config.settings import Settings
 from devices.mqtt import BrokerAddress
 from devices.protocol import event_payload, events_topic, status_topic
-from dispatch import local_services
-from dispatch.services import running_services
+from dispatch.runtime.composition import running_services
 from dispatch.store.db import Database
 from dispatch.store.tables import Device
+from simulators import local_services
 
 KIND = "panic_button"
 

@@ -39,11 +39,12 @@ from sqlmodel import select
 from config.settings import Settings
 from devices.mqtt import BrokerAddress
 from devices.protocol import EVENTS_FILTER, event_payload, events_topic
-from dispatch import local_services, metrics
 from dispatch.domain.lifecycle import AlertState
-from dispatch.services import running_services
+from dispatch.runtime import metrics
+from dispatch.runtime.composition import running_services
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Device, DeviceEvent
+from simulators import local_services
 
 HOME = {"lat": 30.27, "lon": 120.15}  # the devices have no elder: the press says where
 

@@ -33,7 +33,6 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from config.settings import Settings
-from dispatch import local_services
 from dispatch.domain.model import AlertType, GeoPoint, Shift, TransportMode
 from dispatch.live.bus import LiveBus
 from dispatch.matching.matcher import (
@@ -48,6 +47,7 @@ from dispatch.matching.matcher import (
 )
 from dispatch.matching.travel import DetourTravelModel
 from dispatch.runtime.catalog_file import load_catalog
+from simulators import local_services
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 24, 14, 0, tzinfo=TZ)

@@ -1,3 +1,3 @@
-from dispatch.cli import main
+from dispatch.runtime.cli import main
 
 main()

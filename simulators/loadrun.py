@@ -33,10 +33,10 @@ import websockets
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from devices.mqtt import BrokerAddress
-from dispatch import local_services
 from dispatch.background import stop_tasks
 from dispatch.domain.model import TransportMode
 from dispatch.store.db import Database
+from simulators import local_services
 from simulators.baseline import broker_round_trips
 from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile
 from simulators.city import (

@@ -16,9 +16,9 @@ import pytest
 import uvicorn
 
 from config.settings import Settings
-from dispatch import local_services
-from dispatch.api.app import create_app
+from dispatch.runtime.app import create_app
 from dispatch.store.db import Database
+from simulators import local_services
 from simulators.devices import DevicePublisher
 
 POSTGRES_ADMIN_URL = os.environ.get(

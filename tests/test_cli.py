@@ -17,10 +17,10 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from dispatch import local_services
 from dispatch.domain.lifecycle import RequestState, VisitState
 from dispatch.store.db import Database
 from dispatch.store.tables import ServiceRequest, Visit
+from simulators import local_services
 from tests.conftest import RunningServer
 from tests.helpers import PASSWORD, bearer, login, make_user, seed_small_city, wait_until
 

@@ -14,7 +14,6 @@ import pytest
 from sqlmodel import col, select
 
 from config.settings import Settings
-from dispatch import local_services
 from dispatch.domain.lifecycle import AlertState, OrderState, VisitState
 from dispatch.emergency.dispatcher import Dispatcher, DispatchPolicy
 from dispatch.emergency.orders import CaregiverAction, act_on_order
@@ -24,6 +23,7 @@ from dispatch.matching.travel import DetourTravelModel
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, AuditRecord, Caregiver, Device, Elder, Order, Visit
+from simulators import local_services
 from tests.helpers import CENTER
 
 

@@ -13,11 +13,11 @@ from sqlmodel import func, select
 
 from config.settings import Settings
 from devices.gateway import MqttGateway
-from dispatch import local_services
 from dispatch.emergency.ingest import Inbound, Ingest
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, DeadLetter, DeviceEvent
+from simulators import local_services
 from simulators.devices import DevicePublisher
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.helpers import seed_small_city, wait_until

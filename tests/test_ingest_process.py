@@ -12,9 +12,9 @@ import pytest
 
 from config.settings import Settings
 from devices.protocol import event_payload, events_topic
-from dispatch import metrics
 from dispatch.emergency.ingest import Outcome
 from dispatch.emergency.ingest_process import IngestConfig, IngestProcess
+from dispatch.runtime import metrics
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from tests.helpers import seed_small_city
@@ -24,7 +24,8 @@ from tests.helpers import seed_small_city
 async def helper(sqlite_url: str) -> AsyncIterator[IngestProcess]:
     settings = Settings(database_url=sqlite_url)
     process = IngestProcess(
-        IngestConfig(sqlite_url, load_catalog(settings.alert_types_file), 300.0, settings.timezone)
+        IngestConfig(sqlite_url, load_catalog(settings.alert_types_file), 300.0, settings.timezone),
+        on_rejected=metrics.count_rejected,
     )
     yield process
     process.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import redis
 
 from devices.gateway import MqttGateway
-from dispatch import local_services
+from simulators import local_services
 from simulators.devices import DevicePublisher
 from tests.helpers import wait_until
 

@@ -18,7 +18,6 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from config.settings import Settings
-from dispatch import local_services
 from dispatch.live import outbox as outbox_module
 from dispatch.live.bus import LiveBus
 from dispatch.live.outbox import Outbox
@@ -26,6 +25,7 @@ from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.audit import raise_alert
 from dispatch.store.db import Database
 from dispatch.store.tables import AuditRecord, Device
+from simulators import local_services
 
 
 @pytest.fixture

@@ -21,11 +21,11 @@ from config.settings import Settings
 from devices import broker_auth
 from devices.mqtt import BrokerAddress
 from devices.protocol import event_payload, events_topic
-from dispatch import local_services
 from dispatch.registry import provisioning
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from dispatch.store.tables import Device, DeviceCredential
+from simulators import local_services
 from tests.conftest import RunningServer
 from tests.helpers import bearer, login, seed_small_city
 

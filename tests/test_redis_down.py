@@ -12,9 +12,9 @@ import pytest
 from sqlmodel import select
 
 from config.settings import Settings
-from dispatch import local_services
-from dispatch.services import running_services
+from dispatch.runtime.composition import running_services
 from dispatch.store.tables import Alert, Order
+from simulators import local_services
 from simulators.devices import DevicePublisher
 from tests.helpers import CENTER, seed_small_city, wait_until
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from devices.mqtt import BrokerAddress
 from devices.protocol import TOPIC_ROOT
-from dispatch import local_services
+from simulators import local_services
 from simulators.fleet import SimDevice
 from simulators.scenario import DayProfile, Scenario
 from simulators.schedule import call_times, rate_factor

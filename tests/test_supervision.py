@@ -19,7 +19,7 @@ from dispatch.domain.lifecycle import AlertState
 from dispatch.emergency.ingest import Ingest
 from dispatch.emergency.supervision import Supervisor
 from dispatch.runtime.catalog_file import load_catalog
-from dispatch.services import running_services
+from dispatch.runtime.composition import running_services
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Device
 from tests.conftest import RunningServer

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dispatch import local_services
 from dispatch.store.db import Database
+from simulators import local_services
 from simulators.devices import DevicePublisher
 from tests.helpers import CENTER, LiveClient, bearer, login, seed_small_city
 

@@ -1,4 +1,4 @@
-"""Request dependencies: the running services, a database session, and who is asking.
+"""Request dependencies: the server's parts, a database session, and who is asking.
 
 Every ``/api/v1`` route except login needs ``Authorization: Bearer <token>``;
 refusals are 401 (who are you?) or 403 (not yours), and each is logged.
@@ -9,27 +9,63 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.requests import HTTPConnection
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from config.settings import Settings
 from dispatch.domain.access import BOARD_ROLES, Principal, Role
+from dispatch.domain.catalog import Catalog
+from dispatch.homecare.menu import ServiceMenu
+from dispatch.homecare.service import HomeCare
+from dispatch.live.bus import LiveBus
+from dispatch.live.fanout import Fanout
+from dispatch.matching.travel import TravelModel
 from dispatch.registry import accounts
-from dispatch.services import Services
+from dispatch.store.db import Database
 from dispatch.store.tables import UserAccount
 
 log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
+class ServerParts(Protocol):
+    """What the routers and the hub use of the running server (the composition
+    root, dispatch/runtime/, builds it and keeps it in ``app.state.services``)."""
+
+    settings: Settings
+    db: Database
+    bus: LiveBus
+    fanout: Fanout
+    catalog: Catalog
+    travel: TravelModel
+    menu: ServiceMenu
+    homecare: HomeCare
+
+    @property
+    def gateway(self) -> GatewayStatus | None: ...
+
+    async def after_change(self) -> None: ...
+
+    def metrics_exposition(self) -> tuple[bytes, str]: ...
+
+
+class GatewayStatus(Protocol):
+    @property
+    def is_connected(self) -> bool: ...
+    @property
+    def failing_since(self) -> float | None: ...
+
+
+def get_services(connection: HTTPConnection) -> ServerParts:
+    services: ServerParts = connection.app.state.services
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[ServerParts, Depends(get_services)]
 
 
 def get_session(services: ServicesDep) -> Iterator[Session]:

@@ -20,13 +20,13 @@ import asyncio
 import collections
 import logging
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from dispatch import metrics
 from dispatch.domain.catalog import Catalog
 from dispatch.emergency.ingest import Inbound, Ingest, Outcome
 from dispatch.store.db import Database
@@ -60,8 +60,9 @@ class Stored:
 class IngestProcess:
     """Store batches in a helper process; :meth:`close` when done."""
 
-    def __init__(self, config: IngestConfig) -> None:
+    def __init__(self, config: IngestConfig, *, on_rejected: Callable[[str, int], None]) -> None:
         self.config = config
+        self.on_rejected = on_rejected  # called in this process: reason, messages refused
         self._pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -84,7 +85,7 @@ class IngestProcess:
             self._pool = self._start()
             stored = await loop.run_in_executor(self._pool, _store, batch, at)
         for reason, n in stored.rejected.items():
-            metrics.REJECTED.labels(reason=reason).inc(n)
+            self.on_rejected(reason, n)
         return stored.outcomes
 
     def close(self) -> None:

@@ -15,14 +15,14 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, ValidationError
 from redis.exceptions import RedisError
 
+from dispatch.api.deps import ServerParts
 from dispatch.domain.access import BOARD_ROLES, Principal
 from dispatch.domain.live_events import PROTOCOL_VERSION, caregiver_position_event
 from dispatch.emergency.orders import CaregiverAction, act_on_order, request_help
 from dispatch.errors import CareBellError, IllegalTransition, NotFound
 from dispatch.live.bus import StreamEntry
+from dispatch.live.fanout import seq_key
 from dispatch.registry import accounts
-from dispatch.services import Services
-from dispatch.ws.fanout import seq_key
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -77,7 +77,7 @@ class LiveConnection:
 
 async def _serve(
     websocket: WebSocket,
-    services: Services,
+    services: ServerParts,
     stream: str,
     stream_name: str,
     last_seq: str | None,
@@ -103,7 +103,7 @@ async def _serve(
 
 async def _stream(
     websocket: WebSocket,
-    services: Services,
+    services: ServerParts,
     conn: LiveConnection,
     stream: str,
     last_seq: str | None,
@@ -165,7 +165,7 @@ def _valid_seq(seq: str) -> bool:
 
 
 async def _authenticate(
-    websocket: WebSocket, services: Services, token: str | None
+    websocket: WebSocket, services: ServerParts, token: str | None
 ) -> Principal | None:
     """Accept the socket and return who it is, or close it with 4401 and return None."""
     await websocket.accept()
@@ -203,7 +203,7 @@ def _area_filter(principal: Principal) -> Callable[[dict[str, Any]], bool] | Non
 async def board(
     websocket: WebSocket, token: str | None = None, last_seq: str | None = None
 ) -> None:
-    services: Services = websocket.app.state.services
+    services: ServerParts = websocket.app.state.services
     principal = await _authenticate(websocket, services, token)
     if principal is None:
         return
@@ -241,7 +241,7 @@ async def caregiver(
     token: str | None = None,
     last_seq: str | None = None,
 ) -> None:
-    services: Services = websocket.app.state.services
+    services: ServerParts = websocket.app.state.services
     principal = await _authenticate(websocket, services, token)
     if principal is None:
         return

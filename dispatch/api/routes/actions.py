@@ -10,12 +10,11 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.api.deps import BoardDep, ServicesDep, forbid
+from dispatch.api.deps import BoardDep, ServerParts, ServicesDep, forbid
 from dispatch.domain.access import Principal
 from dispatch.domain.model import GeoPoint, TransportMode, great_circle_m
 from dispatch.emergency import operators
 from dispatch.errors import NotFound
-from dispatch.services import Services
 from dispatch.store.tables import Alert, Caregiver, Order
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["operator actions"])
@@ -52,7 +51,7 @@ class Resolution(_Body):
 
 
 def _check_area(
-    services: Services, request: Request, principal: Principal, alert_ids: list[uuid.UUID]
+    services: ServerParts, request: Request, principal: Principal, alert_ids: list[uuid.UUID]
 ) -> None:
     with services.db.session() as session:
         for alert_id in alert_ids:
@@ -64,14 +63,14 @@ def _check_area(
 
 
 async def _guard(
-    services: Services, request: Request, principal: Principal, *alert_ids: uuid.UUID
+    services: ServerParts, request: Request, principal: Principal, *alert_ids: uuid.UUID
 ) -> datetime:
     await services.db.run(_check_area, services, request, principal, list(alert_ids))
     return datetime.now(UTC)
 
 
 async def _act(
-    services: Services,
+    services: ServerParts,
     request: Request,
     principal: Principal,
     alert_id: uuid.UUID,
@@ -178,7 +177,7 @@ async def resolve(
     return await _act(services, request, principal, alert_id, operators.resolve, body.note)
 
 
-def _load(services: Services, alert_id: uuid.UUID) -> Alert:
+def _load(services: ServerParts, alert_id: uuid.UUID) -> Alert:
     with services.db.session() as session:
         alert = session.get(Alert, alert_id)
         if alert is None:
@@ -187,7 +186,7 @@ def _load(services: Services, alert_id: uuid.UUID) -> Alert:
 
 
 def _rows(
-    services: Services, alert_id: uuid.UUID, caregiver_id: uuid.UUID
+    services: ServerParts, alert_id: uuid.UUID, caregiver_id: uuid.UUID
 ) -> tuple[Alert, Caregiver]:
     with services.db.session() as session:
         alert, caregiver = session.get(Alert, alert_id), session.get(Caregiver, caregiver_id)
@@ -199,7 +198,7 @@ def _rows(
 
 
 async def _estimate(
-    services: Services, alert_id: uuid.UUID, caregiver_id: uuid.UUID
+    services: ServerParts, alert_id: uuid.UUID, caregiver_id: uuid.UUID
 ) -> operators.Estimate:
     """From the caregiver's live position, or their home when the app is silent."""
     alert, caregiver = await services.db.run(_rows, services, alert_id, caregiver_id)

@@ -14,14 +14,13 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
-from dispatch.api.deps import BoardDep, ServicesDep, SessionDep
+from dispatch.api.deps import BoardDep, ServerParts, ServicesDep, SessionDep
 from dispatch.api.routes.alerts import visible_alert
 from dispatch.api.schemas import AuditPublic
 from dispatch.domain.access import Principal
 from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
 from dispatch.domain.model import Shift
-from dispatch.services import Services
 from dispatch.store.tables import Alert, AuditRecord, Caregiver, Device, Elder, Order
 
 router = APIRouter(prefix="/api/v1", tags=["board"])
@@ -53,13 +52,13 @@ def alert_card(
     }
 
 
-def _today_start(services: Services) -> datetime:
+def _today_start(services: ServerParts) -> datetime:
     local = datetime.now(ZoneInfo(services.settings.timezone))
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
 def _kpi_rows(
-    services: Services, principal: Principal, since: datetime
+    services: ServerParts, principal: Principal, since: datetime
 ) -> tuple[list[AlertTimes], int, int]:
     with services.db.session() as session:
         alerts = session.exec(_in_areas(select(Alert), principal).where(Alert.raised_at >= since))
@@ -126,7 +125,7 @@ async def kpis_today(services: ServicesDep, principal: BoardDep) -> dict[str, An
     return asdict(kpis)
 
 
-def _caregiver_rows(services: Services) -> tuple[list[Caregiver], dict[uuid.UUID, OrderState]]:
+def _caregiver_rows(services: ServerParts) -> tuple[list[Caregiver], dict[uuid.UUID, OrderState]]:
     with services.db.session() as session:
         caregivers = list(session.exec(select(Caregiver).where(col(Caregiver.active).is_(True))))
         active = session.exec(

@@ -7,15 +7,13 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from dispatch import metrics
-from dispatch.api.deps import ServicesDep
+from dispatch.api.deps import ServerParts, ServicesDep
 from dispatch.api.schemas import Health
-from dispatch.services import Services
 
 router = APIRouter()
 
 
-def _database_ok(services: Services) -> bool:
+def _database_ok(services: ServerParts) -> bool:
     try:
         with services.db.session() as session:
             session.exec(text("SELECT 1"))  # type: ignore[call-overload]
@@ -52,5 +50,5 @@ async def healthz(services: ServicesDep, response: Response) -> Health:
 async def prometheus_metrics(services: ServicesDep) -> Response:
     """Prometheus text format: ingest rate and outcomes, rejects by reason, commit
     latency, devices offline, open alerts, outbox backlog (docs/operations.md)."""
-    body, content_type = await services.db.run(metrics.exposition)
+    body, content_type = await services.db.run(services.metrics_exposition)
     return Response(body, media_type=content_type)

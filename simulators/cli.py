@@ -1,4 +1,8 @@
-"""The ``carebell`` command: serve, demo, simulate, plan, devices, broker-auth."""
+"""The simulators' commands: ``carebell demo`` and ``carebell simulate``.
+
+They join the product's command line (dispatch/runtime/cli.py) through the
+``carebell.commands`` entry point in pyproject.toml.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +10,20 @@ import asyncio
 import contextlib
 import logging
 import random
-from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import httpx
 import typer
 import uvicorn
 
 from config.settings import Settings
-from dispatch import local_services
-from dispatch.api.app import create_app
 from dispatch.domain.model import TransportMode
-from dispatch.homecare.menu import load_menu
-from dispatch.homecare.planner import plan_day
-from dispatch.matching.travel import DetourTravelModel
-from dispatch.registry import provisioning
-from dispatch.runtime.catalog_file import load_catalog
+from dispatch.runtime.app import create_app
+from dispatch.runtime.cli import configure_logging
 from dispatch.store.db import Database
+from simulators import local_services
 from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile
 from simulators.city import (
     DEMO_PASSWORD,
@@ -36,42 +34,13 @@ from simulators.city import (
 )
 from simulators.devices import DevicePublisher, press_now_and_then
 
-cli = typer.Typer(
-    help="CareBell: emergency alerts and caregiver dispatch for home-based elderly care.",
-    no_args_is_help=True,
-    add_completion=False,
-)
 log = logging.getLogger("carebell")
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
-
-@cli.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Overrides CAREBELL_HTTP_HOST.")] = None,
-    port: Annotated[int | None, typer.Option(help="Overrides CAREBELL_HTTP_PORT.")] = None,
-    log_level: str = "info",
-) -> None:
-    """Run the server: REST API, WebSocket hub, MQTT gateway and dispatcher.
-
-    Everything is configured by CAREBELL_* environment variables (see
-    docs/operations.md); CAREBELL_ROLES='["api"]' and the like split the parts
-    across processes.
-    """
-    _logging(log_level)
-    settings = Settings()
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.http_host,
-        port=port or settings.http_port,
-        log_level=log_level,
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-    )
+def register(cli: typer.Typer) -> None:
+    """Add demo and simulate to the ``carebell`` command."""
+    cli.command()(demo)
+    cli.command()(simulate)
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -79,7 +48,6 @@ def _reachable(url: str, default_port: int) -> bool:
     return local_services.port_open(parts.hostname or "127.0.0.1", parts.port or default_port)
 
 
-@cli.command()
 def demo(
     port: Annotated[int, typer.Option(help="HTTP port of the demo server.")] = 8000,
     data_dir: Annotated[Path, typer.Option(help="Where private broker/Redis keep files.")] = Path(
@@ -97,7 +65,7 @@ def demo(
     and WebSockets, connects every caregiver's simulated app and presses a
     random elder's button now and then. Ctrl-C stops everything.
     """
-    _logging(log_level)
+    configure_logging(log_level)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_demo(port, data_dir, press_every_s, time_scale))
 
@@ -214,7 +182,6 @@ async def _login(http: httpx.AsyncClient, username: str, password: str) -> str:
     return token
 
 
-@cli.command()
 def simulate(
     scenario: Annotated[
         Path | None,
@@ -247,7 +214,7 @@ def simulate(
     protocol), prints the report, writes it as JSON, and exits 1 if an SLO was
     missed. The broker is CAREBELL_MQTT_URL unless --spawn starts a private stack.
     """
-    _logging(log_level)
+    configure_logging(log_level)
     if scenario is not None:
         raise typer.Exit(_run_scenario(scenario, spawn, report, api, username, password))
     settings = Settings()
@@ -305,107 +272,3 @@ def _run_scenario(
     report.write_html(summary, result, target.with_suffix(".html"))
     typer.echo(f"report: {target} and {target.with_suffix('.html')}")
     return 0 if summary["ok"] else 1
-
-
-devices_cli = typer.Typer(help="Register devices from a CSV, deactivate them.")
-cli.add_typer(devices_cli, name="devices")
-
-
-def _database() -> Database:
-    db = Database(Settings().database_url)
-    db.create_schema()
-    return db
-
-
-@devices_cli.command("import")
-def import_devices(
-    csv_file: Annotated[Path, typer.Argument(help="device_id,kind[,elder_id] with a header.")],
-    credentials_out: Annotated[
-        Path | None, typer.Option(help="Write the new devices' passwords here (CSV).")
-    ] = None,
-) -> None:
-    """Register the devices of a CSV file; report every row, issue each new device
-    its broker password once. Exits 1 if any row failed."""
-    settings = Settings()
-    db = _database()
-    rows = provisioning.import_csv(
-        db, load_catalog(settings.alert_types_file), csv_file.read_text(encoding="utf-8-sig")
-    )
-    for row in rows:
-        mark = "ok  " if row.ok else "FAIL"
-        typer.echo(f"{mark} line {row.line} {row.device_id} {row.error}".rstrip())
-    created = [r for r in rows if r.ok]
-    if credentials_out is not None:
-        lines = ["device_id,username,password"] + [
-            f"{r.device_id},{r.device_id},{r.password}" for r in created
-        ]
-        credentials_out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        credentials_out.chmod(0o600)
-    typer.echo(f"{len(created)} created, {len(rows) - len(created)} failed")
-    db.dispose()
-    raise typer.Exit(0 if len(created) == len(rows) else 1)
-
-
-@devices_cli.command("deactivate")
-def deactivate_device(device_id: str) -> None:
-    """Stop accepting a device's messages and remove its broker login."""
-    db = _database()
-    provisioning.deactivate(db, device_id)
-    typer.echo(f"{device_id} deactivated; run `carebell broker-auth` to update the broker")
-    db.dispose()
-
-
-@cli.command("plan")
-def plan(
-    day: Annotated[str, typer.Option(help="The day to plan, YYYY-MM-DD (default: tomorrow).")] = "",
-    time_limit_s: Annotated[float, typer.Option(help="Seconds the solver may use.")] = 30.0,
-) -> None:
-    """Plan a day's home visits into caregivers' routes (run each evening for tomorrow).
-
-    Caregivers' apps read the new routes when they next connect; a server running
-    beside it pushes nothing for a plan made here.
-    """
-    settings = Settings()
-    tz = ZoneInfo(settings.timezone)
-    which = date.fromisoformat(day) if day else datetime.now(tz).date() + timedelta(days=1)
-    db = _database()
-    outcome = plan_day(
-        db,
-        load_menu(settings.services_file),
-        DetourTravelModel(),
-        which,
-        tz,
-        time_limit_s=time_limit_s,
-    )
-    db.dispose()
-    typer.echo(
-        f"{which}: {outcome.planned} visits on routes, {len(outcome.unplanned)} left unplanned, "
-        f"{len(outcome.changed)} routes changed, {outcome.travel_s / 3600:.1f} h of travel"
-    )
-
-
-@cli.command("broker-auth")
-def broker_auth(
-    out: Annotated[Path, typer.Option(help="Folder for the passwd and acl files.")],
-    server_user: Annotated[str, typer.Option(help="The server's broker account.")] = (
-        "carebell-server"
-    ),
-    server_password: Annotated[
-        str, typer.Option(envvar="CAREBELL_BROKER_PASSWORD", help="Its password.")
-    ] = "",
-) -> None:
-    """Write Mosquitto's password file and ACL from the registry (docs/devices.md)."""
-    if not server_password:
-        raise typer.BadParameter("set CAREBELL_BROKER_PASSWORD or --server-password")
-    db = _database()
-    passwd, acl = provisioning.broker_files(db, server_user, server_password)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "passwd").write_text(passwd, encoding="utf-8")
-    (out / "passwd").chmod(0o600)
-    (out / "acl").write_text(acl, encoding="utf-8")
-    typer.echo(f"{passwd.count(chr(10))} accounts written to {out}/passwd and {out}/acl")
-    db.dispose()
-
-
-def main() -> None:
-    cli()

@@ -92,6 +92,10 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
+def count_rejected(reason: str, n: int = 1) -> None:
+    REJECTED.labels(reason=reason).inc(n)
+
+
 def count(outcomes: Any) -> None:
     for outcome in outcomes:
         MESSAGES.labels(outcome=str(outcome)).inc()

@@ -9,12 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from config.settings import Settings
 from devices.gateway import MqttGateway
-from dispatch import metrics
 from dispatch.background import stop_tasks
 from dispatch.domain.catalog import Catalog
 from dispatch.emergency.commands import CommandRelay
@@ -25,12 +23,12 @@ from dispatch.emergency.supervision import Supervisor
 from dispatch.homecare.menu import ServiceMenu, load_menu
 from dispatch.homecare.service import HomeCare
 from dispatch.live.bus import LiveBus, StreamEntry
+from dispatch.live.fanout import Fanout
 from dispatch.live.outbox import Outbox
 from dispatch.matching.travel import DetourTravelModel, TravelModel
+from dispatch.runtime import metrics
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
-from dispatch.store.tables import Caregiver
-from dispatch.ws.fanout import Fanout
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +63,9 @@ class Services:
         """
         await self.outbox.flush()
 
-    def caregiver_exists(self, caregiver_id: UUID) -> bool:
-        with self.db.session() as session:
-            caregiver = session.get(Caregiver, caregiver_id)
-            return caregiver is not None and caregiver.active
+    def metrics_exposition(self) -> tuple[bytes, str]:
+        """Prometheus' text format (reads the database: call it on its thread pool)."""
+        return metrics.exposition()
 
     async def store_messages(self, batch: list[tuple[str, bytes]]) -> None:
         """The gateway's handler: commit a batch of device messages, then publish."""
@@ -111,7 +108,13 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         outbox=outbox,
         fanout=Fanout(bus),
         catalog=catalog,
-        ingest=Ingest(db, catalog, merge_window_s=settings.merge_window_s, tz=tz),
+        ingest=Ingest(
+            db,
+            catalog,
+            merge_window_s=settings.merge_window_s,
+            tz=tz,
+            on_rejected=metrics.count_rejected,
+        ),
         travel=travel,
         menu=menu,
         homecare=HomeCare(db, bus, menu, travel, tz),
@@ -135,7 +138,8 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
                     catalog,
                     settings.merge_window_s,
                     settings.timezone,
-                )
+                ),
+                on_rejected=metrics.count_rejected,
             )
         services.gateway = MqttGateway(
             settings.mqtt_url,

@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 
 from config.settings import Settings
 from dispatch import web
-from dispatch.api.deps import registry_access
+from dispatch.api.deps import ServerParts, registry_access
 from dispatch.api.routes import actions, alerts, auth, board, health, homecare, me, registry
 from dispatch.errors import Conflict, IllegalTransition, NotFound
-from dispatch.services import running_services
+from dispatch.runtime.composition import running_services
 from dispatch.ws import hub
 
 
@@ -21,7 +21,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running_services(settings) as services:
-            app.state.services = services
+            parts: ServerParts = services  # what the routers and the hub may use of it
+            app.state.services = parts
             yield
 
     app = FastAPI(

@@ -1,0 +1,180 @@
+"""The ``carebell`` command: serve, plan, devices, broker-auth.
+
+Other packages add commands of their own through the ``carebell.commands``
+entry-point group (pyproject.toml): the simulators add demo and simulate, so the
+product's command line never imports them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+import uvicorn
+
+from config.settings import Settings
+from dispatch.homecare.menu import load_menu
+from dispatch.homecare.planner import plan_day
+from dispatch.matching.travel import DetourTravelModel
+from dispatch.registry import provisioning
+from dispatch.runtime.app import create_app
+from dispatch.runtime.catalog_file import load_catalog
+from dispatch.store.db import Database
+
+cli = typer.Typer(
+    help="CareBell: emergency alerts and caregiver dispatch for home-based elderly care.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+log = logging.getLogger("carebell")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Overrides CAREBELL_HTTP_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides CAREBELL_HTTP_PORT.")] = None,
+    log_level: str = "info",
+) -> None:
+    """Run the server: REST API, WebSocket hub, MQTT gateway and dispatcher.
+
+    Everything is configured by CAREBELL_* environment variables (see
+    docs/operations.md); CAREBELL_ROLES='["api"]' and the like split the parts
+    across processes.
+    """
+    configure_logging(log_level)
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.http_host,
+        port=port or settings.http_port,
+        log_level=log_level,
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+    )
+
+
+devices_cli = typer.Typer(help="Register devices from a CSV, deactivate them.")
+cli.add_typer(devices_cli, name="devices")
+
+
+def _database() -> Database:
+    db = Database(Settings().database_url)
+    db.create_schema()
+    return db
+
+
+@devices_cli.command("import")
+def import_devices(
+    csv_file: Annotated[Path, typer.Argument(help="device_id,kind[,elder_id] with a header.")],
+    credentials_out: Annotated[
+        Path | None, typer.Option(help="Write the new devices' passwords here (CSV).")
+    ] = None,
+) -> None:
+    """Register the devices of a CSV file; report every row, issue each new device
+    its broker password once. Exits 1 if any row failed."""
+    settings = Settings()
+    db = _database()
+    rows = provisioning.import_csv(
+        db, load_catalog(settings.alert_types_file), csv_file.read_text(encoding="utf-8-sig")
+    )
+    for row in rows:
+        mark = "ok  " if row.ok else "FAIL"
+        typer.echo(f"{mark} line {row.line} {row.device_id} {row.error}".rstrip())
+    created = [r for r in rows if r.ok]
+    if credentials_out is not None:
+        lines = ["device_id,username,password"] + [
+            f"{r.device_id},{r.device_id},{r.password}" for r in created
+        ]
+        credentials_out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        credentials_out.chmod(0o600)
+    typer.echo(f"{len(created)} created, {len(rows) - len(created)} failed")
+    db.dispose()
+    raise typer.Exit(0 if len(created) == len(rows) else 1)
+
+
+@devices_cli.command("deactivate")
+def deactivate_device(device_id: str) -> None:
+    """Stop accepting a device's messages and remove its broker login."""
+    db = _database()
+    provisioning.deactivate(db, device_id)
+    typer.echo(f"{device_id} deactivated; run `carebell broker-auth` to update the broker")
+    db.dispose()
+
+
+@cli.command("plan")
+def plan(
+    day: Annotated[str, typer.Option(help="The day to plan, YYYY-MM-DD (default: tomorrow).")] = "",
+    time_limit_s: Annotated[float, typer.Option(help="Seconds the solver may use.")] = 30.0,
+) -> None:
+    """Plan a day's home visits into caregivers' routes (run each evening for tomorrow).
+
+    Caregivers' apps read the new routes when they next connect; a server running
+    beside it pushes nothing for a plan made here.
+    """
+    settings = Settings()
+    tz = ZoneInfo(settings.timezone)
+    which = date.fromisoformat(day) if day else datetime.now(tz).date() + timedelta(days=1)
+    db = _database()
+    outcome = plan_day(
+        db,
+        load_menu(settings.services_file),
+        DetourTravelModel(),
+        which,
+        tz,
+        time_limit_s=time_limit_s,
+    )
+    db.dispose()
+    typer.echo(
+        f"{which}: {outcome.planned} visits on routes, {len(outcome.unplanned)} left unplanned, "
+        f"{len(outcome.changed)} routes changed, {outcome.travel_s / 3600:.1f} h of travel"
+    )
+
+
+@cli.command("broker-auth")
+def broker_auth(
+    out: Annotated[Path, typer.Option(help="Folder for the passwd and acl files.")],
+    server_user: Annotated[str, typer.Option(help="The server's broker account.")] = (
+        "carebell-server"
+    ),
+    server_password: Annotated[
+        str, typer.Option(envvar="CAREBELL_BROKER_PASSWORD", help="Its password.")
+    ] = "",
+) -> None:
+    """Write Mosquitto's password file and ACL from the registry (docs/devices.md)."""
+    if not server_password:
+        raise typer.BadParameter("set CAREBELL_BROKER_PASSWORD or --server-password")
+    db = _database()
+    passwd, acl = provisioning.broker_files(db, server_user, server_password)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "passwd").write_text(passwd, encoding="utf-8")
+    (out / "passwd").chmod(0o600)
+    (out / "acl").write_text(acl, encoding="utf-8")
+    typer.echo(f"{passwd.count(chr(10))} accounts written to {out}/passwd and {out}/acl")
+    db.dispose()
+
+
+COMMANDS_GROUP = "carebell.commands"
+
+
+def add_registered_commands(app: typer.Typer) -> None:
+    """Let each entry point of ``carebell.commands`` add its commands to ``app``."""
+    for entry in entry_points(group=COMMANDS_GROUP):
+        register: Callable[[typer.Typer], None] = entry.load()
+        register(app)
+
+
+def main() -> None:
+    add_registered_commands(cli)
+    cli()
