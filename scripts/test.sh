@@ -23,4 +23,5 @@ scripts/setup.sh dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports
 PYTHONASYNCIODEBUG=${PYTHONASYNCIODEBUG:-0} .venv/bin/pytest "$@"
