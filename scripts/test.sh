@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lint, type-check and run the test suite against real Mosquitto, Redis and PostgreSQL.
-# Extra arguments go to pytest (e.g. scripts/test.sh -k gateway, or -m slow).
+# Extra arguments go to pytest (e.g. scripts/test.sh -k gateway, or -m "not system").
+# It runs every tier, as CI does; DEVELOPERS.md has the fast inner-loop command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

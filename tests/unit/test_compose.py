@@ -15,7 +15,7 @@ from compose_pydantic import ComposeSpecification
 
 from config.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from devices.protocol import (
 )
 from dispatch.errors import PayloadError
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "docs" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 
 
 def test_a_press_parses() -> None:

@@ -14,7 +14,7 @@ from dispatch.domain.lifecycle import AlertState
 from dispatch.store.tables import Alert, SessionToken
 from tests.conftest import RunningServer
 from tests.helpers import PASSWORD, bearer, login, make_user, seed_small_city
-from tests.test_operators import add_alert
+from tests.integration.test_operators import add_alert
 
 
 async def ws_close_code(url: str) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import aiomqtt
@@ -13,27 +12,9 @@ import pytest
 from config.settings import Settings
 from devices.mqtt import BrokerAddress
 from devices.protocol import CommandPayload, commands_topic
-from dispatch.emergency.commands import command_for
 from simulators.devices import DevicePublisher
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, LiveClient, SmallCity, login, seed_small_city, wait_until
-
-NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
-
-
-def test_only_the_steps_an_elder_cares_about_become_commands() -> None:
-    alert = {"id": "a1", "device_id": "pb-1"}
-    raised = command_for({"type": "alert.raised", "alert": alert}, NOW)
-    assert raised is not None
-    assert raised[0] == "pb-1"
-    assert raised[1].type == "alert_received"
-    going = command_for({"type": "order.accepted", "alert": alert, "order": {"eta_s": 412.3}}, NOW)
-    assert going is not None
-    assert (going[1].type, going[1].eta_s) == ("caregiver_on_the_way", 412)
-    assert "7" in going[1].text_zh  # about seven minutes
-    for quiet in ("order.offered", "order.en_route", "alert.dispatching", "alert.merged"):
-        assert command_for({"type": quiet, "alert": alert}, NOW) is None
-    assert command_for({"type": "caregiver.position"}, NOW) is None
 
 
 @pytest.fixture

@@ -216,12 +216,6 @@ def test_a_wearable_off_at_night_is_no_alarm(db: Database, ingest: Ingest, city:
         assert session.exec(select(Alert)).all() == []
 
 
-def test_every_rule_alert_is_in_the_catalogue() -> None:
-    for code in device_rules.RULE_ALERTS:
-        assert code in CATALOG.alert_types
-        assert CATALOG.alert_types[code].auto_dispatch is False
-
-
 # Each kind's events through a real broker to a running server: (kind, event,
 # extra payload) -> the alert type it raises, or None.
 THROUGH_THE_BROKER = [
