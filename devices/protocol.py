@@ -6,7 +6,7 @@
     carebell/v1/devices/{device_id}/commands server → device, QoS 1, JSON CommandPayload
 
 ``parse_*`` either return a validated value or raise PayloadError with a stable
-reason code; nothing else escapes them (tests/test_protocol_fuzz.py checks).
+reason code; nothing else escapes them (tests/unit/test_protocol.py checks).
 """
 
 from __future__ import annotations
