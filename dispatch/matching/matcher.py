@@ -11,18 +11,25 @@ little, and pulling someone off a planned home visit costs a lot. Lateness past
 the deadline is weighed far above any saving, and leaving an alert without a
 caregiver costs more than any assignment, so every alert that can be served is.
 
-Alerts waiting at one moment are solved as one min-cost flow (exact), not one by
-one: a nearest-first rule can take the only first-aider near a fall for a bell
-press next door. An alert that needs two caregivers supplies two units of flow.
+Alerts waiting at one moment are solved together, exactly, as one min-cost
+assignment (ADR 0004), not one by one: a nearest-first rule can take the only
+first-aider near a fall for a bell press next door. An alert that needs two
+caregivers is two rows of the assignment.
+
+Three steps, each its own module: ``arcs`` weighs every allowed pair at once,
+``assignment`` picks the cheapest set of pairs, and this module turns the picks
+into decisions that explain themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 
-from ortools.graph.python import min_cost_flow
+import numpy as np
 
+from dispatch.domain.model import AlertType
+from dispatch.matching.arcs import allowed_arcs
+from dispatch.matching.assignment import cheapest_arcs
 from dispatch.matching.model import (
     OPTIONS_EXPLAINED,
     UNASSIGNED_COST_S,
@@ -46,48 +53,25 @@ __all__ = [
     "Option",
     "WaitingAlert",
     "assign",
+    "options",
+    "weighted",
 ]
 
 
-def _options(
-    alert: WaitingAlert, snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPolicy
-) -> list[Option]:
-    options = []
-    on_scene = timedelta(seconds=alert.alert_type.on_scene_s)
-    pool = snapshot.caregivers
-    if alert.nearby is not None:
-        pool = tuple(c for c in pool if c.caregiver_id in alert.nearby)
-    for cg in pool:
-        if cg.busy or cg.caregiver_id in alert.excluded or not alert.alert_type.allows(cg.skills):
-            continue
-        if cg.on_visit and alert.alert_type.severity not in policy.divert_severities:
-            continue
-        eta_s = travel.travel_time_s(cg.position, alert.position, cg.mode)
-        # On shift from now until the expected end of the visit at the door.
-        if not cg.shift.covers_span(snapshot.now, timedelta(seconds=eta_s) + on_scene):
-            continue
-        arrival = snapshot.now + timedelta(seconds=eta_s)
-        late_s = max(0.0, (arrival - alert.deadline).total_seconds())
-        cost_s, notes = eta_s + policy.lateness_penalty * late_s, []
-        if cg.position_age_s > policy.stale_after_s:
-            cost_s += policy.stale_penalty_s
-            notes.append(f"position {cg.position_age_s:.0f} s old")
-        if cg.orders_today:
-            cost_s += policy.load_penalty_s * cg.orders_today
-            notes.append(f"{cg.orders_today} emergencies today")
-        if cg.caregiver_id in alert.familiar:
-            cost_s -= policy.familiar_bonus_s
-            notes.append("known to the elder")
-        if cg.on_visit:
-            cost_s += policy.divert_penalty_s
-            notes.append("diverted from a planned visit")
-        options.append(Option(cg.caregiver_id, eta_s, late_s, max(0.0, cost_s), tuple(notes)))
-    options.sort(key=lambda o: (o.cost_s, o.eta_s))
-    return options
-
-
-def _weighted(alert: WaitingAlert, cost_s: float) -> int:
+def weighted(alert: WaitingAlert, cost_s: float) -> int:
+    """What the objective charges for ``cost_s`` seconds at ``alert``'s severity."""
     return alert.alert_type.severity.weight * round(cost_s)
+
+
+def options(
+    snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPolicy | None = None
+) -> list[tuple[Option, ...]]:
+    """Every caregiver each alert may get, best first (what ``assign`` weighs)."""
+    policy = policy or MatchPolicy()
+    arcs = allowed_arcs(snapshot, travel, policy)
+    every = arcs.options(range(len(arcs)), snapshot, policy)
+    first = arcs.first.tolist()
+    return [tuple(every[first[i] : first[i + 1]]) for i in range(len(snapshot.alerts))]
 
 
 def assign(
@@ -98,57 +82,66 @@ def assign(
     Returns one Decision per alert, in the snapshot's order.
     """
     policy = policy or MatchPolicy()
-    alerts, caregivers = snapshot.alerts, snapshot.caregivers
+    alerts = snapshot.alerts
     if not alerts:
         return []
-    options = [_options(a, snapshot, travel, policy) for a in alerts]
-    cg_node = {c.caregiver_id: len(alerts) + i for i, c in enumerate(caregivers)}
-    sink = len(alerts) + len(caregivers)
-
-    flow = min_cost_flow.SimpleMinCostFlow()
-    arc_option: dict[int, Option] = {}
-    for i, (alert, opts) in enumerate(zip(alerts, options, strict=True)):
-        flow.set_node_supply(i, alert.slots)
-        for opt in opts:
-            arc = flow.add_arc_with_capacity_and_unit_cost(
-                i, cg_node[opt.caregiver_id], 1, _weighted(alert, opt.cost_s)
-            )
-            arc_option[arc] = opt
-        flow.add_arc_with_capacity_and_unit_cost(
-            i, sink, alert.slots, _weighted(alert, UNASSIGNED_COST_S)
-        )
-    for node in cg_node.values():
-        flow.add_arc_with_capacity_and_unit_cost(node, sink, 1, 0)
-    flow.set_node_supply(sink, -sum(a.slots for a in alerts))
-
-    status = flow.solve()
-    if status != flow.OPTIMAL:  # cannot happen: every alert has its escape arc
-        raise RuntimeError(f"min-cost flow failed with status {status}")
-
-    chosen: dict[int, list[Option]] = {}
-    for arc, opt in arc_option.items():
-        if flow.flow(arc):
-            chosen.setdefault(flow.tail(arc), []).append(opt)
-
+    arcs = allowed_arcs(snapshot, travel, policy)
+    taken = cheapest_arcs(
+        arcs.alert,
+        arcs.caregiver,
+        arcs.weighted,
+        slots=np.array([a.slots for a in alerts], dtype=np.int64),
+        unassigned=np.array([weighted(a, UNASSIGNED_COST_S) for a in alerts], dtype=np.int64),
+    )
+    # Explain only what a decision shows: the best few options and the picks.
+    first = arcs.first.tolist()
+    shown = [
+        range(first[i], min(first[i + 1], first[i] + OPTIONS_EXPLAINED)) for i in range(len(alerts))
+    ]
+    picked: list[list[int]] = [[] for _ in alerts]
+    for k, i in zip(np.flatnonzero(taken).tolist(), arcs.alert[taken].tolist(), strict=True):
+        picked[i].append(k)  # in arc order: best first
+    needed = sorted({k for r in shown for k in r} | {k for ks in picked for k in ks})
+    option = dict(zip(needed, arcs.options(needed, snapshot, policy), strict=True))
+    qualified = _Qualified(snapshot)
     decisions = []
-    for i, (alert, opts) in enumerate(zip(alerts, options, strict=True)):
-        picks = tuple(sorted(chosen.get(i, ()), key=lambda o: o.cost_s))
-        escalation = _escalation(alert, snapshot, opts, picks, policy)
+    for alert, show, picks_at in zip(alerts, shown, picked, strict=True):
+        considered = tuple(option[k] for k in show)
+        picks = tuple(option[k] for k in picks_at)
+        escalation = _escalation(alert, qualified, considered, picks, policy)
         decisions.append(
             Decision(
                 alert_id=alert.alert_id,
                 chosen=picks,
-                considered=tuple(opts[:OPTIONS_EXPLAINED]),
-                reason=_explain(alert, snapshot, opts, picks, escalation),
+                considered=considered,
+                reason=_explain(alert, considered, picks, escalation),
                 escalation=escalation,
             )
         )
     return decisions
 
 
+class _Qualified:
+    """Caregivers of the snapshot with an alert type's skill, on shift now."""
+
+    def __init__(self, snapshot: MatchSnapshot) -> None:
+        self._snapshot = snapshot
+        self._by_type: dict[AlertType, list[Candidate]] = {}
+
+    def __call__(self, alert_type: AlertType) -> list[Candidate]:
+        if alert_type not in self._by_type:
+            now = self._snapshot.now
+            self._by_type[alert_type] = [
+                c
+                for c in self._snapshot.caregivers
+                if alert_type.allows(c.skills) and c.shift.covers(now)
+            ]
+        return self._by_type[alert_type]
+
+
 def _escalation(
     alert: WaitingAlert,
-    snapshot: MatchSnapshot,
+    qualified_for: _Qualified,
     opts: Sequence[Option],
     picks: Sequence[Option],
     policy: MatchPolicy,
@@ -161,11 +154,7 @@ def _escalation(
         return None
     if opts:
         return Escalation.ALL_BUSY  # the qualified ones serve more urgent alerts
-    qualified = [
-        c
-        for c in snapshot.caregivers
-        if alert.alert_type.allows(c.skills) and c.shift.covers(snapshot.now)
-    ]
+    qualified = qualified_for(alert.alert_type)
     if not qualified:
         return Escalation.NO_SKILL_ON_SHIFT
     if all(c.caregiver_id in alert.excluded for c in qualified if not c.busy) and any(
@@ -177,7 +166,6 @@ def _escalation(
 
 def _explain(
     alert: WaitingAlert,
-    snapshot: MatchSnapshot,
     opts: Sequence[Option],
     picks: Sequence[Option],
     escalation: Escalation | None,

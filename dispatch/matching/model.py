@@ -107,6 +107,7 @@ class Option:
     late_s: float
     cost_s: float  # what the objective charges, before the severity weight
     notes: tuple[str, ...] = ()
+    distance_m: float = 0.0  # straight line from the caregiver to the elder
 
     def explain(self) -> str:
         late = f", {self.late_s:.0f} s late" if self.late_s else ""

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from dispatch.domain.model import GeoPoint, TransportMode, great_circle_m
+import numpy as np
+import numpy.typing as npt
+
+from dispatch.domain.model import EARTH_RADIUS_M, GeoPoint, TransportMode, great_circle_m
+
+# Many points at once: one row per point, latitude and longitude in degrees.
+Coordinates = npt.NDArray[np.float64]
+Seconds = npt.NDArray[np.float64]
 
 DEFAULT_SPEEDS_M_S: Mapping[TransportMode, float] = {
     TransportMode.WALK: 1.3,  # ~4.7 km/h, an adult carrying a kit
@@ -27,9 +34,28 @@ class TravelModel(Protocol):
         """Seconds from ``origin`` to ``destination`` by ``mode``."""
         ...
 
+    def travel_times_s(
+        self, origins: Coordinates, destinations: Coordinates, mode: TransportMode
+    ) -> Seconds:
+        """``travel_time_s`` for each row: origins[k] to destinations[k] by ``mode``.
+
+        The matcher asks for a whole batch of pairs at once (a road-network
+        service answers such a table in one request).
+        """
+        ...
+
     def reach_m(self, seconds: float, mode: TransportMode) -> float:
         """A straight-line radius beyond which nobody arrives within ``seconds``."""
         ...
+
+
+def great_circles_m(origins: Coordinates, destinations: Coordinates) -> npt.NDArray[np.float64]:
+    """``great_circle_m`` for each row pair: the same haversine, on arrays."""
+    lat1, lat2 = np.radians(origins[:, 0]), np.radians(destinations[:, 0])
+    dlat, dlon = lat2 - lat1, np.radians(destinations[:, 1] - origins[:, 1])
+    h = np.sin(dlat / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(dlon / 2) ** 2
+    result: npt.NDArray[np.float64] = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+    return result
 
 
 @dataclass(frozen=True)
@@ -47,6 +73,13 @@ class DetourTravelModel:
     def travel_time_s(self, origin: GeoPoint, destination: GeoPoint, mode: TransportMode) -> float:
         road_m = great_circle_m(origin, destination) * self.detour_factor
         return self.setoff_s + road_m / self.speeds_m_s[mode]
+
+    def travel_times_s(
+        self, origins: Coordinates, destinations: Coordinates, mode: TransportMode
+    ) -> Seconds:
+        road_m = great_circles_m(origins, destinations) * self.detour_factor
+        result: Seconds = self.setoff_s + road_m / self.speeds_m_s[mode]
+        return result
 
     def reach_m(self, seconds: float, mode: TransportMode) -> float:
         """Straight-line radius reachable within ``seconds`` (for candidate search)."""

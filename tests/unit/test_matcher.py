@@ -26,11 +26,11 @@ from dispatch.matching.matcher import (
     MatchPolicy,
     MatchSnapshot,
     WaitingAlert,
-    _options,
-    _weighted,
     assign,
+    options,
+    weighted,
 )
-from dispatch.matching.travel import DetourTravelModel
+from dispatch.matching.travel import DetourTravelModel, great_circles_m
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=TZ)
@@ -153,44 +153,139 @@ def test_lateness_weighs_more_than_travel_time() -> None:
     assert chosen() == {x.alert_id: q.caregiver_id, y.alert_id: p.caregiver_id}
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_batch_matches_the_exact_optimum_of_scipy(seed: int) -> None:
-    rng = random.Random(seed)
-    alerts = tuple(
-        alert(point(rng.uniform(-4000, 4000), rng.uniform(-4000, 4000)), rng.choice([PRESS, FALL]))
-        for _ in range(25)
-    )
+def reference_options(
+    a: WaitingAlert, snapshot: MatchSnapshot, policy: MatchPolicy
+) -> dict[uuid.UUID, float]:
+    """docs/matching.md's rules, one pair at a time: caregiver id -> cost_s."""
+    costs = {}
+    for cg in snapshot.caregivers:
+        if a.nearby is not None and cg.caregiver_id not in a.nearby:
+            continue
+        if cg.busy or cg.caregiver_id in a.excluded or not a.alert_type.allows(cg.skills):
+            continue
+        if cg.on_visit and a.alert_type.severity not in policy.divert_severities:
+            continue
+        eta_s = TRAVEL.travel_time_s(cg.position, a.position, cg.mode)
+        on_scene = timedelta(seconds=a.alert_type.on_scene_s)
+        if not cg.shift.covers_span(snapshot.now, timedelta(seconds=eta_s) + on_scene):
+            continue
+        arrival = snapshot.now + timedelta(seconds=eta_s)
+        late_s = max(0.0, (arrival - a.deadline).total_seconds())
+        cost_s = eta_s + policy.lateness_penalty * late_s
+        if cg.position_age_s > policy.stale_after_s:
+            cost_s += policy.stale_penalty_s
+        cost_s += policy.load_penalty_s * cg.orders_today
+        if cg.caregiver_id in a.familiar:
+            cost_s -= policy.familiar_bonus_s
+        if cg.on_visit:
+            cost_s += policy.divert_penalty_s
+        costs[cg.caregiver_id] = max(0.0, cost_s)
+    return costs
+
+
+LIFT = AlertType(
+    "lift_assist", Severity.MEDIUM, frozenset({"basic_care", "nursing"}), 900, "Lift", "搬扶",
+    caregivers=2, on_scene_s=1200,
+)  # fmt: skip
+
+
+def random_snapshot(rng: random.Random, n_alerts: int, n_caregivers: int) -> MatchSnapshot:
+    """Every rule in play: skills, shifts, busy, visits, declines, familiarity, load, age."""
+    shifts = [
+        ALL_DAY,
+        Shift(time(6), time(10, 20)),
+        Shift(time(22), time(10, 5)),
+        Shift(time(11), time(19)),
+    ]
     cgs = tuple(
-        caregiver(
+        Candidate(
+            uuid.uuid4(),
             point(rng.uniform(-4000, 4000), rng.uniform(-4000, 4000)),
-            ("basic_care", "first_aid") if rng.random() < 0.4 else ("basic_care",),
+            frozenset(rng.sample(["basic_care", "first_aid", "nursing"], rng.randint(1, 2))),
+            rng.choice(shifts),
+            rng.choice(list(TransportMode)),
+            position_age_s=rng.choice([0.0, 30.0, 200.0]),
+            busy=rng.random() < 0.1,
+            on_visit=rng.random() < 0.1,
+            orders_today=rng.choice([0, 0, 1, 3]),
         )
-        for _ in range(40)
-    )
-    snapshot = MatchSnapshot(NOW, alerts, cgs)
+        for _ in range(n_caregivers)
+    )  # fmt: skip
+    ids = [c.caregiver_id for c in cgs]
+    alerts = []
+    for _ in range(n_alerts):
+        kind = rng.choice([PRESS, FALL, LIFT])
+        alerts.append(
+            WaitingAlert(
+                uuid.uuid4(),
+                point(rng.uniform(-4000, 4000), rng.uniform(-4000, 4000)),
+                kind,
+                NOW - timedelta(seconds=rng.uniform(0, 700)),
+                excluded=frozenset(rng.sample(ids, rng.choice([0, 0, 2]))),
+                slots=kind.caregivers,
+                familiar=frozenset(rng.sample(ids, rng.choice([0, 3]))),
+                nearby=None
+                if rng.random() < 0.3
+                else frozenset(rng.sample(ids, n_caregivers // 2)),
+            )
+        )
+    return MatchSnapshot(NOW, tuple(alerts), cgs)
+
+
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_options_follow_the_rules_pair_by_pair(seed: int) -> None:
+    snapshot = random_snapshot(random.Random(seed), 30, 60)
+    policy = MatchPolicy()
+    for a, opts in zip(snapshot.alerts, options(snapshot, TRAVEL, policy), strict=True):
+        expected = reference_options(a, snapshot, policy)
+        assert {o.caregiver_id: o.cost_s for o in opts} == pytest.approx(expected, rel=1e-12)
+        assert [o.cost_s for o in opts] == sorted(o.cost_s for o in opts)
+
+
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_batch_matches_the_exact_optimum_of_scipy(seed: int) -> None:
+    snapshot = random_snapshot(random.Random(seed), 40, 60)
+    alerts, cgs = snapshot.alerts, snapshot.caregivers
     decisions = assign(snapshot, TRAVEL)
 
-    # The same cost matrix, with one "unassigned" column per alert.
+    # The same problem built by hand from the rules: one row per caregiver an
+    # alert needs, one "unassigned" column per row; scipy's dense solver.
+    rows = [a for a in alerts for _ in range(a.slots)]
     big = 10**12
-    cost = np.full((len(alerts), len(cgs) + len(alerts)), big, dtype=np.int64)
+    cost = np.full((len(rows), len(cgs) + len(rows)), big, dtype=np.int64)
     index = {c.caregiver_id: j for j, c in enumerate(cgs)}
-    for i, a in enumerate(alerts):
-        for opt in _options(a, snapshot, TRAVEL, MatchPolicy()):
-            cost[i, index[opt.caregiver_id]] = _weighted(a, opt.cost_s)
-        cost[i, len(cgs) + i] = a.alert_type.severity.weight * UNASSIGNED_COST_S
-    rows, cols = linear_sum_assignment(cost)
-    optimum = int(cost[rows, cols].sum())
+    for r, a in enumerate(rows):
+        for cid, cost_s in reference_options(a, snapshot, MatchPolicy()).items():
+            cost[r, index[cid]] = weighted(a, cost_s)
+        cost[r, len(cgs) + r] = weighted(a, UNASSIGNED_COST_S)
+    optimum = int(cost[linear_sum_assignment(cost)].sum())
 
-    ours = 0
-    for a, d in zip(alerts, decisions, strict=True):
-        ours += (
-            _weighted(a, d.chosen[0].cost_s)
-            if d.chosen
-            else a.alert_type.severity.weight * UNASSIGNED_COST_S
-        )
+    ours = sum(
+        sum(weighted(a, o.cost_s) for o in d.chosen)
+        + (a.slots - len(d.chosen)) * weighted(a, UNASSIGNED_COST_S)
+        for a, d in zip(alerts, decisions, strict=True)
+    )
     assert ours == optimum
-    chosen = [d.chosen[0].caregiver_id for d in decisions if d.chosen]
+    chosen = [o.caregiver_id for d in decisions for o in d.chosen]
     assert len(chosen) == len(set(chosen))
+    assert all(len(d.chosen) <= a.slots for a, d in zip(alerts, decisions, strict=True))
+
+
+def test_vectorised_distances_and_times_agree_with_the_scalar_ones() -> None:
+    rng = random.Random(7)
+    pairs = [
+        (GeoPoint(rng.uniform(-80, 80), rng.uniform(-179, 179)), point(rng.uniform(-9e3, 9e3)))
+        for _ in range(200)
+    ]
+    origins = np.array([(a.lat, a.lon) for a, _ in pairs])
+    destinations = np.array([(b.lat, b.lon) for _, b in pairs])
+    assert great_circles_m(origins, destinations).tolist() == pytest.approx(
+        [great_circle_m(a, b) for a, b in pairs], rel=1e-12
+    )
+    for mode in TransportMode:
+        assert TRAVEL.travel_times_s(origins, destinations, mode).tolist() == pytest.approx(
+            [TRAVEL.travel_time_s(a, b, mode) for a, b in pairs], rel=1e-12
+        )
 
 
 def test_snapshot_refuses_naive_time_and_duplicates() -> None:
