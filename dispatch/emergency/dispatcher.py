@@ -33,7 +33,7 @@ from dispatch.domain.lifecycle import (
     VisitState,
 )
 from dispatch.domain.model import GeoPoint, Shift, TransportMode
-from dispatch.live.bus import LiveBus, Nearby
+from dispatch.live.bus import LiveBus
 from dispatch.live.outbox import Outbox
 from dispatch.matching.matcher import (
     Candidate,
@@ -114,9 +114,9 @@ class Dispatcher:
         await self.db.run(self._expire_offers, now)
         waiting = await self.db.run(self._claim_waiting, now)
         if waiting:
-            snapshot, nearby = await self._snapshot(waiting, now)
+            snapshot = await self._snapshot(waiting, now)
             decisions = await asyncio.to_thread(assign, snapshot, self.travel, self.policy.match)
-            await self.db.run(self._apply, decisions, nearby, now)
+            await self.db.run(self._apply, decisions, now)
         await self.outbox.flush()
 
     # -- steps, each one transaction --------------------------------------------
@@ -191,21 +191,22 @@ class Dispatcher:
                 )
             return waiting
 
-    async def _snapshot(
-        self, waiting: Sequence[WaitingAlert], now: datetime
-    ) -> tuple[MatchSnapshot, dict[UUID, Nearby]]:
+    async def _snapshot(self, waiting: Sequence[WaitingAlert], now: datetime) -> MatchSnapshot:
         epoch_now = time.time()
         searches = [
             (a.position.lat, a.position.lon, self._search_radius_m(a, now)) for a in waiting
         ]
-        nearby: dict[UUID, Nearby] = {}
         found = await self.bus.nearby_many(searches, self.policy.candidates_per_alert)
-        alerts = []
-        for alert, hits in zip(waiting, found, strict=True):
-            fresh = [h for h in hits if epoch_now - h.seen_at <= self.policy.position_max_age_s]
-            for hit in fresh:
-                nearby.setdefault(UUID(hit.caregiver_id), hit)
-            alerts.append(replace(alert, nearby=frozenset(UUID(h.caregiver_id) for h in fresh)))
+        nearby = {
+            UUID(cid): hit
+            for cid, hit in found.positions.items()
+            if epoch_now - hit.seen_at <= self.policy.position_max_age_s
+        }
+        fresh = {str(cid): cid for cid in nearby}
+        alerts = [
+            replace(alert, nearby=frozenset(fresh[cid] for cid in ids if cid in fresh))
+            for alert, ids in zip(waiting, found.ids, strict=True)
+        ]
         local_now = now.astimezone(self.tz)
         midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
         caregivers, busy, visiting, today = await self.db.run(
@@ -225,7 +226,7 @@ class Dispatcher:
             )
             for c in caregivers
         )
-        return MatchSnapshot(local_now, tuple(alerts), candidates), nearby
+        return MatchSnapshot(local_now, tuple(alerts), candidates)
 
     def _search_radius_m(self, alert: WaitingAlert, now: datetime) -> float:
         """Far enough to find everyone who can still be on time, and then some.
@@ -279,9 +280,7 @@ class Dispatcher:
             ).all()
         return list(caregivers), busy, visiting, {cid: int(n) for cid, n in served}
 
-    def _apply(
-        self, decisions: Sequence[Decision], nearby: dict[UUID, Nearby], now: datetime
-    ) -> None:
+    def _apply(self, decisions: Sequence[Decision], now: datetime) -> None:
         for decision in decisions:
             with self.db.session() as session:
                 alert = session.get(Alert, decision.alert_id, with_for_update=True)
@@ -293,7 +292,7 @@ class Dispatcher:
                 if decision.escalation is not None:
                     alert.escalation_reason = decision.escalation.value
                 for option in decision.chosen:
-                    self._offer(session, alert, option, nearby, now, detail)
+                    self._offer(session, alert, option, now, detail)
                 if not decision.chosen and alert.state == AlertState.DISPATCHING:
                     move_alert(
                         session, alert, AlertState.ESCALATED, actor=ACTOR, at=now, detail=detail
@@ -304,7 +303,6 @@ class Dispatcher:
         session: Session,
         alert: Alert,
         option: Option,
-        nearby: dict[UUID, Nearby],
         now: datetime,
         detail: dict[str, object],
     ) -> None:
@@ -315,7 +313,7 @@ class Dispatcher:
             expires_at=now + timedelta(seconds=self.policy.offer_timeout_s),
             updated_at=now,
             eta_s=option.eta_s,
-            distance_m=nearby[option.caregiver_id].distance_m,
+            distance_m=option.distance_m,
         )
         try:
             with session.begin_nested():

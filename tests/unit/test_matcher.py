@@ -482,3 +482,17 @@ def test_repeated_unanswered_offers_escalate_but_keep_offering() -> None:
     [decision] = assign(MatchSnapshot(NOW, (a,), (caregiver(point(300)),)), TRAVEL)
     assert decision.chosen
     assert decision.escalation is Escalation.NO_ANSWER
+
+
+def test_each_option_carries_its_own_distance_to_that_alert() -> None:
+    # One caregiver is a candidate for two alerts; the order for each must say
+    # how far that alert is, not the other one.
+    here, there = alert(point(0)), alert(point(2000))
+    shared, other = caregiver(point(500)), caregiver(point(2100))
+    snapshot = MatchSnapshot(NOW, (here, there), (shared, other))
+    for a, opts in zip(snapshot.alerts, options(snapshot, TRAVEL), strict=True):
+        for o in opts:
+            cg = next(c for c in snapshot.caregivers if c.caregiver_id == o.caregiver_id)
+            assert o.distance_m == pytest.approx(great_circle_m(cg.position, a.position))
+    decisions = assign(snapshot, TRAVEL)
+    assert [d.chosen[0].distance_m for d in decisions] == pytest.approx([500, 100], rel=0.01)
