@@ -204,7 +204,7 @@ class Dispatcher:
         }
         fresh = {str(cid): cid for cid in nearby}
         alerts = [
-            replace(alert, nearby=frozenset(fresh[cid] for cid in ids if cid in fresh))
+            replace(alert, nearby=tuple(fresh[cid] for cid in ids if cid in fresh))
             for alert, ids in zip(waiting, found.ids, strict=True)
         ]
         local_now = now.astimezone(self.tz)

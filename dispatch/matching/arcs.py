@@ -7,9 +7,10 @@ one by one in Python that alone took longer than the exact solve.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from operator import attrgetter
 from typing import Literal
 from uuid import UUID
 
@@ -86,16 +87,27 @@ def _notes(cg: Candidate, familiar: bool, policy: MatchPolicy) -> tuple[str, ...
 def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPolicy) -> Arcs:
     """Every pair the rules allow, with its cost; see :class:`Arcs` for the order."""
     alerts, cgs = snapshot.alerts, snapshot.caregivers
-    index = {c.caregiver_id: j for j, c in enumerate(cgs)}
-    everyone = np.arange(len(cgs), dtype=np.int64)
-    pools = [
-        everyone
-        if a.nearby is None
-        else np.sort(np.fromiter(_known(a.nearby, index), dtype=np.int64))
-        for a in alerts
-    ]
-    alert = np.repeat(np.arange(len(alerts), dtype=np.int64), [len(p) for p in pools])
-    cg = np.concatenate(pools) if pools else everyone
+    # Keyed by the id's number: UUID's own hash is Python code, called 6,000 times.
+    index = {c.caregiver_id.int: j for j, c in enumerate(cgs)}
+    n = len(cgs)
+    # Each pair as one number, alert x n + caregiver: sorted and unique in one go.
+    pair = np.unique(
+        np.concatenate(
+            [
+                np.array(
+                    [
+                        i * n + j
+                        for i, a in enumerate(alerts)
+                        if a.nearby is not None
+                        for j in _known(a.nearby, index)
+                    ],
+                    dtype=np.int64,
+                ),
+                *(i * n + np.arange(n) for i, a in enumerate(alerts) if a.nearby is None),
+            ]
+        )
+    )
+    alert, cg = pair // max(n, 1), pair % max(n, 1)
 
     # Per caregiver and per alert, once; then gathered per pair.
     skill_bits = {
@@ -118,7 +130,6 @@ def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPoli
         & (~on_visit[cg] | may_divert[alert])
         & on_shift[cg]
     )
-    pair = alert * len(cgs) + cg
     keep &= ~np.isin(pair, _pairs(snapshot, index, "excluded"))
     alert, cg, pair = alert[keep], cg[keep], pair[keep]
 
@@ -129,7 +140,7 @@ def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPoli
     distance_m = great_circles_m(origins, destinations)
     mode = np.array([MODES.index(c.mode) for c in cgs], dtype=np.int64)[cg]
     eta_s = np.empty(len(cg), dtype=np.float64)
-    for m in np.unique(mode):
+    for m in np.flatnonzero(np.bincount(mode, minlength=len(MODES))):
         same = mode == m
         eta_s[same] = travel.travel_times_s(origins[same], destinations[same], MODES[m])
 
@@ -159,7 +170,8 @@ def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPoli
     weight = np.array([a.alert_type.severity.weight for a in alerts], dtype=np.int64)
     weighted = weight[alert] * np.round(cost_s).astype(np.int64)
 
-    order = np.lexsort((cg, eta_s, cost_s, alert))
+    # Pairs are in (alert, caregiver) order already: ties keep the snapshot's order.
+    order = np.lexsort((eta_s, cost_s, alert))
     alert = alert[order]
     return Arcs(
         alert=alert,
@@ -174,11 +186,12 @@ def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPoli
     )
 
 
-def _known(ids: Iterable[UUID], index: Mapping[UUID, int]) -> Iterator[int]:
-    for cid in ids:
-        j = index.get(cid)
-        if j is not None:
-            yield j
+def _known(ids: Iterable[UUID], index: Mapping[int, int]) -> list[int]:
+    """Positions in the snapshot of those of ``ids`` it holds."""
+    return [j for j in map(index.get, map(_NUMBER, ids)) if j is not None]
+
+
+_NUMBER = attrgetter("int")
 
 
 def _bits(skills: Iterable[str], bit: Mapping[str, int]) -> int:
@@ -186,7 +199,7 @@ def _bits(skills: Iterable[str], bit: Mapping[str, int]) -> int:
 
 
 def _pairs(
-    snapshot: MatchSnapshot, index: Mapping[UUID, int], field: Literal["excluded", "familiar"]
+    snapshot: MatchSnapshot, index: Mapping[int, int], field: Literal["excluded", "familiar"]
 ) -> Ints:
     """alert x caregivers + caregiver, for each caregiver an alert names in ``field``."""
     n = len(snapshot.caregivers)

@@ -48,15 +48,15 @@ def cheapest_arcs(alert: Ints, caregiver: Ints, cost: Ints, slots: Ints, unassig
     cols.append(len(columns) + nobody)
     weights.append(unassigned[np.repeat(served, slots[served])])
     arcs.append(np.full(n_rows, -1))
-    row, col, arc = np.concatenate(rows), np.concatenate(cols), np.concatenate(arcs)
+    edge = np.concatenate(rows) * n_cols + np.concatenate(cols)
+    by_edge = np.argsort(edge)
+    edge, arc = edge[by_edge], np.concatenate(arcs)[by_edge]
     # LAPJVsp reads a stored zero as "no edge"; the same constant on every row's
     # one match leaves the optimum where it was.
-    weight = np.concatenate(weights).astype(np.float64) + 1.0
-    graph = csr_matrix((weight, (row, col)), shape=(n_rows, n_cols))
+    weight = np.concatenate(weights)[by_edge].astype(np.float64) + 1.0
+    row_ends = np.searchsorted(edge, np.arange(n_rows + 1) * n_cols)
+    graph = csr_matrix((weight, edge % n_cols, row_ends), shape=(n_rows, n_cols))
     matched_rows, matched_cols = min_weight_full_bipartite_matching(graph)
-    edge = row * n_cols + col
-    by_edge = np.argsort(edge)
-    found = by_edge[np.searchsorted(edge, matched_rows * n_cols + matched_cols, sorter=by_edge)]
-    chosen = arc[found]
+    chosen = arc[np.searchsorted(edge, matched_rows * n_cols + matched_cols)]
     taken[chosen[chosen >= 0]] = True
     return taken

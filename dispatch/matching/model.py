@@ -56,8 +56,9 @@ class WaitingAlert:
     excluded: frozenset[UUID] = frozenset()  # caregivers who declined or let it expire
     slots: int = 1  # caregivers still missing (two-person alerts may need 2)
     familiar: frozenset[UUID] = frozenset()  # caregivers who have helped this elder before
-    # Caregivers found near this alert (a GEO search); None: everyone in the snapshot.
-    nearby: frozenset[UUID] | None = None
+    # Caregivers found near this alert (a GEO search), nearest first; None: everyone
+    # in the snapshot. A tuple: a surge round builds thousands, hashing none.
+    nearby: tuple[UUID, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.slots < 1:

@@ -224,9 +224,7 @@ def random_snapshot(rng: random.Random, n_alerts: int, n_caregivers: int) -> Mat
                 excluded=frozenset(rng.sample(ids, rng.choice([0, 0, 2]))),
                 slots=kind.caregivers,
                 familiar=frozenset(rng.sample(ids, rng.choice([0, 3]))),
-                nearby=None
-                if rng.random() < 0.3
-                else frozenset(rng.sample(ids, n_caregivers // 2)),
+                nearby=None if rng.random() < 0.3 else tuple(rng.sample(ids, n_caregivers // 2)),
             )
         )
     return MatchSnapshot(NOW, tuple(alerts), cgs)
