@@ -87,6 +87,11 @@ def _notes(cg: Candidate, familiar: bool, policy: MatchPolicy) -> tuple[str, ...
 def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPolicy) -> Arcs:
     """Every pair the rules allow, with its cost; see :class:`Arcs` for the order."""
     alerts, cgs = snapshot.alerts, snapshot.caregivers
+    skill_bit = {
+        s: 1 << b for b, s in enumerate(sorted({s for a in alerts for s in a.alert_type.skills}))
+    }
+    ac = _AlertColumns.of(snapshot, policy, skill_bit)
+    cc = _CaregiverColumns.of(snapshot, skill_bit)
     # Keyed by the id's number: UUID's own hash is Python code, called 6,000 times.
     index = {c.caregiver_id.int: j for j, c in enumerate(cgs)}
     n = len(cgs)
@@ -109,36 +114,18 @@ def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPoli
     )
     alert, cg = pair // max(n, 1), pair % max(n, 1)
 
-    # Per caregiver and per alert, once; then gathered per pair.
-    skill_bits = {
-        s: 1 << b for b, s in enumerate(sorted({s for a in alerts for s in a.alert_type.skills}))
-    }
-    cg_skills = np.array([_bits(c.skills, skill_bits) for c in cgs], dtype=np.int64)
-    alert_skills = np.array(
-        [_bits(a.alert_type.skills, skill_bits) for a in alerts], dtype=np.int64
-    )
-    busy = np.array([c.busy for c in cgs], dtype=np.bool_)
-    on_visit = np.array([c.on_visit for c in cgs], dtype=np.bool_)
-    on_shift = np.array([c.shift.covers(snapshot.now) for c in cgs], dtype=np.bool_)
-    may_divert = np.array(
-        [a.alert_type.severity in policy.divert_severities for a in alerts], dtype=np.bool_
-    )
-
     keep = (
-        ~busy[cg]
-        & (cg_skills[cg] & alert_skills[alert] != 0)
-        & (~on_visit[cg] | may_divert[alert])
-        & on_shift[cg]
+        ~cc.busy[cg]
+        & (cc.skills[cg] & ac.skills[alert] != 0)
+        & (~cc.on_visit[cg] | ac.may_divert[alert])
+        & cc.on_shift[cg]
     )
     keep &= ~np.isin(pair, _pairs(snapshot, index, "excluded"))
     alert, cg, pair = alert[keep], cg[keep], pair[keep]
 
-    origins = np.array([(c.position.lat, c.position.lon) for c in cgs], dtype=np.float64)
-    origins = origins.reshape(-1, 2)[cg]
-    destinations = np.array([(a.position.lat, a.position.lon) for a in alerts], dtype=np.float64)
-    destinations = destinations.reshape(-1, 2)[alert]
+    origins, destinations = cc.position[cg], ac.position[alert]
     distance_m = great_circles_m(origins, destinations)
-    mode = np.array([MODES.index(c.mode) for c in cgs], dtype=np.int64)[cg]
+    mode = cc.mode[cg]
     eta_s = np.empty(len(cg), dtype=np.float64)
     for m in np.flatnonzero(np.bincount(mode, minlength=len(MODES))):
         same = mode == m
@@ -147,28 +134,21 @@ def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPoli
     # On shift from now until the expected end of the visit at the door, to the
     # microsecond, as datetime arithmetic would say.
     eta_us = _microseconds(eta_s)
-    on_scene_us = np.array([a.alert_type.on_scene_s for a in alerts], dtype=np.int64) * US_PER_S
-    shift_start = np.array([_time_us(c.shift.start) for c in cgs], dtype=np.int64)
-    shift_end = np.array([_time_us(c.shift.end) for c in cgs], dtype=np.int64)
-    leaves = (_time_us(snapshot.now) + eta_us + on_scene_us[alert]) % DAY_US
-    keep = _within(leaves, shift_start[cg], shift_end[cg])
+    leaves = (_time_us(snapshot.now) + eta_us + ac.on_scene_us[alert]) % DAY_US
+    keep = _within(leaves, cc.shift_start_us[cg], cc.shift_end_us[cg])
     alert, cg, pair = alert[keep], cg[keep], pair[keep]
     distance_m, eta_s, eta_us = distance_m[keep], eta_s[keep], eta_us[keep]
 
-    left_us = np.array([_us(a.deadline, snapshot.now) for a in alerts], dtype=np.int64)
-    late_s = np.maximum(0.0, (eta_us - left_us[alert]) / US_PER_S)
+    late_s = np.maximum(0.0, (eta_us - ac.left_us[alert]) / US_PER_S)
     familiar = np.isin(pair, _pairs(snapshot, index, "familiar"))
-    age = np.array([c.position_age_s for c in cgs], dtype=np.float64)
-    orders = np.array([c.orders_today for c in cgs], dtype=np.int64)
     # The same sum, in the same order, as the rule reads in docs/matching.md.
     cost_s = eta_s + policy.lateness_penalty * late_s
-    cost_s += np.where(age[cg] > policy.stale_after_s, policy.stale_penalty_s, 0.0)
-    cost_s += policy.load_penalty_s * orders[cg]
+    cost_s += np.where(cc.age_s[cg] > policy.stale_after_s, policy.stale_penalty_s, 0.0)
+    cost_s += policy.load_penalty_s * cc.orders_today[cg]
     cost_s -= np.where(familiar, policy.familiar_bonus_s, 0.0)
-    cost_s += np.where(on_visit[cg], policy.divert_penalty_s, 0.0)
+    cost_s += np.where(cc.on_visit[cg], policy.divert_penalty_s, 0.0)
     cost_s = np.maximum(cost_s, 0.0)
-    weight = np.array([a.alert_type.severity.weight for a in alerts], dtype=np.int64)
-    weighted = weight[alert] * np.round(cost_s).astype(np.int64)
+    weighted = ac.weight[alert] * np.round(cost_s).astype(np.int64)
 
     # Pairs are in (alert, caregiver) order already: ties keep the snapshot's order.
     order = np.lexsort((eta_s, cost_s, alert))
@@ -184,6 +164,92 @@ def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPoli
         familiar=familiar[order],
         first=np.searchsorted(alert, np.arange(len(alerts) + 1)).astype(np.int64),
     )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _AlertColumns:
+    """What the rules read of each alert, one array per field, in one pass."""
+
+    position: Floats  # one row per alert: latitude, longitude
+    skills: Ints  # bit set of the skills any one of which qualifies
+    may_divert: Flags  # severe enough to take someone off a planned visit
+    on_scene_us: Ints
+    left_us: Ints  # until the arrival deadline (negative: already late)
+    weight: Ints  # severity weight
+
+    @classmethod
+    def of(
+        cls, snapshot: MatchSnapshot, policy: MatchPolicy, skill_bit: Mapping[str, int]
+    ) -> _AlertColumns:
+        now = snapshot.now
+        rows = [
+            (
+                a.position.lat,
+                a.position.lon,
+                _bits(a.alert_type.skills, skill_bit),
+                a.alert_type.severity in policy.divert_severities,
+                a.alert_type.on_scene_s * US_PER_S,
+                _us(a.deadline, now),
+                a.alert_type.severity.weight,
+            )
+            for a in snapshot.alerts
+        ]
+        position = np.array([r[:2] for r in rows], dtype=np.float64).reshape(-1, 2)
+        ints = np.array([r[2:] for r in rows], dtype=np.int64).reshape(-1, 5)
+        return cls(position, ints[:, 0], ints[:, 1] != 0, ints[:, 2], ints[:, 3], ints[:, 4])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _CaregiverColumns:
+    """What the rules read of each caregiver, one array per field, in one pass."""
+
+    position: Floats  # one row per caregiver: latitude, longitude
+    age_s: Floats  # of the position
+    skills: Ints  # bit set
+    busy: Flags
+    on_visit: Flags
+    on_shift: Flags  # now
+    mode: Ints  # index into MODES
+    shift_start_us: Ints  # since local midnight
+    shift_end_us: Ints
+    orders_today: Ints
+
+    @classmethod
+    def of(cls, snapshot: MatchSnapshot, skill_bit: Mapping[str, int]) -> _CaregiverColumns:
+        now = snapshot.now
+        floats = np.array(
+            [(c.position.lat, c.position.lon, c.position_age_s) for c in snapshot.caregivers],
+            dtype=np.float64,
+        ).reshape(-1, 3)
+        ints = np.array(
+            [
+                (
+                    _bits(c.skills, skill_bit),
+                    c.busy,
+                    c.on_visit,
+                    c.shift.covers(now),
+                    MODES.index(c.mode),
+                    _time_us(c.shift.start),
+                    _time_us(c.shift.end),
+                    c.orders_today,
+                )
+                for c in snapshot.caregivers
+            ],
+            dtype=np.int64,
+        ).reshape(-1, 8)
+        flags = ints[:, 1:4] != 0
+        return cls(
+            floats[:, :2],
+            floats[:, 2],
+            ints[:, 0],
+            flags[:, 0],
+            flags[:, 1],
+            flags[:, 2],
+            ints[:, 4],
+            ints[:, 5],
+            ints[:, 6],
+            ints[:, 7],
+        )
 
 
 def _known(ids: Iterable[UUID], index: Mapping[int, int]) -> list[int]:
