@@ -7,12 +7,13 @@ one by one in Python that alone took longer than the exact solve.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from itertools import chain
 from operator import attrgetter
 from typing import Literal
-from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
@@ -92,22 +93,21 @@ def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPoli
     }
     ac = _AlertColumns.of(snapshot, policy, skill_bit)
     cc = _CaregiverColumns.of(snapshot, skill_bit)
-    # Keyed by the id's number: UUID's own hash is Python code, called 6,000 times.
-    index = {c.caregiver_id.int: j for j, c in enumerate(cgs)}
+    index = _index(cgs)
     n = len(cgs)
     # Each pair as one number, alert x n + caregiver: sorted and unique in one go.
+    searched = [(i, a.nearby) for i, a in enumerate(alerts) if a.nearby is not None]
+    found = np.fromiter(
+        map(index.__getitem__, map(_NUMBER, chain.from_iterable(ids for _, ids in searched))),
+        dtype=np.int64,
+    )
+    owner = np.repeat(
+        np.array([i for i, _ in searched], dtype=np.int64), [len(ids) for _, ids in searched]
+    )
     pair = np.unique(
         np.concatenate(
             [
-                np.array(
-                    [
-                        i * n + j
-                        for i, a in enumerate(alerts)
-                        if a.nearby is not None
-                        for j in _known(a.nearby, index)
-                    ],
-                    dtype=np.int64,
-                ),
+                (owner * n + found)[found >= 0],
                 *(i * n + np.arange(n) for i, a in enumerate(alerts) if a.nearby is None),
             ]
         )
@@ -252,9 +252,15 @@ class _CaregiverColumns:
         )
 
 
-def _known(ids: Iterable[UUID], index: Mapping[int, int]) -> list[int]:
-    """Positions in the snapshot of those of ``ids`` it holds."""
-    return [j for j in map(index.get, map(_NUMBER, ids)) if j is not None]
+def _index(cgs: Sequence[Candidate]) -> defaultdict[int, int]:
+    """Position in the snapshot by the id's number, -1 for a stranger.
+
+    Keyed by ``UUID.int``: UUID's own hash is Python code, and a surge round looks
+    up thousands of ids.
+    """
+    index: defaultdict[int, int] = defaultdict(lambda: -1)
+    index.update((c.caregiver_id.int, j) for j, c in enumerate(cgs))
+    return index
 
 
 _NUMBER = attrgetter("int")
@@ -269,14 +275,8 @@ def _pairs(
 ) -> Ints:
     """alert x caregivers + caregiver, for each caregiver an alert names in ``field``."""
     n = len(snapshot.caregivers)
-    return np.array(
-        [
-            i * n + j
-            for i, a in enumerate(snapshot.alerts)
-            for j in _known(getattr(a, field), index)
-        ],
-        dtype=np.int64,
-    )
+    pairs = [(i, index[c.int]) for i, a in enumerate(snapshot.alerts) for c in getattr(a, field)]
+    return np.array([i * n + j for i, j in pairs if j >= 0], dtype=np.int64)
 
 
 def _microseconds(seconds: Floats) -> Ints:
