@@ -38,7 +38,7 @@ from scipy.optimize import linear_sum_assignment
 
 from config.settings import Settings
 from dispatch.domain.model import AlertType, GeoPoint, Shift, TransportMode
-from dispatch.live.bus import FIRST_SEARCH_RADIUS_M, LiveBus
+from dispatch.live.bus import LiveBus
 from dispatch.matching.arcs import allowed_arcs
 from dispatch.matching.assignment import cheapest_arcs
 from dispatch.matching.matcher import (
@@ -67,6 +67,17 @@ CATALOG = load_catalog(Settings().alert_types_file)
 KINDS = [CATALOG.alert_types[c] for c in ("help_button", "door_bell", "sos", "fall")]
 KIND_WEIGHTS = [0.5, 0.2, 0.15, 0.15]
 COUNT = 30  # the dispatcher's GEOSEARCH COUNT (DispatchPolicy.candidates_per_alert)
+SEARCH_VARIANTS: list[tuple[int, str, dict[str, float]]] = [
+    (COUNT, "one district search (the default)", {}),
+    (COUNT, "one search per alert, 1.5 km first", {"district_radius_m": 0}),
+    (
+        COUNT,
+        "one search per alert at its full radius (before)",
+        {"district_radius_m": 0, "first_radius_m": 10_000},
+    ),
+    (20, "one district search", {}),
+    (15, "one district search", {}),
+]
 
 
 def around(rng: random.Random, center: GeoPoint, radius_m: float) -> GeoPoint:
@@ -193,14 +204,14 @@ async def lookup_and_match(
     bus: LiveBus,
     by_id: dict[str, Candidate],
     alerts: tuple[WaitingAlert, ...],
-    count: int,
-    first_radius_m: float,
+    count: int = COUNT,
+    search: dict[str, float] | None = None,
 ) -> tuple[MatchSnapshot, list[Decision], float, float]:
     """What a dispatch round does between the database reads: the Redis candidate
     search, the snapshot, the matcher. Returns ms spent on Redis and in total."""
     start = time.perf_counter()
     searches = [(a.position.lat, a.position.lon, search_radius_m(a)) for a in alerts]
-    found = await bus.nearby_many(searches, count, first_radius_m=first_radius_m)
+    found = await bus.nearby_many(searches, count, **(search or {}))
     looked = time.perf_counter()
     ids = {cid: uuid.UUID(cid) for cid in found.positions}  # each id parsed once
     snapshot = MatchSnapshot(
@@ -281,7 +292,7 @@ async def batch(
         for _ in range(200)
     )
     whole_city = cost_matrix(MatchSnapshot(NOW, alerts, tuple(caregivers)))
-    snapshot, _, _, _ = await lookup_and_match(bus, by_id, alerts, COUNT, FIRST_SEARCH_RADIUS_M)
+    snapshot, _, _, _ = await lookup_and_match(bus, by_id, alerts)
     same_costs = cost_matrix(snapshot)
     times: dict[str, list[float]] = {
         k: [] for k in ("redis", "total", "scipy", "scipy city", "cpu", "scipy cpu")
@@ -289,9 +300,7 @@ async def batch(
     redis_cpu_s = server_cpu_s(redis_server)
     for _ in range(runs):  # interleaved, so a busy moment hits every figure alike
         cpu = time.process_time()
-        snapshot, decisions, redis_ms, total_ms = await lookup_and_match(
-            bus, by_id, alerts, COUNT, FIRST_SEARCH_RADIUS_M
-        )
+        snapshot, decisions, redis_ms, total_ms = await lookup_and_match(bus, by_id, alerts)
         times["cpu"].append((time.process_time() - cpu) * 1000)
         times["redis"].append(redis_ms)
         times["total"].append(total_ms)
@@ -301,24 +310,23 @@ async def batch(
         times["scipy city"].append(timed_ms(lambda: linear_sum_assignment(whole_city)))
     # Only the lookups above used Redis; its clock ticks are too coarse for one run.
     redis_cpu_ms = (server_cpu_s(redis_server) - redis_cpu_s) * 1000 / runs
-    counts = []
-    for count in (30, 20, 15):
-        for first_radius_m in (FIRST_SEARCH_RADIUS_M, 10_000.0):
-            runs_ms = [
-                (await lookup_and_match(bus, by_id, alerts, count, first_radius_m))[2:]
-                for _ in range(max(3, runs // 3))
-            ]
-            snap, decided, _, _ = await lookup_and_match(bus, by_id, alerts, count, first_radius_m)
-            counts.append(
-                (
-                    count,
-                    first_radius_m,
-                    statistics.median(r for r, _ in runs_ms),
-                    statistics.median(t for _, t in runs_ms),
-                    len(snap.caregivers),
-                    objective(snap, decided),
-                )
+    variants = []
+    for count, name, search in SEARCH_VARIANTS:
+        runs_ms = [
+            (await lookup_and_match(bus, by_id, alerts, count, search))[2:]
+            for _ in range(max(3, runs // 3))
+        ]
+        snap, decided, _, _ = await lookup_and_match(bus, by_id, alerts, count, search)
+        variants.append(
+            (
+                count,
+                name,
+                statistics.median(r for r, _ in runs_ms),
+                statistics.median(t for _, t in runs_ms),
+                len(snap.caregivers),
+                objective(snap, decided),
             )
+        )
     return {
         "ms": {k: statistics.median(v) for k, v in times.items()} | {"redis cpu": redis_cpu_ms},
         "candidates": len(snapshot.caregivers),
@@ -327,7 +335,7 @@ async def batch(
         "optimum": optimum(same_costs),
         "city optimum": optimum(whole_city),
         "greedy": served(alerts, greedy_nearest_first(snapshot)),
-        "counts": counts,
+        "variants": variants,
         "shape": same_costs.shape,
         "solvers": solver_times_ms(snapshot, same_costs, runs),
     }
@@ -474,15 +482,12 @@ async def main_async(args: argparse.Namespace) -> None:
     print("| solver | ms |\n|---|---|")
     for name, solver_ms in result["solvers"].items():
         print(f"| {name} | {solver_ms:.2f} |")
-    print(
-        "\nCandidate search variants (same 200 alerts; first radius 10,000 m = one "
-        "search at the dispatcher's radius)\n"
-    )
-    print("| COUNT | first radius | Redis | total | candidates | objective | vs whole city |")
+    print("\nCandidate search variants, the same 200 alerts (wall clock, median)\n")
+    print("| COUNT | search | Redis | total | candidates | objective | vs whole city |")
     print("|---|---|---|---|---|---|---|")
-    for count, first_m, redis_ms, total_ms, n_cands, obj in result["counts"]:
+    for count, name, redis_ms, total_ms, n_cands, obj in result["variants"]:
         print(
-            f"| {count} | {first_m:,.0f} m | {redis_ms:.1f} ms | {total_ms:.1f} ms | {n_cands} "
+            f"| {count} | {name} | {redis_ms:.1f} ms | {total_ms:.1f} ms | {n_cands} "
             f"| {obj:,} | +{100 * (obj - city) / city:.1f}% |"
         )
     print(

@@ -64,6 +64,28 @@ async def test_a_first_small_circle_finds_what_one_search_at_the_full_radius_fin
     assert set(found.positions) == {cid for ids in expected for cid in ids}
 
 
+@pytest.mark.parametrize("members", [40, 400, 3_000])
+async def test_a_batch_in_one_district_finds_what_one_search_per_alert_finds(
+    bus: LiveBus, members: int
+) -> None:
+    rng = random.Random(members)
+    for _ in range(members):
+        lat, lon = near(rng, 9_000)
+        await bus.set_position(str(uuid.uuid4()), lat, lon)
+    # A heat wave in one district: the alerts lie within 1.5 km of each other.
+    searches = [(*near(rng, 1_000), rng.choice([900.0, 3_000.0, 6_000.0])) for _ in range(80)]
+
+    found = await bus.nearby_many(searches, 30)
+
+    expected = [await plain_geosearch(bus, lat, lon, r, 30) for lat, lon, r in searches]
+    assert found.ids == expected
+    assert set(found.positions) == {cid for ids in expected for cid in ids}
+    for cid, where in found.positions.items():
+        [(lon, lat)] = await bus.redis.geopos(f"{bus.prefix}:caregivers:geo", cid)
+        assert (where.lat, where.lon) == (lat, lon)
+        assert where.seen_at > 0
+
+
 async def test_positions_and_report_times_come_back_with_the_ids(bus: LiveBus) -> None:
     reported, silent = str(uuid.uuid4()), str(uuid.uuid4())
     before = time.time()

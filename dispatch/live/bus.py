@@ -19,8 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+
+from dispatch.live import geo
 
 BOARD_STREAM_MAXLEN = 10_000
 CAREGIVER_STREAM_MAXLEN = 1_000
@@ -72,6 +75,27 @@ return {found, members, coords, seen}
 """
 SEARCHES_PER_SCRIPT = 250  # Redis serves no one else while a script runs: a few ms
 
+# Every member within a circle, nearest first, with coordinates and report times.
+_DISTRICT = """
+local hits = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[2], ARGV[1],
+  'BYRADIUS', ARGV[3], 'm', 'ASC', 'COUNT', ARGV[4], 'WITHDIST', 'WITHCOORD')
+local members, distances, coords, seen = {}, {}, {}, {}
+for i, hit in ipairs(hits) do
+  members[i], distances[i], coords[i] = hit[1], hit[2], hit[3]
+end
+for i = 1, #members, 1000 do  -- unpack() stops at a few thousand values
+  local chunk = {unpack(members, i, math.min(i + 999, #members))}
+  for _, at in ipairs(redis.call('HMGET', KEYS[2], unpack(chunk))) do
+    seen[#seen + 1] = at
+  end
+end
+return {members, distances, coords, seen}
+"""
+# A batch whose alerts lie within this of their centre (first circles included)
+# is searched once; beyond it, one search per alert costs Redis less.
+DISTRICT_RADIUS_M = 5_000.0
+DISTRICT_MEMBERS = 5_000  # the most one district search returns
+
 
 @dataclass(frozen=True, slots=True)
 class Nearby:
@@ -106,6 +130,7 @@ class LiveBus:
         self._geo = f"{prefix}:caregivers:geo"
         self._seen = f"{prefix}:caregivers:seen"
         self._nearby_script = redis.register_script(_NEARBY_MANY)
+        self._district_script = redis.register_script(_DISTRICT)
 
     @classmethod
     def from_url(cls, url: str, prefix: str) -> LiveBus:
@@ -219,28 +244,69 @@ class LiveBus:
         count: int,
         *,
         first_radius_m: float = FIRST_SEARCH_RADIUS_M,
+        district_radius_m: float = DISTRICT_RADIUS_M,
     ) -> NearbyMany:
         """The nearest ``count`` caregivers within each (lat, lon, radius_m).
 
-        One round trip per ``SEARCHES_PER_SCRIPT`` searches (see ``_NEARBY_MANY``).
-        Each search first looks within ``first_radius_m``, and only one that
-        finds fewer than ``count`` there looks again at its full radius.
+        Alerts that all lie within one district (a circle of ``district_radius_m``
+        around them, their first circles included) are answered from one search
+        around the district, when it holds each one's whole answer; the others
+        get one search each, in scripts of ``SEARCHES_PER_SCRIPT``
+        (``_NEARBY_MANY``): within ``first_radius_m`` first, again at the full
+        radius only when that falls short. Every way gives the same answer.
         """
-        ids: list[list[str]] = []
+        ids: list[list[str] | None] = [None] * len(searches)
         positions: dict[str, Nearby] = {}
-        for start in range(0, len(searches), SEARCHES_PER_SCRIPT):
-            chunk = searches[start : start + SEARCHES_PER_SCRIPT]
-            args = [count, first_radius_m, *(x for search in chunk for x in search)]
+        if len(searches) > 1:
+            await self._nearby_in_district(
+                searches, count, first_radius_m, district_radius_m, ids, positions
+            )
+        rest = [i for i, found in enumerate(ids) if found is None]
+        for start in range(0, len(rest), SEARCHES_PER_SCRIPT):
+            chunk = rest[start : start + SEARCHES_PER_SCRIPT]
+            args = [count, first_radius_m, *(x for i in chunk for x in searches[i])]
             found, members, coords, seen = await self._nearby_script(
                 keys=[self._geo, self._seen], args=args
             )
             names = [_text(m) for m in members]
-            ids.extend([names[k - 1] for k in at] for at in found)
+            for i, at in zip(chunk, found, strict=True):
+                ids[i] = [names[k - 1] for k in at]
             positions.update(
                 (cid, Nearby(cid, 0.0, float(xy[1]), float(xy[0]), float(at or 0)))
                 for cid, xy, at in zip(names, coords, seen, strict=True)
             )
-        return NearbyMany(ids, positions)
+        return NearbyMany([found or [] for found in ids], positions)
+
+    async def _nearby_in_district(
+        self,
+        searches: Sequence[tuple[float, float, float]],
+        count: int,
+        first_radius_m: float,
+        district_radius_m: float,
+        ids: list[list[str] | None],
+        positions: dict[str, Nearby],
+    ) -> None:
+        """Fill in ``ids`` and ``positions`` for the searches one district search answers."""
+        points = np.array(searches, dtype=np.float64).reshape(-1, 3)
+        lat, lon, spread_m = geo.covering_circle(points)
+        radius_m = spread_m + first_radius_m
+        if radius_m > district_radius_m:
+            return  # spread over the city: one search each costs Redis less
+        members, distances, coords, seen = await self._district_script(
+            keys=[self._geo, self._seen], args=[lat, lon, radius_m, DISTRICT_MEMBERS]
+        )
+        if len(members) == DISTRICT_MEMBERS:  # cut short: it covers up to its last member
+            radius_m = float(distances[-1])
+        where = np.array([(float(xy[1]), float(xy[0])) for xy in coords], dtype=np.float64)
+        picks = geo.nearest_covered(points, count, where.reshape(-1, 2), (lat, lon, radius_m))
+        names = [_text(m) for m in members]
+        for i, pick in enumerate(picks):
+            if pick is not None:
+                ids[i] = [names[k] for k in pick]
+        rows = where.tolist()
+        for k in {k for pick in picks if pick is not None for k in pick}:
+            lat_k, lon_k = rows[k]
+            positions[names[k]] = Nearby(names[k], 0.0, lat_k, lon_k, float(seen[k] or 0))
 
     async def positions(self, caregiver_ids: Sequence[str]) -> dict[str, Nearby]:
         """Last reported position of each caregiver who has one (distance_m is 0)."""
