@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from dispatch import local_services
+from dispatch.live import bus as bus_module
 from dispatch.live.bus import SEARCHES_PER_SCRIPT, LiveBus
 from tests.helpers import CENTER
 
@@ -64,10 +65,16 @@ async def test_a_first_small_circle_finds_what_one_search_at_the_full_radius_fin
     assert set(found.positions) == {cid for ids in expected for cid in ids}
 
 
-@pytest.mark.parametrize("members", [40, 400, 3_000])
+@pytest.mark.parametrize(
+    ("members", "district_cap"),
+    [(40, 5_000), (400, 5_000), (3_000, 5_000), (3_000, 100)],
+    ids=["sparse", "town", "city", "city-cut-short"],
+)
 async def test_a_batch_in_one_district_finds_what_one_search_per_alert_finds(
-    bus: LiveBus, members: int
+    bus: LiveBus, members: int, district_cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Cut short, the district search covers less: more alerts are searched alone.
+    monkeypatch.setattr(bus_module, "DISTRICT_MEMBERS", district_cap)
     rng = random.Random(members)
     for _ in range(members):
         lat, lon = near(rng, 9_000)
