@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from dispatch import local_services
 from dispatch.live import bus as bus_module
 from dispatch.live.bus import SEARCHES_PER_SCRIPT, LiveBus
+from simulators import local_services
 from tests.helpers import CENTER
 
 M_PER_DEGREE = 111_195.0
