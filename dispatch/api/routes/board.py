@@ -40,10 +40,13 @@ def alert_card(
     timeline = session.exec(
         select(AuditRecord).where(AuditRecord.alert_id == alert.id).order_by(col(AuditRecord.id))
     ).all()
+    voice = request.app.state.services.voice
+    talks = voice is not None and device is not None and voice.voices.of(device.kind).talks
     return {
         "alert": alert.model_dump(mode="json"),
         "elder": elder.model_dump(mode="json") if elder else None,
         "device": device.model_dump(mode="json") if device else None,
+        "voice": {"talks": talks},
         "orders": [o.model_dump(mode="json") for o in orders],
         "timeline": [
             AuditPublic.model_validate(r, from_attributes=True).model_dump(mode="json")

@@ -6,6 +6,7 @@ import { apply, fmt, t } from "../shared/i18n.js";
 import { startPage } from "../shared/page.js";
 import { Live, beep, statusShownIn } from "../shared/live.js";
 import { CityMap } from "./map.js";
+import { Softphone, talkButton } from "../shared/softphone.js";
 
 const BOARD_ROLES = ["operator", "supervisor", "admin"];
 const OPEN = ["raised", "dispatching", "offered", "accepted", "en_route", "on_scene", "escalated"];
@@ -24,6 +25,7 @@ const state = {
 };
 let map;
 let live;
+let phone;
 
 const age = (iso) => (Date.now() - new Date(iso).getTime()) / 1000;
 const unacknowledged = (a) => !a.acknowledged_at;
@@ -62,6 +64,9 @@ async function enter() {
   });
   $("#bulk-ack").addEventListener("click", bulkAcknowledge);
   await Promise.all([loadAlerts(), loadCaregivers(), loadKpis(), loadOffline()]);
+  phone = new Softphone({ api, send: (m) => live?.send(m), role: "host", names: partyName });
+  await phone.init();
+  phone.mount($("#softphone"));
   live = new Live("/ws/v1/board", {
     token: api.token,
     storageKey: `carebell.board.seq.${api.user.username}`,
@@ -123,7 +128,25 @@ function forget(id) {
   map.removeAlert(id);
 }
 
+// A call's party as the operator knows them: the elder, or the caregiver's name.
+function partyName(party) {
+  const [kind, id] = party.split(":");
+  if (kind === "caregiver") return state.caregivers.get(id)?.name;
+  if (kind === "device") {
+    const card = state.card;
+    if (card?.device?.id === id && card.elder) return `${card.elder.name} (${id})`;
+    return [...state.alerts.values()].find((a) => a.device_id === id)?.device_id;
+  }
+  return null;
+}
+
 function received(message) {
+  if (phone?.receive(message)) {
+    if (message.type === "voice.call" && message.state === "ended" && state.selected) {
+      loadCard(state.selected);
+    }
+    return;
+  }
   if (message.type === "caregiver.position") {
     const c = state.caregivers.get(message.caregiver_id) || {
       id: message.caregiver_id,
@@ -388,6 +411,7 @@ function actions(a, message) {
   return h(
     "div",
     { class: "actions" },
+    talkButton(phone, a, state.card.voice),
     unacknowledged(a) &&
       h(
         "button",
@@ -491,6 +515,16 @@ function ordersSection(orders) {
           "li",
           {},
           h("span", { class: `cg ${o.state}` }, state.caregivers.get(o.caregiver_id)?.name || o.caregiver_id.slice(0, 8)),
+          ["accepted", "en_route", "on_scene"].includes(o.state) &&
+            h(
+              "button",
+              {
+                class: "small",
+                "data-voice": "call-caregiver",
+                onclick: () => phone.dial(`caregiver:${o.caregiver_id}`, { alertId: o.alert_id }),
+              },
+              t(phone?.call ? "voice.add_to_call" : "voice.call"),
+            ),
           h(
             "span",
             {},
@@ -528,6 +562,15 @@ function actorLabel(actor) {
   return who || actor;
 }
 
+// A call on the timeline: whom, and for how long it was talked.
+function callText(record) {
+  if (!record.action?.startsWith("call_")) return "";
+  const whom = (record.detail.parties || []).map((p) => partyName(p) || p).join(", ");
+  const talk = record.detail.talk_s != null ? t("voice.talked", { t: fmt.clock(record.detail.talk_s) }) : "";
+  const ended = record.action === "call_ended" && !record.detail.answered_at ? t("voice.unanswered") : "";
+  return [whom, talk, ended].filter(Boolean).join(" · ");
+}
+
 function timelineSection(timeline) {
   return [
     h("h3", {}, t("detail.timeline")),
@@ -539,7 +582,7 @@ function timelineSection(timeline) {
           ? t(`step.${r.action}`)
           : `${r.entity === "order" ? "→ " : ""}${t(`state.${r.to_state}`)}`;
         const outcome = r.detail?.outcome ? t(`callback.${r.detail.outcome}`) : "";
-        const extra = [outcome, r.detail?.reason, r.detail?.note, r.detail?.text]
+        const extra = [outcome, callText(r), r.detail?.reason, r.detail?.note, r.detail?.text]
           .filter(Boolean)
           .join(" · ");
         return h(
