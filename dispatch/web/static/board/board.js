@@ -64,7 +64,16 @@ async function enter() {
   });
   $("#bulk-ack").addEventListener("click", bulkAcknowledge);
   await Promise.all([loadAlerts(), loadCaregivers(), loadKpis(), loadOffline()]);
-  phone = new Softphone({ api, send: (m) => live?.send(m), role: "host", names: partyName });
+  phone = new Softphone({
+    api,
+    send: (m) => live?.send(m),
+    role: "host",
+    names: partyName,
+    contacts: () =>
+      [...state.caregivers.values()]
+        .filter((c) => c.name && c.state !== "off_shift")
+        .map((c) => ({ party: `caregiver:${c.id}`, name: c.name })),
+  });
   await phone.init();
   phone.mount($("#softphone"));
   live = new Live("/ws/v1/board", {

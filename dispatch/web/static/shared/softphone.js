@@ -40,8 +40,9 @@ async function gathered(pc) {
 
 export class Softphone {
   // send(message): over the live socket; names: party -> a person's name, for the panel.
-  constructor({ api, send, role, names = () => null, onChange = () => {} }) {
-    Object.assign(this, { api, send, role, names, onChange });
+  // contacts(): [{party, name}] the host may call from the panel (caregivers on shift).
+  constructor({ api, send, role, names = () => null, contacts = () => [], onChange = () => {} }) {
+    Object.assign(this, { api, send, role, names, contacts, onChange });
     this.config = { ice_servers: [], loopback_only: false, record_calls: false };
     this.call = null; // {id, alertId, legs: Map(party -> leg), answeredAt, state, muted}
     this.waiting = []; // parties asking to talk (host only)
@@ -462,9 +463,29 @@ export class Softphone {
           : h("button", { class: "primary", "data-voice": "request", onclick: () => this.requestCall() }, t("voice.call_centre")),
       );
     }
-    if (this.role === "host" && !rows.length) rows.push(h("p", { class: "voice-idle" }, t("voice.idle")));
+    if (this.role === "host" && !this.call) {
+      if (!rows.length) rows.push(h("p", { class: "voice-idle" }, t("voice.idle")));
+      rows.push(this.dialler());
+    }
     fill(this.el, ...rows);
     this.tick();
+  }
+
+  // Call a caregiver from the panel: pick, then one tap.
+  dialler() {
+    const people = this.contacts();
+    if (!people.length) return null;
+    const pick = h(
+      "select",
+      { "data-voice": "contact", "aria-label": t("voice.pick_caregiver") },
+      people.map((p) => h("option", { value: p.party }, p.name)),
+    );
+    return h(
+      "div",
+      { class: "voice-dialler" },
+      pick,
+      h("button", { "data-voice": "dial", onclick: () => this.dial(pick.value) }, t("voice.call")),
+    );
   }
 
   hangupGuest() {
