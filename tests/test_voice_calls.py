@@ -183,6 +183,9 @@ async def test_a_press_opens_a_voice_session_and_both_sides_hear_each_other(
         assert abs(await heard_hz(board, party) - DEVICE_HZ) < TOLERANCE_HZ
         await asyncio.sleep(1.5)  # the operator speaks for a while
         await expect(softphone.locator(".voice-timer")).not_to_have_text("–")
+        # Speaking to the elder is what answers the alert.
+        kpi = board.locator('[data-kpi="answered_within_target"] b')
+        await expect(kpi).to_have_text("100%")
         await shoot(board, "softphone-connected-en")
         await board.click('[data-voice="hangup"]')
         await expect(softphone).to_have_attribute("data-state", "ended")

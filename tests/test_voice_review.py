@@ -24,7 +24,8 @@ def test_each_operator_gets_two_answered_calls_sampled() -> None:
 def test_sampling_again_tops_up_and_never_exceeds_two() -> None:
     pool = calls("li", 5, sampled=1) + calls("wang", 4, sampled=2)
     chosen = sample_for_review(pool, random.Random(2))
-    assert len(chosen) == 1 and chosen[0] in {c.id for c in pool if c.host == "li"}
+    assert len(chosen) == 1
+    assert chosen[0] in {c.id for c in pool if c.host == "li"}
 
 
 def test_the_same_seed_draws_the_same_calls() -> None:

@@ -86,10 +86,13 @@ def test_a_three_way_call_ends_only_when_both_legs_end() -> None:
     call = receive(added.call, Connected(CAREGIVER), at(11)).call
     assert receive(call, Connected(CAREGIVER), at(11)).milestone is None  # already connected
     left = receive(call, HangUp(CAREGIVER, by=CAREGIVER, reason=EndReason.HUNG_UP), at(20))
-    assert left.milestone == "leg_ended" and not left.call.ended
+    assert left.milestone == "leg_ended"
+    assert not left.call.ended
     call, sends = hang_up_all(left.call, OPERATOR, at(30))
-    assert call.ended and [s.to for s in sends] == [DEVICE]
-    assert call.answered_at == at(1) and call.talk_s == 29
+    assert call.ended
+    assert [s.to for s in sends] == [DEVICE]
+    assert call.answered_at == at(1)
+    assert call.talk_s == 29
 
 
 def test_hold_tells_the_party_and_resume_returns_to_connected() -> None:
@@ -133,7 +136,23 @@ def test_only_an_operator_hosts_and_parties_parse_from_text() -> None:
     with pytest.raises(ValueError, match="operator hosts"):
         Call(uuid.uuid4(), DEVICE, T0)
     assert Party.parse("device:pb-1") == Party(PartyKind.DEVICE, "pb-1")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="kind:id"):
         Party.parse("nobody")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs an id"):
         Party.parse("device:")
+
+
+def test_an_alert_from_a_device_that_talks_is_answered_only_by_a_connected_call() -> None:
+    from dispatch.kpis import counts_as_answer
+
+    def answers(action: str | None, entity: str, to_state: str, talks: bool) -> bool:
+        return counts_as_answer(action=action, entity=entity, to_state=to_state, device_talks=talks)
+
+    assert answers("call_answered", "alert", "raised", talks=True)
+    assert not answers("acknowledged", "alert", "raised", talks=True)
+    assert not answers(None, "order", "accepted", talks=True)
+    assert not answers("call_started", "alert", "raised", talks=True)
+    # A device without voice: an operator's acknowledgement or a caregiver's acceptance.
+    assert answers("acknowledged", "alert", "raised", talks=False)
+    assert answers(None, "order", "accepted", talks=False)
+    assert not answers(None, "order", "offered", talks=False)

@@ -18,7 +18,7 @@ from dispatch.api.deps import BoardDep, ServerParts, ServicesDep, SessionDep
 from dispatch.api.routes.alerts import visible_alert
 from dispatch.api.schemas import AuditPublic
 from dispatch.domain.access import Principal
-from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute
+from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute, counts_as_answer
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
 from dispatch.domain.model import Shift
 from dispatch.store.tables import Alert, AuditRecord, Caregiver, Device, Elder, Order
@@ -92,8 +92,12 @@ def _kpi_rows(
         ).one()
     answered: dict[uuid.UUID, datetime] = {}
     arrived: dict[uuid.UUID, datetime] = {}
+    talking = _alerts_from_talking_devices(services, session_alerts=alerts)
     for r in sorted(records, key=lambda r: r.at):
-        if r.action == "acknowledged" or (r.entity == "order" and r.to_state == "accepted"):
+        talks = r.alert_id in talking
+        if counts_as_answer(
+            action=r.action, entity=r.entity, to_state=r.to_state, device_talks=talks
+        ):
             answered.setdefault(r.alert_id, r.at)
         if r.entity == "order" and r.to_state == "on_scene":
             arrived.setdefault(r.alert_id, r.at)
@@ -102,6 +106,21 @@ def _kpi_rows(
         for a in alerts
     ]
     return times, int(open_count), int(offline)
+
+
+def _alerts_from_talking_devices(
+    services: ServerParts, session_alerts: list[Alert]
+) -> set[uuid.UUID]:
+    """Alerts whose device talks: their KPI "answered" is a connected voice call."""
+    voice = services.voice
+    ids = {a.device_id for a in session_alerts if a.device_id}
+    if voice is None or not ids:
+        return set()
+    with services.db.session() as session:
+        kinds = dict(
+            session.exec(select(Device.id, Device.kind).where(col(Device.id).in_(ids))).all()
+        )
+    return {a.id for a in session_alerts if voice.voices.of(kinds.get(a.device_id or "")).talks}
 
 
 def _in_areas(query: Any, principal: Principal) -> Any:
