@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     voice_recordings_dir: Path = Path("var/recordings")
     # A leg nobody answers ends as "unavailable" after this long.
     voice_ring_timeout_s: float = Field(default=45.0, gt=0)
+    # The centre's phone system (SIP over WebSocket, RFC 7118) the board's browser
+    # phone registers with, as sip:<operator>@<domain>; unset: no phone line.
+    voice_sip_ws_url: str | None = Field(default=None, pattern=r"^wss?://")
+    voice_sip_domain: str = "carebell.local"
 
     @field_validator("database_url")
     @classmethod

@@ -158,6 +158,9 @@ class VoiceService:
         if kind == "cancel_request":
             self._withdraw(party)
             return
+        if kind.startswith("phone_"):
+            await self._phone(party, kind.removeprefix("phone_"), message)
+            return
         call_id = uuid.UUID(str(message["call_id"]))
         if kind == "dial":
             await self._dial(party, call_id, message, channel)
@@ -229,6 +232,31 @@ class VoiceService:
         self._withdraw(to)
         await self._apply(call, Dial(to, str(message["sdp"])))
         self._ring_timer(call_id, to)
+
+    async def _phone(self, host: Party, what: str, message: dict[str, Any]) -> None:
+        """A call the board's phone line made or took (SIP, signalled by the browser
+        itself): on the record like any other call."""
+        if host.kind is not PartyKind.OPERATOR:
+            raise ValueError("only an operator's phone line reports calls")
+        call_id = uuid.UUID(str(message["call_id"]))
+        number = Party(PartyKind.PHONE, str(message["number"]))
+        if what == "started":
+            alert = message.get("alert_id")
+            call = Call(call_id, host, self.clock(), alert_id=uuid.UUID(alert) if alert else None)
+            if message.get("direction") == "incoming":
+                self.requested_by[call_id] = str(number)
+            await self._apply(call, Dial(number, ""))
+            return
+        call = self.calls[call_id]
+        if call.host != host:
+            raise ValueError("another operator hosts this call")
+        if what == "answered":
+            await self._apply(call, Connected(number))
+        elif what == "ended":
+            reason = EndReason(str(message.get("reason", EndReason.HUNG_UP.value)))
+            await self._apply(call, HangUp(number, host, reason))
+        else:
+            raise ValueError(f"unknown phone report {what!r}")
 
     # What devices say.
 
@@ -331,6 +359,8 @@ class VoiceService:
             await self.published()
 
     async def _deliver(self, send: Send) -> None:
+        if send.to.kind is PartyKind.PHONE:
+            return  # the browser's SIP line signals phone calls itself
         if send.to.kind is PartyKind.DEVICE:
             body = {k: v for k, v in send.message.items() if k in DOWN_FIELDS}
             body["type"] = body["type"].removeprefix("voice.")

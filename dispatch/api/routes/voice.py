@@ -22,7 +22,7 @@ from dispatch.api.routes.alerts import visible_alert
 from dispatch.domain.access import Principal, Role
 from dispatch.services import Services
 from dispatch.store.tables import VoiceCall
-from dispatch.voice import record
+from dispatch.voice import phone, record
 from dispatch.voice.review import CallSummary, sample_for_review
 
 router = APIRouter(prefix="/api/v1", tags=["voice"])
@@ -41,6 +41,43 @@ def voice_config(services: ServicesDep, principal: PrincipalDep) -> dict[str, An
         "ice_servers": [s.model_dump(exclude_none=True) for s in settings.voice_ice_servers],
         "loopback_only": settings.voice_loopback_only,
         "record_calls": settings.voice_record_calls,
+        "phone": (
+            {"ws_url": settings.voice_sip_ws_url, "domain": settings.voice_sip_domain}
+            if settings.voice_sip_ws_url
+            else None
+        ),
+    }
+
+
+class IncomingCall(BaseModel):
+    number: str = Field(min_length=1, max_length=64)
+
+
+@router.post("/phone/incoming")
+async def phone_incoming(
+    services: ServicesDep, principal: BoardDep, body: IncomingCall
+) -> dict[str, Any]:
+    """The board's phone rings: whose number is it? A known one raises or joins the
+    elder's alert (the card pops); an unknown one changes nothing."""
+    caller = await services.db.run(
+        phone.receive_call,
+        services.db,
+        services.catalog,
+        body.number,
+        principal.username,
+        at=datetime.now(UTC),
+    )
+    if caller is None:
+        return {"known": False, "number": phone.normalise_number(body.number)}
+    await services.after_change()
+    return {
+        "known": True,
+        "number": phone.normalise_number(body.number),
+        "elder_id": str(caller.elder_id),
+        "elder_name": caller.elder_name,
+        "alert_id": str(caller.alert_id),
+        "joined": caller.joined,
+        "family": caller.family,
     }
 
 

@@ -7,6 +7,7 @@ import { startPage } from "../shared/page.js";
 import { Live, beep, statusShownIn } from "../shared/live.js";
 import { CityMap } from "./map.js";
 import { Softphone, talkButton } from "../shared/softphone.js";
+import { PhoneLine } from "../shared/phoneline.js";
 
 const BOARD_ROLES = ["operator", "supervisor", "admin"];
 const OPEN = ["raised", "dispatching", "offered", "accepted", "en_route", "on_scene", "escalated"];
@@ -26,6 +27,7 @@ const state = {
 let map;
 let live;
 let phone;
+let line; // the phone line, where the centre has a SIP phone system
 
 const age = (iso) => (Date.now() - new Date(iso).getTime()) / 1000;
 const unacknowledged = (a) => !a.acknowledged_at;
@@ -76,6 +78,7 @@ async function enter() {
   });
   await phone.init();
   phone.mount($("#softphone"));
+  if (phone.config.phone) startPhoneLine(phone.config);
   live = new Live("/ws/v1/board", {
     token: api.token,
     storageKey: `carebell.board.seq.${api.user.username}`,
@@ -135,6 +138,23 @@ function forget(id) {
   state.checked.delete(id);
   state.alarmed.delete(id);
   map.removeAlert(id);
+}
+
+function startPhoneLine(config) {
+  line = new PhoneLine({
+    api,
+    send: (m) => live?.send(m),
+    config: config.phone,
+    loopback: config.loopback_only,
+    user: api.user.username,
+    onPop: async (caller) => {
+      await loadAlerts();
+      await select(caller.alert_id);
+    },
+  });
+  $("#phoneline").hidden = false;
+  line.mount($("#phoneline"));
+  line.start().catch((error) => console.warn("phone line:", error));
 }
 
 // A call's party as the operator knows them: the elder, or the caregiver's name.
@@ -491,12 +511,28 @@ function elderSection(elder) {
     facts([
       ["detail.elder", elder.name],
       ["detail.address", elder.address],
-      ["detail.phone", elder.phone && h("a", { href: `tel:${elder.phone}` }, elder.phone)],
+      ["detail.phone", elder.phone && phoneNumber(elder.phone)],
       ["detail.health", elder.notes],
       ["detail.contact", elder.emergency_contact],
       ["detail.access", elder.access_notes],
     ]),
   ];
+}
+
+// The elder's number: dialled from the board's phone line where there is one.
+function phoneNumber(number) {
+  if (!line) return h("a", { href: `tel:${number}` }, number);
+  return h(
+    "span",
+    {},
+    number,
+    " ",
+    h(
+      "button",
+      { class: "small", "data-phone": "dial", onclick: () => line.dial(number, { alertId: state.selected }) },
+      t("phone.dial"),
+    ),
+  );
 }
 
 function deviceSection(device) {
