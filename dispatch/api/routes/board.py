@@ -22,6 +22,7 @@ from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute, counts_as
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
 from dispatch.domain.model import Shift
 from dispatch.store.tables import Alert, AuditRecord, Caregiver, Device, Elder, Order
+from dispatch.voice.phone import normalise_number
 
 router = APIRouter(prefix="/api/v1", tags=["board"])
 
@@ -33,7 +34,7 @@ def alert_card(
     """Everything the alert detail shows: elder, device, orders and the timeline."""
     alert = visible_alert(session, request, principal, alert_id)
     elder = session.get(Elder, alert.elder_id) if alert.elder_id else None
-    device = session.get(Device, alert.device_id)
+    device = session.get(Device, alert.device_id) if alert.device_id else None
     orders = session.exec(
         select(Order).where(Order.alert_id == alert.id).order_by(col(Order.offered_at))
     ).all()
@@ -46,7 +47,8 @@ def alert_card(
         "alert": alert.model_dump(mode="json"),
         "elder": elder.model_dump(mode="json") if elder else None,
         "device": device.model_dump(mode="json") if device else None,
-        "voice": {"talks": talks},
+        # The elder's number as the phone system dials it (digits, no country code).
+        "voice": {"talks": talks, "dial": normalise_number(elder.phone) if elder else None},
         "orders": [o.model_dump(mode="json") for o in orders],
         "timeline": [
             AuditPublic.model_validate(r, from_attributes=True).model_dump(mode="json")

@@ -529,7 +529,11 @@ function phoneNumber(number) {
     " ",
     h(
       "button",
-      { class: "small", "data-phone": "dial", onclick: () => line.dial(number, { alertId: state.selected }) },
+      {
+        class: "small",
+        "data-phone": "dial",
+        onclick: () => line.dial(state.card?.voice?.dial || number, { alertId: state.selected }),
+      },
       t("phone.dial"),
     ),
   );
