@@ -8,6 +8,7 @@ and pass plain values down.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Literal
@@ -98,6 +99,12 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url.removeprefix(prefix)
         return url
+
+    @field_validator("voice_ice_servers", mode="before")
+    @classmethod
+    def _ice_servers_from_json(cls, value: object) -> object:
+        # The environment gives JSON text; so may a caller passing it on as it is.
+        return json.loads(value) if isinstance(value, str) else value
 
     @classmethod
     def settings_customise_sources(

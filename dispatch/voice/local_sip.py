@@ -230,3 +230,25 @@ def sip_phone(workdir: Path, system: PhoneSystem, number: str, voice_file: Path)
     phone = SipPhone("baresip", argv, control, workdir, f"sip:{number}@{system.domain}")
     phone.number, phone.record_dir = number, record_dir
     return phone
+
+
+TURN_USER, TURN_PASSWORD = "carebell", "carebell-turn"  # as in config/turnserver.conf
+
+
+def coturn(workdir: Path) -> LocalServer:
+    """A private coturn (STUN and TURN) on loopback, from config/turnserver.conf."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    first = 40_000 + (port % 200) * 50  # a relay port range of its own
+    conf = (CONFIG_DIR / "turnserver.conf").read_text()
+    conf = re.sub(r"(?m)^listening-port=.*$", f"listening-port={port}", conf)
+    conf = re.sub(r"(?m)^min-port=.*$", f"min-port={first}", conf)
+    conf = re.sub(r"(?m)^max-port=.*$", f"max-port={first + 49}", conf)
+    conf += (
+        "listening-ip=127.0.0.1\nrelay-ip=127.0.0.1\n"
+        "allow-loopback-peers\n"  # every peer of the local demo is on loopback
+        f"pidfile={workdir / 'turnserver.pid'}\nuserdb={workdir / 'turndb'}\n"
+    )
+    (workdir / "turnserver.conf").write_text(conf)
+    argv = [shutil.which("turnserver") or "turnserver", "-c", str(workdir / "turnserver.conf")]
+    return LocalServer("coturn", argv, port, workdir, f"turn:127.0.0.1:{port}")
