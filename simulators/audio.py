@@ -59,3 +59,17 @@ def dominant_frequency_hz(samples: np.ndarray, rate_hz: int) -> float:
 
 def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
+
+
+def share_near(
+    samples: np.ndarray, rate_hz: int, frequency_hz: float, width_hz: float = 15.0
+) -> float:
+    """The share of the signal's power within ``width_hz`` of ``frequency_hz`` (0 to 1):
+    how much of a mixed recording one tone is."""
+    power = np.abs(np.fft.rfft(samples * np.hanning(len(samples)))) ** 2
+    power[0] = 0.0
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate_hz)
+    total = float(power.sum())
+    if total == 0.0:
+        return 0.0
+    return float(power[np.abs(freqs - frequency_hz) <= width_hz].sum()) / total

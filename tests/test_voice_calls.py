@@ -10,24 +10,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from sqlmodel import select
 
 from config.settings import Settings
 from dispatch.store.tables import AuditRecord, Caregiver, VoiceCall
-from simulators.audio import dominant_frequency_hz, read_mono, write_tone
+from simulators.audio import dominant_frequency_hz, read_mono, share_near, write_tone
 from simulators.devices import DevicePublisher
 from simulators.voice_device import VoiceDevice
 from tests.conftest import RunningServer
-from tests.helpers import CENTER, SmallCity, make_user, seed_small_city, wait_until
+from tests.helpers import (
+    CENTER,
+    SmallCity,
+    bearer,
+    login,
+    make_user,
+    seed_small_city,
+    wait_until,
+)
 from tests.test_web_pages import CHROMIUM, shoot, sign_in
 
 OPERATOR_HZ, DEVICE_HZ, CAREGIVER_HZ = 440.0, 660.0, 880.0
 TOLERANCE_HZ = 15.0
+NOBODY_HZ = 1234.0  # a frequency no party plays: the noise floor to compare with
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (scripts/test.sh does)"
@@ -147,6 +159,34 @@ HEARD_HZ = """async (party) => {
   await ctx.close();
   return bins[best] > -90 ? hz : 0;
 }"""
+
+
+# How loud each of ``hz`` is (dB, the strongest bin within 10 Hz) in what a page hears.
+HEARD_LEVELS = """async ([party, wanted]) => {
+  const el = document.querySelector(`audio.voice-remote[data-party="${party}"]`);
+  const ctx = new AudioContext();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 16384;
+  ctx.createMediaStreamSource(el.srcObject).connect(analyser);
+  await new Promise((r) => setTimeout(r, 1000));
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  analyser.getFloatFrequencyData(bins);
+  const width = ctx.sampleRate / analyser.fftSize;
+  const levels = wanted.map((hz) => {
+    let best = -Infinity;
+    for (let i = Math.floor((hz - 10) / width); i <= Math.ceil((hz + 10) / width); i++) {
+      best = Math.max(best, bins[i]);
+    }
+    return best;
+  });
+  await ctx.close();
+  return levels;
+}"""
+
+
+async def heard_levels_db(page: Page, party: str, hz: list[float]) -> dict[float, float]:
+    levels = await page.evaluate(HEARD_LEVELS, [party, hz])
+    return dict(zip(hz, levels, strict=True))
 
 
 async def heard_hz(page: Page, party: str) -> float:
@@ -303,3 +343,108 @@ async def _caregiver_name(server: RunningServer, city: SmallCity) -> str:
             return caregiver.name
 
     return await asyncio.to_thread(name)
+
+
+@pytest.fixture
+def recording_bureau(settings: Settings) -> Settings:
+    settings.voice_record_calls = True
+    return settings
+
+
+async def test_a_three_way_call_mixes_everyone_and_is_recorded_for_supervisors(
+    recording_bureau: Settings,
+    server: RunningServer,
+    city: SmallCity,
+    publisher: DevicePublisher,
+    talking_device: VoiceDevice,
+    tones: dict[str, Path],
+) -> None:
+    device, caregiver = f"device:{city.device_id}", f"caregiver:{city.near_id}"
+    async with (
+        chromium_speaking(tones["operator"]) as board_browser,
+        chromium_speaking(tones["caregiver"]) as phone_browser,
+    ):
+        board, operator = await board_page(board_browser, server)
+        app = await app_page(phone_browser, server, city.near_id)
+        await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+        await board.locator(
+            f'.voice-waiting li[data-party="{device}"] [data-voice="answer"]'
+        ).click()
+        await expect(board.locator(f'.voice-legs li[data-party="{device}"]')).to_have_attribute(
+            "data-state", "connected", timeout=10_000
+        )
+
+        # The operator adds the caregiver; the phone rings and she answers.
+        await board.select_option('[data-voice="contact"]', caregiver)
+        await board.click('[data-voice="dial"]')
+        await app.click('[data-voice="accept"]')
+        await expect(board.locator(f'.voice-legs li[data-party="{caregiver}"]')).to_have_attribute(
+            "data-state", "connected", timeout=10_000
+        )
+        # The caregiver hears the elder's device through the operator's mix.
+        host = f"operator:{operator}"
+        await wait_until(lambda: heard_hz(app, host), timeout_s=10)
+        levels = await heard_levels_db(app, host, [OPERATOR_HZ, DEVICE_HZ, NOBODY_HZ])
+        assert levels[DEVICE_HZ] > levels[NOBODY_HZ] + 20, levels
+        assert levels[OPERATOR_HZ] > levels[NOBODY_HZ] + 20, levels
+        await shoot(board, "softphone-three-way-en")
+        await asyncio.sleep(1.5)
+        await board.click('[data-voice="hangup"]')
+        await expect(board.locator("#softphone")).to_have_attribute("data-state", "ended")
+
+    # The device heard both the operator and the caregiver.
+    (recording,) = talking_device.recordings
+    samples, rate = read_mono(recording.path)
+    floor = share_near(samples[rate:], rate, NOBODY_HZ)
+    assert share_near(samples[rate:], rate, OPERATOR_HZ) > 100 * floor
+    assert share_near(samples[rate:], rate, CAREGIVER_HZ) > 100 * floor
+
+    # The call's recording is kept with the alert; supervisors play it, operators may not.
+    def recorded() -> VoiceCall | None:
+        with server.services.db.session() as session:
+            call = session.exec(select(VoiceCall)).one()
+            return call if call.recording else None
+
+    async def stored() -> VoiceCall | None:
+        return await asyncio.to_thread(recorded)
+
+    call = await wait_until(stored)
+    assert call.parties == [device, caregiver]
+    supervisor = await login(server.http, server.services.db, "supervisor")
+    as_operator = await login(server.http, server.services.db, "operator", areas=("东城区",))
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        played = await http.get(f"/api/v1/calls/{call.id}/recording", headers=bearer(supervisor))
+        refused = await http.get(f"/api/v1/calls/{call.id}/recording", headers=bearer(as_operator))
+        listed = await http.get(f"/api/v1/alerts/{call.alert_id}/calls", headers=bearer(supervisor))
+        sample = await http.post("/api/v1/calls/review-sample", headers=bearer(supervisor))
+        reviewed = await http.put(
+            f"/api/v1/calls/{call.id}/review",
+            json={"note": "calm, clear, help explained"},
+            headers=bearer(supervisor),
+        )
+    assert played.status_code == 200
+    assert refused.status_code == 403
+    assert listed.json()[0]["recording"] is True
+    assert listed.json()[0]["talk_s"] > 1
+    assert [c["id"] for c in sample.json()] == [str(call.id)]  # the operator's one call
+    assert reviewed.json()["reviewed_by"].startswith("supervisor-")
+    # Each voice stands far above a frequency nobody played (the operator's microphone
+    # passes Chromium's noise suppression, which tames a steady tone, so shares vary).
+    heard = _decode(played.content)
+    floor = share_near(heard, 48_000, NOBODY_HZ)
+    for hz in (OPERATOR_HZ, DEVICE_HZ, CAREGIVER_HZ):
+        assert share_near(heard, 48_000, hz) > 100 * floor, hz
+
+
+def _decode(webm: bytes) -> np.ndarray:
+    """The first channel of a WebM/Opus recording at 48 kHz, as floats."""
+    import av
+
+    with av.open(io.BytesIO(webm)) as container:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=48_000)
+        chunks = [
+            frame.to_ndarray().ravel()
+            for packet_frame in container.decode(audio=0)
+            for frame in resampler.resample(packet_frame)
+        ]
+    return np.concatenate(chunks)

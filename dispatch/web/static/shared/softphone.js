@@ -463,7 +463,7 @@ export class Softphone {
           : h("button", { class: "primary", "data-voice": "request", onclick: () => this.requestCall() }, t("voice.call_centre")),
       );
     }
-    if (this.role === "host" && !this.call) {
+    if (this.role === "host") {
       if (!rows.length) rows.push(h("p", { class: "voice-idle" }, t("voice.idle")));
       rows.push(this.dialler());
     }
@@ -473,7 +473,7 @@ export class Softphone {
 
   // Call a caregiver from the panel: pick, then one tap.
   dialler() {
-    const people = this.contacts();
+    const people = this.contacts().filter((p) => !this.call?.legs.has(p.party));
     if (!people.length) return null;
     const pick = h(
       "select",
@@ -484,7 +484,11 @@ export class Softphone {
       "div",
       { class: "voice-dialler" },
       pick,
-      h("button", { "data-voice": "dial", onclick: () => this.dial(pick.value) }, t("voice.call")),
+      h(
+        "button",
+        { "data-voice": "dial", onclick: () => this.dial(pick.value) },
+        t(this.call ? "voice.add_to_call" : "voice.call"),
+      ),
     );
   }
 
