@@ -35,7 +35,7 @@ from tests.helpers import (
     seed_small_city,
     wait_until,
 )
-from tests.test_web_pages import CHROMIUM, shoot, sign_in
+from tests.test_web_pages import CHROMIUM, SCREENSHOTS, sign_in
 
 OPERATOR_HZ, DEVICE_HZ, CAREGIVER_HZ = 440.0, 660.0, 880.0
 TOLERANCE_HZ = 15.0
@@ -193,6 +193,25 @@ async def heard_hz(page: Page, party: str) -> float:
     return float(await page.evaluate(HEARD_HZ, party))
 
 
+SIZES = {"large": {"width": 1920, "height": 1080}, "phone": {"width": 390, "height": 844}}
+
+
+async def shoot_everywhere(
+    page: Page, name: str, sizes: tuple[str, ...] = ("large", "phone")
+) -> None:
+    """With CAREBELL_SCREENSHOTS set: ``name`` on each screen size, in English and Chinese."""
+    if not SCREENSHOTS:
+        return
+    before = page.viewport_size
+    for size in sizes:
+        await page.set_viewport_size(SIZES[size])
+        for lang in ("en", "zh"):
+            await page.screenshot(path=f"{SCREENSHOTS}/{name}-{size}-{lang}.png")
+            await page.click("header .lang")
+    if before:
+        await page.set_viewport_size(before)
+
+
 def recorded_hz(path: Path) -> float:
     samples, rate = read_mono(path)
     return dominant_frequency_hz(samples[rate // 2 :], rate)  # past the first half second
@@ -226,7 +245,7 @@ async def test_a_press_opens_a_voice_session_and_both_sides_hear_each_other(
         # Speaking to the elder is what answers the alert.
         kpi = board.locator('[data-kpi="answered_within_target"] b')
         await expect(kpi).to_have_text("100%")
-        await shoot(board, "softphone-connected-en")
+        await shoot_everywhere(board, "softphone-board")
         await board.click('[data-voice="hangup"]')
         await expect(softphone).to_have_attribute("data-state", "ended")
 
@@ -309,7 +328,7 @@ async def test_operator_and_caregiver_talk_one_tap_each_way(
         await wait_until(lambda: heard_hz(app, f"operator:{operator}"), timeout_s=10)
         assert abs(await heard_hz(board, party) - CAREGIVER_HZ) < TOLERANCE_HZ
         assert abs(await heard_hz(app, f"operator:{operator}") - OPERATOR_HZ) < TOLERANCE_HZ
-        await shoot(app, "softphone-app-connected-en")
+        await shoot_everywhere(app, "softphone-app", sizes=("phone",))
         await app.click('[data-voice="hangup"]')
         await expect(board.locator("#softphone")).to_have_attribute("data-state", "ended")
 
@@ -387,7 +406,7 @@ async def test_a_three_way_call_mixes_everyone_and_is_recorded_for_supervisors(
         levels = await heard_levels_db(app, host, [OPERATOR_HZ, DEVICE_HZ, NOBODY_HZ])
         assert levels[DEVICE_HZ] > levels[NOBODY_HZ] + 20, levels
         assert levels[OPERATOR_HZ] > levels[NOBODY_HZ] + 20, levels
-        await shoot(board, "softphone-three-way-en")
+        await shoot_everywhere(board, "softphone-three-way", sizes=("large",))
         await asyncio.sleep(1.5)
         await board.click('[data-voice="hangup"]')
         await expect(board.locator("#softphone")).to_have_attribute("data-state", "ended")

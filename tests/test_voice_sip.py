@@ -30,8 +30,8 @@ from tests.test_voice_calls import (
     chromium_speaking,
     heard_hz,
     recorded_hz,
+    shoot_everywhere,
 )
-from tests.test_web_pages import shoot
 
 ELDER_NUMBER = "13800000001"
 PHONE_HZ = 550.0
@@ -122,7 +122,7 @@ async def test_a_call_from_the_elders_number_pops_the_card_and_raises_an_alert(
         await expect(board.locator("#detail h2")).to_have_text("Call from the elder's phone")
         await expect(board.locator("#detail")).to_contain_text("王秀英")
         await expect(line).to_contain_text("王秀英")
-        await shoot(board, "phone-incoming-en")
+        await shoot_everywhere(board, "phone-incoming", sizes=("large",))
 
         await board.click('[data-phone="answer"]')
         await expect(line).to_have_attribute("data-state", "connected", timeout=15_000)
@@ -180,7 +180,7 @@ async def test_a_call_joins_the_open_alert_and_the_operator_dials_the_elder_back
         await expect(board.locator("#phoneline")).to_have_attribute(
             "data-state", "connected", timeout=15_000
         )
-        await shoot(board, "phone-connected-en")
+        await shoot_everywhere(board, "phone-connected", sizes=("large",))
         await board.click('[data-phone="hangup"]')
         await expect(board.locator("#phoneline")).to_have_attribute("data-state", "ended")
 

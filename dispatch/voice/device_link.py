@@ -23,20 +23,12 @@ from devices.protocol import (
     voice_device_of,
     voice_down_topic,
 )
-from dispatch.errors import CareBellError, PayloadError
+from dispatch.errors import DeviceUnreachable, PayloadError
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 5.0
 RECONNECT_S = (0.5, 10.0)  # first wait, longest wait
-
-
-class DeviceUnreachable(CareBellError):
-    """The broker was not there to take a voice message for a device."""
-
-    def __init__(self, device_id: str, why: str) -> None:
-        self.device_id = device_id
-        super().__init__(f"voice message for {device_id} not sent: {why}")
 
 
 class MqttVoiceLink:

@@ -88,7 +88,8 @@ def _ng_pong(port: int) -> bool:
 def rtpengine(workdir: Path) -> Rtpengine:
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_udp_port()
-    first = 30_000 + (port % 300) * 100  # a media port range of its own
+    # A media port range of its own, below Linux's ephemeral ports (32768 up).
+    first = 20_000 + (port % 120) * 100
     argv = [
         shutil.which("rtpengine") or "rtpengine",
         "--interface=127.0.0.1",
@@ -239,7 +240,7 @@ def coturn(workdir: Path) -> LocalServer:
     """A private coturn (STUN and TURN) on loopback, from config/turnserver.conf."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    first = 40_000 + (port % 200) * 50  # a relay port range of its own
+    first = 10_000 + (port % 200) * 50  # relay ports of its own, below the ephemeral ones
     conf = (CONFIG_DIR / "turnserver.conf").read_text()
     conf = re.sub(r"(?m)^listening-port=.*$", f"listening-port={port}", conf)
     conf = re.sub(r"(?m)^min-port=.*$", f"min-port={first}", conf)

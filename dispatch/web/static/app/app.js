@@ -186,6 +186,7 @@ function settle(message) {
 // ---- rendering -------------------------------------------------------------------
 
 function render() {
+  phone?.render();
   apply(document);
   $("#shift-state").textContent = t(state.onDuty ? "app.on_shift" : "app.off_shift");
   $("#shift-toggle").textContent = t(state.onDuty ? "app.go_off" : "app.go_on");

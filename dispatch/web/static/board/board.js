@@ -71,6 +71,7 @@ async function enter() {
     send: (m) => live?.send(m),
     role: "host",
     names: partyName,
+    onDial: (party, alertId) => alertId && state.selected !== alertId && select(alertId),
     contacts: () =>
       [...state.caregivers.values()]
         .filter((c) => c.name && c.state !== "off_shift")
@@ -163,8 +164,7 @@ function partyName(party) {
   if (kind === "caregiver") return state.caregivers.get(id)?.name;
   if (kind === "device") {
     const card = state.card;
-    if (card?.device?.id === id && card.elder) return `${card.elder.name} (${id})`;
-    return [...state.alerts.values()].find((a) => a.device_id === id)?.device_id;
+    if (card?.device?.id === id && card.elder) return `${card.elder.name} · ${id}`;
   }
   return null;
 }
@@ -370,6 +370,8 @@ function render() {
   renderQueue();
   renderKpis();
   renderDetail();
+  phone?.render();
+  line?.render();
 }
 
 function renderDetail() {

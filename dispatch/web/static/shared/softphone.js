@@ -41,13 +41,15 @@ async function gathered(pc) {
 export class Softphone {
   // send(message): over the live socket; names: party -> a person's name, for the panel.
   // contacts(): [{party, name}] the host may call from the panel (caregivers on shift).
-  constructor({ api, send, role, names = () => null, contacts = () => [], onChange = () => {} }) {
-    Object.assign(this, { api, send, role, names, contacts, onChange });
+  // onDial(party, alertId): the host dials (the board opens the alert's card).
+  constructor({ api, send, role, names = () => null, contacts = () => [], onChange = () => {}, onDial = () => {} }) {
+    Object.assign(this, { api, send, role, names, contacts, onChange, onDial });
     this.config = { ice_servers: [], loopback_only: false, record_calls: false };
     this.call = null; // {id, alertId, legs: Map(party -> leg), answeredAt, state, muted}
     this.waiting = []; // parties asking to talk (host only)
     this.incoming = null; // an offer to this guest, not yet answered
     this.requested = false; // this guest asked the centre to call
+    this.heard = new Map(); // party -> the name the server gave it (waiting callers)
     this.ended = null; // {reason, at}: shown a few seconds after a call
     this.audio = null;
     this.mic = null;
@@ -157,6 +159,7 @@ export class Softphone {
       this.startRecording();
     }
     if (this.call.legs.has(party)) return;
+    this.onDial(party, this.call.alertId);
     const leg = this.newLeg(party);
     this.call.legs.set(party, leg);
     this.render();
@@ -237,6 +240,7 @@ export class Softphone {
     const handle = {
       "voice.waiting": () => {
         this.waiting = message.waiting;
+        for (const w of this.waiting) this.heard.set(w.party, w.name);
       },
       "voice.offer": () => {
         this.incoming = message;
@@ -272,6 +276,12 @@ export class Softphone {
     if (!this.call || this.call.id !== view.call_id) return;
     this.call.state = view.state;
     this.call.answeredAt = view.answered_at;
+    if (this.role === "guest") {
+      // A guest's one leg is to the host: it is in the state of the call.
+      for (const leg of this.call.legs.values()) leg.state = view.state;
+      if (view.state === "ended") this.finish("hung_up");
+      return;
+    }
     for (const legView of view.legs) {
       const leg = this.call.legs.get(legView.party);
       if (leg) Object.assign(leg, { state: legView.state, answeredAt: legView.answered_at });
@@ -373,7 +383,8 @@ export class Softphone {
   }
 
   label(party) {
-    return this.names(party) || party.split(":").slice(1).join(":").slice(0, 12);
+    if (partyKind(party) === "operator") return t("voice.centre", { name: party.slice(9) });
+    return this.names(party) || this.heard.get(party) || party.split(":").slice(1).join(":").slice(0, 12);
   }
 
   render() {
