@@ -32,6 +32,8 @@ from devices.protocol import (
     voice_up_topic,
 )
 from dispatch.errors import PayloadError
+from dispatch.voice.capability import VoiceCatalog
+from simulators.audio import write_tone, write_voice
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +144,7 @@ class VoiceDevice:
         self.recordings: list[Recording] = []
         self.ready = asyncio.Event()
         self._client: aiomqtt.Client | None = None
+        self._watchers: set[asyncio.Task[None]] = set()  # held until done
         if loopback_only:
             keep_to_loopback()
 
@@ -155,12 +158,15 @@ class VoiceDevice:
             identifier=self.client_id,
         ) as client:
             self._client = client
-            for device_id in self.device_ids:
-                await client.subscribe(f"{TOPIC_ROOT}/{device_id}/voice/down", qos=1)
+            # One wildcard for a whole city; only our devices' messages are taken.
+            await client.subscribe(f"{TOPIC_ROOT}/+/voice/down", qos=1)
+            ours = set(self.device_ids)
             self.ready.set()
             try:
                 async for message in client.messages:
                     device_id = str(message.topic).split("/")[3]
+                    if device_id not in ours:
+                        continue
                     payload = message.payload
                     if isinstance(payload, bytes | bytearray):
                         await self._receive(device_id, bytes(payload))
@@ -197,7 +203,9 @@ class VoiceDevice:
         sdp = offer.sdp or ""
         answer = await peer.answer(loopback_candidates_only(sdp) if self.loopback_only else sdp)
         await self._send(device_id, offer.call_id, "answer", sdp=answer)
-        asyncio.get_running_loop().create_task(self._watch(recording, peer))
+        watcher = asyncio.get_running_loop().create_task(self._watch(recording, peer))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
 
     async def _watch(self, recording: Recording, peer: VoicePeer) -> None:
         connected = asyncio.ensure_future(peer.connected.wait())
@@ -227,3 +235,36 @@ class VoiceDevice:
         if sdp is not None:
             body["sdp"] = sdp
         await self._client.publish(voice_up_topic(device_id), json.dumps(body), qos=1)
+
+
+ELDER_SAYS = "喂，我是王阿姨，我摔倒了，起不来，请帮帮我。"
+
+
+async def talk_for_the_city(
+    mqtt_url: str,
+    devices: Iterable[tuple[str, str]],
+    voices: VoiceCatalog,
+    folder: Path,
+    *,
+    loopback_only: bool = False,
+) -> None:
+    """The demo's elders: every device of a kind that talks answers the centre's calls
+    with a recorded voice (espeak-ng where installed, else a 440 Hz tone). Runs until
+    cancelled; what each device heard is kept in ``folder``."""
+    voice = await asyncio.to_thread(_elder_voice, folder)
+    talking = [device_id for device_id, kind in devices if voices.of(kind).talks]
+    log.info("%d simulated devices answer voice calls", len(talking))
+    device = VoiceDevice(
+        mqtt_url,
+        talking,
+        voice_file=voice,
+        record_dir=folder / "heard",
+        loopback_only=loopback_only,
+    )
+    await device.run()
+
+
+def _elder_voice(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "elder.wav"
+    return write_voice(path, ELDER_SAYS) or write_tone(path, 440.0, 10.0)
