@@ -123,6 +123,7 @@ class VoiceService:
             self.channels[party] = left
             return
         self.channels.pop(party, None)
+        self._withdraw(party)  # a caregiver who asked for a call and left
         async with self._lock:
             for call in list(self.calls.values()):
                 if call.host == party:

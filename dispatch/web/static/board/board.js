@@ -162,10 +162,9 @@ function startPhoneLine(config) {
 function partyName(party) {
   const [kind, id] = party.split(":");
   if (kind === "caregiver") return state.caregivers.get(id)?.name;
-  if (kind === "device") {
-    const card = state.card;
-    if (card?.device?.id === id && card.elder) return `${card.elder.name} · ${id}`;
-  }
+  const card = state.card;
+  if (kind === "device" && card?.device?.id === id && card.elder) return `${card.elder.name} · ${id}`;
+  if (kind === "phone") return card?.voice?.dial === id && card.elder ? `${card.elder.name} · ${id}` : id;
   return null;
 }
 

@@ -512,8 +512,9 @@ export class Softphone {
 
 // The "talk" button on an alert: calls its device, or says plainly why it cannot.
 export function talkButton(phone, alert, voice) {
+  if (!alert.device_id) return null; // raised by a person or a phone call: nothing to call
   const party = `device:${alert.device_id}`;
-  if (!alert.device_id || !voice?.talks) {
+  if (!voice?.talks) {
     return h("p", { class: "voice-cannot", "data-voice": "cannot-talk" }, t("voice.cannot_talk"));
   }
   const onCall = phone.call?.legs.has(party);
