@@ -374,6 +374,9 @@ export class Softphone {
     if (timer && this.call?.answeredAt) {
       timer.textContent = fmt.clock((Date.now() - new Date(this.call.answeredAt)) / 1000);
     }
+    for (const waited of this.el.querySelectorAll(".voice-waited")) {
+      waited.textContent = fmt.clock((Date.now() - new Date(waited.dataset.since)) / 1000);
+    }
     const meter = this.el.querySelector(".voice-level i");
     if (meter) meter.style.width = `${Math.min(100, Math.round(this.level() * 140))}%`;
     if (this.ended && Date.now() - this.ended.at > ENDED_SHOWN_MS && !this.call) {
@@ -460,7 +463,8 @@ export class Softphone {
             h(
               "li",
               { "data-party": w.party },
-              h("span", {}, `${w.name} · ${t(`voice.kind.${partyKind(w.party)}`)}`),
+              h("span", {}, `${w.name} · ${w.alert_type ? t(`alertType.${w.alert_type}`) : t(`voice.kind.${partyKind(w.party)}`)}`),
+              h("span", { class: "voice-waited", "data-since": w.since }),
               h("button", { class: "primary", "data-voice": "answer", onclick: () => this.answerWaiting(w) }, t("voice.answer")),
             ),
           ),
