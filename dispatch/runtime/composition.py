@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from config.settings import Settings
 from devices.gateway import MqttGateway
 from devices.protocol import VoiceSignal
+from devices.voice_link import MqttVoiceLink
 from dispatch.background import stop_tasks
 from dispatch.domain.catalog import Catalog
 from dispatch.emergency.commands import CommandRelay
@@ -31,7 +32,6 @@ from dispatch.runtime import metrics
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
 from dispatch.voice.capability import load_voice_catalog
-from dispatch.voice.device_link import MqttVoiceLink
 from dispatch.voice.service import VoiceService
 
 log = logging.getLogger(__name__)

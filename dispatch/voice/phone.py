@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
-from dispatch.catalog import Catalog
+from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import OPEN_ALERT_STATES
 from dispatch.store.audit import raise_alert, record_note
 from dispatch.store.db import Database

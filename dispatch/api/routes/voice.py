@@ -17,10 +17,17 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from dispatch.api.deps import BoardDep, PrincipalDep, ServicesDep, SessionDep, allow, forbid
+from dispatch.api.deps import (
+    BoardDep,
+    PrincipalDep,
+    ServerParts,
+    ServicesDep,
+    SessionDep,
+    allow,
+    forbid,
+)
 from dispatch.api.routes.alerts import visible_alert
 from dispatch.domain.access import Principal, Role
-from dispatch.services import Services
 from dispatch.store.tables import VoiceCall
 from dispatch.voice import phone, record
 from dispatch.voice.review import CallSummary, sample_for_review
@@ -140,7 +147,7 @@ async def play_recording(
     return FileResponse(path)
 
 
-def _call(services: Services, call_id: uuid.UUID) -> VoiceCall | None:
+def _call(services: ServerParts, call_id: uuid.UUID) -> VoiceCall | None:
     with services.db.session() as session:
         return session.get(VoiceCall, call_id)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import CONFIG_DIR
-from dispatch.local_services import LocalServer, free_port
+from simulators.local_services import LocalServer, free_port
 
 KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 BARESIP_MODULES = "/usr/lib/baresip/modules"

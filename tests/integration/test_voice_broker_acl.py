@@ -14,9 +14,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from config.settings import Settings
 from devices.mqtt import BrokerAddress
 from devices.protocol import VOICE_UP_FILTER, voice_down_topic, voice_up_topic
-from dispatch import local_services, provisioning
-from dispatch.catalog import load_catalog
+from dispatch.registry import provisioning
+from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
+from simulators import local_services
 
 CATALOG = load_catalog(Settings().alert_types_file)
 

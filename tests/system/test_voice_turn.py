@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.local_services import LocalServer
-from dispatch.voice.local_sip import TURN_PASSWORD, TURN_USER, coturn
 from simulators.audio import write_tone
-from tests.test_voice_calls import chromium_speaking
+from simulators.local_services import LocalServer
+from simulators.local_sip import TURN_PASSWORD, TURN_USER, coturn
+from tests.system.test_voice_calls import chromium_speaking
 
 pytestmark = pytest.mark.skipif(
     shutil.which("turnserver") is None, reason="coturn is not installed (scripts/test.sh does)"

@@ -18,12 +18,12 @@ from sqlmodel import select
 
 from config.settings import Settings
 from dispatch.store.tables import Alert, AuditRecord, Elder, VoiceCall
-from dispatch.voice.local_sip import PhoneSystem, SipPhone, phone_system, sip_available, sip_phone
 from simulators.audio import write_tone
 from simulators.devices import DevicePublisher
+from simulators.local_sip import PhoneSystem, SipPhone, phone_system, sip_available, sip_phone
 from tests.conftest import RunningServer
 from tests.helpers import SmallCity, seed_small_city, wait_until
-from tests.test_voice_calls import (
+from tests.system.test_voice_calls import (
     OPERATOR_HZ,
     TOLERANCE_HZ,
     board_page,

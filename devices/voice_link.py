@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import aiomqtt
 
+from devices.errors import DeviceUnreachable, PayloadError
 from devices.mqtt import BrokerAddress
 from devices.protocol import (
     VOICE_UP_FILTER,
@@ -23,7 +24,6 @@ from devices.protocol import (
     voice_device_of,
     voice_down_topic,
 )
-from dispatch.errors import DeviceUnreachable, PayloadError
 
 log = logging.getLogger(__name__)
 

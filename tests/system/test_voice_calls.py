@@ -35,7 +35,7 @@ from tests.helpers import (
     seed_small_city,
     wait_until,
 )
-from tests.test_web_pages import CHROMIUM, SCREENSHOTS, sign_in
+from tests.system.test_web_pages import CHROMIUM, SCREENSHOTS, sign_in
 
 OPERATOR_HZ, DEVICE_HZ, CAREGIVER_HZ = 440.0, 660.0, 880.0
 TOLERANCE_HZ = 15.0

@@ -143,7 +143,7 @@ def test_only_an_operator_hosts_and_parties_parse_from_text() -> None:
 
 
 def test_an_alert_from_a_device_that_talks_is_answered_only_by_a_connected_call() -> None:
-    from dispatch.kpis import counts_as_answer
+    from dispatch.domain.kpis import counts_as_answer
 
     def answers(action: str | None, entity: str, to_state: str, talks: bool) -> bool:
         return counts_as_answer(action=action, entity=entity, to_state=to_state, device_talks=talks)
