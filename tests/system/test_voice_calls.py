@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -21,7 +23,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from sqlmodel import select
 
 from config.settings import Settings
-from dispatch.store.tables import AuditRecord, Caregiver, VoiceCall
+from dispatch.store.tables import Alert, AuditRecord, Caregiver, VoiceCall
 from simulators.audio import dominant_frequency_hz, read_mono, share_near, write_tone
 from simulators.devices import DevicePublisher
 from simulators.voice_device import VoiceDevice
@@ -444,6 +446,9 @@ async def test_a_three_way_call_mixes_everyone_and_is_recorded_for_supervisors(
     assert played.status_code == 200
     assert refused.status_code == 403
     assert listed.json()[0]["recording"] is True
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        card = await http.get(f"/api/v1/alerts/{call.alert_id}/card", headers=bearer(as_operator))
+    assert card.json()["calls"][0]["recording"] is False  # an operator may not play it
     assert listed.json()[0]["talk_s"] > 1
     assert [c["id"] for c in sample.json()] == [str(call.id)]  # the operator's one call
     assert reviewed.json()["reviewed_by"].startswith("supervisor-")
@@ -467,3 +472,56 @@ def _decode(webm: bytes) -> np.ndarray:
             for frame in resampler.resample(packet_frame)
         ]
     return np.concatenate(chunks)
+
+
+async def test_a_supervisor_plays_a_calls_recording_on_the_alert_card(
+    recording_bureau: Settings,
+    server: RunningServer,
+    city: SmallCity,
+    publisher: DevicePublisher,
+    tones: dict[str, Path],
+) -> None:
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+
+    def recorded_call() -> None:
+        with server.services.db.session() as session:
+            alert = session.exec(select(Alert)).one()
+            call = VoiceCall(
+                id=uuid.uuid4(),
+                alert_id=alert.id,
+                host="op-earlier",
+                parties=[f"device:{city.device_id}"],
+                started_at=alert.raised_at,
+                answered_at=alert.raised_at + timedelta(seconds=2),
+                ended_at=alert.raised_at + timedelta(seconds=32),
+                recording="earlier.wav",
+            )
+            session.add(call)
+        folder = recording_bureau.voice_recordings_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        write_tone(folder / "earlier.wav", OPERATOR_HZ, 3)
+
+    async def alert_stored() -> bool:
+        def count() -> int:
+            with server.services.db.session() as session:
+                return len(session.exec(select(Alert)).all())
+
+        return await asyncio.to_thread(count) == 1
+
+    await wait_until(alert_stored)
+    await asyncio.to_thread(recorded_call)
+    async with chromium_speaking(tones["operator"]) as browser:
+        operator, _ = await board_page(browser, server)
+        await operator.locator(".alert").first.click()
+        await expect(operator.locator("#detail .calls li")).to_contain_text("0:30")
+        await expect(operator.locator("[data-call-play]")).to_have_count(0)  # not for operators
+
+        supervisor = await asyncio.to_thread(make_user, server.services.db, "supervisor")
+        page = await (await browser.new_context()).new_page()
+        await page.goto(f"{server.http}/board/")
+        await sign_in(page, supervisor)
+        await page.locator(".alert").first.click()
+        await page.click("[data-call-play]")
+        player = page.locator("#detail audio.recording")
+        await expect(player).to_have_count(1)
+        await wait_until(lambda: player.evaluate("(a) => a.currentTime > 0.5"), timeout_s=10)

@@ -16,12 +16,21 @@ from sqlmodel import col, select
 
 from dispatch.api.deps import BoardDep, ServerParts, ServicesDep, SessionDep
 from dispatch.api.routes.alerts import visible_alert
+from dispatch.api.routes.voice import call_view
 from dispatch.api.schemas import AuditPublic
 from dispatch.domain.access import Principal
 from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute, counts_as_answer
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
 from dispatch.domain.model import Shift
-from dispatch.store.tables import Alert, AuditRecord, Caregiver, Device, Elder, Order
+from dispatch.store.tables import (
+    Alert,
+    AuditRecord,
+    Caregiver,
+    Device,
+    Elder,
+    Order,
+    VoiceCall,
+)
 from dispatch.voice.phone import normalise_number
 
 router = APIRouter(prefix="/api/v1", tags=["board"])
@@ -41,6 +50,9 @@ def alert_card(
     timeline = session.exec(
         select(AuditRecord).where(AuditRecord.alert_id == alert.id).order_by(col(AuditRecord.id))
     ).all()
+    calls = session.exec(
+        select(VoiceCall).where(VoiceCall.alert_id == alert.id).order_by(col(VoiceCall.started_at))
+    ).all()
     voice = request.app.state.services.voice
     talks = voice is not None and device is not None and voice.voices.of(device.kind).talks
     return {
@@ -49,6 +61,7 @@ def alert_card(
         "device": device.model_dump(mode="json") if device else None,
         # The elder's number as the phone system dials it (digits, no country code).
         "voice": {"talks": talks, "dial": normalise_number(elder.phone) if elder else None},
+        "calls": [call_view(c, principal) for c in calls],
         "orders": [o.model_dump(mode="json") for o in orders],
         "timeline": [
             AuditPublic.model_validate(r, from_attributes=True).model_dump(mode="json")

@@ -405,6 +405,7 @@ function renderDetail() {
     deviceSection(card.device),
     ordersSection(card.orders),
     matcherSection(card.timeline),
+    callsSection(card.calls || []),
     timelineSection(card.timeline),
   );
 }
@@ -610,6 +611,47 @@ function actorLabel(actor) {
   if (kind === "device") return `${t("actor.device")} ${who}`;
   if (kind === "caregiver") return state.caregivers.get(who)?.name || who.slice(0, 8);
   return who || actor;
+}
+
+// The alert's calls; a recorded one plays here for the roles allowed to hear it.
+function callsSection(calls) {
+  if (!calls.length) return null;
+  return [
+    h("h3", {}, t("detail.calls")),
+    h(
+      "ul",
+      { class: "timeline calls" },
+      calls.map((c) =>
+        h(
+          "li",
+          { "data-call": c.id },
+          h("time", {}, fmt.time(c.started_at)),
+          h(
+            "span",
+            {},
+            [
+              c.parties.map((p) => partyName(p) || p).join(", "),
+              c.talk_s != null ? t("voice.talked", { t: fmt.clock(c.talk_s) }) : t("voice.unanswered"),
+            ].join(" · "),
+            " ",
+            c.recording &&
+              h("button", { class: "small", "data-call-play": c.id, onclick: (e) => playRecording(c.id, e.target) }, t("detail.play")),
+          ),
+        ),
+      ),
+    ),
+  ];
+}
+
+// Recordings need the bearer token, so they are fetched, then played from memory.
+async function playRecording(callId, button) {
+  const response = await fetch(`/api/v1/calls/${callId}/recording`, {
+    headers: { Authorization: `Bearer ${api.token}` },
+  });
+  if (!response.ok) return;
+  const player = h("audio", { controls: true, autoplay: true, class: "recording" });
+  player.src = URL.createObjectURL(await response.blob());
+  button.replaceWith(player);
 }
 
 // A call on the timeline: whom, and for how long it was talked.
