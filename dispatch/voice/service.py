@@ -106,18 +106,26 @@ class VoiceService:
         self.requested_by: dict[uuid.UUID, str] = {}
         self.channels: dict[Party, list[Channel]] = {}
         self.waiting: dict[Party, Waiting] = {}
+        self.areas: dict[int, Callable[[str], bool]] = {}  # an operator's socket: may see
         self._timers: set[asyncio.TimerHandle] = set()
         self._lock = asyncio.Lock()  # one event at a time: each reads and replaces a call
 
     # Browsers coming and going.
 
-    def attach(self, party: Party, channel: Channel) -> None:
+    def attach(
+        self, party: Party, channel: Channel, may_see: Callable[[str], bool] | None = None
+    ) -> None:
+        """Reach ``party`` on ``channel``; an operator's ``may_see(district)`` keeps
+        callers of other areas off their board."""
         self.channels.setdefault(party, []).append(channel)
-        if party.kind is PartyKind.OPERATOR:
-            channel.reply(self._waiting_message())
+        if may_see is not None:
+            self.areas[id(channel)] = may_see
+        if party.kind is PartyKind.OPERATOR and self._visible(channel):
+            channel.reply(self._waiting_message(channel))  # someone already waits
 
     async def detach(self, party: Party, channel: Channel) -> None:
         """A socket closed; a party left with no socket drops out of its calls."""
+        self.areas.pop(id(channel), None)
         left = [c for c in self.channels.get(party, []) if c is not channel]
         if left:
             self.channels[party] = left
@@ -294,7 +302,7 @@ class VoiceService:
                 return
             if any(c.has(party) and c.leg(party).live for c in self.calls.values()):
                 return  # already talking to the centre
-            self.waiting[party] = Waiting(
+            waiting = Waiting(
                 party,
                 self.clock(),
                 facts.elder_name or device_id,
@@ -302,30 +310,42 @@ class VoiceService:
                 facts.district,
                 alert.get("alert_type"),
             )
-            self._tell_operators(self._waiting_message())
+            self.waiting[party] = waiting
+            self._tell_operators(waiting)
         elif kind in ("alert.resolved", "alert.cancelled"):
-            waiting = self.waiting.get(party)
-            if waiting is not None and str(waiting.alert_id) == alert.get("id"):
+            asked = self.waiting.get(party)
+            if asked is not None and str(asked.alert_id) == alert.get("id"):
                 self._withdraw(party)
 
     async def _ask(self, party: Party, alert_id: uuid.UUID | None) -> None:
         name = await self.db.run(_party_name, self.db, party)
-        self.waiting[party] = Waiting(party, self.clock(), name, alert_id)
-        self._tell_operators(self._waiting_message())
+        waiting = Waiting(party, self.clock(), name, alert_id)
+        self.waiting[party] = waiting
+        self._tell_operators(waiting)
 
     def _withdraw(self, party: Party) -> None:
-        if self.waiting.pop(party, None) is not None:
-            self._tell_operators(self._waiting_message())
+        waiting = self.waiting.pop(party, None)
+        if waiting is not None:
+            self._tell_operators(waiting)
 
-    def _waiting_message(self) -> dict[str, Any]:
+    def _visible(self, channel: Channel) -> list[Waiting]:
+        """Who waits, as ``channel``'s operator may see them (callers of their areas)."""
+        may_see = self.areas.get(id(channel))
         waiting = sorted(self.waiting.values(), key=lambda w: w.since)
-        return {"type": "voice.waiting", "waiting": [w.view() for w in waiting]}
+        return [w for w in waiting if may_see is None or not w.district or may_see(w.district)]
 
-    def _tell_operators(self, message: dict[str, Any]) -> None:
+    def _waiting_message(self, channel: Channel) -> dict[str, Any]:
+        return {"type": "voice.waiting", "waiting": [w.view() for w in self._visible(channel)]}
+
+    def _tell_operators(self, changed: Waiting) -> None:
+        """Tell every operator who may see ``changed``'s area the new list."""
         for party, channels in self.channels.items():
-            if party.kind is PartyKind.OPERATOR:
-                for channel in channels:
-                    channel.reply(message)
+            if party.kind is not PartyKind.OPERATOR:
+                continue
+            for channel in channels:
+                may_see = self.areas.get(id(channel))
+                if may_see is None or not changed.district or may_see(changed.district):
+                    channel.reply(self._waiting_message(channel))
 
     # Applying the machine's decisions.
 

@@ -85,6 +85,7 @@ async def _serve(
     inbound: Any = None,
     accepts: Callable[[dict[str, Any]], bool] | None = None,
     voice_party: Party | None = None,
+    voice_areas: Callable[[str], bool] | None = None,
 ) -> None:
     """Subscribe, replay what the client missed, then stream until it leaves."""
     if last_seq and not _valid_seq(last_seq):
@@ -97,7 +98,7 @@ async def _serve(
     await fanout.subscribe(stream, conn)
     voice = services.voice if voice_party is not None else None
     if voice is not None and voice_party is not None:
-        voice.attach(voice_party, conn)
+        voice.attach(voice_party, conn, voice_areas)
     try:
         await _stream(websocket, services, conn, stream, last_seq, inbound)
     except WebSocketDisconnect:
@@ -234,6 +235,7 @@ async def board(
         inbound,
         accepts=_area_filter(principal),
         voice_party=party,
+        voice_areas=None if principal.sees_every_area else principal.may_see_area,
     )
 
 

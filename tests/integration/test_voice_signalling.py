@@ -17,6 +17,7 @@ from sqlmodel import select
 from config.settings import Settings
 from dispatch.store.tables import Device, VoiceCall
 from simulators.audio import write_tone
+from simulators.devices import DevicePublisher
 from simulators.voice_device import VoiceDevice, keep_to_loopback
 from tests.conftest import RunningServer
 from tests.helpers import LiveClient, SmallCity, login, seed_small_city, wait_until
@@ -43,7 +44,6 @@ async def city(server: RunningServer) -> SmallCity:
 async def board(server: RunningServer, city: SmallCity) -> AsyncIterator[LiveClient]:
     token = await login(server.http, server.services.db, "operator", areas=("东城区",))
     client = await LiveClient.connect(f"{server.ws}/ws/v1/board", token)
-    await client.next("voice.waiting")  # who waits to talk, sent on connect
     yield client
     await client.close()
 
@@ -166,3 +166,26 @@ async def test_a_wrong_voice_message_gets_an_error_and_the_socket_stays(
     await app.close()
     # The caregiver's socket closed: she no longer waits.
     assert (await board.next("voice.waiting", timeout_s=5))["waiting"] == []
+
+
+async def test_a_press_waits_to_talk_only_on_the_boards_of_its_area(
+    server: RunningServer, city: SmallCity, board: LiveClient, publisher: DevicePublisher
+) -> None:
+    token = await login(server.http, server.services.db, "operator", areas=("西城区",))
+    west = await LiveClient.connect(f"{server.ws}/ws/v1/board", token)
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    waiting = await board.next("voice.waiting")  # the 东城区 operator's board
+    (caller,) = waiting["waiting"]
+    assert caller["party"] == f"device:{city.device_id}"
+    assert caller["name"] == "王秀英"
+    assert caller["alert_type"] == "help_button"
+    with pytest.raises(TimeoutError):
+        await west.next("voice.waiting", timeout_s=1.0)
+    # A board that connects later is told who already waits.
+    late = await LiveClient.connect(
+        f"{server.ws}/ws/v1/board",
+        await login(server.http, server.services.db, "operator", areas=("东城区",)),
+    )
+    assert (await late.next("voice.waiting"))["waiting"][0]["party"] == caller["party"]
+    await late.close()
+    await west.close()
