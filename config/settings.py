@@ -8,11 +8,12 @@ and pass plain values down.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +22,16 @@ from pydantic_settings import (
 )
 
 from config import CONFIG_DIR
+
+
+class IceServer(BaseModel):
+    """A STUN or TURN server the browsers' WebRTC uses (coturn in docker-compose.yml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    urls: str = Field(pattern=r"^(stun|stuns|turn|turns):")
+    username: str | None = None
+    credential: str | None = None
 
 
 class Settings(BaseSettings):
@@ -65,6 +76,21 @@ class Settings(BaseSettings):
     replan_check_s: float = Field(default=10.0, gt=0)
     max_clock_skew_s: float = Field(default=24 * 3600.0, gt=0)
 
+    # Voice (docs/voice.md). STUN/TURN for browsers behind NAT, as JSON:
+    # [{"urls": "turn:turn.example.org:3478", "username": "…", "credential": "…"}].
+    voice_ice_servers: list[IceServer] = []
+    # Keep WebRTC media on 127.0.0.1: a demo or a test with every party on one machine.
+    voice_loopback_only: bool = False
+    # The bureau records its calls (kept with the alert, played back by supervisors).
+    voice_record_calls: bool = False
+    voice_recordings_dir: Path = Path("var/recordings")
+    # A leg nobody answers ends as "unavailable" after this long.
+    voice_ring_timeout_s: float = Field(default=45.0, gt=0)
+    # The centre's phone system (SIP over WebSocket, RFC 7118) the board's browser
+    # phone registers with, as sip:<operator>@<domain>; unset: no phone line.
+    voice_sip_ws_url: str | None = Field(default=None, pattern=r"^wss?://")
+    voice_sip_domain: str = "carebell.local"
+
     @field_validator("database_url")
     @classmethod
     def _normalise_postgres(cls, url: str) -> str:
@@ -73,6 +99,12 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url.removeprefix(prefix)
         return url
+
+    @field_validator("voice_ice_servers", mode="before")
+    @classmethod
+    def _ice_servers_from_json(cls, value: object) -> object:
+        # The environment gives JSON text; so may a caller passing it on as it is.
+        return json.loads(value) if isinstance(value, str) else value
 
     @classmethod
     def settings_customise_sources(

@@ -52,8 +52,12 @@ def acl_file(server_user: str, root: str = "carebell/v1/devices") -> str:
         f"topic read {root}/+/events\n"
         f"topic read {root}/+/status\n"
         f"topic write {root}/+/commands\n"
+        f"topic read {root}/+/voice/up\n"
+        f"topic write {root}/+/voice/down\n"
         "\n# Every device: its own topics only (%u is its user name, the device id).\n"
         f"pattern write {root}/%u/events\n"
         f"pattern readwrite {root}/%u/status\n"
         f"pattern read {root}/%u/commands\n"
+        f"pattern write {root}/%u/voice/up\n"
+        f"pattern read {root}/%u/voice/down\n"
     )

@@ -31,3 +31,11 @@ class BrokerUnavailable(CareBellError):
     def __init__(self, address: BrokerAddress, reason: str) -> None:
         self.address = address
         super().__init__(f"MQTT broker {address.host}:{address.port} unavailable: {reason}")
+
+
+class DeviceUnreachable(CareBellError):
+    """A voice message for a device could not be handed to the broker."""
+
+    def __init__(self, device_id: str, why: str) -> None:
+        self.device_id = device_id
+        super().__init__(f"voice message for {device_id} not sent: {why}")

@@ -4,6 +4,9 @@
     carebell/v1/devices/{device_id}/status   device → server, retained, JSON StatusPayload;
                                              also the device's MQTT last will ("offline")
     carebell/v1/devices/{device_id}/commands server → device, QoS 1, JSON CommandPayload
+    carebell/v1/devices/{device_id}/voice/down  server → device, QoS 1, JSON VoiceDownPayload
+    carebell/v1/devices/{device_id}/voice/up    device → server, QoS 1, JSON VoiceUpPayload
+                                             (call signalling: WebRTC offers, answers, hang-ups)
 
 ``parse_*`` either return a validated value or raise PayloadError with a stable
 reason code; nothing else escapes them (tests/unit/test_protocol.py checks).
@@ -17,7 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from devices.errors import PayloadError
 
@@ -30,6 +40,20 @@ _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 
 
 COMMANDS_FILTER = f"{TOPIC_ROOT}/+/commands"
+
+
+VOICE_UP_FILTER = f"{TOPIC_ROOT}/+/voice/up"
+VOICE_DOWN_FILTER = f"{TOPIC_ROOT}/+/voice/down"
+# An SDP offer with its ICE candidates runs to a few kilobytes.
+MAX_VOICE_PAYLOAD_BYTES = 32768
+
+
+def voice_down_topic(device_id: str) -> str:
+    return f"{TOPIC_ROOT}/{device_id}/voice/down"
+
+
+def voice_up_topic(device_id: str) -> str:
+    return f"{TOPIC_ROOT}/{device_id}/voice/up"
 
 
 def commands_topic(device_id: str) -> str:
@@ -94,6 +118,63 @@ class CommandPayload(BaseModel):
     text_en: str
 
 
+_SDP = Field(
+    default=None,
+    min_length=10,
+    max_length=MAX_VOICE_PAYLOAD_BYTES,
+    description="The WebRTC session description (offer or answer only), SDP text.",
+)
+
+
+class VoiceDownPayload(BaseModel):
+    """Call signalling from the centre: the operator's offer, hold, or hang-up.
+
+    A device that talks answers an ``offer`` at once (hands-free, as social alarms
+    do) with an ``answer`` on its voice/up topic."""
+
+    model_config = ConfigDict(extra="forbid", title="CareBell voice signalling to a device (v1)")
+
+    type: Literal["offer", "hold", "hangup"]
+    call_id: str = Field(min_length=1, max_length=64)
+    ts: AwareDatetime
+    sdp: str | None = _SDP
+    on: bool | None = Field(default=None, description="hold only: true holds, false resumes.")
+    alert_id: str | None = Field(default=None, description="offer only: the alert talked about.")
+
+    @model_validator(mode="after")
+    def _sdp_with_offer(self) -> VoiceDownPayload:
+        if (self.type == "offer") != (self.sdp is not None):
+            raise ValueError("sdp comes with an offer and only with an offer")
+        return self
+
+
+class VoiceUpPayload(BaseModel):
+    """Call signalling from a device: its answer, that it cannot take the call, or a hang-up."""
+
+    model_config = ConfigDict(extra="forbid", title="CareBell voice signalling from a device (v1)")
+
+    type: Literal["answer", "busy", "unavailable", "hangup"]
+    call_id: str = Field(min_length=1, max_length=64)
+    ts: AwareDatetime
+    sdp: str | None = _SDP
+
+    @model_validator(mode="after")
+    def _sdp_with_answer(self) -> VoiceUpPayload:
+        if (self.type == "answer") != (self.sdp is not None):
+            raise ValueError("sdp comes with an answer and only with an answer")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceSignal:
+    """One voice message from a device (see VoiceUpPayload)."""
+
+    device_id: str
+    type: str
+    call_id: str
+    sdp: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceEvent:
     device_id: str
@@ -132,9 +213,9 @@ def parse_topic(topic: str) -> Route:
     return Route(device_id, channel)  # type: ignore[arg-type]  # narrowed just above
 
 
-def _load_json(payload: bytes) -> object:
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadError("too_large", f"{len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+def _load_json(payload: bytes, limit: int = MAX_PAYLOAD_BYTES) -> object:
+    if len(payload) > limit:
+        raise PayloadError("too_large", f"{len(payload)} bytes; the limit is {limit}")
     try:
         return json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -173,6 +254,32 @@ def parse_status(device_id: str, payload: bytes) -> DeviceStatus:
     except ValidationError as exc:
         raise PayloadError("invalid", _explain(exc)) from exc
     return DeviceStatus(device_id, body.status == "online", body.firmware)
+
+
+def voice_device_of(topic: str) -> str:
+    """The device id of a ``…/{device_id}/voice/up`` topic, or PayloadError("bad_topic")."""
+    parts = topic.split("/")
+    if len(parts) != 6 or "/".join(parts[:3]) != TOPIC_ROOT or parts[4:] != ["voice", "up"]:
+        raise PayloadError("bad_topic", f"not a CareBell v1 voice topic: {topic[:200]!r}")
+    if not _DEVICE_ID.fullmatch(parts[3]):
+        raise PayloadError("bad_topic", f"malformed device id {parts[3][:80]!r}")
+    return parts[3]
+
+
+def parse_voice_up(device_id: str, payload: bytes) -> VoiceSignal:
+    try:
+        body = VoiceUpPayload.model_validate(_load_json(payload, MAX_VOICE_PAYLOAD_BYTES))
+    except ValidationError as exc:
+        raise PayloadError("invalid", _explain(exc)) from exc
+    return VoiceSignal(device_id, body.type, body.call_id, body.sdp)
+
+
+def parse_voice_down(payload: bytes) -> VoiceDownPayload:
+    """What a device reads from its voice/down topic (used by the simulator)."""
+    try:
+        return VoiceDownPayload.model_validate(_load_json(payload, MAX_VOICE_PAYLOAD_BYTES))
+    except ValidationError as exc:
+        raise PayloadError("invalid", _explain(exc)) from exc
 
 
 def event_payload(event_id: str, type_: str, ts: datetime, **extra: Any) -> bytes:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from devices.protocol import CommandPayload, DeviceEventPayload, StatusPayload
+from devices.protocol import (
+    CommandPayload,
+    DeviceEventPayload,
+    StatusPayload,
+    VoiceDownPayload,
+    VoiceUpPayload,
+)
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 
@@ -16,6 +22,8 @@ def main() -> None:
         (DeviceEventPayload, "device-event"),
         (StatusPayload, "device-status"),
         (CommandPayload, "device-command"),
+        (VoiceDownPayload, "device-voice-down"),
+        (VoiceUpPayload, "device-voice-up"),
     )
     for model, name in models:
         text = json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False) + "\n"

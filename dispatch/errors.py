@@ -6,6 +6,8 @@ Every error CareBell raises on purpose derives from :class:`CareBellError`::
     ├── IllegalTransition        a state machine refused a move
     ├── NotFound                 a referenced row does not exist
     ├── Conflict                 a concurrent writer got there first
+    ├── DeviceUnreachable        a voice message for a device found no broker
+    │                            (devices/errors.py, raised by devices/voice_link.py)
     ├── PayloadError             a device message could not be accepted
     │                            (devices/errors.py, raised by devices.protocol;
     │                            carries the reason code stored in the dead-letter table)
@@ -21,12 +23,13 @@ only dispatch/api turns them into HTTP status codes.
 
 from __future__ import annotations
 
-from devices.errors import BrokerUnavailable, CareBellError, PayloadError
+from devices.errors import BrokerUnavailable, CareBellError, DeviceUnreachable, PayloadError
 
 __all__ = [
     "BrokerUnavailable",
     "CareBellError",
     "Conflict",
+    "DeviceUnreachable",
     "IllegalTransition",
     "NotFound",
     "PayloadError",

@@ -11,11 +11,27 @@ missing=()
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
-if [ ${#missing[@]} -gt 0 ]; then
+# The voice tests add a phone system (Kamailio with its WebSocket transport,
+# rtpengine) and a SIP phone (baresip), without recommends (rtpengine's would
+# build a kernel module).
+voice=()
+command -v kamailio >/dev/null || [ -x /usr/sbin/kamailio ] || voice+=(kamailio)
+[ -e /usr/lib/x86_64-linux-gnu/kamailio/modules/websocket.so ] || voice+=(kamailio-websocket-modules)
+command -v rtpengine >/dev/null || voice+=(rtpengine-daemon)
+command -v baresip >/dev/null || voice+=(baresip-core)
+command -v turnserver >/dev/null || voice+=(coturn)
+if [ ${#missing[@]} -gt 0 ] || [ ${#voice[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt-get update -qq
+    if [ ${#missing[@]} -gt 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    if [ ${#voice[@]} -gt 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${voice[@]}" >/dev/null
+    fi
   else
-    echo "please install: ${missing[*]} (the tests start private instances of them)" >&2
+    echo "please install: ${missing[*]} ${voice[*]} (the tests start private instances of them)" >&2
     exit 1
   fi
 fi

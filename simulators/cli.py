@@ -23,6 +23,7 @@ from dispatch.domain.model import TransportMode
 from dispatch.runtime.app import create_app
 from dispatch.runtime.cli import configure_logging
 from dispatch.store.db import Database
+from dispatch.voice.capability import load_voice_catalog
 from simulators import local_services
 from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile
 from simulators.city import (
@@ -33,6 +34,7 @@ from simulators.city import (
     seed_city,
 )
 from simulators.devices import DevicePublisher, press_now_and_then
+from simulators.voice_device import talk_for_the_city
 
 log = logging.getLogger("carebell")
 
@@ -151,6 +153,18 @@ async def _demo(port: int, data_dir: Path, press_every_s: float, time_scale: flo
             f"Press Ctrl-C to stop.\n"
         )
         simulations = [asyncio.create_task(app.run()) for app in apps]
+        # The elders' devices that talk answer the operators' calls (docs/voice.md).
+        simulations.append(
+            asyncio.create_task(
+                talk_for_the_city(
+                    settings.mqtt_url,
+                    [(d.id, d.kind) for d in city.devices],
+                    load_voice_catalog(settings.alert_types_file),
+                    data_dir / "voice",
+                    loopback_only=settings.voice_loopback_only,
+                )
+            )
+        )
         simulations.append(
             asyncio.create_task(
                 press_now_and_then(

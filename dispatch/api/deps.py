@@ -27,6 +27,7 @@ from dispatch.matching.travel import TravelModel
 from dispatch.registry import accounts
 from dispatch.store.db import Database
 from dispatch.store.tables import UserAccount
+from dispatch.voice.service import VoiceService
 
 log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False)
@@ -44,6 +45,7 @@ class ServerParts(Protocol):
     travel: TravelModel
     menu: ServiceMenu
     homecare: HomeCare
+    voice: VoiceService | None
 
     @property
     def gateway(self) -> GatewayStatus | None: ...

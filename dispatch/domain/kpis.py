@@ -20,7 +20,7 @@ class AlertTimes:
     alert_id: UUID
     raised_at: datetime
     deadline_at: datetime
-    answered_at: datetime | None  # first operator acknowledgement or caregiver acceptance
+    answered_at: datetime | None  # see counts_as_answer
     arrived_at: datetime | None  # first caregiver on scene
 
 
@@ -33,6 +33,20 @@ class Kpis:
     reached_within_deadline: float | None  # share of alerts whose deadline has come
     caregivers_available: int
     devices_offline: int
+
+
+def counts_as_answer(*, action: str | None, entity: str, to_state: str, device_talks: bool) -> bool:
+    """Whether an audit step answers its alert, for the time-to-answer KPIs.
+
+    An alert from a device that talks is answered when a voice call with it
+    connected (someone spoke to the elder); any other alert when an operator
+    acknowledged it or a caregiver accepted it.
+    """
+    if action == "call_answered":
+        return True
+    if device_talks:
+        return False
+    return action == "acknowledged" or (entity == "order" and to_state == "accepted")
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

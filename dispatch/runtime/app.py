@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from config.settings import Settings
 from dispatch import web
 from dispatch.api.deps import ServerParts, registry_access
-from dispatch.api.routes import actions, alerts, auth, board, health, homecare, me, registry
+from dispatch.api.routes import actions, alerts, auth, board, health, homecare, me, registry, voice
 from dispatch.errors import Conflict, IllegalTransition, NotFound
 from dispatch.runtime.composition import running_services
 from dispatch.ws import hub
@@ -41,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(actions.router)
     app.include_router(me.router)
     app.include_router(homecare.router)
+    app.include_router(voice.router)
     app.include_router(hub.router)
     web.mount(app)
 

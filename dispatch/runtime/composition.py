@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 from config.settings import Settings
 from devices.gateway import MqttGateway
+from devices.protocol import VoiceSignal
+from devices.voice_link import MqttVoiceLink
 from dispatch.background import stop_tasks
 from dispatch.domain.catalog import Catalog
 from dispatch.emergency.commands import CommandRelay
@@ -29,6 +31,8 @@ from dispatch.matching.travel import DetourTravelModel, TravelModel
 from dispatch.runtime import metrics
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
+from dispatch.voice.capability import load_voice_catalog
+from dispatch.voice.service import VoiceService
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ class Services:
     dispatcher: Dispatcher | None = None
     gateway: MqttGateway | None = None
     ingest_process: IngestProcess | None = None  # the gateway's, when it stores in a helper
+    voice: VoiceService | None = None
 
     async def after_change(self) -> None:
         """Call after committing transitions: publish them.
@@ -157,6 +162,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         asyncio.create_task(services.fanout.run(), name="fanout"),
         asyncio.create_task(outbox.run(OUTBOX_SWEEP_S), name="outbox"),
     ]
+    tasks.append(await _start_voice(services))
     if services.dispatcher is not None:
         dispatcher = services.dispatcher
 
@@ -189,12 +195,45 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         yield services
     finally:
         await _stop(tasks)
+        if services.voice is not None:
+            services.voice.close()
         if services.gateway is not None:
             await services.gateway.stop()
         if services.ingest_process is not None:
             await asyncio.to_thread(services.ingest_process.close)
         await bus.close()
         await asyncio.to_thread(db.dispose)  # waits for database work in flight
+
+
+async def _start_voice(services: Services) -> asyncio.Task[None]:
+    """Voice signalling (docs/voice.md): the devices' MQTT link and the board stream hook."""
+    settings = services.settings
+
+    async def from_device(signal: VoiceSignal) -> None:
+        if services.voice is not None:
+            await services.voice.from_device(signal)
+
+    link = MqttVoiceLink(settings.mqtt_url, from_device)
+    voice = VoiceService(
+        services.db,
+        load_voice_catalog(settings.alert_types_file),
+        link,
+        services.after_change,
+        ring_timeout_s=settings.voice_ring_timeout_s,
+    )
+    services.voice = voice
+
+    def on_entry(entry: StreamEntry) -> None:
+        task = asyncio.get_running_loop().create_task(voice.on_live_event(entry.message))
+        task.add_done_callback(_log_failure)
+
+    await services.fanout.on_entry(services.bus.board_stream, on_entry)
+    return asyncio.create_task(link.run(), name="voice-link")
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("voice: %s", task.exception(), exc_info=task.exception())
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:

@@ -317,6 +317,31 @@ class AuditRecord(SQLModel, table=True):
     lease_until: datetime | None = _utc(nullable=True)
 
 
+class VoiceCall(SQLModel, table=True):
+    """One voice call: the operator who hosted it, whom they spoke to, and when.
+
+    ``parties`` lists every leg ("device:pb-1", "caregiver:<id>", "phone:+86…");
+    ``answered_at`` is when the first leg carried audio (the KPI "answered").
+    """
+
+    __tablename__ = "voice_call"
+
+    id: uuid.UUID = Field(primary_key=True)
+    alert_id: uuid.UUID | None = Field(default=None, foreign_key="alert.id", index=True)
+    host: str = Field(index=True)  # the operator's user name
+    requested_by: str | None = None  # "device:…"/"caregiver:…" when the call was asked for
+    parties: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    started_at: datetime = _utc()
+    answered_at: datetime | None = _utc(nullable=True)
+    ended_at: datetime | None = _utc(nullable=True)
+    end_reason: str | None = None
+    recording: str | None = None  # file name under the recordings folder
+    # Quality review: a supervisor's sample of answered calls (two per operator a month).
+    sampled_at: datetime | None = _utc(nullable=True)
+    reviewed_by: str | None = None
+    review_note: str | None = None
+
+
 class DeviceEvent(SQLModel, table=True):
     """Every accepted device event once: (device, event id) is the idempotence key."""
 

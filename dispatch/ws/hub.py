@@ -23,6 +23,7 @@ from dispatch.errors import CareBellError, IllegalTransition, NotFound
 from dispatch.live.bus import StreamEntry
 from dispatch.live.fanout import seq_key
 from dispatch.registry import accounts
+from dispatch.voice.session import Party, PartyKind
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -83,6 +84,8 @@ async def _serve(
     last_seq: str | None,
     inbound: Any = None,
     accepts: Callable[[dict[str, Any]], bool] | None = None,
+    voice_party: Party | None = None,
+    voice_areas: Callable[[str], bool] | None = None,
 ) -> None:
     """Subscribe, replay what the client missed, then stream until it leaves."""
     if last_seq and not _valid_seq(last_seq):
@@ -93,12 +96,17 @@ async def _serve(
     # Subscribe first, then replay: live entries queue up meanwhile, and the
     # writer skips those the replay already sent.
     await fanout.subscribe(stream, conn)
+    voice = services.voice if voice_party is not None else None
+    if voice is not None and voice_party is not None:
+        voice.attach(voice_party, conn, voice_areas)
     try:
         await _stream(websocket, services, conn, stream, last_seq, inbound)
     except WebSocketDisconnect:
         pass  # the client left
     finally:
         fanout.unsubscribe(stream, conn)
+        if voice is not None and voice_party is not None:
+            await voice.detach(voice_party, conn)
 
 
 async def _stream(
@@ -145,7 +153,7 @@ async def _read_loop(websocket: WebSocket, conn: LiveConnection, inbound: Any) -
     while True:
         text = await websocket.receive_text()
         if inbound is None:
-            continue  # the board only listens (operator actions go through REST)
+            continue  # a socket that only listens
         try:
             message = json.loads(text)
             if not isinstance(message, dict):
@@ -210,13 +218,24 @@ async def board(
     if principal.role not in BOARD_ROLES:
         await _refuse(websocket, principal, f"a {principal.role} has no board")
         return
+    # Operators' actions go through REST; the socket carries only their calls'
+    # signalling (docs/voice.md).
+    party = Party(PartyKind.OPERATOR, principal.username)
+
+    async def inbound(message: dict[str, Any], conn: LiveConnection) -> None:
+        if services.voice is not None and str(message.get("type", "")).startswith("voice."):
+            await services.voice.from_browser(party, message, conn)
+
     await _serve(
         websocket,
         services,
         services.bus.board_stream,
         "board",
         last_seq,
+        inbound,
         accepts=_area_filter(principal),
+        voice_party=party,
+        voice_areas=None if principal.sees_every_area else principal.may_see_area,
     )
 
 
@@ -282,8 +301,14 @@ async def caregiver(
             "state": order.state.value,
         }
 
+    party = Party(PartyKind.CAREGIVER, str(caregiver_id))
+
     async def inbound(message: dict[str, Any], conn: LiveConnection) -> None:
         ref = message.get("ref")
+        if str(message.get("type", "")).startswith("voice."):
+            if services.voice is not None:
+                await services.voice.from_browser(party, message, conn)
+            return
         try:
             if message.get("type") == "position":
                 pos = PositionMessage.model_validate(message)
@@ -327,6 +352,7 @@ async def caregiver(
             "caregiver",
             last_seq,
             inbound,
+            voice_party=party,
         )
     finally:
         # The phone is gone: offer it nothing until it reports a position again

@@ -149,7 +149,8 @@ async def test_a_press_travels_from_the_board_to_the_phone_and_back(
     # The board lets it go and the day's figures move.
     await expect(row).to_have_count(0)
     await expect(board.locator('[data-kpi="open_alerts"] b')).to_have_text("0")
-    await expect(board.locator('[data-kpi="answered_within_target"] b')).to_have_text("100%")
+    # A button that talks is answered by a call (tests/test_voice_calls.py); none was made.
+    await expect(board.locator('[data-kpi="answered_within_target"] b')).to_have_text("–")
     await expect(board.locator('[data-kpi="reached_within_deadline"] b')).to_have_text("100%")
 
 

@@ -30,7 +30,7 @@ def test_file_follows_the_compose_specification(compose: dict[str, Any]) -> None
 
 def test_stack_has_broker_cache_database_and_server(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"mosquitto", "redis", "postgres", "carebell"}
+    assert set(services) == {"mosquitto", "redis", "postgres", "coturn", "carebell"}
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no healthcheck"
     depends = services["carebell"]["depends_on"]

@@ -16,12 +16,22 @@ from sqlmodel import col, select
 
 from dispatch.api.deps import BoardDep, ServerParts, ServicesDep, SessionDep
 from dispatch.api.routes.alerts import visible_alert
+from dispatch.api.routes.voice import call_view
 from dispatch.api.schemas import AuditPublic
 from dispatch.domain.access import Principal
-from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute
+from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute, counts_as_answer
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
 from dispatch.domain.model import Shift
-from dispatch.store.tables import Alert, AuditRecord, Caregiver, Device, Elder, Order
+from dispatch.store.tables import (
+    Alert,
+    AuditRecord,
+    Caregiver,
+    Device,
+    Elder,
+    Order,
+    VoiceCall,
+)
+from dispatch.voice.phone import normalise_number
 
 router = APIRouter(prefix="/api/v1", tags=["board"])
 
@@ -33,17 +43,25 @@ def alert_card(
     """Everything the alert detail shows: elder, device, orders and the timeline."""
     alert = visible_alert(session, request, principal, alert_id)
     elder = session.get(Elder, alert.elder_id) if alert.elder_id else None
-    device = session.get(Device, alert.device_id)
+    device = session.get(Device, alert.device_id) if alert.device_id else None
     orders = session.exec(
         select(Order).where(Order.alert_id == alert.id).order_by(col(Order.offered_at))
     ).all()
     timeline = session.exec(
         select(AuditRecord).where(AuditRecord.alert_id == alert.id).order_by(col(AuditRecord.id))
     ).all()
+    calls = session.exec(
+        select(VoiceCall).where(VoiceCall.alert_id == alert.id).order_by(col(VoiceCall.started_at))
+    ).all()
+    voice = request.app.state.services.voice
+    talks = voice is not None and device is not None and voice.voices.of(device.kind).talks
     return {
         "alert": alert.model_dump(mode="json"),
         "elder": elder.model_dump(mode="json") if elder else None,
         "device": device.model_dump(mode="json") if device else None,
+        # The elder's number as the phone system dials it (digits, no country code).
+        "voice": {"talks": talks, "dial": normalise_number(elder.phone) if elder else None},
+        "calls": [call_view(c, principal) for c in calls],
         "orders": [o.model_dump(mode="json") for o in orders],
         "timeline": [
             AuditPublic.model_validate(r, from_attributes=True).model_dump(mode="json")
@@ -89,8 +107,12 @@ def _kpi_rows(
         ).one()
     answered: dict[uuid.UUID, datetime] = {}
     arrived: dict[uuid.UUID, datetime] = {}
+    talking = _alerts_from_talking_devices(services, session_alerts=alerts)
     for r in sorted(records, key=lambda r: r.at):
-        if r.action == "acknowledged" or (r.entity == "order" and r.to_state == "accepted"):
+        talks = r.alert_id in talking
+        if counts_as_answer(
+            action=r.action, entity=r.entity, to_state=r.to_state, device_talks=talks
+        ):
             answered.setdefault(r.alert_id, r.at)
         if r.entity == "order" and r.to_state == "on_scene":
             arrived.setdefault(r.alert_id, r.at)
@@ -99,6 +121,21 @@ def _kpi_rows(
         for a in alerts
     ]
     return times, int(open_count), int(offline)
+
+
+def _alerts_from_talking_devices(
+    services: ServerParts, session_alerts: list[Alert]
+) -> set[uuid.UUID]:
+    """Alerts whose device talks: their KPI "answered" is a connected voice call."""
+    voice = services.voice
+    ids = {a.device_id for a in session_alerts if a.device_id}
+    if voice is None or not ids:
+        return set()
+    with services.db.session() as session:
+        kinds = dict(
+            session.exec(select(Device.id, Device.kind).where(col(Device.id).in_(ids))).all()
+        )
+    return {a.id for a in session_alerts if voice.voices.of(kinds.get(a.device_id or "")).talks}
 
 
 def _in_areas(query: Any, principal: Principal) -> Any:

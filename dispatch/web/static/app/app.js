@@ -7,12 +7,14 @@ import { $, fill, h } from "../static/shared/dom.js";
 import { apply, fmt, t } from "../static/shared/i18n.js";
 import { startPage } from "../static/shared/page.js";
 import { Live, beep, statusShownIn } from "../static/shared/live.js";
+import { Softphone } from "../static/shared/softphone.js";
 
 const api = new Api("carebell.app.session");
 const OUTBOX = "carebell.app.outbox";
 const ACTIVE = ["offered", "accepted", "en_route", "on_scene"];
 const state = { onDuty: true, orders: new Map(), position: null, visits: [], busyVisit: null, message: "" };
 let live;
+let phone;
 let watchId;
 let lastSent = 0;
 
@@ -37,6 +39,13 @@ async function enter() {
   } catch {
     /* offline: keep the last known */
   }
+  phone = new Softphone({ api, send: (m) => live?.send(m), role: "guest", onChange: voiceChanged });
+  try {
+    await phone.init();
+  } catch {
+    /* offline: the defaults do until the next sign-in */
+  }
+  phone.mount($("#softphone"));
   live = new Live(`/ws/v1/caregivers/${id}`, {
     token: api.token,
     storageKey: `carebell.app.seq.${id}`,
@@ -112,7 +121,13 @@ async function loadVisits() {
   render();
 }
 
+// The centre calling rings the phone as an offer does.
+function voiceChanged(message) {
+  if (message.type === "voice.offer" && phone.incoming) ring();
+}
+
 function received(message) {
+  if (phone?.receive(message)) return;
   if (message.type === "reply" || message.type === "error") {
     settle(message);
     return;
@@ -171,6 +186,7 @@ function settle(message) {
 // ---- rendering -------------------------------------------------------------------
 
 function render() {
+  phone?.render();
   apply(document);
   $("#shift-state").textContent = t(state.onDuty ? "app.on_shift" : "app.off_shift");
   $("#shift-toggle").textContent = t(state.onDuty ? "app.go_off" : "app.go_on");

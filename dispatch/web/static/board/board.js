@@ -6,6 +6,8 @@ import { apply, fmt, t } from "../shared/i18n.js";
 import { startPage } from "../shared/page.js";
 import { Live, beep, statusShownIn } from "../shared/live.js";
 import { CityMap } from "./map.js";
+import { Softphone, talkButton } from "../shared/softphone.js";
+import { PhoneLine } from "../shared/phoneline.js";
 
 const BOARD_ROLES = ["operator", "supervisor", "admin"];
 const OPEN = ["raised", "dispatching", "offered", "accepted", "en_route", "on_scene", "escalated"];
@@ -24,6 +26,8 @@ const state = {
 };
 let map;
 let live;
+let phone;
+let line; // the phone line, where the centre has a SIP phone system
 
 const age = (iso) => (Date.now() - new Date(iso).getTime()) / 1000;
 const unacknowledged = (a) => !a.acknowledged_at;
@@ -62,6 +66,20 @@ async function enter() {
   });
   $("#bulk-ack").addEventListener("click", bulkAcknowledge);
   await Promise.all([loadAlerts(), loadCaregivers(), loadKpis(), loadOffline()]);
+  phone = new Softphone({
+    api,
+    send: (m) => live?.send(m),
+    role: "host",
+    names: partyName,
+    onDial: (party, alertId) => alertId && state.selected !== alertId && select(alertId),
+    contacts: () =>
+      [...state.caregivers.values()]
+        .filter((c) => c.name && c.state !== "off_shift")
+        .map((c) => ({ party: `caregiver:${c.id}`, name: c.name })),
+  });
+  await phone.init();
+  phone.mount($("#softphone"));
+  if (phone.config.phone) startPhoneLine(phone.config);
   live = new Live("/ws/v1/board", {
     token: api.token,
     storageKey: `carebell.board.seq.${api.user.username}`,
@@ -123,7 +141,40 @@ function forget(id) {
   map.removeAlert(id);
 }
 
+function startPhoneLine(config) {
+  line = new PhoneLine({
+    api,
+    send: (m) => live?.send(m),
+    config: config.phone,
+    loopback: config.loopback_only,
+    user: api.user.username,
+    onPop: async (caller) => {
+      await loadAlerts();
+      await select(caller.alert_id);
+    },
+  });
+  $("#phoneline").hidden = false;
+  line.mount($("#phoneline"));
+  line.start().catch((error) => console.warn("phone line:", error));
+}
+
+// A call's party as the operator knows them: the elder, or the caregiver's name.
+function partyName(party) {
+  const [kind, id] = party.split(":");
+  if (kind === "caregiver") return state.caregivers.get(id)?.name;
+  const card = state.card;
+  if (kind === "device" && card?.device?.id === id && card.elder) return `${card.elder.name} · ${id}`;
+  if (kind === "phone") return card?.voice?.dial === id && card.elder ? `${card.elder.name} · ${id}` : id;
+  return null;
+}
+
 function received(message) {
+  if (phone?.receive(message)) {
+    if (message.type === "voice.call" && message.state === "ended" && state.selected) {
+      loadCard(state.selected);
+    }
+    return;
+  }
   if (message.type === "caregiver.position") {
     const c = state.caregivers.get(message.caregiver_id) || {
       id: message.caregiver_id,
@@ -318,6 +369,8 @@ function render() {
   renderQueue();
   renderKpis();
   renderDetail();
+  phone?.render();
+  line?.render();
 }
 
 function renderDetail() {
@@ -352,6 +405,7 @@ function renderDetail() {
     deviceSection(card.device),
     ordersSection(card.orders),
     matcherSection(card.timeline),
+    callsSection(card.calls || []),
     timelineSection(card.timeline),
   );
 }
@@ -388,6 +442,7 @@ function actions(a, message) {
   return h(
     "div",
     { class: "actions" },
+    talkButton(phone, a, state.card.voice),
     unacknowledged(a) &&
       h(
         "button",
@@ -458,12 +513,32 @@ function elderSection(elder) {
     facts([
       ["detail.elder", elder.name],
       ["detail.address", elder.address],
-      ["detail.phone", elder.phone && h("a", { href: `tel:${elder.phone}` }, elder.phone)],
+      ["detail.phone", elder.phone && phoneNumber(elder.phone)],
       ["detail.health", elder.notes],
       ["detail.contact", elder.emergency_contact],
       ["detail.access", elder.access_notes],
     ]),
   ];
+}
+
+// The elder's number: dialled from the board's phone line where there is one.
+function phoneNumber(number) {
+  if (!line) return h("a", { href: `tel:${number}` }, number);
+  return h(
+    "span",
+    {},
+    number,
+    " ",
+    h(
+      "button",
+      {
+        class: "small",
+        "data-phone": "dial",
+        onclick: () => line.dial(state.card?.voice?.dial || number, { alertId: state.selected }),
+      },
+      t("phone.dial"),
+    ),
+  );
 }
 
 function deviceSection(device) {
@@ -491,6 +566,16 @@ function ordersSection(orders) {
           "li",
           {},
           h("span", { class: `cg ${o.state}` }, state.caregivers.get(o.caregiver_id)?.name || o.caregiver_id.slice(0, 8)),
+          ["accepted", "en_route", "on_scene"].includes(o.state) &&
+            h(
+              "button",
+              {
+                class: "small",
+                "data-voice": "call-caregiver",
+                onclick: () => phone.dial(`caregiver:${o.caregiver_id}`, { alertId: o.alert_id }),
+              },
+              t(phone?.call ? "voice.add_to_call" : "voice.call"),
+            ),
           h(
             "span",
             {},
@@ -528,6 +613,56 @@ function actorLabel(actor) {
   return who || actor;
 }
 
+// The alert's calls; a recorded one plays here for the roles allowed to hear it.
+function callsSection(calls) {
+  if (!calls.length) return null;
+  return [
+    h("h3", {}, t("detail.calls")),
+    h(
+      "ul",
+      { class: "timeline calls" },
+      calls.map((c) =>
+        h(
+          "li",
+          { "data-call": c.id },
+          h("time", {}, fmt.time(c.started_at)),
+          h(
+            "span",
+            {},
+            [
+              c.parties.map((p) => partyName(p) || p).join(", "),
+              c.talk_s != null ? t("voice.talked", { t: fmt.clock(c.talk_s) }) : t("voice.unanswered"),
+            ].join(" · "),
+            " ",
+            c.recording &&
+              h("button", { class: "small", "data-call-play": c.id, onclick: (e) => playRecording(c.id, e.target) }, t("detail.play")),
+          ),
+        ),
+      ),
+    ),
+  ];
+}
+
+// Recordings need the bearer token, so they are fetched, then played from memory.
+async function playRecording(callId, button) {
+  const response = await fetch(`/api/v1/calls/${callId}/recording`, {
+    headers: { Authorization: `Bearer ${api.token}` },
+  });
+  if (!response.ok) return;
+  const player = h("audio", { controls: true, autoplay: true, class: "recording" });
+  player.src = URL.createObjectURL(await response.blob());
+  button.replaceWith(player);
+}
+
+// A call on the timeline: whom, and for how long it was talked.
+function callText(record) {
+  if (!record.action?.startsWith("call_")) return "";
+  const whom = (record.detail.parties || []).map((p) => partyName(p) || p).join(", ");
+  const talk = record.detail.talk_s != null ? t("voice.talked", { t: fmt.clock(record.detail.talk_s) }) : "";
+  const ended = record.action === "call_ended" && !record.detail.answered_at ? t("voice.unanswered") : "";
+  return [whom, talk, ended].filter(Boolean).join(" · ");
+}
+
 function timelineSection(timeline) {
   return [
     h("h3", {}, t("detail.timeline")),
@@ -539,7 +674,7 @@ function timelineSection(timeline) {
           ? t(`step.${r.action}`)
           : `${r.entity === "order" ? "→ " : ""}${t(`state.${r.to_state}`)}`;
         const outcome = r.detail?.outcome ? t(`callback.${r.detail.outcome}`) : "";
-        const extra = [outcome, r.detail?.reason, r.detail?.note, r.detail?.text]
+        const extra = [outcome, callText(r), r.detail?.reason, r.detail?.note, r.detail?.text]
           .filter(Boolean)
           .join(" · ");
         return h(
