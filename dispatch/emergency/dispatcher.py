@@ -246,7 +246,7 @@ class Dispatcher:
         """Active caregivers among ``ids``, who of them is busy or visiting, served today."""
         if not ids:
             return [], set(), set(), {}
-        with self.db.session() as session:
+        with self.db.read() as session:
             caregivers = session.exec(
                 select(Caregiver).where(
                     col(Caregiver.id).in_(ids),
