@@ -28,6 +28,7 @@ from dispatch.live.outbox import Outbox
 from dispatch.matching.travel import DetourTravelModel, TravelModel
 from dispatch.runtime import metrics
 from dispatch.runtime.catalog_file import load_catalog
+from dispatch.runtime.stall_probe import StallProbe
 from dispatch.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class Services:
     dispatcher: Dispatcher | None = None
     gateway: MqttGateway | None = None
     ingest_process: IngestProcess | None = None  # the gateway's, when it stores in a helper
+    stall_probe: StallProbe | None = None
 
     async def after_change(self) -> None:
         """Call after committing transitions: publish them.
@@ -153,7 +155,9 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         metrics.GATEWAY_BACKLOG.set_function(
             lambda: services.gateway.backlog if services.gateway else 0
         )
+    services.stall_probe = StallProbe()
     tasks: list[asyncio.Task[None]] = [
+        asyncio.create_task(services.stall_probe.run(), name="stall-probe"),
         asyncio.create_task(services.fanout.run(), name="fanout"),
         asyncio.create_task(outbox.run(OUTBOX_SWEEP_S), name="outbox"),
     ]
