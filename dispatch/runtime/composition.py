@@ -197,6 +197,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             await services.gateway.stop()
         if services.ingest_process is not None:
             await asyncio.to_thread(services.ingest_process.close)
+        await asyncio.to_thread(services.homecare.solvers.close)
         await bus.close()
         await asyncio.to_thread(db.dispose)  # waits for database work in flight
 
