@@ -7,11 +7,7 @@ the database's own threads, so that shutting down waits for work in flight.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import functools
-import os
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -59,55 +55,14 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class _WriteGate:
-    """Queues this database's SQLite writers in the kernel rather than in SQLite.
-
-    A writer SQLite turns away sleeps in growing steps (up to 100 ms) before it
-    asks again, however soon the lock comes free: with a dozen short writers per
-    press (gateway helper process, outbox, dispatcher, caregivers' answers) the
-    lock sat idle while waiters slept, and a step waited seconds. Writers in this
-    process queue on a thread lock, and processes on an flock of a file beside
-    the database; either wakes the next writer the moment the last one finishes.
-    """
-
-    def __init__(self, database_path: str) -> None:
-        self._threads = threading.RLock()
-        self._path = f"{database_path}-writers.lock"
-        self._fd: int | None = None
-        self._depth = 0
-
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        with self._threads:
-            if self._fd is None:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._depth += 1
-            if self._depth == 1:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                if self._depth == 0:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        with self._threads:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
-
-
 class Database:
     def __init__(self, url: str, *, workers: int = 8) -> None:
         parsed = make_url(url)
         self.url = url
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
-        self._gate: _WriteGate | None = None
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-                self._gate = _WriteGate(str(Path(parsed.database).resolve()))
             self.engine: Engine = create_engine(
                 url, connect_args={"check_same_thread": False, "timeout": 10}
             )
@@ -128,10 +83,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on error."""
-        with contextlib.ExitStack() as stack:
-            if self._gate is not None:
-                stack.enter_context(self._gate.held())
-            session = stack.enter_context(Session(self.engine, expire_on_commit=False))
+        with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
@@ -162,5 +114,3 @@ class Database:
         """Wait for work in flight, then close every connection."""
         self._executor.shutdown(wait=True)
         self.engine.dispose()
-        if self._gate is not None:
-            self._gate.close()
