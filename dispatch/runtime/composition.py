@@ -89,6 +89,10 @@ class Services:
             # Published beside, not before, the broker's acknowledgement: the batch
             # is committed, and the next batch need not wait for Redis.
             self.outbox.kick()
+        if Outcome.RAISED in outcomes and self.dispatcher is not None:
+            # This process's dispatcher need not wait for the alert to come back
+            # from Redis (others still wake on the published alert.raised).
+            self.dispatcher.wake()
 
 
 @asynccontextmanager
