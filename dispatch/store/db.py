@@ -46,9 +46,12 @@ _READ_ONLY = "carebell_read_only"
 def _sqlite_begin(conn: Any) -> None:
     if conn.get_execution_options().get(_READ_ONLY):
         # A reader takes a WAL snapshot and no lock: it neither waits for the
-        # writers nor makes them wait.
+        # writers nor makes them wait. query_only makes a write in it fail loudly
+        # (it would otherwise be lost when the session closes uncommitted).
+        conn.exec_driver_sql("PRAGMA query_only = ON")
         conn.exec_driver_sql("BEGIN")
         return
+    conn.exec_driver_sql("PRAGMA query_only = OFF")
     # A writer takes the write lock at BEGIN: a deferred transaction that reads,
     # then writes, fails with SQLITE_BUSY_SNAPSHOT when another process wrote in
     # between.
@@ -70,7 +73,9 @@ class Database:
             event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-        self._reader = self.engine.execution_options(**{_READ_ONLY: True})
+        # PostgreSQL: a READ ONLY transaction, refusing writes as query_only does.
+        read_only = {"postgresql_readonly": True} if self.backend == "postgresql" else {}
+        self._reader = self.engine.execution_options(**{_READ_ONLY: True}, **read_only)
 
     @property
     def backend(self) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from dispatch.registry import accounts
 from dispatch.domain.access import Role
@@ -89,3 +90,8 @@ def test_a_login_hashes_the_password_outside_any_transaction(
     found = accounts.user_for_token(sqlite_db, token, now=datetime.now(UTC))
     assert found is not None
     assert (found.id, found.username) == (user.id, "op")
+
+
+def test_a_write_in_a_read_session_fails_rather_than_being_lost(db: Database) -> None:
+    with db.read() as session, pytest.raises(DBAPIError, match=r"(?i)read.?only"):
+        session.exec(text("UPDATE device SET online = online"))  # type: ignore[call-overload]
