@@ -51,10 +51,11 @@ from sqlmodel import col, select
 
 from devices.mqtt import BrokerAddress
 from devices.protocol import event_payload, events_topic
-from dispatch import accounts, local_services
 from dispatch.domain.access import Role
+from dispatch.registry import accounts
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, SessionToken, UserAccount
+from simulators import local_services
 from simulators.baseline import broker_round_trips
 from simulators.city import generate_city, seed_city
 from simulators.loadrun import Stack

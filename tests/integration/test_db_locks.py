@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from dispatch.registry import accounts
 from dispatch.domain.access import Role
+from dispatch.registry import accounts
 from dispatch.store.db import Database
 
 
