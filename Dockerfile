@@ -2,11 +2,14 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY requirements/lock.txt ./requirements/lock.txt
+# The locked, hash-checked versions first (scripts/lock.sh), then CareBell itself.
+RUN pip install --no-cache-dir --require-hashes --requirement requirements/lock.txt
 COPY dispatch ./dispatch
 COPY devices ./devices
 COPY simulators ./simulators
 COPY config ./config
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir --no-deps .
 USER nobody
 EXPOSE 8000
 CMD ["carebell", "serve", "--host", "0.0.0.0", "--port", "8000"]

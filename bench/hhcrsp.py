@@ -67,8 +67,8 @@ def _blocks(path: Path) -> dict[str, list[list[float]]]:
     return blocks
 
 
-def load(name: str, file: str, best: float) -> Instance:
-    b = _blocks(DATA / file)
+def load(data: Path, name: str, file: str, best: float) -> Instance:
+    b = _blocks(data / file)
     n_nodes, n_vehicles = int(b["nbNodes"][0][0]), int(b["nbVehi"][0][0])
     required = b["r"]
     double = {int(x) - 1 for x in b["DS"][0]}
@@ -163,8 +163,9 @@ def main() -> None:
     parser.add_argument("--families", nargs="*", default=list("ABCDEF"))
     parser.add_argument("--per-family", type=int, default=10, help="first N files of each")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--data", type=Path, default=DATA, help="the mankowska data folder")
     args = parser.parse_args()
-    with (DATA / "index.csv").open() as f:
+    with (args.data / "index.csv").open() as f:
         index = [
             r
             for r in csv.DictReader(f)
@@ -179,7 +180,7 @@ def main() -> None:
         ]
         gaps: dict[str, list[float]] = {}
         for row in index:
-            inst = load(row["instance"], row["file"], float(row["bks"]))
+            inst = load(args.data, row["instance"], row["file"], float(row["bks"]))
             clock = time.perf_counter()
             plan = solve(problem_of(inst), budget)
             took = time.perf_counter() - clock

@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 import websockets
+from stall_floor import StallFloor, server_worst_stall_s
 
 from simulators.baseline import broker_round_trips
 from simulators.city import (
@@ -91,37 +95,87 @@ async def press_to_push(
     return [(offers[d] - pressed[d]) * 1000 for d in devices]
 
 
+@dataclass(frozen=True)
+class Run:
+    broker_ms: list[float]  # bare MQTT QoS 1 round trips, the same run's floor
+    offer_ms: list[float]  # press -> offer on a caregiver's socket
+    server_worst_stall_ms: float  # the server's event loop, since its start
+    server_cpu_ms_per_press: float  # server and its helper processes, over the presses
+    machine_floor_stall_ms: float  # an idle process beside it, the same seconds
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "presses": len(self.offer_ms),
+            "broker_median_ms": statistics.median(self.broker_ms),
+            "broker_p99_ms": percentile(self.broker_ms, 0.99),
+            "offer_median_ms": statistics.median(self.offer_ms),
+            "offer_p99_ms": percentile(self.offer_ms, 0.99),
+            "offer_worst_ms": max(self.offer_ms),
+            "server_worst_stall_ms": self.server_worst_stall_ms,
+            "server_cpu_ms_per_press": self.server_cpu_ms_per_press,
+            "machine_floor_stall_ms": self.machine_floor_stall_ms,
+        }
+
+
+def cpu_s(process: psutil.Process) -> float:
+    """CPU seconds of a process and its children: roughly what a press costs,
+    whatever else the machine runs (unlike latency on a busy machine)."""
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def measure(presses: int, gap_ms: float) -> Run:
+    """One run: the bare broker round trip, press -> offer, and event-loop stalls."""
+    with StallFloor() as floor:
+        stack = spawn_stack(Path(tempfile.mkdtemp(prefix="carebell-bench-")), devices=452, seed=1)
+        assert stack.city is not None
+        try:
+            devices = [d.id for d in stack.city.devices if d.kind != "wearable"][:presses]
+            caregivers = []
+            for i in range(1, len(stack.city.caregivers) + 1):
+                login = httpx.post(
+                    f"{stack.api}/api/v1/auth/login",
+                    json={"username": caregiver_username(i), "password": DEMO_PASSWORD},
+                    timeout=60,
+                ).json()
+                caregivers.append(f"{login['user']['caregiver_id']}?token={login['token']}")
+            baseline = broker_round_trips(stack.mqtt_url, len(devices))
+            assert stack.server is not None
+            server = psutil.Process(stack.server.pid)
+            cpu_before = cpu_s(server)
+            ours = asyncio.run(
+                press_to_push(stack.ws, stack.mqtt_url, devices, caregivers, gap_ms / 1000)
+            )
+            cpu_per_press_ms = (cpu_s(server) - cpu_before) * 1000 / len(devices)
+            stall_s = server_worst_stall_s(stack.api)
+        finally:
+            stack.stop()
+    return Run(baseline, ours, stall_s * 1000, cpu_per_press_ms, floor.worst_s * 1000)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=200)
     parser.add_argument("--gap-ms", type=float, default=100.0, help="between presses")
     args = parser.parse_args()
-
-    stack = spawn_stack(Path(tempfile.mkdtemp(prefix="carebell-bench-")), devices=452, seed=1)
-    assert stack.city is not None
-    try:
-        presses = [d.id for d in stack.city.devices if d.kind != "wearable"][: args.presses]
-        caregivers = []
-        for i in range(1, len(stack.city.caregivers) + 1):
-            login = httpx.post(
-                f"{stack.api}/api/v1/auth/login",
-                json={"username": caregiver_username(i), "password": DEMO_PASSWORD},
-            ).json()
-            caregivers.append(f"{login['user']['caregiver_id']}?token={login['token']}")
-        baseline = broker_round_trips(stack.mqtt_url, len(presses))
-        ours = asyncio.run(
-            press_to_push(stack.ws, stack.mqtt_url, presses, caregivers, args.gap_ms / 1000)
-        )
-    finally:
-        stack.stop()
-    print(f"CareBell press-to-push, {len(presses)} presses, one server process, SQLite")
-    print(summary("bare MQTT QoS 1 round trip", baseline))
-    print(summary("press -> offer on socket", ours))
+    run = measure(args.presses, args.gap_ms)
+    f = run.figures()
+    print(f"CareBell press-to-push, {len(run.offer_ms)} presses, one server process, SQLite")
+    print(summary("bare MQTT QoS 1 round trip", run.broker_ms))
+    print(summary("press -> offer on socket", run.offer_ms))
     print(
-        f"ratio (median): {statistics.median(ours) / statistics.median(baseline):.1f}x the "
-        f"bare broker round trip; p99 ratio "
-        f"{percentile(ours, 0.99) / percentile(baseline, 0.99):.1f}x"
+        f"ratio (median): {f['offer_median_ms'] / f['broker_median_ms']:.1f}x the "
+        f"bare broker round trip; p99 ratio {f['offer_p99_ms'] / f['broker_p99_ms']:.1f}x"
     )
+    print(
+        f"worst event-loop stall: server {run.server_worst_stall_ms:.0f} ms (since its start), "
+        f"an idle process beside it {run.machine_floor_stall_ms:.0f} ms"
+    )
+    print(f"server CPU per press (with its helper processes): {run.server_cpu_ms_per_press:.1f} ms")
 
 
 if __name__ == "__main__":

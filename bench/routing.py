@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import pyvrp
-import vroom
 import vrplib
 from pyvrp.stop import MaxRuntime
 
@@ -141,6 +140,8 @@ def with_pyvrp(path: Path, budget: float) -> list[list[int]]:
 
 
 def with_vroom(inst: Instance, budget: float) -> list[list[int]]:
+    import vroom  # pip install -e ".[bench]"; only this peer needs it
+
     problem = vroom.Input()
     problem.set_durations_matrix(profile="car", matrix_input=inst.dist.tolist())
     for v in range(inst.vehicles):
@@ -181,23 +182,28 @@ def main() -> None:
     parser.add_argument("--budget", type=float, nargs="+", default=[1.0, 10.0])
     parser.add_argument("--instances", nargs="*", help="names, e.g. C101 R205 (default: all)")
     parser.add_argument("--out", type=Path, help="also write the table (Markdown) here")
+    parser.add_argument("--solvers", nargs="+", choices=SOLVERS, default=list(SOLVERS))
+    parser.add_argument("--data", type=Path, default=DATA, help="the vrptw data folder")
     args = parser.parse_args()
-    paths = sorted((DATA / args.set).glob("*.vrp"))
+    solvers = tuple(args.solvers)
+    paths = sorted((args.data / args.set).glob("*.vrp"))
+    if not paths:
+        parser.error(f"no {args.set} instances in {args.data}")
     if args.instances:
         paths = [p for p in paths if p.stem in args.instances]
     lines = []
     for budget in args.budget:
         header = (
-            f"| instance | best known | {' | '.join(SOLVERS)} | gap {' | gap '.join(SOLVERS)} |"
+            f"| instance | best known | {' | '.join(solvers)} | gap {' | gap '.join(solvers)} |"
         )
         lines += [f"\n### {args.set}, {budget:g} s per instance\n", header,
-                  "|" + "---|" * (2 + 2 * len(SOLVERS))]  # fmt: skip
-        gaps: dict[str, dict[str, list[float]]] = {s: {} for s in SOLVERS}
+                  "|" + "---|" * (2 + 2 * len(solvers))]  # fmt: skip
+        gaps: dict[str, dict[str, list[float]]] = {s: {} for s in solvers}
         for path in paths:
             inst = load(path)
             row = [inst.name, f"{inst.best:.1f}"]
             found: dict[str, float] = {}
-            for name in SOLVERS:
+            for name in solvers:
                 clock = time.perf_counter()
                 if name == "ours":
                     routes = ours(inst, budget)
@@ -213,7 +219,7 @@ def main() -> None:
                     row.append(f"{found[name]:.1f} ({took:.1f} s)")
                 else:
                     row.append(f"infeasible ({took:.1f} s)")
-            for name in SOLVERS:
+            for name in solvers:
                 if name in found:
                     gap = (found[name] - inst.best) / inst.best * 100
                     gaps[name].setdefault(inst.name[:-2], []).append(gap)  # C1, R2, RC1, ...
@@ -222,12 +228,12 @@ def main() -> None:
                     row.append("–")
             lines.append("| " + " | ".join(row) + " |")
             print(lines[-1], flush=True)
-        lines.append("\n| class | " + " | ".join(f"mean gap {s}" for s in SOLVERS) + " |")
-        lines.append("|" + "---|" * (1 + len(SOLVERS)))
+        lines.append("\n| class | " + " | ".join(f"mean gap {s}" for s in solvers) + " |")
+        lines.append("|" + "---|" * (1 + len(solvers)))
         classes = sorted({c for g in gaps.values() for c in g})
         for cls in [*classes, "all"]:
             cells = []
-            for name in SOLVERS:
+            for name in solvers:
                 values = (
                     [v for vs in gaps[name].values() for v in vs]
                     if cls == "all"

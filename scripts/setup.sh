@@ -11,6 +11,9 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-extras=""
-[ "${1:-}" = "dev" ] && extras="[dev]"
-.venv/bin/python -m pip install --quiet --editable ".${extras}"
+# Exactly the versions in the lock file (hash-checked), so a figure measured
+# today means the same next month; scripts/lock.sh is the deliberate upgrade.
+lock=requirements/lock.txt
+[ "${1:-}" = "dev" ] && lock=requirements/dev-lock.txt
+.venv/bin/python -m pip install --quiet --require-hashes --requirement "$lock"
+.venv/bin/python -m pip install --quiet --no-deps --editable .

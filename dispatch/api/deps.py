@@ -70,8 +70,11 @@ def get_services(connection: HTTPConnection) -> ServerParts:
 ServicesDep = Annotated[ServerParts, Depends(get_services)]
 
 
-def get_session(services: ServicesDep) -> Iterator[Session]:
-    with services.db.session() as session:
+def get_session(services: ServicesDep, request: Request) -> Iterator[Session]:
+    """A read-only session for GET and HEAD (on SQLite it takes no write lock, so
+    the board's lists never queue behind the writers); a committing one otherwise."""
+    reading = request.method in ("GET", "HEAD")
+    with services.db.read() if reading else services.db.session() as session:
         yield session
 
 

@@ -122,6 +122,12 @@ class Dispatcher:
     # -- steps, each one transaction --------------------------------------------
 
     def _expire_offers(self, now: datetime) -> None:
+        with self.db.read() as session:  # most rounds have none: take no write lock then
+            due = session.exec(
+                select(Order.id).where(Order.state == OrderState.OFFERED, Order.expires_at < now)
+            ).first()
+        if due is None:
+            return
         with self.db.session() as session:
             stale = session.exec(
                 select(Order)
@@ -247,7 +253,7 @@ class Dispatcher:
         """Active caregivers among ``ids``, who of them is busy or visiting, served today."""
         if not ids:
             return [], set(), set(), {}
-        with self.db.session() as session:
+        with self.db.read() as session:
             caregivers = session.exec(
                 select(Caregiver).where(
                     col(Caregiver.id).in_(ids),

@@ -72,7 +72,9 @@ class IngestProcess:
 
     async def start(self) -> None:
         """Start the helper and wait until it is ready to store (its engine built)."""
-        await asyncio.get_running_loop().run_in_executor(self._pool, _ready)
+        # From a thread: the first submit starts the forkserver and waits while it
+        # imports CareBell (seconds on a busy machine), which would hold the loop.
+        await asyncio.to_thread(lambda: self._pool.submit(_ready).result())
 
     async def store_batch(self, batch: list[tuple[str, bytes]], at: datetime) -> list[Outcome]:
         """Return the outcomes once the helper has committed the whole batch."""

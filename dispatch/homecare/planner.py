@@ -9,7 +9,7 @@ under way where they are and re-plans the rest from where each caregiver will be
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
@@ -299,8 +299,13 @@ def plan_day(
     *,
     now: datetime | None = None,
     time_limit_s: float | None = None,
+    solve: Callable[..., Plan] = backends.plan,
 ) -> PlanOutcome:
-    """Plan (or re-plan from ``now``) the day's routes and write them to the visits."""
+    """Plan (or re-plan from ``now``) the day's routes and write them to the visits.
+
+    ``solve`` is :func:`backends.plan` or a stand-in with its signature that runs it
+    elsewhere (the server's :class:`~dispatch.planning.pool.SolverPool`).
+    """
     with db.session() as session:
         read = _read_day(session, menu, day, tz, now)
     problem = build_problem(day, tz, read.visits, read.caregivers, menu, travel, now=now)
@@ -313,7 +318,7 @@ def plan_day(
         unplanned=(),
     )
     limit = menu.time_limit_s if time_limit_s is None else time_limit_s
-    plan = backends.plan(problem, limit, warm_start=previous if read.before else None)
+    plan = solve(problem, limit, warm_start=previous if read.before else None)
     with db.session() as session:
         planned, unplanned = _write(session, plan, day, tz, [v.id for v in read.visits])
         session.flush()

@@ -20,6 +20,7 @@ from dispatch.homecare.menu import ServiceMenu
 from dispatch.homecare.planner import PlanOutcome, plan_day
 from dispatch.live.bus import LiveBus
 from dispatch.matching.travel import TravelModel
+from dispatch.planning.pool import SolverPool
 from dispatch.store.db import Database
 from dispatch.store.tables import Visit
 
@@ -34,6 +35,7 @@ class HomeCare:
     ) -> None:
         self.db, self.bus, self.menu, self.travel, self.tz = db, bus, menu, travel, tz
         self._lock = asyncio.Lock()  # one plan at a time in a process
+        self.solvers = SolverPool()
 
     def today(self) -> date:
         return datetime.now(self.tz).date()
@@ -51,6 +53,7 @@ class HomeCare:
                 self.tz,
                 now=now,
                 time_limit_s=time_limit_s,
+                solve=self.solvers.plan,
             )
         await self._tell(outcome)
         return outcome

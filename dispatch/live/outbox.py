@@ -48,6 +48,11 @@ class Outbox:
         self.bus = bus
         self._lock = asyncio.Lock()  # keeps this process's events in audit order
         self._kicked = asyncio.Event()
+        # Flush requests are numbered; a pass covers every request made before it
+        # started. Callers queued behind a pass that covers them need no pass of
+        # their own, so N writers at once cost one or two passes, not N.
+        self._asked = 0
+        self._covered = 0
 
     def kick(self) -> None:
         """Have :meth:`run` flush now, without waiting for it."""
@@ -112,19 +117,37 @@ class Outbox:
         return out
 
     async def flush(self) -> int:
-        """Publish every unpublished record; return how many went out."""
-        sent = 0
+        """Publish every record committed before this call.
+
+        Returns how many records the pass that covered this call published (0 when
+        another caller's pass, started after this call, already published them).
+        """
+        self._asked += 1
+        asked = self._asked
         async with self._lock:
-            while True:
-                records = await self.db.run(self._claim)
-                if not records:
-                    return sent
-                ids = [r.id for r in records]
-                try:
-                    await self.bus.publish(self.deliveries(records))
-                except (RedisError, OSError) as exc:
-                    log.warning("live events held back, Redis unavailable: %s", exc)
-                    await self.db.run(self._settle, ids, published=False)
-                    return sent
-                await self.db.run(self._settle, ids, published=True)
-                sent += len(records)
+            if self._covered >= asked:
+                return 0
+            covers = self._asked  # every request so far committed before this pass
+            sent = await self._publish_pending()
+            self._covered = covers
+            return sent
+
+    async def _publish_pending(self) -> int:
+        sent = 0
+        while True:
+            records = await self.db.run(self._claim)
+            if not records:
+                return sent
+            ids = [r.id for r in records]
+            try:
+                await self.bus.publish(self.deliveries(records))
+            except (RedisError, OSError) as exc:
+                log.warning("live events held back, Redis unavailable: %s", exc)
+                await self.db.run(self._settle, ids, published=False)
+                return sent
+            await self.db.run(self._settle, ids, published=True)
+            sent += len(records)
+            if len(records) < BATCH:
+                # Drained when claimed; whatever was committed since comes with a
+                # request of its own, which starts the next pass.
+                return sent

@@ -30,6 +30,7 @@ from dispatch.live.outbox import Outbox
 from dispatch.matching.travel import DetourTravelModel, TravelModel
 from dispatch.runtime import metrics
 from dispatch.runtime.catalog_file import load_catalog
+from dispatch.runtime.stall_probe import StallProbe
 from dispatch.store.db import Database
 from dispatch.voice.capability import load_voice_catalog
 from dispatch.voice.service import VoiceService
@@ -59,6 +60,7 @@ class Services:
     gateway: MqttGateway | None = None
     ingest_process: IngestProcess | None = None  # the gateway's, when it stores in a helper
     voice: VoiceService | None = None
+    stall_probe: StallProbe | None = None
 
     async def after_change(self) -> None:
         """Call after committing transitions: publish them.
@@ -92,6 +94,10 @@ class Services:
             # Published beside, not before, the broker's acknowledgement: the batch
             # is committed, and the next batch need not wait for Redis.
             self.outbox.kick()
+        if Outcome.RAISED in outcomes and self.dispatcher is not None:
+            # This process's dispatcher need not wait for the alert to come back
+            # from Redis (others still wake on the published alert.raised).
+            self.dispatcher.wake()
 
 
 @asynccontextmanager
@@ -158,7 +164,9 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         metrics.GATEWAY_BACKLOG.set_function(
             lambda: services.gateway.backlog if services.gateway else 0
         )
+    services.stall_probe = StallProbe()
     tasks: list[asyncio.Task[None]] = [
+        asyncio.create_task(services.stall_probe.run(), name="stall-probe"),
         asyncio.create_task(services.fanout.run(), name="fanout"),
         asyncio.create_task(outbox.run(OUTBOX_SWEEP_S), name="outbox"),
     ]
@@ -201,6 +209,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             await services.gateway.stop()
         if services.ingest_process is not None:
             await asyncio.to_thread(services.ingest_process.close)
+        await asyncio.to_thread(services.homecare.solvers.close)
         await bus.close()
         await asyncio.to_thread(db.dispose)  # waits for database work in flight
 

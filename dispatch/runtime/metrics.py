@@ -52,7 +52,7 @@ class DatabaseGauges(Collector):
         self.db = db
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        with self.db.session() as session:
+        with self.db.read() as session:
             offline = session.exec(
                 select(func.count())
                 .select_from(Device)

@@ -40,9 +40,21 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # Take the write lock at BEGIN: a deferred transaction that reads, then writes,
-    # fails with SQLITE_BUSY_SNAPSHOT when another process wrote in between.
+_READ_ONLY = "carebell_read_only"
+
+
+def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get(_READ_ONLY):
+        # A reader takes a WAL snapshot and no lock: it neither waits for the
+        # writers nor makes them wait. query_only makes a write in it fail loudly
+        # (it would otherwise be lost when the session closes uncommitted).
+        conn.exec_driver_sql("PRAGMA query_only = ON")
+        conn.exec_driver_sql("BEGIN")
+        return
+    conn.exec_driver_sql("PRAGMA query_only = OFF")
+    # A writer takes the write lock at BEGIN: a deferred transaction that reads,
+    # then writes, fails with SQLITE_BUSY_SNAPSHOT when another process wrote in
+    # between.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -58,9 +70,12 @@ class Database:
                 url, connect_args={"check_same_thread": False, "timeout": 10}
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine, "begin", _sqlite_begin_immediate)
+            event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        # PostgreSQL: a READ ONLY transaction, refusing writes as query_only does.
+        read_only = {"postgresql_readonly": True} if self.backend == "postgresql" else {}
+        self._reader = self.engine.execution_options(**{_READ_ONLY: True}, **read_only)
 
     @property
     def backend(self) -> str:
@@ -80,6 +95,20 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only; it never commits.
+
+        On SQLite it reads a snapshot without the write lock, so log-ins, token
+        checks and the board never queue behind the writers (or they behind it).
+        Write with :meth:`session`: a write here would fail when another process
+        wrote since the snapshot was taken.
+        """
+        # Closing (not rolling back) ends the transaction and leaves the rows read
+        # usable by the caller.
+        with Session(self._reader, expire_on_commit=False) as session:
+            yield session
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking database work off the event loop."""

@@ -125,3 +125,44 @@ async def test_steps_committed_while_redis_is_down_go_out_when_it_is_back(
     finally:
         await bus.close()
         redis.stop()
+
+
+async def test_writers_flushing_at_once_share_passes_and_each_step_goes_out_once(
+    db: Database, redis_server: local_services.LocalServer
+) -> None:
+    # Every writer awaits a flush after its commit. Twenty at once must not queue
+    # twenty passes of claim and settle transactions behind one another.
+    bus = LiveBus.from_url(redis_server.url, f"t-{uuid.uuid4().hex[:8]}")
+    outbox = Outbox(db, bus)
+    claims = 0
+    claim = outbox._claim
+
+    def counting_claim() -> list[outbox_module._Claimed]:
+        nonlocal claims
+        claims += 1
+        return claim()
+
+    outbox._claim = counting_claim  # type: ignore[method-assign]
+    alert_ids = [raise_one(db) for _ in range(20)]
+    sent = await asyncio.gather(*(outbox.flush() for _ in alert_ids))
+    assert sum(sent) == 20
+    assert claims <= 2
+    assert sorted(await board_alert_ids(bus)) == sorted(str(a) for a in alert_ids)
+    assert unpublished(db) == []
+    await bus.close()
+
+
+async def test_a_flush_publishes_what_was_committed_while_an_earlier_pass_ran(
+    db: Database, redis_server: local_services.LocalServer
+) -> None:
+    bus = LiveBus.from_url(redis_server.url, f"t-{uuid.uuid4().hex[:8]}")
+    outbox = Outbox(db, bus)
+    first = raise_one(db)
+    passing = asyncio.create_task(outbox.flush())
+    await asyncio.sleep(0)  # the first pass has claimed, or is about to
+    second = await asyncio.to_thread(raise_one, db)
+    await outbox.flush()  # asked after the second commit: must cover it
+    await passing
+    assert sorted(await board_alert_ids(bus)) == sorted([str(first), str(second)])
+    assert unpublished(db) == []
+    await bus.close()

@@ -8,6 +8,7 @@ import pytest
 
 from dispatch.planning import backends, pyvrp_solver
 from dispatch.planning.model import Break, Link, Plan, RoutingProblem, Stop, TimeWindow, Worker
+from dispatch.planning.pool import SolverPool
 from dispatch.planning.solver import changed_workers, solve
 
 HOUR = 3600
@@ -280,3 +281,23 @@ def test_what_pyvrp_cannot_express_goes_to_or_tools_and_says_why() -> None:
         workers=[worker("a"), worker("b", skills=frozenset({"basic_care", "bathing"}))],
     )
     assert pyvrp_solver.unsupported(skills) == "skills not every worker holds"
+
+
+def test_the_server_s_solver_pool_plans_in_a_worker_process_as_in_process() -> None:
+    # The server solves in a worker process (its own GIL): the problem and the plan
+    # cross by pickling, and the plan must be the one a solve in process gives.
+    problem = RoutingProblem(
+        travel_s=line(0, 1, 2),
+        stops=[
+            stop("lunch", 1, window=TimeWindow(11 * HOUR, 12 * HOUR)),
+            stop("morning", 2, window=TimeWindow(9 * HOUR, 10 * HOUR)),
+        ],
+        workers=[worker("a")],
+    )
+    pool = SolverPool()
+    try:
+        plan = pool.plan(problem, 1)
+    finally:
+        pool.close()
+    assert route(plan, "a") == ["morning", "lunch"]
+    assert route(plan, "a") == route(backends.plan(problem, 1), "a")

@@ -15,7 +15,7 @@ router = APIRouter()
 
 def _database_ok(services: ServerParts) -> bool:
     try:
-        with services.db.session() as session:
+        with services.db.read() as session:
             session.exec(text("SELECT 1"))  # type: ignore[call-overload]
         return True
     except SQLAlchemyError:
