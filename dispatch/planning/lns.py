@@ -1,0 +1,177 @@
+"""Plans the full model by ruin and recreate (pure: a function of the problem).
+
+Every rule of the model (time windows hard or soft, service times, skills,
+shifts, breaks, the longest working day, start and end places, capacity, the
+familiar caregiver, two caregivers at once, linked visits with a lag, pinned
+visits, a warm start that prefers to leave visits where they were) is carried by
+one search: the schedule of fixed routes is the earliest one meeting every rule
+(kernel.py); the search removes a few visits (strings of neighbouring visits, as
+in Christiaens and Vanden Berghe's SISR; random ones; the latest or costliest)
+and puts them back, each where it costs least, a two-caregiver visit or a link
+as one move over two routes; a new solution is kept by simulated annealing.
+
+The inner loops are compiled with numba and release the GIL; still, call
+``solve`` from a worker process or thread, never on an event loop. Its input and
+output are plain picklable values, so it runs unchanged in another process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dispatch.planning import kernel
+from dispatch.planning.arrays import Compiled, compile_problem
+from dispatch.planning.model import Plan, PlannedStop, Route, RoutingProblem
+
+log = logging.getLogger(__name__)
+
+AVG_REMOVED = 10.0  # visits a round removes on average (SISR's c-bar)
+PAIR_TRIES = 16  # placements of a pair's two halves tried exactly, per insertion
+# Annealing temperatures as shares of the average travel into a visit.
+TEMP_START, TEMP_END = 0.5, 0.005
+CONSTRUCT_LATE_WEIGHT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class SearchReport:
+    rounds: int
+    improvements: int
+    first_cost: int
+    best_cost: int
+
+
+def solve(
+    problem: RoutingProblem,
+    time_limit_s: float = 5.0,
+    *,
+    warm_start: Plan | None = None,
+    seed: int = 1,
+) -> Plan:
+    """The routes; stops that cannot be planned under the rules are reported in
+    ``Plan.unplanned``. With ``warm_start`` (the plan before a change), visits
+    stay where they were unless moving saves ``problem.move_cost_s`` or more."""
+    plan, _ = solve_with_report(problem, time_limit_s, warm_start=warm_start, seed=seed)
+    return plan
+
+
+def solve_with_report(
+    problem: RoutingProblem,
+    time_limit_s: float = 5.0,
+    *,
+    warm_start: Plan | None = None,
+    seed: int = 1,
+) -> tuple[Plan, SearchReport]:
+    clock = time.perf_counter()
+    deadline = clock + time_limit_s
+    compiled = compile_problem(problem, warm_start)
+    P = compiled.problem
+    n_tasks, n_workers = len(compiled.tasks), len(problem.workers)
+    kernel.seed_random(seed)
+    S = kernel.new_state(n_tasks, n_workers, P[3])
+    X = kernel.new_scratch(n_tasks, n_workers, S[4])
+    _construct(compiled, S, X)
+    kernel.schedule(P, S, X)
+    first = int(kernel.cost(P, S))
+    best, backup = kernel.clone_state(S), kernel.clone_state(S)
+    costs = np.array([first, first], dtype=np.int64)  # current, best
+    planned = max(1, int((S[2][: len(compiled.tasks)] >= 0).sum()))
+    avg_edge = max(1.0, float(S[6].sum()) / planned)
+    avg_removed = min(AVG_REMOVED, max(2.0, 0.2 * len(compiled.unit_a)))
+    rounds = improvements = 0
+    chunk = 1
+    while True:
+        now = time.perf_counter()
+        if now >= deadline or time_limit_s <= 0:
+            break
+        progress = (now - clock) / time_limit_s
+        step = time.perf_counter()
+        improvements += kernel.search(
+            P,
+            S,
+            best,
+            backup,
+            X,
+            chunk,
+            progress,
+            progress,
+            TEMP_START * avg_edge,
+            TEMP_END * avg_edge,
+            avg_removed,
+            PAIR_TRIES,
+            costs,
+        )
+        rounds += chunk
+        took = time.perf_counter() - step
+        # About 20 ms a call: the clock is looked at often enough, calls stay cheap.
+        chunk = max(1, min(chunk * 2, int(chunk * 0.02 / max(took, 1e-6))))
+    kernel.copy_state(best, S)
+    kernel.schedule(P, S, X)
+    report = SearchReport(rounds, improvements, first, int(kernel.cost(P, S)))
+    log.debug("search: %s", report)
+    return _read(problem, compiled, S, report), report
+
+
+def _construct(compiled: Compiled, S: Any, X: Any) -> None:
+    """Breaks first, then the warm start's visits where they were, then the rest
+    (pairs first, then by the opening of their window), each at its cheapest place, lateness weighing
+    ten times its cost (a greedy start piles visits late on a few routes else)."""
+    P = compiled.problem
+    P = (*P[:6], P[6] * CONSTRUCT_LATE_WEIGHT, *P[7:])
+    for u in compiled.break_units:
+        kernel.insert_unit(P, S, X, u, 0.0, PAIR_TRIES)
+    for u, (w1, i1, w2, i2) in sorted(compiled.warm.items(), key=lambda kv: kv[1][1]):
+        k1 = _position(compiled, S, w1, i1)
+        k2 = _position(compiled, S, w2, i2) if w2 >= 0 else -1
+        kernel.place_unit(P, S, X, u, w1, k1, w2, k2)
+    route_of, e = S[2], P[3]
+    rest = [u for u, a in enumerate(compiled.unit_a) if route_of[a] < 0]
+    rest.sort(key=lambda u: (int(compiled.unit_b[u] < 0), int(e[compiled.unit_a[u]]), u))
+    for u in rest:
+        kernel.insert_unit(P, S, X, u, 0.0, PAIR_TRIES)
+
+
+def _position(compiled: Compiled, S: Any, w: int, index: int) -> int:
+    """Where a warm-start visit goes among those already back on route w: after
+    every one that came before it in the old route (and after the breaks)."""
+    routes, rlen, loc = S[0], S[1], compiled.problem[1]
+    warm_index = {}
+    for u, (w1, i1, w2, i2) in compiled.warm.items():
+        if w1 == w:
+            warm_index[int(compiled.unit_a[u])] = i1
+        if w2 == w:
+            warm_index[int(compiled.unit_b[u])] = i2
+    k = 0
+    for i in range(int(rlen[w])):
+        t = int(routes[w, i])
+        if loc[t] < 0 or warm_index.get(t, -1) < index:
+            k = i + 1
+    return k
+
+
+def _read(problem: RoutingProblem, compiled: Compiled, S: Any, report: SearchReport) -> Plan:
+    routes_arr, rlen, start, arrive, rtravel = S[0], S[1], S[4], S[5], S[6]
+    routes = []
+    planned: set[str] = set()
+    for w, worker in enumerate(problem.workers):
+        stops = []
+        for i in range(int(rlen[w])):
+            task = compiled.tasks[int(routes_arr[w, i])]
+            if task.stop is None:
+                continue
+            t = int(routes_arr[w, i])
+            stops.append(PlannedStop(task.stop.id, int(arrive[t]), int(start[t])))
+            planned.add(task.stop.id)
+        routes.append(Route(worker.id, tuple(stops), int(rtravel[w]) if stops else 0))
+    unplanned = tuple(s.id for s in problem.stops if s.id not in planned)
+    return Plan(
+        routes=tuple(routes),
+        unplanned=unplanned,
+        travel_s=sum(r.travel_s for r in routes),
+        solver="lns",
+        notes=(f"search: {report.rounds} rounds, cost {report.first_cost} -> {report.best_cost}",),
+    )
