@@ -33,7 +33,8 @@ class Compiled:
     tasks: tuple[Task, ...]
     problem: tuple[Any, ...]  # the tuple kernel.py reads (order: see kernel.py)
     break_units: tuple[int, ...]
-    warm: dict[int, tuple[int, int, int, int]]  # unit -> (w1, index1, w2, index2)
+    # unit -> (worker, index in route, partner's worker, index, old start)
+    warm: dict[int, tuple[int, int, int, int, int]]
     visits: int  # tasks with a place
 
     @property
@@ -222,37 +223,30 @@ def _warm(
     units_a: list[int],
     units_b: list[int],
     fam: Any,
-) -> dict[int, tuple[int, int, int, int]]:
-    """Where the previous plan had each unit: (worker, index in its route) per
-    task. Moving a visit to another worker then costs ``move_cost_s``."""
+) -> dict[int, tuple[int, int, int, int, int]]:
+    """Where the previous plan had each unit: (worker, index in its route) for each
+    task, and its start. A task put with another worker then costs ``move_cost_s``."""
     if plan is None:
         return {}
-    places: dict[str, list[tuple[int, int]]] = {}
+    places: dict[str, list[tuple[int, int, int]]] = {}
     for route in plan.routes:
         w = worker_index.get(route.worker_id)
         if w is None:
             continue
         for i, planned in enumerate(route.stops):
-            places.setdefault(planned.stop_id, []).append((w, i))
-    warm: dict[int, tuple[int, int, int, int]] = {}
+            places.setdefault(planned.stop_id, []).append((w, i, planned.start_s))
+    had: dict[int, tuple[int, int, int]] = {}
+    for t, task in enumerate(tasks):
+        if task.stop is not None and len(places.get(task.stop.id, [])) > task.half:
+            had[t] = places[task.stop.id][task.half]
+            before = {w for w, _, _ in places[task.stop.id]}
+            for w in range(fam.shape[0]):
+                if w not in before:
+                    fam[w, t] += problem.move_cost_s
+    warm: dict[int, tuple[int, int, int, int, int]] = {}
     for u, (a, b) in enumerate(zip(units_a, units_b, strict=True)):
-        stop_a = tasks[a].stop
-        if stop_a is None:
-            continue
-        had_a = places.get(stop_a.id, [])
-        if b < 0:
-            if had_a:
-                warm[u] = (*had_a[0], -1, -1)
-        else:
-            stop_b = tasks[b].stop
-            assert stop_b is not None
-            had_b = places.get(stop_b.id, []) if stop_b is not stop_a else had_a[1:]
-            if had_a and had_b:
-                warm[u] = (*had_a[0], *had_b[0])
-        for t, had in ((a, had_a), (b, places.get(tasks[b].stop.id, []) if b >= 0 else [])):  # type: ignore[union-attr]
-            if t >= 0 and had:
-                before = {w for w, _ in had}
-                for w in range(fam.shape[0]):
-                    if w not in before:
-                        fam[w, t] += problem.move_cost_s
+        if a in had and (b < 0 or b in had):
+            w1, i1, s1 = had[a]
+            w2, i2, _ = had[b] if b >= 0 else (-1, -1, 0)
+            warm[u] = (w1, i1, w2, i2, s1)
     return warm

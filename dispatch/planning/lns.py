@@ -26,7 +26,17 @@ import numpy as np
 
 from dispatch.planning import kernel
 from dispatch.planning.arrays import Compiled, compile_problem
-from dispatch.planning.model import Plan, PlannedStop, Route, RoutingProblem
+from dispatch.planning.model import (
+    Break,
+    Link,
+    Plan,
+    PlannedStop,
+    Route,
+    RoutingProblem,
+    Stop,
+    TimeWindow,
+    Worker,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +96,9 @@ def solve_with_report(
     chunk = 1
     while True:
         now = time.perf_counter()
-        if now >= deadline or time_limit_s <= 0:
+        if now >= deadline and rounds > 0:
             break
-        progress = (now - clock) / time_limit_s
+        progress = min(1.0, (now - clock) / max(time_limit_s, 1e-9))
         step = time.perf_counter()
         improvements += kernel.search(
             P,
@@ -116,18 +126,38 @@ def solve_with_report(
     return _read(problem, compiled, S, report), report
 
 
+def warm_up() -> None:
+    """Load (or, the first time on a machine, compile: a minute or two) the search's
+    compiled code, so that the first real plan does not pay for it."""
+    hour = 3600
+    day = TimeWindow(8 * hour, 18 * hour)
+    lunch = (Break(TimeWindow(12 * hour, 13 * hour), 1800),)
+    problem = RoutingProblem(
+        travel_s=[[abs(a - b) * 60 for b in range(4)] for a in range(4)],
+        stops=[
+            Stop("one", 1, 1800, day, workers_needed=2),
+            Stop("two", 2, 1800, day, late_cost_per_s=1),
+            Stop("three", 3, 1800, day),
+        ],
+        workers=[Worker(w, 0, 0, day, breaks=lunch) for w in ("a", "b")],
+        links=[Link("two", "three", 0, 600)],
+    )
+    solve(problem, 0.0)
+
+
 def _construct(compiled: Compiled, S: Any, X: Any) -> None:
-    """Breaks first, then the warm start's visits where they were, then the rest
-    (pairs first, then by the opening of their window), each at its cheapest place, lateness weighing
-    ten times its cost (a greedy start piles visits late on a few routes else)."""
+    """The warm start's visits where they were (in the order of their old starts),
+    then breaks, then the rest (pairs first, then by the opening of their window),
+    each at its cheapest place, lateness weighing ten times its cost (a greedy
+    start piles visits late on a few routes else)."""
     P = compiled.problem
     P = (*P[:6], P[6] * CONSTRUCT_LATE_WEIGHT, *P[7:])
-    for u in compiled.break_units:
-        kernel.insert_unit(P, S, X, u, 0.0, PAIR_TRIES)
-    for u, (w1, i1, w2, i2) in sorted(compiled.warm.items(), key=lambda kv: kv[1][1]):
+    for u, (w1, i1, w2, i2, _) in sorted(compiled.warm.items(), key=lambda kv: kv[1][4]):
         k1 = _position(compiled, S, w1, i1)
         k2 = _position(compiled, S, w2, i2) if w2 >= 0 else -1
         kernel.place_unit(P, S, X, u, w1, k1, w2, k2)
+    for u in compiled.break_units:
+        kernel.insert_unit(P, S, X, u, 0.0, PAIR_TRIES)
     route_of, e = S[2], P[3]
     rest = [u for u, a in enumerate(compiled.unit_a) if route_of[a] < 0]
     rest.sort(key=lambda u: (int(compiled.unit_b[u] < 0), int(e[compiled.unit_a[u]]), u))
@@ -137,10 +167,10 @@ def _construct(compiled: Compiled, S: Any, X: Any) -> None:
 
 def _position(compiled: Compiled, S: Any, w: int, index: int) -> int:
     """Where a warm-start visit goes among those already back on route w: after
-    every one that came before it in the old route (and after the breaks)."""
-    routes, rlen, loc = S[0], S[1], compiled.problem[1]
+    every one that came before it in the old route."""
+    routes, rlen = S[0], S[1]
     warm_index = {}
-    for u, (w1, i1, w2, i2) in compiled.warm.items():
+    for u, (w1, i1, w2, i2, _) in compiled.warm.items():
         if w1 == w:
             warm_index[int(compiled.unit_a[u])] = i1
         if w2 == w:
@@ -148,7 +178,7 @@ def _position(compiled: Compiled, S: Any, w: int, index: int) -> int:
     k = 0
     for i in range(int(rlen[w])):
         t = int(routes[w, i])
-        if loc[t] < 0 or warm_index.get(t, -1) < index:
+        if warm_index.get(t, -1) < index:
             k = i + 1
     return k
 

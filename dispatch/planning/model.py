@@ -129,3 +129,17 @@ class Plan:
 
     def route_of(self, worker_id: str) -> Route | None:
         return next((r for r in self.routes if r.worker_id == worker_id), None)
+
+
+def moved_stops(before: Plan, after: Plan) -> set[str]:
+    """Stops planned in both whose caregivers changed: the visits a re-plan moved."""
+
+    def who(plan: Plan) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for route in plan.routes:
+            for stop in route.stops:
+                out.setdefault(stop.stop_id, set()).add(route.worker_id)
+        return out
+
+    old, new = who(before), who(after)
+    return {s for s in old.keys() & new.keys() if old[s] != new[s]}
