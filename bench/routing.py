@@ -1,8 +1,9 @@
 """Our planner against PyVRP and VROOM on the Solomon and Gehring-Homberger VRPTW sets.
 
 "ours" is the planner as the server runs it (backends.plan picks PyVRP for a
-plain VRPTW like these); "ortools" is our OR-Tools model alone, the one that
-plans days with breaks, skills and two-caregiver visits.
+plain VRPTW like these); "full" is the search that plans real days (lns.py: the
+same model as a day with breaks, skills and two-caregiver visits, here with none
+of them), not PyVRP underneath; "ortools" is our OR-Tools model alone.
 
 One process, one run, the same time budget per instance for each solver, run one
 after another (the machine's second core stays free): instance, our cost, each
@@ -12,6 +13,7 @@ to one decimal (so integers in tenths here).
 
     pip install -e ".[bench]"
     .venv/bin/python bench/routing.py --set Solomon --budget 1 10 [--instances C101 R101]
+        [--solvers full pyvrp vroom]
 
 Every returned solution is checked by the same validator (each customer once,
 capacity, time windows); an infeasible one is marked, not counted.
@@ -34,7 +36,7 @@ import vroom
 import vrplib
 from pyvrp.stop import MaxRuntime
 
-from dispatch.planning import backends, solver
+from dispatch.planning import backends, lns, solver
 from dispatch.planning.model import RoutingProblem, Stop, TimeWindow, Worker
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "vrptw"
@@ -127,6 +129,12 @@ def ours(inst: Instance, budget: float) -> list[list[int]]:
     return [[int(s.stop_id) for s in r.stops] for r in plan.routes if r.stops]
 
 
+def full(inst: Instance, budget: float) -> list[list[int]]:
+    """The search that plans real days, on the same instance (breaks off)."""
+    plan = lns.solve(problem_of(inst), budget)
+    return [[int(s.stop_id) for s in r.stops] for r in plan.routes if r.stops]
+
+
 def ortools_only(inst: Instance, budget: float) -> list[list[int]]:
     """Our OR-Tools model alone (what plans days with breaks, skills, pairs)."""
     plan = solver.solve(problem_of(inst), budget)
@@ -172,7 +180,7 @@ def with_vroom(inst: Instance, budget: float) -> list[list[int]]:
     return list(routes.values())
 
 
-SOLVERS = ("ours", "ortools", "pyvrp", "vroom")
+SOLVERS = ("ours", "full", "ortools", "pyvrp", "vroom")
 
 
 def main() -> None:
@@ -181,26 +189,43 @@ def main() -> None:
     parser.add_argument("--budget", type=float, nargs="+", default=[1.0, 10.0])
     parser.add_argument("--instances", nargs="*", help="names, e.g. C101 R205 (default: all)")
     parser.add_argument("--out", type=Path, help="also write the table (Markdown) here")
+    parser.add_argument("--solvers", nargs="*", default=list(SOLVERS), choices=SOLVERS)
+    parser.add_argument(
+        "--per-class", type=int, default=0, help="only the first N instances of each class"
+    )
     args = parser.parse_args()
+    solvers = tuple(args.solvers)
+    lns.warm_up()  # the search's compiled code loads outside the timings
     paths = sorted((DATA / args.set).glob("*.vrp"))
     if args.instances:
         paths = [p for p in paths if p.stem in args.instances]
+    if args.per_class:
+        seen: dict[str, int] = {}
+        kept = []
+        for p in paths:
+            cls = p.stem.split("_")[0] if "_" in p.stem else p.stem[:-2]
+            seen[cls] = seen.get(cls, 0) + 1
+            if seen[cls] <= args.per_class:
+                kept.append(p)
+        paths = kept
     lines = []
     for budget in args.budget:
         header = (
-            f"| instance | best known | {' | '.join(SOLVERS)} | gap {' | gap '.join(SOLVERS)} |"
+            f"| instance | best known | {' | '.join(solvers)} | gap {' | gap '.join(solvers)} |"
         )
         lines += [f"\n### {args.set}, {budget:g} s per instance\n", header,
-                  "|" + "---|" * (2 + 2 * len(SOLVERS))]  # fmt: skip
-        gaps: dict[str, dict[str, list[float]]] = {s: {} for s in SOLVERS}
+                  "|" + "---|" * (2 + 2 * len(solvers))]  # fmt: skip
+        gaps: dict[str, dict[str, list[float]]] = {s: {} for s in solvers}
         for path in paths:
             inst = load(path)
             row = [inst.name, f"{inst.best:.1f}"]
             found: dict[str, float] = {}
-            for name in SOLVERS:
+            for name in solvers:
                 clock = time.perf_counter()
                 if name == "ours":
                     routes = ours(inst, budget)
+                elif name == "full":
+                    routes = full(inst, budget)
                 elif name == "ortools":
                     routes = ortools_only(inst, budget)
                 elif name == "pyvrp":
@@ -213,7 +238,7 @@ def main() -> None:
                     row.append(f"{found[name]:.1f} ({took:.1f} s)")
                 else:
                     row.append(f"infeasible ({took:.1f} s)")
-            for name in SOLVERS:
+            for name in solvers:
                 if name in found:
                     gap = (found[name] - inst.best) / inst.best * 100
                     gaps[name].setdefault(inst.name[:-2], []).append(gap)  # C1, R2, RC1, ...
@@ -222,12 +247,12 @@ def main() -> None:
                     row.append("–")
             lines.append("| " + " | ".join(row) + " |")
             print(lines[-1], flush=True)
-        lines.append("\n| class | " + " | ".join(f"mean gap {s}" for s in SOLVERS) + " |")
-        lines.append("|" + "---|" * (1 + len(SOLVERS)))
+        lines.append("\n| class | " + " | ".join(f"mean gap {s}" for s in solvers) + " |")
+        lines.append("|" + "---|" * (1 + len(solvers)))
         classes = sorted({c for g in gaps.values() for c in g})
         for cls in [*classes, "all"]:
             cells = []
-            for name in SOLVERS:
+            for name in solvers:
                 values = (
                     [v for vs in gaps[name].values() for v in vs]
                     if cls == "all"

@@ -107,8 +107,9 @@ def new_scratch(n_tasks: int, n_workers: int, start: Any) -> Any:
     is_walked = np.zeros(n_workers, dtype=np.bool_)
     new_travel = np.zeros(n_workers, dtype=np.int64)
     new_end = np.zeros(n_workers, dtype=np.int64)
-    # touched, queue head, queue size, walked, cost change so far, give up above
-    counts = np.zeros(7, dtype=np.int64)  # [6]: walks in all (a statistic)
+    # touched, queue head, queue size, walked, cost change so far, give up above,
+    # walks in all (a statistic), the largest lateness in the trial, in S
+    counts = np.zeros(9, dtype=np.int64)
     counts[5] = INF
     return (
         ov,
@@ -166,6 +167,11 @@ def _set_start(P: Any, X: Any, st: Any, x: int, s: int) -> bool:
             X[1][counts[0]] = x
             counts[0] += 1
         counts[4] += _lateness(P, x, s) - _lateness(P, x, int(st[x]))
+        if P[6][x] > 0:  # a soft window: the largest lateness may grow
+            worst = max(counts[7], counts[8])
+            if s - P[5][x] > worst:
+                counts[4] += P[24] * (s - P[5][x] - worst)
+                counts[7] = s - P[5][x]
         st[x] = s
         if X[5][x]:
             # From a settled schedule, a cycle of synchronisations the move made
@@ -324,6 +330,7 @@ def try_insert(
     e, fam = P[3], P[11]
     rtravel, route_of, start = S[6], S[2], S[4]
     counts = X[13]
+    counts[7] = 0
     counts[4] = fam[w1, t1] + _detour(P, S, w1, k1, t1)
     if t2 >= 0:
         counts[4] += fam[w2, t2] + _detour(P, S, w2, k2, t2)
@@ -354,6 +361,7 @@ def try_insert(
     delta += fam[w1, t1]
     if t2 >= 0:
         delta += fam[w2, t2]
+    delta += P[24] * max(0, counts[7] - counts[8])
     return True, delta
 
 
@@ -423,6 +431,7 @@ def commit(P: Any, S: Any, X: Any) -> None:
     for i in range(counts[0]):
         t = X[1][i]
         start[t] = X[0][t]
+    counts[8] = max(counts[7], counts[8])
     _reset(S, X, True)
 
 
@@ -450,6 +459,7 @@ def schedule(P: Any, S: Any, X: Any) -> bool:
     start, e = S[4], P[3]
     start[:] = e
     X[0][:] = e
+    X[13][4] = 0
     for w in range(len(S[1])):
         _enqueue(X, w)
     ok = _propagate(P, S, X, start, 4 * _walk_limit(P))
@@ -460,6 +470,11 @@ def schedule(P: Any, S: Any, X: Any) -> bool:
             S[7][w] = X[12][w]
     X[0][:] = start
     _reset(S, X, True)
+    worst = 0
+    for t in range(len(start)):
+        if S[2][t] >= 0 and P[6][t] > 0:
+            worst = max(worst, start[t] - P[5][t])
+    X[13][8] = worst
     return ok
 
 
@@ -541,8 +556,9 @@ def _bound(P: Any, S: Any, w: int, k: int, x: int) -> Any:
 
 
 @jit
-def _places(P: Any, S: Any, x: int, blink: float) -> Any:
-    """Every place x may go, with bounds, sorted by bound."""
+def _places(P: Any, S: Any, x: int, blink: float, tail_only: bool) -> Any:
+    """Every place x may go (``tail_only``: only after the last stop of a route),
+    with bounds, sorted by bound."""
     allowed, demand, capacity = P[10], P[9], P[12]
     rlen, rload = S[1], S[8]
     n_w = len(rlen)
@@ -558,7 +574,7 @@ def _places(P: Any, S: Any, x: int, blink: float) -> Any:
     for w in range(n_w):
         if not allowed[w, x] or rload[w] + demand[x] > capacity[w]:
             continue
-        for k in range(rlen[w] + 1):
+        for k in range(rlen[w] if tail_only else 0, rlen[w] + 1):
             if blink > 0.0 and np.random.random() < blink:
                 continue
             lb, s = _bound(P, S, w, k, x)
@@ -571,15 +587,19 @@ def _places(P: Any, S: Any, x: int, blink: float) -> Any:
 
 
 @jit
-def best_insertion(P: Any, S: Any, X: Any, u: int, blink: float, pair_tries: int) -> Any:
+def best_insertion(
+    P: Any, S: Any, X: Any, u: int, blink: float, pair_tries: int, tail_only: bool
+) -> Any:
     """(found, w1, k1, w2, k2, cost change) of the cheapest place for unit u."""
     a, b = P[19][u], P[20][u]
     best = INF
     bw1, bk1, bw2, bk2 = -1, -1, -1, -1
     if b < 0:
-        cw, ck, cb, _ = _places(P, S, a, blink)
+        cw, ck, cb, _ = _places(P, S, a, blink, tail_only)
         for i in range(len(cw)):
-            if cb[i] >= best:
+            # Past a few dozen places the bound (travel and own lateness) rarely
+            # misleads; the cut keeps a round short when lateness chains far.
+            if cb[i] >= best or (i >= 3 * pair_tries and bw1 >= 0):
                 break
             ok, delta = try_insert(P, S, X, cw[i], ck[i], a, -1, -1, -1, best)
             forget(S, X)
@@ -588,8 +608,8 @@ def best_insertion(P: Any, S: Any, X: Any, u: int, blink: float, pair_tries: int
         return bw1 >= 0, bw1, bk1, -1, -1, best
     push_lag = P[8]
     late, due = P[6], P[5]
-    aw, ak, ab, as_ = _places(P, S, a, blink)
-    bw, bk, bb, bs = _places(P, S, b, blink)
+    aw, ak, ab, as_ = _places(P, S, a, blink, tail_only)
+    bw, bk, bb, bs = _places(P, S, b, blink, tail_only)
     if len(aw) == 0 or len(bw) == 0:
         return False, -1, -1, -1, -1, best
     tries = 0
@@ -618,8 +638,10 @@ def best_insertion(P: Any, S: Any, X: Any, u: int, blink: float, pair_tries: int
 
 
 @jit
-def insert_unit(P: Any, S: Any, X: Any, u: int, blink: float, pair_tries: int) -> bool:
-    found, w1, k1, w2, k2, _ = best_insertion(P, S, X, u, blink, pair_tries)
+def insert_unit(
+    P: Any, S: Any, X: Any, u: int, blink: float, pair_tries: int, tail_only: bool
+) -> bool:
+    found, w1, k1, w2, k2, _ = best_insertion(P, S, X, u, blink, pair_tries, tail_only)
     if not found:
         return False
     a, b = P[19][u], P[20][u]
@@ -774,7 +796,7 @@ def _order(P: Any, units: Any, how: int) -> Any:
 @jit
 def recreate(P: Any, S: Any, X: Any, units: Any, blink: float, pair_tries: int) -> None:
     for u in units:
-        insert_unit(P, S, X, int(u), blink, pair_tries)
+        insert_unit(P, S, X, int(u), blink, pair_tries, False)
 
 
 @jit

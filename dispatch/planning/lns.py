@@ -142,27 +142,54 @@ def warm_up() -> None:
         workers=[Worker(w, 0, 0, day, breaks=lunch) for w in ("a", "b")],
         links=[Link("two", "three", 0, 600)],
     )
-    solve(problem, 0.0)
+    first = solve(problem, 0.0)
+    solve(problem, 0.0, warm_start=first)
 
 
 def _construct(compiled: Compiled, S: Any, X: Any) -> None:
-    """The warm start's visits where they were (in the order of their old starts),
-    then breaks, then the rest (pairs first, then by the opening of their window),
-    each at its cheapest place, lateness weighing ten times its cost (a greedy
-    start piles visits late on a few routes else)."""
+    """The warm start's visits where they were (in the order of their old starts)
+    and the breaks where they fit; then the rest (breaks too, without a warm start)
+    by the opening of their window, lateness weighing ten times its cost."""
     P = compiled.problem
     P = (*P[:6], P[6] * CONSTRUCT_LATE_WEIGHT, *P[7:])
     for u, (w1, i1, w2, i2, _) in sorted(compiled.warm.items(), key=lambda kv: kv[1][4]):
         k1 = _position(compiled, S, w1, i1)
         k2 = _position(compiled, S, w2, i2) if w2 >= 0 else -1
         kernel.place_unit(P, S, X, u, w1, k1, w2, k2)
-    for u in compiled.break_units:
-        kernel.insert_unit(P, S, X, u, 0.0, PAIR_TRIES)
+    if compiled.warm:
+        for u in compiled.break_units:
+            _make_room(compiled, P, S, X, u)
     route_of, e = S[2], P[3]
     rest = [u for u, a in enumerate(compiled.unit_a) if route_of[a] < 0]
-    rest.sort(key=lambda u: (int(compiled.unit_b[u] < 0), int(e[compiled.unit_a[u]]), u))
+    rest.sort(key=lambda u: (int(e[compiled.unit_a[u]]), u))
+    # Like a dispatcher handing out the day in order of opening: each visit goes
+    # after the last of some caregiver's, so nothing planned moves and no chain of
+    # synchronised visits is pushed; the search then reorders.
     for u in rest:
-        kernel.insert_unit(P, S, X, u, 0.0, PAIR_TRIES)
+        if not kernel.insert_unit(P, S, X, u, 0.0, PAIR_TRIES, not compiled.warm):
+            if u in compiled.break_units:
+                _make_room(compiled, P, S, X, u)
+            else:
+                kernel.insert_unit(P, S, X, u, 0.0, PAIR_TRIES, False)
+
+
+def _make_room(compiled: Compiled, P: Any, S: Any, X: Any, u: int) -> None:
+    """Insert break unit u; if it fits nowhere, take the worker's visits nearest
+    the break's window off the route until it does (the search plans them again).
+    A break is never left out while its worker has visits."""
+    brk = int(compiled.unit_a[u])
+    w = compiled.tasks[brk].worker
+    middle = (int(P[3][brk]) + int(P[4][brk])) // 2
+    while not kernel.insert_unit(P, S, X, u, 0.0, PAIR_TRIES, False):
+        on_route = [int(t) for t in S[0][w, : int(S[1][w])] if P[1][t] >= 0]
+        if not on_route:
+            return
+        nearest = min(on_route, key=lambda t: abs(int(S[4][t]) - middle))
+        unit = int(P[22][nearest])
+        kernel.remove(P, S, int(compiled.unit_a[unit]))
+        if compiled.unit_b[unit] >= 0:
+            kernel.remove(P, S, int(compiled.unit_b[unit]))
+        kernel.schedule(P, S, X)
 
 
 def _position(compiled: Compiled, S: Any, w: int, index: int) -> int:
