@@ -8,8 +8,9 @@ at once, nursing and bathing skills held by some, and half the elders with a
 caregiver they know. Both planners get the same time; every plan is checked by
 the independent checker (tests/plan_check.py).
 
-Then the re-plan: at 10:30 a caregiver is sent to an emergency and is free again
-at 12:00 at the alert's place. Visits started before 10:30 stay as they were
+Then the re-plan: at 8:30 (nearly the whole day still to come) and again at
+10:30 a caregiver is sent to an emergency and is free again 90 minutes later at
+the alert's place. Visits started by then stay as they were
 (left out, their caregivers starting from that door when they end, as the server
 does), the rest are planned again from the morning's plan, and the table says how
 long that took (the whole call: building the arrays and the search) and how many
@@ -38,8 +39,9 @@ from dispatch.planning.model import (
     Worker,
     moved_stops,
 )
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checker is in tests/
-from tests.plan_check import violations  # noqa: E402
+from tests.plan_check import violations
 
 HOUR = 3600
 EBIKE_M_PER_S = 4.0  # 14.4 km/h door to door, stairs and parking included
@@ -93,13 +95,17 @@ def city_day(seed: int = 7, visits: int = 300, caregivers: int = 40) -> RoutingP
                 window=TimeWindow(opens, opens + rng.choice([HOUR, 2 * HOUR])),
                 skills=skills,
                 workers_needed=needed,
-                preferred_workers=frozenset(rng.sample(team, 2)) if rng.random() < 0.5 else frozenset(),
+                preferred_workers=frozenset(rng.sample(team, 2))
+                if rng.random() < 0.5
+                else frozenset(),
             )
         )
     return RoutingProblem(travel_s=travel, stops=stops, workers=workers)
 
 
-def diverted(problem: RoutingProblem, plan: Plan, now_s: int, who: str, free_s: int, at: int) -> tuple[RoutingProblem, Plan]:
+def diverted(
+    problem: RoutingProblem, plan: Plan, now_s: int, who: str, free_s: int, at: int
+) -> tuple[RoutingProblem, Plan]:
     """The day as the server re-plans it at ``now_s``: visits started by then are
     left out (their caregivers start from that door when they end), nothing starts
     before now, and ``who`` is free again at ``free_s`` at location ``at``."""
@@ -124,7 +130,12 @@ def diverted(problem: RoutingProblem, plan: Plan, now_s: int, who: str, free_s: 
             if max(b.window.start, start) <= b.window.end
         )
         workers.append(
-            replace(w, shift=TimeWindow(start, max(start, w.shift.end)), start_location=place, breaks=breaks)
+            replace(
+                w,
+                shift=TimeWindow(start, max(start, w.shift.end)),
+                start_location=place,
+                breaks=breaks,
+            )
         )
     left = [
         replace(s, window=TimeWindow(max(s.window.start, now_s), max(s.window.end, now_s)))
@@ -171,20 +182,29 @@ def main() -> None:
             if name.startswith("search"):
                 morning = plan
     assert morning is not None
-    # The emergency: the caregiver with the most visits after 10:30.
-    now = 10 * HOUR + 1800
+    for hour, minute in ((8, 30), (10, 30)):
+        replan(problem, morning, hour * HOUR + minute * 60, args.replan_budget)
+
+
+def replan(problem: RoutingProblem, morning: Plan, now: int, budget: float) -> None:
+    """A caregiver is called away at ``now`` (the one with most visits to come)
+    and is free again 90 minutes later, across the district."""
     who = max(morning.routes, key=lambda r: sum(1 for p in r.stops if p.start_s >= now)).worker_id
-    after, keep = diverted(problem, morning, now, who, 12 * HOUR, at=4 + 150)
+    after, keep = diverted(problem, morning, now, who, now + 5400, at=4 + 150)
     clock = time.perf_counter()
-    replanned = lns.solve(after, args.replan_budget, warm_start=keep)
+    replanned = lns.solve(after, budget, warm_start=keep)
     took = time.perf_counter() - clock
     moved = moved_stops(keep, replanned)
     his = [p.stop_id for p in (keep.route_of(who) or Route(who, (), 0)).stops]
-    print(f"\nRe-plan at 10:30, {who} diverted until 12:00 ({len(his)} of their visits to come):")
+    theirs = sum(1 for s in his if s in moved)
+    print(
+        f"\nRe-plan at {now // HOUR}:{now % HOUR // 60:02d}, {who} diverted for 90 minutes "
+        f"({len(his)} of their visits to come):"
+    )
     print(f"- {describe(after, replanned, took)}")
-    print(f"- visits moved to another caregiver: {len(moved)} ({sum(1 for s in his if s in moved)} of {who}'s)")
-    print(f"- left unplanned: {len(replanned.unplanned)} (before the diversion: "
-          f"{sum(1 for s in after.stops if s.id in morning.unplanned)})")
+    print(f"- visits moved to another caregiver: {len(moved)} ({theirs} of {who}'s)")
+    before = sum(1 for s in after.stops if s.id in morning.unplanned)
+    print(f"- left unplanned: {len(replanned.unplanned)} (before the diversion: {before})")
 
 
 if __name__ == "__main__":

@@ -100,12 +100,17 @@ def compile_problem(problem: RoutingProblem, warm_start: Plan | None = None) -> 
     fam = np.zeros((r, n), dtype=np.int64)
     fixed = np.zeros(n, dtype=np.bool_)
     for t, task in enumerate(tasks):
-        stop = task.stop
-        if stop is None:
+        if task.stop is None:
             brk = workers[task.worker].breaks[task.half]
-            dur[t], e[t], late_end[t], due[t] = brk.duration_s, brk.window.start, brk.window.end, INF
+            dur[t], e[t], late_end[t], due[t] = (
+                brk.duration_s,
+                brk.window.start,
+                brk.window.end,
+                INF,
+            )
             allowed[task.worker, t] = True
             continue
+        stop = task.stop
         loc[t], dur[t], demand[t] = stop.location, stop.duration_s, stop.demand
         e[t], due[t] = stop.window.start, stop.window.end
         if stop.late_cost_per_s:

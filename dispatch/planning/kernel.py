@@ -179,7 +179,7 @@ def _set_start(P: Any, X: Any, st: Any, x: int, s: int) -> bool:
             X[14][x] += 1
             if X[14][x] > MAX_PUSHES:
                 return False
-        return counts[4] < counts[5]
+        return bool(counts[4] < counts[5])
     return True
 
 
@@ -188,7 +188,7 @@ def _walk(P: Any, S: Any, X: Any, w: int, st: Any) -> bool:
     """Walk route ``w`` (with its tried insertion, if any) from the worker's start,
     setting each start in ``st``; queue the routes of partners that must move.
     False if a hard rule is broken."""
-    travel, loc, dur, e, l = P[0], P[1], P[2], P[3], P[4]
+    travel, loc, dur, e, latest = P[0], P[1], P[2], P[3], P[4]
     partner, push_lag = P[7], P[8]
     w_start, w_end, shift_s, shift_e, max_work = P[13], P[14], P[15], P[16], P[17]
     routes, rlen, route_of, arrive = S[0], S[1], S[2], S[5]
@@ -213,13 +213,13 @@ def _walk(P: Any, S: Any, X: Any, w: int, st: Any) -> bool:
                     if loc[y] >= 0:
                         nxt = loc[y]
                         break
-                if t > l[x]:
+                if t > latest[x]:
                     return False
                 if depart < 0:
                     depart = t
                 tr = travel[here, nxt]
                 a = max(t + tr, e[x])
-                s = a if a <= l[x] else max(t, e[x])
+                s = a if a <= latest[x] else max(t, e[x])
                 if not _set_start(P, X, st, x, s):
                     return False
                 arrive[x] = t
@@ -234,7 +234,7 @@ def _walk(P: Any, S: Any, X: Any, w: int, st: Any) -> bool:
                 active = p >= 0 and (route_of[p] >= 0 or is_virt[p])
                 if active:
                     s = max(s, st[p] + push_lag[p])
-                if s > l[x]:
+                if s > latest[x]:
                     return False
                 if depart < 0:
                     depart = s - tr  # leave just in time for the first visit
@@ -500,11 +500,9 @@ def cost(P: Any, S: Any) -> int:
                 worst = lt
     total += maxlate_cost * worst
     for u in range(len(unit_a)):
-        if route_of[unit_a[u]] < 0:
+        if route_of[unit_a[u]] < 0 or (unit_b[u] >= 0 and route_of[unit_b[u]] < 0):
             total += penalty[u]
-        elif unit_b[u] >= 0 and route_of[unit_b[u]] < 0:
-            total += penalty[u]
-    return total
+    return int(total)
 
 
 # Insertion ------------------------------------------------------------------
@@ -514,7 +512,7 @@ def cost(P: Any, S: Any) -> int:
 def _bound(P: Any, S: Any, w: int, k: int, x: int) -> Any:
     """(lower bound on the cost of x at k on w, earliest start there); bound INF
     when a hard rule rules the place out at once."""
-    travel, loc, dur, e, l = P[0], P[1], P[2], P[3], P[4]
+    travel, loc, dur, e, latest = P[0], P[1], P[2], P[3], P[4]
     due, late, fam = P[5], P[6], P[11]
     w_start, w_end, shift_s, shift_e = P[13], P[14], P[15], P[16]
     routes, rlen, start = S[0], S[1], S[4]
@@ -541,11 +539,11 @@ def _bound(P: Any, S: Any, w: int, k: int, x: int) -> Any:
             break
         j += 1
     s = max(free + travel[here, loc[x]], e[x])
-    if s > l[x]:
+    if s > latest[x]:
         return INF, s
     reach = s + dur[x] + travel[loc[x], nxt]
     if y >= 0:
-        if reach > l[y]:
+        if reach > latest[y]:
             return INF, s
     elif reach > shift_e[w]:
         return INF, s
@@ -773,7 +771,7 @@ def _ruin(P: Any, S: Any, avg_remove: float, mode: int) -> Any:
 @jit
 def _order(P: Any, units: Any, how: int) -> Any:
     """Recreate order: breaks first, then random, by opening, by width, pairs first."""
-    loc, e, l, due = P[1], P[3], P[4], P[5]
+    loc, e, latest, due = P[1], P[3], P[4], P[5]
     unit_a, unit_b = P[19], P[20]
     key = np.empty(len(units), dtype=np.float64)
     for i in range(len(units)):
@@ -784,7 +782,7 @@ def _order(P: Any, units: Any, how: int) -> Any:
         elif how == 1:
             k = e[a] + r
         elif how == 2:
-            k = min(l[a], due[a] + 1) - e[a] + r
+            k = min(latest[a], due[a] + 1) - e[a] + r
         else:
             k = (0.0 if unit_b[units[i]] >= 0 else 1.0) * 1e12 + r
         if loc[a] < 0:

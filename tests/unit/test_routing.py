@@ -29,11 +29,6 @@ HOUR = 3600
 
 Solve = Callable[[RoutingProblem, float], Plan]
 
-# The search's compiled code loads (or, on a new machine, compiles: a minute or
-# two) here, at collection, so no test's own time limit pays for it.
-lns.warm_up()
-
-
 @pytest.fixture(params=["lns", "ortools"])
 def solve(request: pytest.FixtureRequest) -> Solve:
     """Each rule holds for both full-model planners, and every plan passes the check."""
@@ -387,7 +382,8 @@ def test_a_re_plan_after_a_diversion_moves_few_visits() -> None:
     after = lns.solve(after_problem, 1, warm_start=before)
     assert violations(after_problem, after) == []
     w0_morning = {
-        s.stop_id for s in (before.route_of("w0") or Route("w0", (), 0)).stops
+        s.stop_id
+        for s in (before.route_of("w0") or Route("w0", (), 0)).stops
         if s.start_s < 13 * HOUR
     }
     moved = moved_stops(before, after)
@@ -418,8 +414,12 @@ def test_the_worst_lateness_can_cost_more_than_the_total() -> None:
     problem = RoutingProblem(
         travel_s=line(0, 1),
         stops=[
-            stop("long", 1, duration_s=HOUR, window=TimeWindow(8 * HOUR, 8 * HOUR), late_cost_per_s=1),
-            stop("short", 1, duration_s=60, window=TimeWindow(8 * HOUR, 8 * HOUR), late_cost_per_s=1),
+            stop(
+                "long", 1, duration_s=HOUR, window=TimeWindow(8 * HOUR, 8 * HOUR), late_cost_per_s=1
+            ),
+            stop(
+                "short", 1, duration_s=60, window=TimeWindow(8 * HOUR, 8 * HOUR), late_cost_per_s=1
+            ),
         ],
         workers=[worker("a")],
     )
