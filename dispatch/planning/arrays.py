@@ -35,7 +35,6 @@ class Compiled:
     break_units: tuple[int, ...]
     # unit -> (worker, index in route, partner's worker, index, old start)
     warm: dict[int, tuple[int, int, int, int, int]]
-    visits: int  # tasks with a place
 
     @property
     def unit_a(self) -> Any:
@@ -200,7 +199,6 @@ def compile_problem(problem: RoutingProblem, warm_start: Plan | None = None) -> 
         problem=problem_arrays,
         break_units=tuple(break_units),
         warm=warm,
-        visits=int((loc >= 0).sum()),
     )
 
 
