@@ -29,6 +29,7 @@ HOUR = 3600
 
 Solve = Callable[[RoutingProblem, float], Plan]
 
+
 @pytest.fixture(params=["lns", "ortools"])
 def solve(request: pytest.FixtureRequest) -> Solve:
     """Each rule holds for both full-model planners, and every plan passes the check."""
