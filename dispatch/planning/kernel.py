@@ -215,11 +215,11 @@ def _walk(P: Any, S: Any, X: Any, w: int, st: Any) -> bool:
                         break
                 if t > latest[x]:
                     return False
-                if depart < 0:
-                    depart = t
                 tr = travel[here, nxt]
                 a = max(t + tr, e[x])
                 s = a if a <= latest[x] else max(t, e[x])
+                if depart < 0:  # a day that starts with the break starts just before it
+                    depart = a - tr if a <= latest[x] else t
                 if not _set_start(P, X, st, x, s):
                     return False
                 arrive[x] = t

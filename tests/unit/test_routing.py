@@ -388,7 +388,8 @@ def test_a_re_plan_after_a_diversion_moves_few_visits() -> None:
         if s.start_s < 13 * HOUR
     }
     moved = moved_stops(before, after)
-    assert w0_morning <= moved | set(after.unplanned)
+    later = {s.stop_id for s in (after.route_of("w0") or Route("w0", (), 0)).stops}
+    assert w0_morning <= moved | set(after.unplanned) | later  # later: after 13:00
     assert len(moved) <= len(w0_morning) + 6  # the morning's visits, and a few more
 
 
@@ -439,3 +440,17 @@ def test_a_stop_tied_to_two_others_goes_to_or_tools() -> None:
     plan = backends.plan(problem, 1)
     assert plan.solver == "ortools"
     assert plan.notes[-1] == "OR-Tools: the problem has a stop in more than one link or pair"
+
+
+def test_a_capped_day_that_opens_with_lunch_counts_from_lunch(solve: Solve) -> None:
+    # Open all day, an 8-hour cap, lunch by 13:30: visiting at dawn and waiting
+    # for lunch breaks the cap; lunch first, then the visits, does not.
+    allday = TimeWindow(0, 24 * HOUR - 1)
+    lunch = Break(TimeWindow(11 * HOUR + 1800, 13 * HOUR), 1800)
+    problem = RoutingProblem(
+        travel_s=line(0, 1, 2),
+        stops=[stop("clean", 1, window=allday), stop("meal", 2, duration_s=900, window=allday)],
+        workers=[Worker("a", 0, 0, allday, frozenset({"basic_care"}), 8 * HOUR, breaks=(lunch,))],
+    )
+    plan = solve(problem, 1)
+    assert plan.unplanned == ()
