@@ -1,8 +1,9 @@
 """Our planner against PyVRP and VROOM on the Solomon and Gehring-Homberger VRPTW sets.
 
 "ours" is the planner as the server runs it (backends.plan picks PyVRP for a
-plain VRPTW like these); "ortools" is our OR-Tools model alone, the one that
-plans days with breaks, skills and two-caregiver visits.
+plain VRPTW like these); "full" is the search that plans real days (lns.py: the
+same model as a day with breaks, skills and two-caregiver visits, here with none
+of them), not PyVRP underneath; "ortools" is our OR-Tools model alone.
 
 One process, one run, the same time budget per instance for each solver, run one
 after another (the machine's second core stays free): instance, our cost, each
@@ -12,6 +13,7 @@ to one decimal (so integers in tenths here).
 
     pip install -e ".[bench]"
     .venv/bin/python bench/routing.py --set Solomon --budget 1 10 [--instances C101 R101]
+        [--solvers full pyvrp vroom]
 
 Every returned solution is checked by the same validator (each customer once,
 capacity, time windows); an infeasible one is marked, not counted.
@@ -33,7 +35,7 @@ import pyvrp
 import vrplib
 from pyvrp.stop import MaxRuntime
 
-from dispatch.planning import backends, solver
+from dispatch.planning import backends, lns, solver
 from dispatch.planning.model import RoutingProblem, Stop, TimeWindow, Worker
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "vrptw"
@@ -126,6 +128,12 @@ def ours(inst: Instance, budget: float) -> list[list[int]]:
     return [[int(s.stop_id) for s in r.stops] for r in plan.routes if r.stops]
 
 
+def full(inst: Instance, budget: float) -> list[list[int]]:
+    """The search that plans real days, on the same instance (breaks off)."""
+    plan = lns.solve(problem_of(inst), budget)
+    return [[int(s.stop_id) for s in r.stops] for r in plan.routes if r.stops]
+
+
 def ortools_only(inst: Instance, budget: float) -> list[list[int]]:
     """Our OR-Tools model alone (what plans days with breaks, skills, pairs)."""
     plan = solver.solve(problem_of(inst), budget)
@@ -173,7 +181,7 @@ def with_vroom(inst: Instance, budget: float) -> list[list[int]]:
     return list(routes.values())
 
 
-SOLVERS = ("ours", "ortools", "pyvrp", "vroom")
+SOLVERS = ("ours", "full", "ortools", "pyvrp", "vroom")
 
 
 def main() -> None:
@@ -184,13 +192,26 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the table (Markdown) here")
     parser.add_argument("--solvers", nargs="+", choices=SOLVERS, default=list(SOLVERS))
     parser.add_argument("--data", type=Path, default=DATA, help="the vrptw data folder")
+    parser.add_argument(
+        "--per-class", type=int, default=0, help="only the first N instances of each class"
+    )
     args = parser.parse_args()
     solvers = tuple(args.solvers)
+    lns.warm_up()  # the search's compiled code loads outside the timings
     paths = sorted((args.data / args.set).glob("*.vrp"))
     if not paths:
         parser.error(f"no {args.set} instances in {args.data}")
     if args.instances:
         paths = [p for p in paths if p.stem in args.instances]
+    if args.per_class:
+        seen: dict[str, int] = {}
+        kept = []
+        for p in paths:
+            cls = p.stem.split("_")[0] if "_" in p.stem else p.stem[:-2]
+            seen[cls] = seen.get(cls, 0) + 1
+            if seen[cls] <= args.per_class:
+                kept.append(p)
+        paths = kept
     lines = []
     for budget in args.budget:
         header = (
@@ -207,6 +228,8 @@ def main() -> None:
                 clock = time.perf_counter()
                 if name == "ours":
                     routes = ours(inst, budget)
+                elif name == "full":
+                    routes = full(inst, budget)
                 elif name == "ortools":
                     routes = ortools_only(inst, budget)
                 elif name == "pyvrp":

@@ -21,6 +21,15 @@ from dispatch.store.db import Database
 from simulators import local_services
 from simulators.devices import DevicePublisher
 
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The planner's compiled search loads here (about a second; on a new machine it
+    compiles, a minute or more), outside every test's time limit."""
+    from dispatch.planning import lns
+
+    lns.warm_up()
+
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "CAREBELL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

@@ -97,6 +97,12 @@ class RoutingProblem:
     unplanned_penalty_s: int = 1_000_000
     # Seconds of travel the planner gives up to keep an elder with a caregiver they know.
     familiarity_bonus_s: int = 600
+    # Re-planning from a previous plan: seconds of travel given up to leave a visit
+    # with the caregiver it had (each visit moved is a phone call and a surprise).
+    move_cost_s: int = 900
+    # Cost per second of the largest lateness of any soft-window stop (fairness: no
+    # one waits far longer than the rest); 0 leaves only the total lateness.
+    worst_late_cost_per_s: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,3 +129,17 @@ class Plan:
 
     def route_of(self, worker_id: str) -> Route | None:
         return next((r for r in self.routes if r.worker_id == worker_id), None)
+
+
+def moved_stops(before: Plan, after: Plan) -> set[str]:
+    """Stops planned in both whose caregivers changed: the visits a re-plan moved."""
+
+    def who(plan: Plan) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for route in plan.routes:
+            for stop in route.stops:
+                out.setdefault(stop.stop_id, set()).add(route.worker_id)
+        return out
+
+    old, new = who(before), who(after)
+    return {s for s in old.keys() & new.keys() if old[s] != new[s]}

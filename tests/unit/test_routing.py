@@ -3,15 +3,45 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
-from dispatch.planning import backends, pyvrp_solver
-from dispatch.planning.model import Break, Link, Plan, RoutingProblem, Stop, TimeWindow, Worker
+from dispatch.planning import backends, lns, pyvrp_solver
+from dispatch.planning.model import (
+    Break,
+    Link,
+    Plan,
+    PlannedStop,
+    Route,
+    RoutingProblem,
+    Stop,
+    TimeWindow,
+    Worker,
+    moved_stops,
+)
 from dispatch.planning.pool import SolverPool
-from dispatch.planning.solver import changed_workers, solve
+from dispatch.planning.solver import changed_workers
+from dispatch.planning.solver import solve as ortools_solve
+from tests.plan_check import violations
 
 HOUR = 3600
+
+Solve = Callable[[RoutingProblem, float], Plan]
+
+
+@pytest.fixture(params=["lns", "ortools"])
+def solve(request: pytest.FixtureRequest) -> Solve:
+    """Each rule holds for both full-model planners, and every plan passes the check."""
+    planner = lns.solve if request.param == "lns" else ortools_solve
+
+    def checked(problem: RoutingProblem, time_limit_s: float) -> Plan:
+        plan = planner(problem, time_limit_s)
+        assert violations(problem, plan) == []
+        return plan
+
+    return checked
 
 
 def line(*xs: float) -> list[list[int]]:
@@ -41,7 +71,7 @@ def start_of(plan: Plan, stop_id: str) -> list[int]:
     return [s.start_s for r in plan.routes for s in r.stops if s.stop_id == stop_id]
 
 
-def test_a_stop_goes_only_to_someone_with_its_skill() -> None:
+def test_a_stop_goes_only_to_someone_with_its_skill(solve: Solve) -> None:
     problem = RoutingProblem(
         travel_s=line(0, 1, 5),
         stops=[stop("bath", 1, skills=frozenset({"bathing"}))],
@@ -52,7 +82,7 @@ def test_a_stop_goes_only_to_someone_with_its_skill() -> None:
     assert route(plan, "near") == []
 
 
-def test_time_windows_set_the_order_and_the_start() -> None:
+def test_time_windows_set_the_order_and_the_start(solve: Solve) -> None:
     problem = RoutingProblem(
         travel_s=line(0, 1, 2),
         stops=[
@@ -67,7 +97,7 @@ def test_time_windows_set_the_order_and_the_start() -> None:
     assert 11 * HOUR <= lunch <= 12 * HOUR
 
 
-def test_a_stop_no_one_can_take_is_reported_not_forced() -> None:
+def test_a_stop_no_one_can_take_is_reported_not_forced(solve: Solve) -> None:
     problem = RoutingProblem(
         travel_s=line(0, 1),
         stops=[stop("night", 1, window=TimeWindow(22 * HOUR, 23 * HOUR))],  # after every shift
@@ -77,7 +107,7 @@ def test_a_stop_no_one_can_take_is_reported_not_forced() -> None:
     assert plan.unplanned == ("night",)
 
 
-def test_two_caregivers_start_together_on_two_routes() -> None:
+def test_two_caregivers_start_together_on_two_routes(solve: Solve) -> None:
     problem = RoutingProblem(
         travel_s=line(0, 3),
         stops=[stop("lift", 1, workers_needed=2)],
@@ -90,7 +120,7 @@ def test_two_caregivers_start_together_on_two_routes() -> None:
     assert first == second
 
 
-def test_the_familiar_caregiver_for_a_small_detour_not_a_huge_one() -> None:
+def test_the_familiar_caregiver_for_a_small_detour_not_a_huge_one(solve: Solve) -> None:
     def plan_for(known_at: float) -> Plan:
         problem = RoutingProblem(
             travel_s=line(0, 1, known_at),
@@ -107,7 +137,7 @@ def test_the_familiar_caregiver_for_a_small_detour_not_a_huge_one() -> None:
     assert route(plan_for(30), "stranger") == ["visit"]  # half an hour further: not
 
 
-def test_a_pinned_visit_stays_with_its_caregiver_at_its_time() -> None:
+def test_a_pinned_visit_stays_with_its_caregiver_at_its_time(solve: Solve) -> None:
     problem = RoutingProblem(
         travel_s=line(0, 1, 9),
         stops=[stop("started", 2, pinned_worker="b", pinned_start=9 * HOUR)],
@@ -118,7 +148,7 @@ def test_a_pinned_visit_stays_with_its_caregiver_at_its_time() -> None:
     assert start_of(plan, "started") == [9 * HOUR]
 
 
-def test_the_working_day_is_capped() -> None:
+def test_the_working_day_is_capped(solve: Solve) -> None:
     problem = RoutingProblem(
         travel_s=line(0, 1, 2, 3),
         stops=[stop(f"v{i}", i, duration_s=2 * HOUR) for i in (1, 2, 3)],
@@ -129,7 +159,7 @@ def test_the_working_day_is_capped() -> None:
     assert not plan.unplanned
 
 
-def test_a_break_is_kept_clear_of_visits() -> None:
+def test_a_break_is_kept_clear_of_visits(solve: Solve) -> None:
     lunch = Break(TimeWindow(12 * HOUR, 12 * HOUR), HOUR)  # 12:00 to 13:00, fixed
     problem = RoutingProblem(
         travel_s=line(0, 1),
@@ -141,7 +171,7 @@ def test_a_break_is_kept_clear_of_visits() -> None:
     assert start_of(plan, "visit") == [13 * HOUR]
 
 
-def test_changed_workers_are_the_ones_to_tell() -> None:
+def test_changed_workers_are_the_ones_to_tell(solve: Solve) -> None:
     def day(y_with: str) -> Plan:
         return solve(
             RoutingProblem(
@@ -157,7 +187,7 @@ def test_changed_workers_are_the_ones_to_tell() -> None:
     assert changed_workers(before, day("a")) == {"a", "b"}  # c's empty day did not change
 
 
-def test_a_two_caregiver_stop_no_pair_can_take_leaves_the_rest_planned() -> None:
+def test_a_two_caregiver_stop_no_pair_can_take_leaves_the_rest_planned(solve: Solve) -> None:
     problem = RoutingProblem(
         travel_s=line(0, 1, 2),
         stops=[stop("lift", 1, workers_needed=2), stop("meal", 2)],
@@ -168,7 +198,7 @@ def test_a_two_caregiver_stop_no_pair_can_take_leaves_the_rest_planned() -> None
     assert route(plan, "alone") == ["meal"]
 
 
-def test_a_link_puts_two_services_on_two_people_with_the_lag_between() -> None:
+def test_a_link_puts_two_services_on_two_people_with_the_lag_between(solve: Solve) -> None:
     nursing, care = frozenset({"nursing"}), frozenset({"basic_care"})
     problem = RoutingProblem(
         travel_s=line(0, 1),
@@ -186,7 +216,7 @@ def test_a_link_puts_two_services_on_two_people_with_the_lag_between() -> None:
     assert 900 <= second - first <= 1800
 
 
-def test_a_soft_window_lets_a_stop_start_late_at_a_cost() -> None:
+def test_a_soft_window_lets_a_stop_start_late_at_a_cost(solve: Solve) -> None:
     late = TimeWindow(8 * HOUR, 8 * HOUR + 60)  # cannot be reached in time
     hard = RoutingProblem(
         travel_s=line(0, 5), stops=[stop("x", 1, window=late)], workers=[worker("a")]
@@ -247,7 +277,7 @@ def test_pyvrp_plans_a_plain_vrptw_validly_and_no_worse_than_or_tools(seed: int)
     assert ours.solver == "pyvrp"
     assert valid(problem, ours)
     assert ours.unplanned == ()
-    ortools = solve(problem, 1)
+    ortools = ortools_solve(problem, 1)
     assert valid(problem, ortools)
     assert ours.travel_s <= ortools.travel_s * 1.02
 
@@ -263,7 +293,7 @@ def test_pyvrp_leaves_off_what_it_cannot_serve() -> None:
     assert route(plan, "a") == ["day"]
 
 
-def test_what_pyvrp_cannot_express_goes_to_or_tools_and_says_why() -> None:
+def test_what_pyvrp_cannot_express_goes_to_the_search_and_says_why() -> None:
     with_break = RoutingProblem(
         travel_s=line(0, 1),
         stops=[stop("x", 1)],
@@ -271,8 +301,8 @@ def test_what_pyvrp_cannot_express_goes_to_or_tools_and_says_why() -> None:
     )
     assert pyvrp_solver.unsupported(with_break) == "breaks"
     plan = backends.plan(with_break, 1)
-    assert plan.solver == "ortools"
-    assert plan.notes == ("OR-Tools: the problem has breaks",)
+    assert plan.solver == "lns"
+    assert plan.notes[-1] == "search: the problem has breaks"
     with pytest.raises(ValueError, match="breaks"):
         pyvrp_solver.solve(with_break, 1)
     skills = RoutingProblem(
@@ -301,3 +331,147 @@ def test_the_server_s_solver_pool_plans_in_a_worker_process_as_in_process() -> N
         pool.close()
     assert route(plan, "a") == ["morning", "lunch"]
     assert route(plan, "a") == route(backends.plan(problem, 1), "a")
+
+
+def random_day(seed: int, n: int = 36, workers: int = 7) -> RoutingProblem:
+    """A day with every rule at once: skills, breaks, a capped day, pairs, links,
+    soft and hard windows, familiar caregivers."""
+    rng = random.Random(seed)
+    points = [(0.0, 0.0)] + [(rng.uniform(-30, 30), rng.uniform(-30, 30)) for _ in range(n)]
+    travel = [[int(((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 * 40) for bx, by in points]
+              for ax, ay in points]  # fmt: skip
+    team = [f"w{i}" for i in range(workers)]
+    stops = []
+    for i in range(1, n + 1):
+        opens = rng.randrange(8 * HOUR, 15 * HOUR)
+        stops.append(
+            Stop(
+                f"s{i}",
+                i,
+                duration_s=rng.choice([1200, 1800, 2700]),
+                window=TimeWindow(opens, opens + rng.choice([HOUR, 2 * HOUR, 3 * HOUR])),
+                skills=frozenset({"nursing"}) if i % 5 == 0 else frozenset({"care"}),
+                workers_needed=2 if i % 7 == 0 else 1,
+                preferred_workers=frozenset({rng.choice(team)}) if i % 3 == 0 else frozenset(),
+                late_cost_per_s=1 if i % 4 == 0 else 0,
+            )
+        )
+    links = [Link("s1", "s2", 600, 1800), Link("s3", "s4", 0, 0)]
+    lunch = (Break(TimeWindow(11 * HOUR + 1800, 13 * HOUR + 1800), 1800),)
+    crew = [
+        Worker(
+            name,
+            0,
+            0,
+            TimeWindow(8 * HOUR, 18 * HOUR),
+            skills=frozenset({"care", "nursing"}) if k < 2 else frozenset({"care"}),
+            max_work_s=8 * HOUR + 1800,
+            breaks=lunch,
+        )
+        for k, name in enumerate(team)
+    ]
+    return RoutingProblem(travel_s=travel, stops=stops, workers=crew, links=links)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_search_plans_a_day_with_every_rule_validly(seed: int) -> None:
+    problem = random_day(seed)
+    plan = lns.solve(problem, 1, seed=seed)
+    assert violations(problem, plan) == []
+    assert len(plan.unplanned) <= 2  # a few hard windows may be out of reach
+
+
+def test_the_search_keeps_every_visit_where_it_was_when_nothing_changed() -> None:
+    problem = random_day(4)
+    before = lns.solve(problem, 1)
+    again = lns.solve(problem, 1, warm_start=before, seed=7)
+    assert violations(problem, again) == []
+    assert moved_stops(before, again) == set()
+    assert again.unplanned == before.unplanned
+
+
+def test_a_re_plan_after_a_diversion_moves_few_visits() -> None:
+    problem = random_day(5)
+    before = lns.solve(problem, 1)
+    # w0 is called to an emergency: free only from 13:00, from the far corner.
+    diverted = [
+        replace(w, shift=TimeWindow(13 * HOUR, w.shift.end), start_location=1)
+        if w.id == "w0"
+        else w
+        for w in problem.workers
+    ]
+    after_problem = replace(problem, workers=diverted)
+    after = lns.solve(after_problem, 1, warm_start=before)
+    assert violations(after_problem, after) == []
+    w0_morning = {
+        s.stop_id
+        for s in (before.route_of("w0") or Route("w0", (), 0)).stops
+        if s.start_s < 13 * HOUR
+    }
+    moved = moved_stops(before, after)
+    later = {s.stop_id for s in (after.route_of("w0") or Route("w0", (), 0)).stops}
+    assert w0_morning <= moved | set(after.unplanned) | later  # later: after 13:00
+    assert len(moved) <= len(w0_morning) + 6  # the morning's visits, and a few more
+
+
+def test_a_visit_stays_with_its_caregiver_unless_moving_saves_more() -> None:
+    def day(move_cost_s: int) -> RoutingProblem:
+        return RoutingProblem(
+            travel_s=line(0, 1, 4),
+            stops=[stop("x", 2)],  # 1 from b's place, 2 from a's: b is a minute nearer
+            workers=[
+                Worker("a", 0, 0, DAY, frozenset({"basic_care"})),
+                Worker("b", 1, 1, DAY, frozenset({"basic_care"})),
+            ],
+            move_cost_s=move_cost_s,
+        )
+
+    before = Plan(routes=(Route("a", (PlannedStop("x", 0, 0),), 0),), unplanned=())
+    assert route(lns.solve(day(900), 1, warm_start=before), "a") == ["x"]
+    assert route(lns.solve(day(0), 1, warm_start=before), "b") == ["x"]
+
+
+def test_the_worst_lateness_can_cost_more_than_the_total() -> None:
+    # One caregiver, two soft visits due at 8:00, both at the same door: either
+    # order has the same total lateness... unless one of them is an hour long.
+    problem = RoutingProblem(
+        travel_s=line(0, 1),
+        stops=[
+            stop(
+                "long", 1, duration_s=HOUR, window=TimeWindow(8 * HOUR, 8 * HOUR), late_cost_per_s=1
+            ),
+            stop(
+                "short", 1, duration_s=60, window=TimeWindow(8 * HOUR, 8 * HOUR), late_cost_per_s=1
+            ),
+        ],
+        workers=[worker("a")],
+    )
+    assert route(lns.solve(problem, 1), "a") == ["short", "long"]  # less lateness in all
+    fair = replace(problem, worst_late_cost_per_s=2)
+    assert route(lns.solve(fair, 1), "a") == ["short", "long"]  # and the worst is smaller too
+
+
+def test_a_stop_tied_to_two_others_goes_to_or_tools() -> None:
+    problem = RoutingProblem(
+        travel_s=line(0, 1),
+        stops=[stop("a", 1), stop("b", 1), stop("c", 1)],
+        workers=[worker("x"), worker("y")],
+        links=[Link("a", "b", 0, 600), Link("b", "c", 0, 600)],
+    )
+    plan = backends.plan(problem, 1)
+    assert plan.solver == "ortools"
+    assert plan.notes[-1] == "OR-Tools: the problem has a stop in more than one link or pair"
+
+
+def test_a_capped_day_that_opens_with_lunch_counts_from_lunch(solve: Solve) -> None:
+    # Open all day, an 8-hour cap, lunch by 13:30: visiting at dawn and waiting
+    # for lunch breaks the cap; lunch first, then the visits, does not.
+    allday = TimeWindow(0, 24 * HOUR - 1)
+    lunch = Break(TimeWindow(11 * HOUR + 1800, 13 * HOUR), 1800)
+    problem = RoutingProblem(
+        travel_s=line(0, 1, 2),
+        stops=[stop("clean", 1, window=allday), stop("meal", 2, duration_s=900, window=allday)],
+        workers=[Worker("a", 0, 0, allday, frozenset({"basic_care"}), 8 * HOUR, breaks=(lunch,))],
+    )
+    plan = solve(problem, 1)
+    assert plan.unplanned == ()
