@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     # How often the dispatcher looks for planned visits an emergency interrupted.
     replan_check_s: float = Field(default=10.0, gt=0)
     max_clock_skew_s: float = Field(default=24 * 3600.0, gt=0)
+    # A background loop that fails is started again after loop_restart_s, doubling up
+    # to loop_restart_max_s; it counts as running again after loop_settle_s without
+    # failing (until then /healthz answers 503 naming it).
+    loop_restart_s: float = Field(default=0.5, gt=0)
+    loop_restart_max_s: float = Field(default=30.0, gt=0)
+    loop_settle_s: float = Field(default=5.0, gt=0)
 
     # Voice (docs/voice.md). STUN/TURN for browsers behind NAT, as JSON:
     # [{"urls": "turn:turn.example.org:3478", "username": "…", "credential": "…"}].

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from devices.protocol import DEVICE_ID_PATTERN
 from dispatch.domain.model import TransportMode
@@ -44,6 +44,13 @@ class CaregiverCreate(BaseModel):
     home_lat: float = Field(ge=-90, le=90)
     home_lon: float = Field(ge=-180, le=180)
 
+    @model_validator(mode="after")
+    def _shift_has_length(self) -> CaregiverCreate:
+        # The dispatcher's Shift refuses an empty window: refuse it here, with a 422.
+        if self.shift_start == self.shift_end:
+            raise ValueError("shift_start and shift_end must differ")
+        return self
+
 
 class AuditPublic(BaseModel):
     id: int
@@ -67,4 +74,9 @@ class Health(BaseModel):
     ingest: bool | None = Field(
         description="false while the gateway's batches fail to store (retried, unacknowledged);"
         " null when this process runs no gateway"
+    )
+    loops_down: list[str] = Field(
+        default_factory=list,
+        description="background loops that failed and are not running again yet"
+        " (each is restarted with backoff); any makes the status unavailable",
     )

@@ -15,7 +15,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from redis.exceptions import RedisError
 from sqlalchemy import and_, or_
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from dispatch.background import cancelling
@@ -71,7 +73,7 @@ class Supervisor:
             try:
                 if await self.db.run(self.sweep, datetime.now(UTC)):
                     await after_change()
-            except Exception:  # a failed sweep must not end supervision
+            except (SQLAlchemyError, RedisError, OSError):  # away: the next sweep tries again
                 if cancelling():
                     raise
                 log.exception("supervision sweep failed")

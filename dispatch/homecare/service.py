@@ -12,6 +12,8 @@ import logging
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from dispatch.background import cancelling
@@ -85,7 +87,7 @@ class HomeCare:
             try:
                 if await self.db.run(self._diverted_today):
                     await self.plan(self.today(), now=datetime.now(UTC))
-            except Exception:
+            except (SQLAlchemyError, RedisError, OSError):  # away: the next check tries again
                 if cancelling():
                     raise
                 log.exception("re-planning after a diversion failed; trying again")

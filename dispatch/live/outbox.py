@@ -22,6 +22,7 @@ from uuid import UUID
 
 from redis.exceptions import RedisError
 from sqlalchemy import or_, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from dispatch.background import cancelling
@@ -68,7 +69,7 @@ class Outbox:
             self._kicked.clear()
             try:
                 await self.flush()
-            except Exception:  # the database is away; the next sweep tries again
+            except (SQLAlchemyError, RedisError, OSError):  # away: the next sweep tries again
                 if cancelling():
                     raise
                 log.exception("outbox flush failed")

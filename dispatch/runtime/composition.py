@@ -15,7 +15,6 @@ from config.settings import Settings
 from devices.gateway import MqttGateway
 from devices.protocol import VoiceSignal
 from devices.voice_link import MqttVoiceLink
-from dispatch.background import stop_tasks
 from dispatch.domain.catalog import Catalog
 from dispatch.emergency.commands import CommandRelay
 from dispatch.emergency.dispatcher import Dispatcher, DispatchPolicy
@@ -30,6 +29,7 @@ from dispatch.live.outbox import Outbox
 from dispatch.matching.travel import DetourTravelModel, TravelModel
 from dispatch.runtime import metrics
 from dispatch.runtime.catalog_file import load_catalog
+from dispatch.runtime.loops import LoopSupervisor
 from dispatch.runtime.stall_probe import StallProbe
 from dispatch.store.db import Database
 from dispatch.voice.capability import load_voice_catalog
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 # Live events that mean a dispatcher has work, whichever process wrote them. (An
 # expired offer is re-offered in the round that expired it.)
 WAKING_EVENTS = frozenset({"alert.raised", "order.declined"})
-STOP_WAIT_S = 3.0  # then cancel again
 OUTBOX_SWEEP_S = 2.0
 
 
@@ -61,6 +60,14 @@ class Services:
     ingest_process: IngestProcess | None = None  # the gateway's, when it stores in a helper
     voice: VoiceService | None = None
     stall_probe: StallProbe | None = None
+    device_supervision: Supervisor | None = None
+    command_relay: CommandRelay | None = None
+    loops: LoopSupervisor | None = None
+
+    @property
+    def loops_down(self) -> list[str]:
+        """The background loops that are not running now (``/healthz`` names them)."""
+        return self.loops.down if self.loops is not None else []
 
     async def after_change(self) -> None:
         """Call after committing transitions: publish them.
@@ -165,44 +172,47 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             lambda: services.gateway.backlog if services.gateway else 0
         )
     services.stall_probe = StallProbe()
-    tasks: list[asyncio.Task[None]] = [
-        asyncio.create_task(services.stall_probe.run(), name="stall-probe"),
-        asyncio.create_task(services.fanout.run(), name="fanout"),
-        asyncio.create_task(outbox.run(OUTBOX_SWEEP_S), name="outbox"),
-    ]
-    tasks.append(await _start_voice(services))
-    if services.dispatcher is not None:
-        dispatcher = services.dispatcher
-
-        def wake_on(entry: StreamEntry) -> None:
-            if entry.message.get("type") in WAKING_EVENTS:
-                dispatcher.wake()
-
-        await services.fanout.on_entry(bus.board_stream, wake_on)
-        tasks.append(asyncio.create_task(dispatcher.run(), name="dispatcher"))
-        tasks.append(
-            asyncio.create_task(
-                services.homecare.replan_on_diversion(settings.replan_check_s), name="replan"
-            )
-        )
+    loops = services.loops = LoopSupervisor(
+        first_backoff_s=settings.loop_restart_s,
+        max_backoff_s=max(settings.loop_restart_s, settings.loop_restart_max_s),
+        settle_s=settings.loop_settle_s,
+    )
     try:
+        probe = services.stall_probe
+        loops.start("stall-probe", lambda: probe.run())
+        loops.start("fanout", lambda: services.fanout.run())
+        loops.start("outbox", lambda: outbox.run(OUTBOX_SWEEP_S))
+        await _start_voice(services, loops)
+        if services.dispatcher is not None:
+            dispatcher = services.dispatcher
+
+            def wake_on(entry: StreamEntry) -> None:
+                if entry.message.get("type") in WAKING_EVENTS:
+                    dispatcher.wake()
+
+            await services.fanout.on_entry(bus.board_stream, wake_on)
+            loops.start("dispatcher", lambda: dispatcher.run())
+            loops.start(
+                "replan", lambda: services.homecare.replan_on_diversion(settings.replan_check_s)
+            )
         if services.gateway is not None:
+            gateway = services.gateway
             if services.ingest_process is not None:
                 await services.ingest_process.start()
-            await services.gateway.start()
-            tasks.append(asyncio.create_task(services.gateway.run(), name="gateway"))
-            relay = CommandRelay(bus, services.gateway.publish, consumer=settings.mqtt_client_id)
-            tasks.append(asyncio.create_task(relay.run(), name="device-commands"))
-            supervisor = Supervisor(db, services.ingest)
-            tasks.append(
-                asyncio.create_task(
-                    supervisor.run(settings.supervision_sweep_s, services.after_change),
-                    name="supervision",
-                )
+            await gateway.start()
+            loops.start("gateway", lambda: gateway.run())
+            relay = services.command_relay = CommandRelay(
+                bus, gateway.publish, consumer=settings.mqtt_client_id
+            )
+            loops.start("device-commands", lambda: relay.run())
+            devices = services.device_supervision = Supervisor(db, services.ingest)
+            loops.start(
+                "supervision",
+                lambda: devices.run(settings.supervision_sweep_s, services.after_change),
             )
         yield services
     finally:
-        await _stop(tasks)
+        await loops.stop()
         if services.voice is not None:
             services.voice.close()
         if services.gateway is not None:
@@ -214,7 +224,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         await asyncio.to_thread(db.dispose)  # waits for database work in flight
 
 
-async def _start_voice(services: Services) -> asyncio.Task[None]:
+async def _start_voice(services: Services, loops: LoopSupervisor) -> None:
     """Voice signalling (docs/voice.md): the devices' MQTT link and the board stream hook."""
     settings = services.settings
 
@@ -237,17 +247,9 @@ async def _start_voice(services: Services) -> asyncio.Task[None]:
         task.add_done_callback(_log_failure)
 
     await services.fanout.on_entry(services.bus.board_stream, on_entry)
-    return asyncio.create_task(link.run(), name="voice-link")
+    loops.start("voice-link", lambda: link.run())
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("voice: %s", task.exception(), exc_info=task.exception())
-
-
-async def _stop(tasks: list[asyncio.Task[None]]) -> None:
-    """Stop the background tasks and log any that had failed."""
-    await stop_tasks(tasks, retry_s=STOP_WAIT_S)
-    for task in tasks:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("task %s had failed: %r", task.get_name(), task.exception())

@@ -25,6 +25,7 @@ async def test_health_reports_each_dependency(http: httpx.AsyncClient) -> None:
         "redis": True,
         "mqtt": True,
         "ingest": True,
+        "loops_down": [],
     }
 
 
@@ -93,6 +94,19 @@ async def test_register_elder_device_and_caregiver(http: httpx.AsyncClient) -> N
     )
     assert caregiver.status_code == 201
     assert caregiver.json()["transport"] == "ebike"
+    no_shift = await http.post(
+        "/api/v1/caregivers",
+        json={
+            "name": "王立",
+            "skills": ["basic_care"],
+            "shift_start": "08:00",
+            "shift_end": "08:00",
+            "home_lat": 30.27,
+            "home_lon": 120.15,
+        },
+    )
+    assert no_shift.status_code == 422
+    assert "shift_start and shift_end must differ" in no_shift.text
 
     listed = (await http.get("/api/v1/devices", params={"elder_id": elder["id"]})).json()
     assert [d["id"] for d in listed] == ["pb-api-1"]

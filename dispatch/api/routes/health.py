@@ -24,8 +24,8 @@ def _database_ok(services: ServerParts) -> bool:
 
 @router.get("/healthz", response_model=Health)
 async def healthz(services: ServicesDep, response: Response) -> Health:
-    """200 when the database answers (the record) and device messages are being
-    stored; Redis and MQTT are reported beside them."""
+    """200 when the database answers (the record), device messages are being
+    stored and every background loop runs; Redis and MQTT are reported beside them."""
     database = await services.db.run(_database_ok, services)
     try:
         redis = await asyncio.wait_for(services.bus.ping(), 2.0)
@@ -34,7 +34,8 @@ async def healthz(services: ServicesDep, response: Response) -> Health:
     gateway = services.gateway
     mqtt = gateway.is_connected if gateway is not None else None
     ingest = gateway.failing_since is None if gateway is not None else None
-    ok = database and ingest is not False
+    loops_down = services.loops_down
+    ok = database and ingest is not False and not loops_down
     if not ok:
         response.status_code = 503
     return Health(
@@ -43,6 +44,7 @@ async def healthz(services: ServicesDep, response: Response) -> Health:
         redis=redis,
         mqtt=mqtt,
         ingest=ingest,
+        loops_down=loops_down,
     )
 
 
