@@ -6,6 +6,8 @@ Every error CareBell raises on purpose derives from :class:`CareBellError`::
     ├── IllegalTransition        a state machine refused a move
     ├── NotFound                 a referenced row does not exist
     ├── Conflict                 a concurrent writer got there first
+    ├── InvalidInput             the rules refuse a request as it stands (its problems listed)
+    ├── Forbidden                the user may not do this (role, area, provider)
     ├── DeviceUnreachable        a voice message for a device found no broker
     │                            (devices/errors.py, raised by devices/voice_link.py)
     ├── PayloadError             a device message could not be accepted
@@ -30,7 +32,9 @@ __all__ = [
     "CareBellError",
     "Conflict",
     "DeviceUnreachable",
+    "Forbidden",
     "IllegalTransition",
+    "InvalidInput",
     "NotFound",
     "PayloadError",
 ]
@@ -52,3 +56,19 @@ class NotFound(CareBellError):
 
 class Conflict(CareBellError):
     """Someone else changed the row first; re-read and try again."""
+
+
+class InvalidInput(CareBellError):
+    """A request the rules refuse as it stands (a weak password, an unknown area)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class Forbidden(CareBellError):
+    """The user may not do this (their role, their areas, their provider)."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+        super().__init__(why)

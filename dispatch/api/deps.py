@@ -106,8 +106,23 @@ async def current_user(
             "the session is unknown or expired",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        log.warning(
+            "403 %s %s: %s must change their password",
+            request.method,
+            request.url.path,
+            user.username,
+        )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, PASSWORD_CHANGE_REQUIRED)
     request.state.user = user
     return user
+
+
+# A one-time password opens only these until its holder has chosen their own.
+PASSWORD_CHANGE_PATHS = frozenset(
+    {"/api/v1/auth/me", "/api/v1/auth/password", "/api/v1/auth/logout", "/api/v1/auth/me/locale"}
+)
+PASSWORD_CHANGE_REQUIRED = "password_change_required: choose your own password first"
 
 
 UserDep = Annotated[UserAccount, Depends(current_user)]
@@ -152,4 +167,5 @@ def registry_access(request: Request, principal: PrincipalDep) -> Principal:
 
 
 BoardDep = Annotated[Principal, Depends(allow(*BOARD_ROLES))]
+AdminDep = Annotated[Principal, Depends(allow(Role.ADMIN))]
 CaregiverDep = Annotated[Principal, Depends(allow(Role.CAREGIVER))]

@@ -1,19 +1,28 @@
-"""Accounts and login sessions: argon2id password hashes, expiring bearer tokens."""
+"""Accounts and login sessions: argon2id password hashes, expiring bearer tokens,
+and their administration (create, disable, areas, password resets).
+
+A new or reset account gets a one-time password, shown once to whoever made it;
+its holder must choose their own (the policy in dispatch/domain/passwords.py)
+before anything else is allowed.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from pwdlib import PasswordHash
-from sqlmodel import select
+from sqlmodel import col, delete, select
 
 from dispatch.domain.access import Principal, Role
+from dispatch.domain.passwords import password_problems
+from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dispatch.store.db import Database
-from dispatch.store.tables import SessionToken, UserAccount
+from dispatch.store.tables import Caregiver, SessionToken, UserAccount
 
 SESSION_TTL = timedelta(hours=12)  # one shift and some
 _hasher = PasswordHash.recommended()  # argon2id with the library's current parameters
@@ -41,7 +50,11 @@ def create_user(
     areas: Iterable[str] = (),
     caregiver_id: UUID | None = None,
     locale: str = "zh-CN",
+    must_change_password: bool = False,
+    now: datetime | None = None,
 ) -> UserAccount:
+    """Store an account as given (no password policy: the demo and tests use this;
+    administration goes through :func:`add_account`)."""
     principal_of_new = Principal(username, role, frozenset(areas), caregiver_id)  # validates
     user = UserAccount(
         username=username,
@@ -51,6 +64,9 @@ def create_user(
         areas=sorted(principal_of_new.areas),
         caregiver_id=caregiver_id,
         locale=locale,
+        must_change_password=must_change_password,
+        created_at=now,
+        password_changed_at=now,
     )
     with db.session() as session:
         session.add(user)
@@ -102,6 +118,135 @@ def set_locale(db: Database, user_id: UUID, locale: str) -> UserAccount:
         user.locale = locale
         session.add(user)
         return user
+
+
+def one_time_password() -> str:
+    """A random password to hand over once (about 96 bits; its holder replaces it)."""
+    return secrets.token_urlsafe(12)
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    username: str
+    role: Role
+    display_name: str = ""
+    areas: tuple[str, ...] = ()
+    caregiver_id: UUID | None = None
+    locale: str = "zh-CN"
+
+
+def add_account(
+    db: Database, new: NewAccount, *, now: datetime, password: str | None = None
+) -> tuple[UserAccount, str | None]:
+    """Create an account; return it and its one-time password (None when ``password``
+    was given, which must then pass the policy and need not be changed)."""
+    if password is not None and (problems := password_problems(password, new.username)):
+        raise InvalidInput(problems)
+    given = password if password is not None else one_time_password()
+    with db.read() as session:
+        if session.exec(select(UserAccount).where(UserAccount.username == new.username)).first():
+            raise Conflict(f"user {new.username!r} already exists")
+        if new.caregiver_id is not None and session.get(Caregiver, new.caregiver_id) is None:
+            raise NotFound("caregiver", str(new.caregiver_id))
+    try:
+        user = create_user(
+            db,
+            new.username,
+            given,
+            new.role,
+            display_name=new.display_name,
+            areas=new.areas,
+            caregiver_id=new.caregiver_id,
+            locale=new.locale,
+            must_change_password=password is None,
+            now=now,
+        )
+    except ValueError as exc:  # the Principal's invariants (a caregiver names its caregiver)
+        raise InvalidInput([str(exc)]) from exc
+    return user, (None if password is not None else given)
+
+
+def list_users(db: Database) -> list[UserAccount]:
+    with db.read() as session:
+        return list(session.exec(select(UserAccount).order_by(col(UserAccount.username))).all())
+
+
+def get_user(db: Database, username: str) -> UserAccount:
+    with db.read() as session:
+        user = session.exec(select(UserAccount).where(UserAccount.username == username)).first()
+    if user is None:
+        raise NotFound("user", username)
+    return user
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    """What an administrator changes; None leaves a field as it is."""
+
+    active: bool | None = None
+    areas: tuple[str, ...] | None = None
+    display_name: str | None = None
+    reset_password: bool = False
+
+
+def change_account(
+    db: Database, username: str, change: AccountChange, *, by: str, now: datetime
+) -> tuple[UserAccount, str | None]:
+    """Apply ``change``; return the account and its new one-time password, if reset.
+
+    Disabling or resetting ends the account's sessions at once. An administrator
+    may not disable themselves (a bureau must never lock its last admin out).
+    """
+    if change.active is False and username == by:
+        raise Forbidden("you may not disable your own account")
+    password = one_time_password() if change.reset_password else None
+    hashed = _hasher.hash(password) if password is not None else None
+    with db.session() as session:
+        user = session.exec(select(UserAccount).where(UserAccount.username == username)).first()
+        if user is None:
+            raise NotFound("user", username)
+        if change.active is not None:
+            user.active = change.active
+        if change.areas is not None:
+            user.areas = sorted(set(change.areas))
+        if change.display_name is not None:
+            user.display_name = change.display_name
+        if hashed is not None:
+            user.password_hash = hashed
+            user.must_change_password = True
+            user.password_changed_at = now
+        session.add(user)
+        if change.active is False or hashed is not None:
+            session.exec(delete(SessionToken).where(col(SessionToken.user_id) == user.id))
+        return user, password
+
+
+def change_password(
+    db: Database, user_id: UUID, current: str, new: str, *, now: datetime
+) -> UserAccount:
+    """The holder's own change: the current password, then one the policy accepts.
+
+    Blocks for two hashes; call it off the event loop (as :func:`login`).
+    """
+    with db.read() as session:
+        user = session.get(UserAccount, user_id)
+    if user is None:
+        raise NotFound("user", str(user_id))
+    if not _hasher.verify(current, user.password_hash):
+        raise Forbidden("the current password is wrong")
+    if problems := password_problems(new, user.username):
+        raise InvalidInput(problems)
+    if _hasher.verify(new, user.password_hash):
+        raise InvalidInput(["the new password must differ from the current one"])
+    hashed = _hasher.hash(new)
+    with db.session() as session:
+        stored = session.get(UserAccount, user_id)
+        assert stored is not None
+        stored.password_hash = hashed
+        stored.must_change_password = False
+        stored.password_changed_at = now
+        session.add(stored)
+        return stored
 
 
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))

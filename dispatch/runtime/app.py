@@ -11,8 +11,19 @@ from fastapi.responses import JSONResponse
 from config.settings import Settings
 from dispatch import web
 from dispatch.api.deps import ServerParts, registry_access
-from dispatch.api.routes import actions, alerts, auth, board, health, homecare, me, registry, voice
-from dispatch.errors import Conflict, IllegalTransition, NotFound
+from dispatch.api.routes import (
+    actions,
+    alerts,
+    auth,
+    board,
+    health,
+    homecare,
+    me,
+    registry,
+    users,
+    voice,
+)
+from dispatch.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from dispatch.runtime.composition import running_services
 from dispatch.ws import hub
 
@@ -33,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(users.router)
     # Before the registry: /caregivers/live must not be read as a caregiver's id.
     app.include_router(board.router)
     # Registry: the call centre reads it, administrators change it.
@@ -56,5 +68,13 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(IllegalTransition)
     async def illegal(_request: Request, exc: IllegalTransition) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid(_request: Request, exc: InvalidInput) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "problems": exc.problems}, status_code=422)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(_request: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
 
     return app

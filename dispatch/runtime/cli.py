@@ -8,8 +8,9 @@ product's command line never imports them.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
@@ -19,10 +20,12 @@ import typer
 import uvicorn
 
 from config.settings import Settings
+from dispatch.domain.access import Role
+from dispatch.errors import CareBellError
 from dispatch.homecare.menu import load_menu
 from dispatch.homecare.planner import plan_day
 from dispatch.matching.travel import DetourTravelModel
-from dispatch.registry import provisioning
+from dispatch.registry import accounts, provisioning
 from dispatch.runtime.app import create_app
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
@@ -110,6 +113,68 @@ def deactivate_device(device_id: str) -> None:
     db = _database()
     provisioning.deactivate(db, device_id)
     typer.echo(f"{device_id} deactivated; run `carebell broker-auth` to update the broker")
+    db.dispose()
+
+
+users_cli = typer.Typer(help="Accounts: the first administrator, and others from the shell.")
+cli.add_typer(users_cli, name="users")
+
+
+@users_cli.command("add")
+def add_user(
+    username: Annotated[str, typer.Argument(help="The log-in name.")],
+    role: Annotated[Role, typer.Option(help="What the account may do.")],
+    display_name: Annotated[str, typer.Option(help="The name shown on the pages.")] = "",
+    area: Annotated[
+        list[str] | None, typer.Option(help="An area it covers (repeat); operators.")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input instead.")
+    ] = False,
+) -> None:
+    """Create an account: the first administrator of a fresh install, for one.
+
+    Prints a one-time password, which must be changed at the first log-in; with
+    --password-stdin the password read (it must pass the policy) is kept as it is.
+    """
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    db = _database()
+    try:
+        new = accounts.NewAccount(username, role, display_name, tuple(area or ()))
+        user, once = accounts.add_account(db, new, now=datetime.now(UTC), password=password)
+    except CareBellError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    typer.echo(f"{user.username} ({user.role}) created")
+    if once is not None:
+        typer.echo(f"one-time password: {once}")
+        typer.echo("it must be changed at the first log-in")
+
+
+@users_cli.command("reset")
+def reset_user(username: str) -> None:
+    """Give an account a new one-time password (its sessions end; it must be changed)."""
+    db = _database()
+    try:
+        change = accounts.AccountChange(reset_password=True)
+        _user, once = accounts.change_account(db, username, change, by="cli", now=datetime.now(UTC))
+    except CareBellError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    typer.echo(f"one-time password: {once}")
+
+
+@users_cli.command("list")
+def list_users() -> None:
+    """Every account: name, role, areas, whether it is active."""
+    db = _database()
+    for user in accounts.list_users(db):
+        state = "active" if user.active else "disabled"
+        typer.echo(f"{user.username}\t{user.role}\t{','.join(user.areas)}\t{state}")
     db.dispose()
 
 

@@ -206,6 +206,10 @@ class UserAccount(SQLModel, table=True):
     caregiver_id: uuid.UUID | None = Field(default=None, foreign_key="caregiver.id")
     locale: str = "zh-CN"
     active: bool = True
+    # Set for a new or reset password: the holder must choose their own at log-in.
+    must_change_password: bool = False
+    created_at: datetime | None = _utc(nullable=True)
+    password_changed_at: datetime | None = _utc(nullable=True)
 
 
 class SessionToken(SQLModel, table=True):

@@ -186,6 +186,10 @@ async def _authenticate(
         log.warning("4401 %s: no valid token", websocket.url.path)
         await websocket.close(CLOSE_UNAUTHORIZED, "log in first: no valid token")
         return None
+    if user.must_change_password:  # a one-time password opens nothing but its change
+        log.warning("4403 %s: %s must change their password", websocket.url.path, user.username)
+        await websocket.close(CLOSE_FORBIDDEN, "password_change_required")
+        return None
     return accounts.principal_of(user)
 
 

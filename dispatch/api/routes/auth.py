@@ -32,6 +32,7 @@ class UserPublic(BaseModel):
     caregiver_id: str | None
     areas: list[str]
     locale: str
+    must_change_password: bool = False
 
     @classmethod
     def of(cls, user: UserAccount) -> UserPublic:
@@ -42,6 +43,7 @@ class UserPublic(BaseModel):
             caregiver_id=str(user.caregiver_id) if user.caregiver_id else None,
             areas=user.areas,
             locale=user.locale,
+            must_change_password=user.must_change_password,
         )
 
 
@@ -49,6 +51,12 @@ class Session(BaseModel):
     token: str
     expires_at: datetime
     user: UserPublic
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
 
 
 class LocaleChange(BaseModel):
@@ -86,4 +94,20 @@ async def logout(services: ServicesDep, user: UserDep, request: Request) -> None
 @router.put("/me/locale", response_model=UserPublic)
 async def change_locale(services: ServicesDep, user: UserDep, body: LocaleChange) -> UserPublic:
     updated = await services.db.run(accounts.set_locale, services.db, user.id, body.locale)
+    return UserPublic.of(updated)
+
+
+@router.post("/password", response_model=UserPublic)
+async def change_password(user: UserDep, services: ServicesDep, body: PasswordChange) -> UserPublic:
+    """Choose your own password (required after a new or reset one): 403 when the
+    current password is wrong, 422 with the reasons when the new one is refused."""
+    # Off the database's threads, as the log-in: two argon2 hashes.
+    updated = await asyncio.to_thread(
+        accounts.change_password,
+        services.db,
+        user.id,
+        body.current_password,
+        body.new_password,
+        now=datetime.now(UTC),
+    )
     return UserPublic.of(updated)

@@ -1,0 +1,109 @@
+"""Accounts, for administrators only: create, list, disable, areas, password resets."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from dispatch.api.deps import AdminDep, ServicesDep
+from dispatch.domain.access import Role
+from dispatch.registry import accounts
+from dispatch.store.tables import UserAccount
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+Username = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Username
+    role: Role
+    display_name: str = Field(default="", max_length=100)
+    areas: list[str] = Field(default_factory=list, max_length=100)
+    caregiver_id: uuid.UUID | None = None
+    locale: str = Field(default="zh-CN", pattern=r"^(zh-CN|en)$")
+
+
+class UserChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    active: bool | None = None
+    areas: list[str] | None = Field(default=None, max_length=100)
+    display_name: str | None = Field(default=None, max_length=100)
+    reset_password: bool = False
+
+
+class UserAdmin(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    areas: list[str]
+    caregiver_id: uuid.UUID | None
+    locale: str
+    active: bool
+    must_change_password: bool
+    created_at: datetime | None
+    password_changed_at: datetime | None
+
+    @classmethod
+    def of(cls, user: UserAccount) -> UserAdmin:
+        return cls.model_validate(user, from_attributes=True)
+
+
+class UserIssued(UserAdmin):
+    """An account with its one-time password: shown in this answer only."""
+
+    one_time_password: str | None = None
+
+
+@router.get("", response_model=list[UserAdmin])
+async def list_users(_admin: AdminDep, services: ServicesDep) -> list[UserAdmin]:
+    users = await services.db.run(accounts.list_users, services.db)
+    return [UserAdmin.of(u) for u in users]
+
+
+@router.post("", response_model=UserIssued, status_code=status.HTTP_201_CREATED)
+async def create_user(_admin: AdminDep, services: ServicesDep, body: UserCreate) -> UserIssued:
+    """A new account with a one-time password, which its holder must change at log-in."""
+    new = accounts.NewAccount(
+        username=body.username,
+        role=body.role,
+        display_name=body.display_name,
+        areas=tuple(body.areas),
+        caregiver_id=body.caregiver_id,
+        locale=body.locale,
+    )
+    user, password = await services.db.run(
+        accounts.add_account, services.db, new, now=datetime.now(UTC)
+    )
+    return UserIssued(**UserAdmin.of(user).model_dump(), one_time_password=password)
+
+
+@router.get("/{username}", response_model=UserAdmin)
+async def get_user(_admin: AdminDep, services: ServicesDep, username: str) -> UserAdmin:
+    return UserAdmin.of(await services.db.run(accounts.get_user, services.db, username))
+
+
+@router.patch("/{username}", response_model=UserIssued)
+async def change_user(
+    admin: AdminDep, services: ServicesDep, username: str, body: UserChange
+) -> UserIssued:
+    """Disable or re-enable, set areas or the name, or reset the password (the new
+    one-time password is in this answer only; the account's sessions end)."""
+    change = accounts.AccountChange(
+        active=body.active,
+        areas=None if body.areas is None else tuple(body.areas),
+        display_name=body.display_name,
+        reset_password=body.reset_password,
+    )
+    user, password = await services.db.run(
+        accounts.change_account,
+        services.db,
+        username,
+        change,
+        by=admin.username,
+        now=datetime.now(UTC),
+    )
+    return UserIssued(**UserAdmin.of(user).model_dump(), one_time_password=password)
