@@ -19,7 +19,9 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, and_, col, func, or_, select
 
@@ -38,6 +40,7 @@ from dispatch.live.outbox import Outbox
 from dispatch.matching.matcher import (
     Candidate,
     Decision,
+    Escalation,
     MatchPolicy,
     MatchSnapshot,
     Option,
@@ -61,12 +64,18 @@ class DispatchPolicy:
     search_radius_m: float = 10_000.0  # the widest search, for alerts already late
     min_search_radius_m: float = 3_000.0
     candidates_per_alert: int = 30  # GEOSEARCH COUNT: never scan the whole city
+    # An alert whose own data breaks a round is escalated to the operators and left
+    # out of rounds this long (then tried again: a fixed configuration may take it).
+    failed_hold_s: float = 60.0
     match: MatchPolicy = field(default_factory=MatchPolicy)
 
 
 # Alerts that may wait for a caregiver: not yet offered, or short of one.
 _WAITING = (AlertState.RAISED, AlertState.DISPATCHING, AlertState.ESCALATED)
 _UNDER_WAY = (AlertState.OFFERED, AlertState.ACCEPTED, AlertState.EN_ROUTE, AlertState.ON_SCENE)
+# Failures of the services themselves: the round is retried as a whole. Anything
+# else may be one alert's doing, and is looked for alert by alert.
+_DEGRADED = (RedisConnectionError, RedisTimeoutError, OSError, OperationalError)
 
 
 class Dispatcher:
@@ -114,10 +123,48 @@ class Dispatcher:
         await self.db.run(self._expire_offers, now)
         waiting = await self.db.run(self._claim_waiting, now)
         if waiting:
-            snapshot = await self._snapshot(waiting, now)
-            decisions = await asyncio.to_thread(assign, snapshot, self.travel, self.policy.match)
-            await self.db.run(self._apply, decisions, now)
+            try:
+                await self._match_and_offer(waiting, now)
+            except _DEGRADED:
+                raise
+            except Exception:
+                log.exception("dispatch round of %d alerts failed; trying each alone", len(waiting))
+                await self._match_one_by_one(waiting, now)
         await self.outbox.flush()
+
+    async def _match_and_offer(self, waiting: Sequence[WaitingAlert], now: datetime) -> None:
+        snapshot = await self._snapshot(waiting, now)
+        decisions = await asyncio.to_thread(assign, snapshot, self.travel, self.policy.match)
+        await self.db.run(self._apply, decisions, now)
+
+    async def _match_one_by_one(self, waiting: Sequence[WaitingAlert], now: datetime) -> None:
+        """Isolate what broke a round: each alert alone; one that fails alone is
+        escalated with the reason, and the others go on."""
+        for alert in waiting:
+            try:
+                await self._match_and_offer([alert], now)
+            except _DEGRADED:
+                raise
+            except Exception as exc:
+                await self.db.run(self._escalate_failed, alert.alert_id, exc, now)
+
+    def _escalate_failed(self, alert_id: UUID, exc: Exception, now: datetime) -> None:
+        """Put an alert the dispatcher cannot handle before the operators, saying why."""
+        log.error("alert %s cannot be dispatched: %r", alert_id, exc, exc_info=exc)
+        with self.db.session() as session:
+            alert = session.get(Alert, alert_id, with_for_update=True)
+            if alert is None or alert.state not in OPEN_ALERT_STATES:
+                return
+            alert.claimed_until = now + timedelta(seconds=self.policy.failed_hold_s)
+            alert.escalation_reason = Escalation.CANNOT_DISPATCH.value
+            session.add(alert)
+            if alert.state in (AlertState.RAISED, AlertState.DISPATCHING, AlertState.OFFERED):
+                detail = {
+                    "reason": f"{type(exc).__name__}: {exc}"[:500],
+                    "escalation": Escalation.CANNOT_DISPATCH.value,
+                    "considered": [],
+                }
+                move_alert(session, alert, AlertState.ESCALATED, actor=ACTOR, at=now, detail=detail)
 
     # -- steps, each one transaction --------------------------------------------
 
@@ -173,8 +220,14 @@ class Dispatcher:
                 .where(col(Alert.elder_id).in_(elders), Order.state == OrderState.COMPLETED)
             ).all()
             waiting = []
+            unreadable: list[tuple[UUID, Exception]] = []
             for alert in alerts:
-                alert_type = self.catalog.alert_types[alert.alert_type]
+                try:  # a type no longer configured, a position out of range: this alert only
+                    alert_type = self.catalog.alert_types[alert.alert_type]
+                    position = GeoPoint(alert.lat, alert.lon)
+                except (KeyError, ValueError) as exc:
+                    unreadable.append((alert.id, exc))
+                    continue
                 tried = frozenset(c for a, c, _ in orders if a == alert.id)
                 active = sum(1 for a, _, s in orders if a == alert.id and s in ACTIVE_ORDER_STATES)
                 slots = alert_type.caregivers - active
@@ -187,7 +240,7 @@ class Dispatcher:
                 waiting.append(
                     WaitingAlert(
                         alert_id=alert.id,
-                        position=GeoPoint(alert.lat, alert.lon),
+                        position=position,
                         alert_type=alert_type,
                         raised_at=alert.raised_at,
                         excluded=tried,
@@ -195,7 +248,9 @@ class Dispatcher:
                         familiar=frozenset(c for e, c in helped if e == alert.elder_id),
                     )
                 )
-            return waiting
+        for alert_id, error in unreadable:
+            self._escalate_failed(alert_id, error, now)
+        return waiting
 
     async def _snapshot(self, waiting: Sequence[WaitingAlert], now: datetime) -> MatchSnapshot:
         epoch_now = time.time()
@@ -288,21 +343,27 @@ class Dispatcher:
 
     def _apply(self, decisions: Sequence[Decision], now: datetime) -> None:
         for decision in decisions:
-            with self.db.session() as session:
-                alert = session.get(Alert, decision.alert_id, with_for_update=True)
-                if alert is None or alert.state not in OPEN_ALERT_STATES:
-                    continue  # cancelled or resolved while we matched
-                alert.claimed_until = None
-                session.add(alert)
-                detail = _explanation(decision)
-                if decision.escalation is not None:
-                    alert.escalation_reason = decision.escalation.value
-                for option in decision.chosen:
-                    self._offer(session, alert, option, now, detail)
-                if not decision.chosen and alert.state == AlertState.DISPATCHING:
-                    move_alert(
-                        session, alert, AlertState.ESCALATED, actor=ACTOR, at=now, detail=detail
-                    )
+            try:
+                self._apply_one(decision, now)
+            except _DEGRADED:
+                raise
+            except Exception as exc:  # this decision's transaction is rolled back
+                self._escalate_failed(decision.alert_id, exc, now)
+
+    def _apply_one(self, decision: Decision, now: datetime) -> None:
+        with self.db.session() as session:
+            alert = session.get(Alert, decision.alert_id, with_for_update=True)
+            if alert is None or alert.state not in OPEN_ALERT_STATES:
+                return  # cancelled or resolved while we matched
+            alert.claimed_until = None
+            session.add(alert)
+            detail = _explanation(decision)
+            if decision.escalation is not None:
+                alert.escalation_reason = decision.escalation.value
+            for option in decision.chosen:
+                self._offer(session, alert, option, now, detail)
+            if not decision.chosen and alert.state == AlertState.DISPATCHING:
+                move_alert(session, alert, AlertState.ESCALATED, actor=ACTOR, at=now, detail=detail)
 
     def _offer(
         self,

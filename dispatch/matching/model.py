@@ -45,6 +45,7 @@ class Escalation(StrEnum):
     TOO_FAR = "everyone too far"
     ALL_BUSY = "everyone busy"
     NO_ANSWER = "nobody answered"
+    CANNOT_DISPATCH = "cannot be dispatched automatically"  # its data broke the round
 
 
 @dataclass(frozen=True, slots=True)

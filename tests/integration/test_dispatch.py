@@ -62,19 +62,21 @@ class City:
         with self.db.session() as session:
             session.add(row)
 
-    def raise_alert(self, alert_type: str, seconds_ago: float = 0) -> uuid.UUID:
+    def raise_alert(
+        self, alert_type: str, seconds_ago: float = 0, lat: float = CENTER[0]
+    ) -> uuid.UUID:
         at = datetime.now(UTC) - timedelta(seconds=seconds_ago)
-        kind = self.dispatcher.catalog.alert_types[alert_type]
+        kind = self.dispatcher.catalog.alert_types.get(alert_type)
         alert = Alert(
             device_id="unused",
             elder_id=self.elder.id,
             alert_type=alert_type,
-            severity=kind.severity.value,
+            severity=kind.severity.value if kind else "high",
             raised_at=at,
-            deadline_at=at + timedelta(seconds=kind.arrival_deadline_s),
+            deadline_at=at + timedelta(seconds=kind.arrival_deadline_s if kind else 600),
             device_ts=at,
             updated_at=at,
-            lat=CENTER[0],
+            lat=lat,
             lon=CENTER[1],
         )
         with self.db.session() as session:
@@ -238,3 +240,56 @@ async def test_a_call_back_first_alert_waits_for_an_operator(city: City) -> None
     help_id = city.raise_alert("help_button")
     await city.dispatcher.run_round()
     assert len(city.orders(help_id)) == 1  # the matcher is alive; it only left the first one
+
+
+async def test_an_alert_that_breaks_the_round_is_escalated_and_the_others_are_offered(
+    city: City,
+) -> None:
+    # Latitude 89 passes the device schema, but Redis GEO refuses it (beyond ±85.05):
+    # before, the whole round failed, again and again, and every alert claimed with
+    # it waited.
+    helpers = [await city.caregiver(300 + 200 * i) for i in range(3)]
+    healthy = [city.raise_alert("help_button", seconds_ago=3 - i) for i in range(3)]
+    poison = city.raise_alert("help_button", seconds_ago=10, lat=89.0)
+    await city.dispatcher.run_round()
+    offered = {o.caregiver_id for a in healthy for o in city.orders(a)}
+    assert offered == set(helpers)
+    assert all(city.alert(a).state == AlertState.OFFERED for a in healthy)
+    alert = city.alert(poison)
+    assert (alert.state, alert.escalation_reason) == (
+        AlertState.ESCALATED,
+        "cannot be dispatched automatically",
+    )
+    assert city.orders(poison) == []
+    with city.db.session() as session:
+        record = session.exec(
+            select(AuditRecord).where(
+                AuditRecord.alert_id == poison, AuditRecord.to_state == "escalated"
+            )
+        ).one()
+    assert "ResponseError" in record.detail["reason"]
+    # Held out of the next rounds: they neither fail nor write it again.
+    await city.dispatcher.run_round()
+    with city.db.session() as session:
+        records = session.exec(select(AuditRecord).where(AuditRecord.alert_id == poison)).all()
+    assert [r.to_state for r in records] == ["dispatching", "escalated"]
+
+
+async def test_an_alert_of_a_type_no_longer_configured_is_escalated_alone(city: City) -> None:
+    await city.caregiver(300)
+    removed = city.raise_alert("type_removed_from_config", seconds_ago=5)
+    healthy = city.raise_alert("help_button")
+    await city.dispatcher.run_round()
+    assert city.alert(healthy).state == AlertState.OFFERED
+    alert = city.alert(removed)
+    assert (alert.state, alert.escalation_reason) == (
+        AlertState.ESCALATED,
+        "cannot be dispatched automatically",
+    )
+    with city.db.session() as session:
+        record = session.exec(
+            select(AuditRecord).where(
+                AuditRecord.alert_id == removed, AuditRecord.to_state == "escalated"
+            )
+        ).one()
+    assert "KeyError" in record.detail["reason"]
