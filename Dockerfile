@@ -10,6 +10,11 @@ COPY devices ./devices
 COPY simulators ./simulators
 COPY config ./config
 RUN pip install --no-cache-dir --no-deps .
+# The planner's search compiled once, here, into a cache the server's user can
+# read (numba checks it may write there too); -P: the installed package, not ./dispatch.
+ENV NUMBA_CACHE_DIR=/var/cache/carebell/numba
+RUN mkdir -p "$NUMBA_CACHE_DIR" && python -P -m dispatch.planning.compile \
+    && chown -R nobody "$NUMBA_CACHE_DIR"
 USER nobody
 EXPOSE 8000
 CMD ["carebell", "serve", "--host", "0.0.0.0", "--port", "8000"]

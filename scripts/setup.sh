@@ -17,3 +17,6 @@ lock=requirements/lock.txt
 [ "${1:-}" = "dev" ] && lock=requirements/dev-lock.txt
 .venv/bin/python -m pip install --quiet --require-hashes --requirement "$lock"
 .venv/bin/python -m pip install --quiet --no-deps --editable .
+# The planner's search is compiled machine code (numba, cached on disk): compile
+# it here, once, so no test, demo or server waits minutes for it later.
+.venv/bin/python -m dispatch.planning.compile

@@ -20,6 +20,7 @@ import uvicorn
 
 from config.settings import Settings
 from dispatch.domain.model import TransportMode
+from dispatch.planning import compile as planner_code
 from dispatch.runtime.app import create_app
 from dispatch.runtime.cli import configure_logging
 from dispatch.store.db import Database
@@ -116,6 +117,8 @@ async def _demo(port: int, data_dir: Path, press_every_s: float, time_scale: flo
                 return
             await asyncio.sleep(0.05)
         homecare = app.state.services.homecare
+        if not planner_code.compiled_on_disk():  # scripts/setup.sh compiles it
+            log.info("%s: today's plan waits for it", planner_code.NOTICE)
         today = await homecare.plan(homecare.today())
         log.info("planned today's home visits: %d on routes", today.planned)
 

@@ -10,24 +10,28 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg
 import pytest
-import uvicorn
 
 from config.settings import Settings
-from dispatch.runtime.app import create_app
-from dispatch.store.db import Database
 from simulators import local_services
-from simulators.devices import DevicePublisher
+
+if TYPE_CHECKING:
+    from dispatch.store.db import Database
+    from simulators.devices import DevicePublisher
+
+# The server, the database and the MQTT client are imported by the fixtures that
+# use them, so the unit tier does not load them (seconds of its inner loop).
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """The planner's compiled search loads here (about a second; on a new machine it
-    compiles, a minute or more), outside every test's time limit."""
-    from dispatch.planning import lns
+    """scripts/setup.sh compiles the planner's search once; if that has not been
+    done (or kernel.py changed since), it compiles here, outside every test's time
+    limit, rather than in the first test that plans."""
+    from dispatch.planning import compile
 
-    lns.warm_up()
+    compile.main()
 
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -58,6 +62,8 @@ def private_mosquitto(tmp_path: Path) -> Iterator[local_services.LocalServer]:
 
 
 def _postgres_database() -> Iterator[str]:
+    import psycopg
+
     name = f"carebell_t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -90,6 +96,8 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
+    from dispatch.store.db import Database
+
     database = Database(Settings(database_url=database_url).database_url)
     database.create_schema()
     yield database
@@ -132,6 +140,10 @@ class RunningServer:
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[RunningServer]:
     """CareBell serving on a free port inside the test's event loop."""
+    import uvicorn
+
+    from dispatch.runtime.app import create_app
+
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.http_port, log_level="warning")
     uv = uvicorn.Server(config)
@@ -148,6 +160,8 @@ async def server(settings: Settings) -> AsyncIterator[RunningServer]:
 @pytest.fixture
 def publisher(settings: Settings) -> Iterator[DevicePublisher]:
     """A device-side MQTT client on the test's broker."""
+    from simulators.devices import DevicePublisher
+
     pub = DevicePublisher(settings.mqtt_url)
     pub.connect()
     yield pub
