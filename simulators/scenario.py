@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -56,7 +57,7 @@ class DayProfile(BaseModel):
     def weight_at(self, fraction: float) -> float:
         return self.weights[int(self.hour_at(fraction))]
 
-    @property
+    @cached_property  # the call schedule asks for it at every candidate call
     def mean_weight(self) -> float:
         """Mean weight over the hours the run stands for (fine steps: hours may be partial)."""
         steps = 24 * 60
