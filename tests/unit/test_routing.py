@@ -1,8 +1,12 @@
-"""The routing planner, rule by rule, on small days it must get right (pure)."""
+"""The routing planner, rule by rule, on small days it must get right (pure).
+
+Each day here has a few visits, which every planner settles in a fraction of a
+second, so each solve is given QUICK_S; the planners' quality on full-sized days
+is in tests/integration/test_routing_quality.py.
+"""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -16,17 +20,15 @@ from dispatch.planning.model import (
     PlannedStop,
     Route,
     RoutingProblem,
-    Stop,
     TimeWindow,
     Worker,
-    moved_stops,
 )
-from dispatch.planning.pool import SolverPool
 from dispatch.planning.solver import changed_workers
 from dispatch.planning.solver import solve as ortools_solve
 from tests.plan_check import violations
+from tests.routing_days import DAY, HOUR, line, route, start_of, stop, worker
 
-HOUR = 3600
+QUICK_S = 0.2  # the solvers' time limit for a day of a few visits
 
 Solve = Callable[[RoutingProblem, float], Plan]
 
@@ -44,40 +46,13 @@ def solve(request: pytest.FixtureRequest) -> Solve:
     return checked
 
 
-def line(*xs: float) -> list[list[int]]:
-    """Locations on a street: a minute of travel per unit apart."""
-    return [[int(abs(a - b) * 60) for b in xs] for a in xs]
-
-
-DAY = TimeWindow(8 * HOUR, 18 * HOUR)
-
-
-def worker(id_: str, *, skills: frozenset[str] = frozenset({"basic_care"}), **kw: object) -> Worker:
-    return Worker(id=id_, start_location=0, end_location=0, shift=DAY, skills=skills, **kw)  # type: ignore[arg-type]
-
-
-def stop(id_: str, location: int, **kw: object) -> Stop:
-    kw.setdefault("duration_s", 1800)
-    kw.setdefault("window", DAY)
-    return Stop(id=id_, location=location, **kw)  # type: ignore[arg-type]
-
-
-def route(plan: Plan, worker_id: str) -> list[str]:
-    found = plan.route_of(worker_id)
-    return [s.stop_id for s in found.stops] if found else []
-
-
-def start_of(plan: Plan, stop_id: str) -> list[int]:
-    return [s.start_s for r in plan.routes for s in r.stops if s.stop_id == stop_id]
-
-
 def test_a_stop_goes_only_to_someone_with_its_skill(solve: Solve) -> None:
     problem = RoutingProblem(
         travel_s=line(0, 1, 5),
         stops=[stop("bath", 1, skills=frozenset({"bathing"}))],
         workers=[worker("near"), worker("far", skills=frozenset({"basic_care", "bathing"}))],
     )
-    plan = solve(problem, 1)
+    plan = solve(problem, QUICK_S)
     assert route(plan, "far") == ["bath"]
     assert route(plan, "near") == []
 
@@ -91,7 +66,7 @@ def test_time_windows_set_the_order_and_the_start(solve: Solve) -> None:
         ],
         workers=[worker("a")],
     )
-    plan = solve(problem, 1)
+    plan = solve(problem, QUICK_S)
     assert route(plan, "a") == ["morning", "lunch"]
     [lunch] = start_of(plan, "lunch")
     assert 11 * HOUR <= lunch <= 12 * HOUR
@@ -103,7 +78,7 @@ def test_a_stop_no_one_can_take_is_reported_not_forced(solve: Solve) -> None:
         stops=[stop("night", 1, window=TimeWindow(22 * HOUR, 23 * HOUR))],  # after every shift
         workers=[worker("a")],
     )
-    plan = solve(problem, 1)
+    plan = solve(problem, QUICK_S)
     assert plan.unplanned == ("night",)
 
 
@@ -113,7 +88,7 @@ def test_two_caregivers_start_together_on_two_routes(solve: Solve) -> None:
         stops=[stop("lift", 1, workers_needed=2)],
         workers=[worker("a"), worker("b"), worker("c")],
     )
-    plan = solve(problem, 2)
+    plan = solve(problem, QUICK_S)
     on = [r.worker_id for r in plan.routes if "lift" in [s.stop_id for s in r.stops]]
     assert len(on) == 2
     first, second = start_of(plan, "lift")
@@ -131,7 +106,7 @@ def test_the_familiar_caregiver_for_a_small_detour_not_a_huge_one(solve: Solve) 
             ],
             familiarity_bonus_s=600,
         )
-        return solve(problem, 1)
+        return solve(problem, QUICK_S)
 
     assert route(plan_for(2), "known") == ["visit"]  # a minute further away: worth it
     assert route(plan_for(30), "stranger") == ["visit"]  # half an hour further: not
@@ -143,7 +118,7 @@ def test_a_pinned_visit_stays_with_its_caregiver_at_its_time(solve: Solve) -> No
         stops=[stop("started", 2, pinned_worker="b", pinned_start=9 * HOUR)],
         workers=[worker("a"), worker("b")],
     )
-    plan = solve(problem, 1)
+    plan = solve(problem, QUICK_S)
     assert route(plan, "b") == ["started"]
     assert start_of(plan, "started") == [9 * HOUR]
 
@@ -154,7 +129,7 @@ def test_the_working_day_is_capped(solve: Solve) -> None:
         stops=[stop(f"v{i}", i, duration_s=2 * HOUR) for i in (1, 2, 3)],
         workers=[worker("short", max_work_s=5 * HOUR), worker("other")],
     )
-    plan = solve(problem, 1)
+    plan = solve(problem, QUICK_S)
     assert len(route(plan, "short")) <= 2
     assert not plan.unplanned
 
@@ -167,7 +142,7 @@ def test_a_break_is_kept_clear_of_visits(solve: Solve) -> None:
         stops=[stop("visit", 1, duration_s=HOUR, window=TimeWindow(11 * HOUR + 1800, 13 * HOUR))],
         workers=[worker("a", breaks=(lunch,))],
     )
-    plan = solve(problem, 1)
+    plan = solve(problem, QUICK_S)
     assert start_of(plan, "visit") == [13 * HOUR]
 
 
@@ -179,7 +154,7 @@ def test_changed_workers_are_the_ones_to_tell(solve: Solve) -> None:
                 stops=[stop("x", 1, pinned_worker="a"), stop("y", 2, pinned_worker=y_with)],
                 workers=[worker("a"), worker("b"), worker("c")],
             ),
-            1,
+            QUICK_S,
         )
 
     before = day("b")
@@ -193,7 +168,7 @@ def test_a_two_caregiver_stop_no_pair_can_take_leaves_the_rest_planned(solve: So
         stops=[stop("lift", 1, workers_needed=2), stop("meal", 2)],
         workers=[worker("alone")],  # nobody to lift with
     )
-    plan = solve(problem, 1)
+    plan = solve(problem, QUICK_S)
     assert plan.unplanned == ("lift",)
     assert route(plan, "alone") == ["meal"]
 
@@ -209,7 +184,7 @@ def test_a_link_puts_two_services_on_two_people_with_the_lag_between(solve: Solv
         workers=[worker("nurse", skills=nursing), worker("carer", skills=care)],
         links=[Link("dress wound", "wash", min_lag_s=900, max_lag_s=1800)],
     )
-    plan = solve(problem, 1)
+    plan = solve(problem, QUICK_S)
     assert route(plan, "nurse") == ["dress wound"]
     assert route(plan, "carer") == ["wash"]
     [first], [second] = start_of(plan, "dress wound"), start_of(plan, "wash")
@@ -221,65 +196,15 @@ def test_a_soft_window_lets_a_stop_start_late_at_a_cost(solve: Solve) -> None:
     hard = RoutingProblem(
         travel_s=line(0, 5), stops=[stop("x", 1, window=late)], workers=[worker("a")]
     )
-    assert solve(hard, 1).unplanned == ("x",)
+    assert solve(hard, QUICK_S).unplanned == ("x",)
     soft = RoutingProblem(
         travel_s=line(0, 5),
         stops=[stop("x", 1, window=late, late_cost_per_s=1)],
         workers=[worker("a")],
     )
-    plan = solve(soft, 1)
+    plan = solve(soft, QUICK_S)
     assert plan.unplanned == ()
     assert start_of(plan, "x") == [8 * HOUR + 300]  # as early as travel allows
-
-
-def random_vrptw(seed: int, n: int = 40, vehicles: int = 6) -> RoutingProblem:
-    rng = random.Random(seed)
-    points = [(50.0, 50.0)] + [(rng.uniform(0, 100), rng.uniform(0, 100)) for _ in range(n)]
-    travel = [
-        [int(((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 * 10) for bx, by in points]
-        for ax, ay in points
-    ]
-    stops = []
-    for i in range(1, n + 1):
-        opens = rng.randrange(0, 6000)
-        stops.append(
-            Stop(str(i), i, duration_s=100, window=TimeWindow(opens, opens + 1500), demand=10)
-        )
-    day = TimeWindow(0, 9000)
-    workers = [Worker(f"v{v}", 0, 0, day, capacity=100) for v in range(vehicles)]
-    return RoutingProblem(travel_s=travel, stops=stops, workers=workers)
-
-
-def valid(problem: RoutingProblem, plan: Plan) -> bool:
-    """Every planned stop once, in its window, reachable in order, within capacity."""
-    seen: list[str] = []
-    by_id = {s.id: s for s in problem.stops}
-    for r in plan.routes:
-        w = next(w for w in problem.workers if w.id == r.worker_id)
-        t, here, load = w.shift.start, w.start_location, 0
-        for planned in r.stops:
-            s = by_id[planned.stop_id]
-            t = max(t + problem.travel_s[here][s.location], s.window.start)
-            if planned.start_s < t or planned.start_s > s.window.end:
-                return False
-            t, here, load = planned.start_s + s.duration_s, s.location, load + s.demand
-            seen.append(s.id)
-        if load > (w.capacity or 0) or t + problem.travel_s[here][w.end_location] > w.shift.end:
-            return False
-    return sorted(seen) == sorted(set(seen)) and set(seen) | set(plan.unplanned) == set(by_id)
-
-
-@pytest.mark.parametrize("seed", [1, 2])
-def test_pyvrp_plans_a_plain_vrptw_validly_and_no_worse_than_or_tools(seed: int) -> None:
-    problem = random_vrptw(seed)
-    assert pyvrp_solver.unsupported(problem) is None
-    ours = backends.plan(problem, 1)
-    assert ours.solver == "pyvrp"
-    assert valid(problem, ours)
-    assert ours.unplanned == ()
-    ortools = ortools_solve(problem, 1)
-    assert valid(problem, ortools)
-    assert ours.travel_s <= ortools.travel_s * 1.02
 
 
 def test_pyvrp_leaves_off_what_it_cannot_serve() -> None:
@@ -288,7 +213,7 @@ def test_pyvrp_leaves_off_what_it_cannot_serve() -> None:
         stops=[stop("night", 1, window=TimeWindow(22 * HOUR, 23 * HOUR)), stop("day", 2)],
         workers=[worker("a")],
     )
-    plan = pyvrp_solver.solve(problem, 0.5)
+    plan = pyvrp_solver.solve(problem, QUICK_S)
     assert plan.unplanned == ("night",)
     assert route(plan, "a") == ["day"]
 
@@ -300,118 +225,17 @@ def test_what_pyvrp_cannot_express_goes_to_the_search_and_says_why() -> None:
         workers=[worker("a", breaks=(Break(TimeWindow(12 * HOUR, 13 * HOUR), 1800),))],
     )
     assert pyvrp_solver.unsupported(with_break) == "breaks"
-    plan = backends.plan(with_break, 1)
+    plan = backends.plan(with_break, QUICK_S)
     assert plan.solver == "lns"
     assert plan.notes[-1] == "search: the problem has breaks"
     with pytest.raises(ValueError, match="breaks"):
-        pyvrp_solver.solve(with_break, 1)
+        pyvrp_solver.solve(with_break, QUICK_S)
     skills = RoutingProblem(
         travel_s=line(0, 1),
         stops=[stop("bath", 1, skills=frozenset({"bathing"}))],
         workers=[worker("a"), worker("b", skills=frozenset({"basic_care", "bathing"}))],
     )
     assert pyvrp_solver.unsupported(skills) == "skills not every worker holds"
-
-
-def test_the_server_s_solver_pool_plans_in_a_worker_process_as_in_process() -> None:
-    # The server solves in a worker process (its own GIL): the problem and the plan
-    # cross by pickling, and the plan must be the one a solve in process gives.
-    problem = RoutingProblem(
-        travel_s=line(0, 1, 2),
-        stops=[
-            stop("lunch", 1, window=TimeWindow(11 * HOUR, 12 * HOUR)),
-            stop("morning", 2, window=TimeWindow(9 * HOUR, 10 * HOUR)),
-        ],
-        workers=[worker("a")],
-    )
-    pool = SolverPool()
-    try:
-        plan = pool.plan(problem, 1)
-    finally:
-        pool.close()
-    assert route(plan, "a") == ["morning", "lunch"]
-    assert route(plan, "a") == route(backends.plan(problem, 1), "a")
-
-
-def random_day(seed: int, n: int = 36, workers: int = 7) -> RoutingProblem:
-    """A day with every rule at once: skills, breaks, a capped day, pairs, links,
-    soft and hard windows, familiar caregivers."""
-    rng = random.Random(seed)
-    points = [(0.0, 0.0)] + [(rng.uniform(-30, 30), rng.uniform(-30, 30)) for _ in range(n)]
-    travel = [[int(((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 * 40) for bx, by in points]
-              for ax, ay in points]  # fmt: skip
-    team = [f"w{i}" for i in range(workers)]
-    stops = []
-    for i in range(1, n + 1):
-        opens = rng.randrange(8 * HOUR, 15 * HOUR)
-        stops.append(
-            Stop(
-                f"s{i}",
-                i,
-                duration_s=rng.choice([1200, 1800, 2700]),
-                window=TimeWindow(opens, opens + rng.choice([HOUR, 2 * HOUR, 3 * HOUR])),
-                skills=frozenset({"nursing"}) if i % 5 == 0 else frozenset({"care"}),
-                workers_needed=2 if i % 7 == 0 else 1,
-                preferred_workers=frozenset({rng.choice(team)}) if i % 3 == 0 else frozenset(),
-                late_cost_per_s=1 if i % 4 == 0 else 0,
-            )
-        )
-    links = [Link("s1", "s2", 600, 1800), Link("s3", "s4", 0, 0)]
-    lunch = (Break(TimeWindow(11 * HOUR + 1800, 13 * HOUR + 1800), 1800),)
-    crew = [
-        Worker(
-            name,
-            0,
-            0,
-            TimeWindow(8 * HOUR, 18 * HOUR),
-            skills=frozenset({"care", "nursing"}) if k < 2 else frozenset({"care"}),
-            max_work_s=8 * HOUR + 1800,
-            breaks=lunch,
-        )
-        for k, name in enumerate(team)
-    ]
-    return RoutingProblem(travel_s=travel, stops=stops, workers=crew, links=links)
-
-
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_the_search_plans_a_day_with_every_rule_validly(seed: int) -> None:
-    problem = random_day(seed)
-    plan = lns.solve(problem, 1, seed=seed)
-    assert violations(problem, plan) == []
-    assert len(plan.unplanned) <= 2  # a few hard windows may be out of reach
-
-
-def test_the_search_keeps_every_visit_where_it_was_when_nothing_changed() -> None:
-    problem = random_day(4)
-    before = lns.solve(problem, 1)
-    again = lns.solve(problem, 1, warm_start=before, seed=7)
-    assert violations(problem, again) == []
-    assert moved_stops(before, again) == set()
-    assert again.unplanned == before.unplanned
-
-
-def test_a_re_plan_after_a_diversion_moves_few_visits() -> None:
-    problem = random_day(5)
-    before = lns.solve(problem, 1)
-    # w0 is called to an emergency: free only from 13:00, from the far corner.
-    diverted = [
-        replace(w, shift=TimeWindow(13 * HOUR, w.shift.end), start_location=1)
-        if w.id == "w0"
-        else w
-        for w in problem.workers
-    ]
-    after_problem = replace(problem, workers=diverted)
-    after = lns.solve(after_problem, 1, warm_start=before)
-    assert violations(after_problem, after) == []
-    w0_morning = {
-        s.stop_id
-        for s in (before.route_of("w0") or Route("w0", (), 0)).stops
-        if s.start_s < 13 * HOUR
-    }
-    moved = moved_stops(before, after)
-    later = {s.stop_id for s in (after.route_of("w0") or Route("w0", (), 0)).stops}
-    assert w0_morning <= moved | set(after.unplanned) | later  # later: after 13:00
-    assert len(moved) <= len(w0_morning) + 6  # the morning's visits, and a few more
 
 
 def test_a_visit_stays_with_its_caregiver_unless_moving_saves_more() -> None:
@@ -427,8 +251,8 @@ def test_a_visit_stays_with_its_caregiver_unless_moving_saves_more() -> None:
         )
 
     before = Plan(routes=(Route("a", (PlannedStop("x", 0, 0),), 0),), unplanned=())
-    assert route(lns.solve(day(900), 1, warm_start=before), "a") == ["x"]
-    assert route(lns.solve(day(0), 1, warm_start=before), "b") == ["x"]
+    assert route(lns.solve(day(900), QUICK_S, warm_start=before), "a") == ["x"]
+    assert route(lns.solve(day(0), QUICK_S, warm_start=before), "b") == ["x"]
 
 
 def test_the_worst_lateness_can_cost_more_than_the_total() -> None:
@@ -446,9 +270,9 @@ def test_the_worst_lateness_can_cost_more_than_the_total() -> None:
         ],
         workers=[worker("a")],
     )
-    assert route(lns.solve(problem, 1), "a") == ["short", "long"]  # less lateness in all
+    assert route(lns.solve(problem, QUICK_S), "a") == ["short", "long"]  # less lateness in all
     fair = replace(problem, worst_late_cost_per_s=2)
-    assert route(lns.solve(fair, 1), "a") == ["short", "long"]  # and the worst is smaller too
+    assert route(lns.solve(fair, QUICK_S), "a") == ["short", "long"]  # and the worst is smaller too
 
 
 def test_a_stop_tied_to_two_others_goes_to_or_tools() -> None:
@@ -458,7 +282,7 @@ def test_a_stop_tied_to_two_others_goes_to_or_tools() -> None:
         workers=[worker("x"), worker("y")],
         links=[Link("a", "b", 0, 600), Link("b", "c", 0, 600)],
     )
-    plan = backends.plan(problem, 1)
+    plan = backends.plan(problem, QUICK_S)
     assert plan.solver == "ortools"
     assert plan.notes[-1] == "OR-Tools: the problem has a stop in more than one link or pair"
 
@@ -473,5 +297,5 @@ def test_a_capped_day_that_opens_with_lunch_counts_from_lunch(solve: Solve) -> N
         stops=[stop("clean", 1, window=allday), stop("meal", 2, duration_s=900, window=allday)],
         workers=[Worker("a", 0, 0, allday, frozenset({"basic_care"}), 8 * HOUR, breaks=(lunch,))],
     )
-    plan = solve(problem, 1)
+    plan = solve(problem, QUICK_S)
     assert plan.unplanned == ()
