@@ -358,13 +358,8 @@ class VoiceService:
             self.calls.pop(call.id, None)
         else:
             self.calls[call.id] = call
-        for send in sends:
+        for send in sends:  # signalling first: media setup waits for no write
             await self._deliver(send)
-        if call.host in self.channels:
-            self._tell(call.host, _call_view(call))
-        for leg in call.legs:
-            if leg.party.kind is PartyKind.CAREGIVER and leg.state is not LegState.RINGING:
-                self._tell(leg.party, _call_view(call))
         if milestone is not None:
             requested_by = self.requested_by.get(call.id)
             if call.ended:
@@ -378,6 +373,12 @@ class VoiceService:
                 requested_by=requested_by,
             )
             await self.published()
+        # The call's view last: a board told a call ended finds it on the record.
+        if call.host in self.channels:
+            self._tell(call.host, _call_view(call))
+        for leg in call.legs:
+            if leg.party.kind is PartyKind.CAREGIVER and leg.state is not LegState.RINGING:
+                self._tell(leg.party, _call_view(call))
 
     async def _deliver(self, send: Send) -> None:
         if send.to.kind is PartyKind.PHONE:
