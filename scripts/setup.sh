@@ -10,13 +10,20 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
   exit 1
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
+# pip repeats a warning per package for every configured index folder that does
+# not exist on this machine; it tells a newcomer nothing, so it is left out.
+pip_install() {
+  .venv/bin/python -m pip install --quiet "$@" 2>&1 \
+    | { grep -v "' is ignored: it is neither a file nor a directory" || true; }
+}
+pip_install --upgrade pip
 # Exactly the versions in the lock file (hash-checked), so a figure measured
 # today means the same next month; scripts/lock.sh is the deliberate upgrade.
 lock=requirements/lock.txt
 [ "${1:-}" = "dev" ] && lock=requirements/dev-lock.txt
-.venv/bin/python -m pip install --quiet --require-hashes --requirement "$lock"
-.venv/bin/python -m pip install --quiet --no-deps --editable .
+pip_install --require-hashes --requirement "$lock"
+# (setuptools warns of folders named like the package on every editable install.)
+PYTHONWARNINGS=ignore pip_install --no-deps --editable .
 # The planner's search is compiled machine code (numba, cached on disk): compile
 # it here, once, so no test, demo or server waits minutes for it later.
 .venv/bin/python -m dispatch.planning.compile

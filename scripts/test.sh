@@ -5,12 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The tests start private mosquitto and redis-server processes and drive the web
-# pages in Debian's chromium; install them when missing.
+# The tests start private mosquitto, redis-server and (when none answers at
+# CAREBELL_TEST_POSTGRES_URL) PostgreSQL processes, and drive the web pages in
+# Debian's chromium with a CJK font for the Chinese pages; install them when missing.
 missing=()
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v redis-server >/dev/null || missing+=(redis-server)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
+[ -n "$(fc-list :lang=zh 2>/dev/null)" ] || missing+=(fonts-noto-cjk)
 # The voice tests add a phone system (Kamailio with its WebSocket transport,
 # rtpengine) and a SIP phone (baresip), without recommends (rtpengine's would
 # build a kernel module).

@@ -1,4 +1,4 @@
-"""Private Mosquitto and Redis processes for the demo and the tests.
+"""Private Mosquitto, Redis and PostgreSQL processes for the demo and the tests.
 
 Prefers the ``mosquitto`` and ``redis-server`` binaries on PATH; without them it
 falls back to servers shipped inside PyPI packages: amqtt (an MQTT 3.1.1 broker,
@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,12 @@ class LocalServer:
     workdir: Path
     url: str
     mqtt_protocol: str = "5"
+    # The signal that stops it cleanly without waiting for its clients to leave.
+    stop_signal: int = signal.SIGTERM
+    # The account the server runs as (None: ours).
+    user: str | None = None
+    # Past an open port, what says it serves (PostgreSQL listens before it accepts).
+    ready: Callable[[], bool] = field(default=lambda: True, repr=False)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self, timeout_s: float = 10.0) -> LocalServer:
@@ -57,9 +64,12 @@ class LocalServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                user=self.user,
+                group=self.user,
+                extra_groups=[] if self.user else None,
             )
         deadline = time.monotonic() + timeout_s
-        while not port_open("127.0.0.1", self.port):
+        while not (port_open("127.0.0.1", self.port) and self.ready()):
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited at start; see {log_path}")
             if time.monotonic() > deadline:
@@ -68,11 +78,11 @@ class LocalServer:
             time.sleep(0.05)
         return self
 
-    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> None:
-        """Stop the server (SIGTERM: clean; SIGKILL: a crash) and wait for it."""
+    def stop(self, sig: int | None = None, timeout_s: float = 10.0) -> None:
+        """Stop the server (by default cleanly; SIGKILL: a crash) and wait for it."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(sig)
+        self.process.send_signal(self.stop_signal if sig is None else sig)
         try:
             self.process.wait(timeout_s)
         except subprocess.TimeoutExpired:
@@ -94,6 +104,7 @@ def mosquitto(
     must log in and keep to their own topics."""
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     port = port or free_port()
+    workdir = workdir.resolve()  # the child runs in workdir: relative paths would miss
     workdir.mkdir(parents=True, exist_ok=True)
     conf = (CONFIG_DIR / "mosquitto.conf").read_text()
     conf = conf.replace("listener 1883", f"listener {port} 127.0.0.1")
@@ -117,6 +128,7 @@ def mosquitto(
 
 def amqtt_broker(workdir: Path, port: int | None = None) -> LocalServer:
     port = port or free_port()
+    workdir = workdir.resolve()  # the child runs in workdir: relative paths would miss
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "amqtt.yaml").write_text(
         "listeners:\n  default:\n    type: tcp\n"
@@ -124,7 +136,7 @@ def amqtt_broker(workdir: Path, port: int | None = None) -> LocalServer:
         "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
         "    allow_anonymous: true\n"
     )
-    amqtt = Path(sys.executable).parent / "amqtt"
+    amqtt = Path(sys.executable).absolute().parent / "amqtt"
     return LocalServer(
         "amqtt",
         [str(amqtt), "-c", str(workdir / "amqtt.yaml")],
@@ -146,6 +158,7 @@ def bundled_redis_server() -> str:
 def redis(workdir: Path, port: int | None = None, binary: str | None = None) -> LocalServer:
     binary = binary or shutil.which("redis-server") or bundled_redis_server()
     port = port or free_port()
+    workdir = workdir.resolve()  # the child runs in workdir: relative paths would miss
     workdir.mkdir(parents=True, exist_ok=True)
     argv = [
         binary,
@@ -167,3 +180,92 @@ def broker(workdir: Path, port: int | None = None) -> LocalServer:
     """Mosquitto where installed, else the amqtt broker from PyPI."""
     has_mosquitto = shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto")
     return (mosquitto if has_mosquitto else amqtt_broker)(workdir, port)
+
+
+def postgres_binaries() -> Path | None:
+    """The folder of Debian's PostgreSQL server programs (the newest version), if any."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def postgres(workdir: Path, port: int | None = None) -> LocalServer:
+    """A private PostgreSQL cluster in ``workdir`` (created with initdb, trust auth,
+    superuser ``postgres``), for tests on a machine with no server of its own.
+
+    PostgreSQL refuses to run as root: as root, the cluster belongs to the
+    ``postgres`` account that Debian's package creates, which must be able to reach
+    ``workdir`` (a folder of its own under /tmp, say)."""
+    bin_dir = postgres_binaries()
+    if bin_dir is None:
+        raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    port = port or free_port()
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    owner = None
+    if os.geteuid() == 0:
+        owner = "postgres"
+        shutil.chown(workdir, owner, owner)
+    data = workdir / "data"
+    if not data.exists():
+        subprocess.run(
+            [
+                str(bin_dir / "initdb"),
+                "--pgdata",
+                str(data),
+                "--username",
+                "postgres",
+                "--auth",
+                "trust",
+                "--encoding",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            cwd=workdir,
+            user=owner,
+            group=owner,
+            extra_groups=[] if owner else None,
+        )
+    argv = [
+        str(bin_dir / "postgres"),
+        "-D",
+        str(data),
+        "-p",
+        str(port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        f"unix_socket_directories={workdir}",
+        # A throwaway cluster: losing it in a power cut costs nothing.
+        "-c",
+        "fsync=off",
+        "-c",
+        "full_page_writes=off",
+        "-c",
+        "max_connections=200",
+    ]
+    return LocalServer(
+        "postgres",
+        argv,
+        port,
+        workdir,
+        f"postgresql://postgres@127.0.0.1:{port}/postgres",
+        stop_signal=signal.SIGINT,  # "fast" shutdown: ends open sessions
+        user=owner,
+        ready=lambda: _postgres_accepts(bin_dir, port),
+    )
+
+
+def _postgres_accepts(bin_dir: Path, port: int) -> bool:
+    """pg_isready: 0 once the server accepts connections (not while it starts up)."""
+    answer = subprocess.run(
+        [str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)], check=False
+    )
+    return answer.returncode == 0

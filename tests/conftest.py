@@ -1,12 +1,15 @@
-"""Fixtures: private Mosquitto and Redis processes, SQLite and PostgreSQL databases,
-and an in-process CareBell server. Each test gets its own database and Redis key
-prefix, so tests are isolated and may run in parallel (pytest -n).
+"""Fixtures: private Mosquitto and Redis processes, SQLite and PostgreSQL databases
+(a private PostgreSQL cluster when none answers), and an in-process CareBell
+server. Each test gets its own database and Redis key prefix, so tests are
+isolated and may run in parallel (pytest -n).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -39,6 +42,35 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
+def _postgres_answers(url: str) -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """A PostgreSQL superuser's URL: CAREBELL_TEST_POSTGRES_URL when a server answers
+    there, else a private cluster started for this session and removed after it."""
+    if _postgres_answers(POSTGRES_ADMIN_URL):
+        yield POSTGRES_ADMIN_URL
+        return
+    # Under /tmp itself: as root the cluster runs as "postgres", which must reach it.
+    workdir = Path(tempfile.mkdtemp(prefix="carebell-postgres-"))
+    try:
+        server = local_services.postgres(workdir).start(timeout_s=60)
+        try:
+            yield server.url
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local_services.LocalServer]:
     server = local_services.mosquitto(tmp_path_factory.mktemp("mosquitto")).start()
@@ -61,17 +93,17 @@ def private_mosquitto(tmp_path: Path) -> Iterator[local_services.LocalServer]:
     server.stop()
 
 
-def _postgres_database() -> Iterator[str]:
+def _postgres_database(admin_url: str) -> Iterator[str]:
     import psycopg
 
     name = f"carebell_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    base = admin_url.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
     finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -81,7 +113,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/carebell.db"
     else:
-        yield from _postgres_database()
+        yield from _postgres_database(request.getfixturevalue("postgres_admin_url"))
 
 
 @pytest.fixture
@@ -90,8 +122,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    yield from _postgres_database()
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    yield from _postgres_database(postgres_admin_url)
 
 
 @pytest.fixture

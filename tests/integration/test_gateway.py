@@ -19,7 +19,6 @@ from dispatch.store.db import Database
 from dispatch.store.tables import Alert, DeadLetter, DeviceEvent
 from simulators import local_services
 from simulators.devices import DevicePublisher
-from tests.conftest import POSTGRES_ADMIN_URL
 from tests.helpers import seed_small_city, wait_until
 
 
@@ -163,6 +162,7 @@ async def test_malformed_and_unknown_messages_are_kept_and_the_gateway_lives_on(
 async def test_a_database_away_holds_the_batch_until_it_is_back(
     private_mosquitto: local_services.LocalServer,
     postgres_url: str,
+    postgres_admin_url: str,
     gateway_id: str,
     running: list[asyncio.Task[None]],
 ) -> None:
@@ -174,7 +174,7 @@ async def test_a_database_away_holds_the_batch_until_it_is_back(
     gateway = await start_gateway(private_mosquitto.url, committing_handler(db), gateway_id)
     running.append(asyncio.create_task(gateway.run()))
     name = postgres_url.rsplit("/", 1)[1]
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
@@ -187,7 +187,7 @@ async def test_a_database_away_holds_the_batch_until_it_is_back(
         await asyncio.sleep(1.5)  # a retry or two, refused
         assert gateway.backlog == 1  # held, not acknowledged
     finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
     await wait_until(lambda: counted(db, Alert, 1), timeout_s=20)
     assert (gateway.failing_since, gateway.backlog) == (None, 0)

@@ -19,6 +19,7 @@ SERVICE_FIXTURES = frozenset(
         "database_url",
         "sqlite_url",
         "postgres_url",
+        "postgres_admin_url",
         "db",
         "settings",
         "server",
