@@ -60,7 +60,9 @@ class CaregiverAppSim:
         rng: random.Random,
         token: str,
         observer: Callable[[str, dict[str, Any]], None] | None = None,
+        name: str | None = None,
     ) -> None:
+        self.name = name  # given (the demo): the app logs each step it takes
         self.url = f"{ws_base}/ws/v1/caregivers/{profile.caregiver_id}?token={token}"
         self.http_base = ws_base.replace("ws", "http", 1)
         self.token = token
@@ -177,18 +179,29 @@ class CaregiverAppSim:
             await asyncio.sleep(self.rng.uniform(*b.accept_delay_s))
             if self.rng.random() < b.decline_share:
                 await self._act(order_id, "decline")
+                self._narrate("declines", offer)
                 return
             await self._act(order_id, "accept")
             self._observe("accepted", offer)
             await self._act(order_id, "en_route")
+            self._narrate("accepts and sets off to", offer)
             target = offer["alert"]
             await self._travel(GeoPoint(target["lat"], target["lon"]))
             await self._act(order_id, "arrive")
             self._observe("arrived", offer)
+            self._narrate("is at", offer)
             await asyncio.sleep(self.rng.uniform(*b.service_s) / b.time_scale)
             await self._act(order_id, "complete")
+            self._narrate("completes", offer)
         finally:
             self.busy = False
+
+    def _narrate(self, step: str, offer: dict[str, Any]) -> None:
+        if self.name is not None:
+            alert = offer["alert"]
+            log.info(
+                "%s %s alert %s (%s)", self.name, step, alert["id"][:8], alert.get("alert_type", "")
+            )
 
     def _observe(self, what: str, offer: dict[str, Any]) -> None:
         if self.observer is not None:

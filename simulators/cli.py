@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
+import socket
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -22,7 +24,7 @@ from config.settings import Settings
 from dispatch.domain.model import TransportMode
 from dispatch.planning import compile as planner_code
 from dispatch.runtime.app import create_app
-from dispatch.runtime.cli import configure_logging
+from dispatch.runtime.cli import configure_logging, settings_with
 from dispatch.store.db import Database
 from dispatch.voice.capability import load_voice_catalog
 from simulators import local_services
@@ -41,8 +43,9 @@ log = logging.getLogger("carebell")
 
 
 def register(cli: typer.Typer) -> None:
-    """Add demo and simulate to the ``carebell`` command."""
+    """Add demo, press and simulate to the ``carebell`` command."""
     cli.command()(demo)
+    cli.command()(press)
     cli.command()(simulate)
 
 
@@ -51,14 +54,23 @@ def _reachable(url: str, default_port: int) -> bool:
     return local_services.port_open(parts.hostname or "127.0.0.1", parts.port or default_port)
 
 
+DEFAULT_DATA_DIR = Path("var/demo")
+# Where a running demo says which broker it uses, so `carebell press` finds a private one.
+SERVICES_FILE = "services.json"
+
+
 def demo(
-    port: Annotated[int, typer.Option(help="HTTP port of the demo server.")] = 8000,
-    data_dir: Annotated[Path, typer.Option(help="Where private broker/Redis keep files.")] = Path(
-        "var/demo"
-    ),
+    port: Annotated[
+        int | None, typer.Option(help="HTTP port of the demo server [default: CAREBELL_HTTP_PORT].")
+    ] = None,
+    data_dir: Annotated[
+        Path, typer.Option(help="Where private broker/Redis keep files.")
+    ] = DEFAULT_DATA_DIR,
     press_every_s: Annotated[float, typer.Option(help="Mean seconds between presses.")] = 20.0,
     time_scale: Annotated[float, typer.Option(help="How much faster caregivers move.")] = 10.0,
-    log_level: str = "info",
+    log_level: Annotated[
+        str, typer.Option(help="debug also logs every HTTP request of the simulated apps.")
+    ] = "info",
 ) -> None:
     """Run the whole system on embedded defaults with a simulated city.
 
@@ -69,125 +81,223 @@ def demo(
     random elder's button now and then. Ctrl-C stops everything.
     """
     configure_logging(log_level)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_demo(port, data_dir, press_every_s, time_scale))
-
-
-async def _demo(port: int, data_dir: Path, press_every_s: float, time_scale: float) -> None:
-    settings = Settings(http_port=port)
-    started: list[local_services.LocalServer] = []
+    data_dir = data_dir.resolve()  # the private servers run in folders of their own
+    settings = settings_with(http_port=port)
+    # The port first: a demo that cannot serve must not touch the broker either.
     try:
-        if not _reachable(settings.mqtt_url, 1883):
-            broker = local_services.broker(data_dir / "mqtt").start()
-            started.append(broker)
-            settings = settings.model_copy(
-                update={"mqtt_url": broker.url, "mqtt_protocol": broker.mqtt_protocol}
-            )
-            log.info("started a private %s at %s", broker.name, broker.url)
-        if not _reachable(settings.redis_url, 6379):
-            redis = local_services.redis(data_dir / "redis").start()
-            started.append(redis)
-            settings = settings.model_copy(update={"redis_url": redis.url})
-            log.info("started a private Redis at %s", redis.url)
-
-        city = generate_city()
-        db = Database(settings.database_url)
-        db.create_schema()
-        with db.session() as session:
-            seeded = seed_city(session, city)
-        if seeded:
-            seed_accounts(db, city)
-            log.info(
-                "seeded %s: %d elders, %d devices, %d caregivers, demo accounts",
-                city.name,
-                len(city.elders),
-                len(city.devices),
-                len(city.caregivers),
-            )
-        db.dispose()
-
-        app = create_app(settings)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host=settings.http_host, port=port, log_level="warning")
-        )
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            if serving.done():
-                await serving  # raises why it could not start
-                return
-            await asyncio.sleep(0.05)
-        homecare = app.state.services.homecare
-        if not planner_code.compiled_on_disk():  # scripts/setup.sh compiles it
-            log.info("%s: today's plan waits for it", planner_code.NOTICE)
-        today = await homecare.plan(homecare.today())
-        log.info("planned today's home visits: %d on routes", today.planned)
-
-        base = f"http://{settings.http_host}:{port}"
-        rng = random.Random(city.name)
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            tokens = [
-                await _login(http, caregiver_username(i), DEMO_PASSWORD)
-                for i in range(1, len(city.caregivers) + 1)
-            ]
-        apps = [
-            CaregiverAppSim(
-                base.replace("http", "ws", 1),
-                CaregiverProfile(str(c.id), c.home_lat, c.home_lon, TransportMode(c.transport)),
-                AppBehaviour(time_scale=time_scale, decline_share=0.1, work_visits=True),
-                random.Random(str(c.id)),
-                token,
-            )
-            for c, token in zip(city.caregivers, tokens, strict=True)
-        ]
-        publisher = DevicePublisher(settings.mqtt_url, settings.mqtt_protocol)
-        await asyncio.to_thread(publisher.connect)
-        example = city.devices[0].id
+        listening = bind_http(settings.http_host, settings.http_port)
+    except OSError as exc:
         typer.echo(
-            f"\nCareBell demo is running.\n"
-            f"  Live board:      {base}/board/\n"
-            f"  Caregiver app:   {base}/app/\n"
-            f"  API docs:        {base}/docs\n"
-            f"  Demo log-ins:    sup1, op1, cg01…cg{len(city.caregivers):02d} "
-            f"(password {DEMO_PASSWORD})\n"
-            f"  Press by hand:   mosquitto_pub -h {urlsplit(settings.mqtt_url).hostname} "
-            f"-p {urlsplit(settings.mqtt_url).port} -q 1 "
-            f"-t carebell/v1/devices/{example}/events "
-            f'-m \'{{"event_id":"hand-1","type":"press","ts":"2026-01-01T08:00:00+08:00"}}\'\n'
-            f"Press Ctrl-C to stop.\n"
+            f"carebell demo: cannot listen on {settings.http_host}:{settings.http_port} "
+            f"({exc.strerror}); choose another with --port or CAREBELL_HTTP_PORT",
+            err=True,
         )
-        simulations = [asyncio.create_task(app.run()) for app in apps]
-        # The elders' devices that talk answer the operators' calls (docs/voice.md).
-        simulations.append(
-            asyncio.create_task(
-                talk_for_the_city(
-                    settings.mqtt_url,
-                    [(d.id, d.kind) for d in city.devices],
-                    load_voice_catalog(settings.alert_types_file),
-                    data_dir / "voice",
-                    loopback_only=settings.voice_loopback_only,
-                )
-            )
-        )
-        simulations.append(
-            asyncio.create_task(
-                press_now_and_then(
-                    publisher,
-                    [(d.id, d.kind) for d in city.devices],
-                    mean_interval_s=press_every_s,
-                    rng=rng,
-                )
-            )
-        )
+        raise typer.Exit(1) from None
+    started: list[local_services.LocalServer] = []
+    services_file = data_dir / SERVICES_FILE
+    press_command = "carebell press"
+    if data_dir != (Path.cwd() / DEFAULT_DATA_DIR).resolve():
+        press_command += f" --data-dir {data_dir}"
+    with contextlib.suppress(KeyboardInterrupt):
         try:
-            await serving  # until Ctrl-C: uvicorn handles the signal and shuts down
+            settings = _private_services(settings, data_dir, started)
+            services_file.write_text(
+                json.dumps({"mqtt_url": settings.mqtt_url, "mqtt_protocol": settings.mqtt_protocol})
+            )
+            asyncio.run(
+                _demo(settings, listening, data_dir, press_command, press_every_s, time_scale)
+            )
         finally:
-            for task in simulations:
-                task.cancel()
-            await asyncio.gather(*simulations, return_exceptions=True)
-            publisher.close()
+            services_file.unlink(missing_ok=True)
+            listening.close()
+            for process in reversed(started):
+                process.stop()
+
+
+def _private_services(
+    settings: Settings, data_dir: Path, started: list[local_services.LocalServer]
+) -> Settings:
+    """Start a broker and a Redis of the demo's own where none answers; return the
+    settings that point at what the demo will use."""
+    if not _reachable(settings.mqtt_url, 1883):
+        broker = local_services.broker(data_dir / "mqtt").start()
+        started.append(broker)
+        settings = settings.model_copy(
+            update={"mqtt_url": broker.url, "mqtt_protocol": broker.mqtt_protocol}
+        )
+        log.info("started a private %s at %s", broker.name, broker.url)
+    if not _reachable(settings.redis_url, 6379):
+        redis = local_services.redis(data_dir / "redis").start()
+        started.append(redis)
+        settings = settings.model_copy(update={"redis_url": redis.url})
+        log.info("started a private Redis at %s", redis.url)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+async def _demo(
+    settings: Settings,
+    listening: socket.socket,
+    data_dir: Path,
+    press_command: str,
+    press_every_s: float,
+    time_scale: float,
+) -> None:
+    port = listening.getsockname()[1]
+    city = generate_city()
+    db = Database(settings.database_url)
+    db.create_schema()
+    with db.session() as session:
+        seeded = seed_city(session, city)
+    if seeded:
+        seed_accounts(db, city)
+        log.info(
+            "seeded %s: %d elders, %d devices, %d caregivers, demo accounts",
+            city.name,
+            len(city.elders),
+            len(city.devices),
+            len(city.caregivers),
+        )
+    db.dispose()
+
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
+    while not server.started:
+        if serving.done():
+            await serving  # raises why it could not start
+            return
+        await asyncio.sleep(0.05)
+    homecare = app.state.services.homecare
+    if not planner_code.compiled_on_disk():  # scripts/setup.sh compiles it
+        log.info("%s: today's plan waits for it", planner_code.NOTICE)
+    today = await homecare.plan(homecare.today())
+    log.info("planned today's home visits: %d on routes", today.planned)
+
+    base = f"http://{settings.http_host}:{port}"
+    rng = random.Random(city.name)
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        tokens = [
+            await _login(http, caregiver_username(i), DEMO_PASSWORD)
+            for i in range(1, len(city.caregivers) + 1)
+        ]
+    apps = [
+        CaregiverAppSim(
+            base.replace("http", "ws", 1),
+            CaregiverProfile(str(c.id), c.home_lat, c.home_lon, TransportMode(c.transport)),
+            AppBehaviour(time_scale=time_scale, decline_share=0.1, work_visits=True),
+            random.Random(str(c.id)),
+            token,
+            name=caregiver_username(i),
+        )
+        for i, (c, token) in enumerate(zip(city.caregivers, tokens, strict=True), start=1)
+    ]
+    publisher = DevicePublisher(settings.mqtt_url, settings.mqtt_protocol)
+    await asyncio.to_thread(publisher.connect)
+    example = city.devices[0].id
+    broker_at = urlsplit(settings.mqtt_url)
+    typer.echo(
+        f"\nCareBell demo is running.\n"
+        f"  Live board:      {base}/board/\n"
+        f"  Caregiver app:   {base}/app/\n"
+        f"  API docs:        {base}/docs\n"
+        f"  Demo log-ins:    sup1, op1, cg01…cg{len(city.caregivers):02d} "
+        f"(password {DEMO_PASSWORD})\n"
+        f"  Press by hand:   .venv/bin/{press_command} {example}\n"
+        f"  or with Mosquitto's client: mosquitto_pub -h {broker_at.hostname} "
+        f"-p {broker_at.port} -q 1 -t carebell/v1/devices/{example}/events "
+        f'-m \'{{"event_id":"hand-1","type":"press","ts":"2026-01-01T08:00:00+08:00"}}\'\n'
+        f"Press Ctrl-C to stop.\n"
+    )
+    simulations = [asyncio.create_task(app.run()) for app in apps]
+    # The elders' devices that talk answer the operators' calls (docs/voice.md).
+    simulations.append(
+        asyncio.create_task(
+            talk_for_the_city(
+                settings.mqtt_url,
+                [(d.id, d.kind) for d in city.devices],
+                load_voice_catalog(settings.alert_types_file),
+                data_dir / "voice",
+                loopback_only=settings.voice_loopback_only,
+            )
+        )
+    )
+    simulations.append(
+        asyncio.create_task(
+            press_now_and_then(
+                publisher,
+                [(d.id, d.kind) for d in city.devices],
+                mean_interval_s=press_every_s,
+                rng=rng,
+            )
+        )
+    )
+    try:
+        await serving  # until Ctrl-C: uvicorn handles the signal and shuts down
     finally:
-        for process in reversed(started):
-            process.stop()
+        for task in simulations:
+            task.cancel()
+        await asyncio.gather(*simulations, return_exceptions=True)
+        publisher.close()
+
+
+def bind_http(host: str, port: int) -> socket.socket:
+    """The demo's listening socket, bound before anything else starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def press(
+    device_id: Annotated[str, typer.Argument(help="The device, e.g. pb-00000.")],
+    type_: Annotated[
+        str,
+        typer.Option("--type", help="The event: press, cancel, sos, fall, ... (docs/devices.md)"),
+    ] = "press",
+    mqtt_url: Annotated[
+        str | None,
+        typer.Option(help="The broker [default: CAREBELL_MQTT_URL, else the demo's own broker]."),
+    ] = None,
+    data_dir: Annotated[
+        Path, typer.Option(help="The running demo's --data-dir, where it names its broker.")
+    ] = DEFAULT_DATA_DIR,
+) -> None:
+    """Send one device event, as the device would, to the broker the system uses.
+
+    That is --mqtt-url when given; else CAREBELL_MQTT_URL (or the config file's)
+    when a broker answers there; else the private broker a running `carebell demo`
+    started. No Mosquitto client is needed.
+    """
+    settings = settings_with(mqtt_url=mqtt_url)
+    url, protocol = settings.mqtt_url, settings.mqtt_protocol
+    if mqtt_url is None and not _reachable(url, 1883):
+        demo_file = data_dir / SERVICES_FILE
+        if not demo_file.is_file():
+            typer.echo(
+                f"carebell press: no broker answers at {url} and no demo is running "
+                f"(no {demo_file}); set --mqtt-url or CAREBELL_MQTT_URL",
+                err=True,
+            )
+            raise typer.Exit(1)
+        running = json.loads(demo_file.read_text())
+        url, protocol = running["mqtt_url"], running["mqtt_protocol"]
+    publisher = DevicePublisher(url, protocol)
+    try:
+        publisher.connect()
+        event_id = publisher.publish_event(device_id, type_)
+    except (OSError, ConnectionError) as exc:
+        typer.echo(f"carebell press: cannot reach the broker at {url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        publisher.close()
+    typer.echo(f"{type_} from {device_id} sent to {url} (event {event_id})")
 
 
 async def _login(http: httpx.AsyncClient, username: str, password: str) -> str:
@@ -208,9 +318,13 @@ def simulate(
         bool, typer.Option(help="With --scenario: start a private stack (needed for faults).")
     ] = False,
     report: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("var/reports"),
-    api: Annotated[str, typer.Option(help="Base URL of a running CareBell server.")] = (
-        "http://127.0.0.1:8000"
-    ),
+    api: Annotated[
+        str | None,
+        typer.Option(
+            help="Base URL of a running CareBell server "
+            "[default: http://CAREBELL_HTTP_HOST:CAREBELL_HTTP_PORT]."
+        ),
+    ] = None,
     username: Annotated[
         str, typer.Option(envvar="CAREBELL_USERNAME", help="A supervisor's or admin's account.")
     ] = "sup1",
@@ -232,9 +346,10 @@ def simulate(
     missed. The broker is CAREBELL_MQTT_URL unless --spawn starts a private stack.
     """
     configure_logging(log_level)
+    settings = Settings()
+    api = api or f"http://{settings.http_host}:{settings.http_port}"
     if scenario is not None:
         raise typer.Exit(_run_scenario(scenario, spawn, report, api, username, password))
-    settings = Settings()
     devices: list[tuple[str, str]] = []
     with httpx.Client(base_url=api, timeout=10) as http:
         login = http.post("/api/v1/auth/login", json={"username": username, "password": password})

@@ -364,6 +364,12 @@ class Dispatcher:
                 self._offer(session, alert, option, now, detail)
             if not decision.chosen and alert.state == AlertState.DISPATCHING:
                 move_alert(session, alert, AlertState.ESCALATED, actor=ACTOR, at=now, detail=detail)
+                log.info(
+                    "alert %s from %s goes to the operators: %s",
+                    str(alert.id)[:8],
+                    alert.device_id,
+                    alert.escalation_reason,
+                )
 
     def _offer(
         self,
@@ -399,6 +405,14 @@ class Dispatcher:
             actor=ACTOR,
             at=now,
             detail={**detail, "chosen": option.explain()},
+        )
+        log.info(
+            "alert %s from %s offered to caregiver %s, %.0f m away, ETA %.0f s",
+            str(alert.id)[:8],
+            alert.device_id,
+            str(option.caregiver_id)[:8],
+            option.distance_m,
+            option.eta_s,
         )
 
 

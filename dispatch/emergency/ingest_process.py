@@ -20,6 +20,7 @@ import asyncio
 import collections
 import logging
 import multiprocessing
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -103,6 +104,9 @@ _rejected: collections.Counter[str] = collections.Counter()
 
 def _begin(config: IngestConfig) -> None:
     global _ingest
+    # Ctrl-C reaches the whole process group: the server stops the helper itself
+    # (close) once the batch in flight is stored, so the helper ignores it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

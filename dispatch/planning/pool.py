@@ -10,6 +10,7 @@ dataclasses).
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
@@ -35,7 +36,9 @@ class SolverPool:
             if self._executor is None:
                 # forkserver: never fork a process that runs threads (the server's).
                 self._executor = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("forkserver")
+                    self.workers,
+                    mp_context=multiprocessing.get_context("forkserver"),
+                    initializer=_ignore_ctrl_c,
                 )
             executor = self._executor
         return executor.submit(backends.plan, problem, time_limit_s, warm_start=warm_start).result()
@@ -45,3 +48,9 @@ class SolverPool:
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
                 self._executor = None
+
+
+def _ignore_ctrl_c() -> None:
+    """In the worker: Ctrl-C reaches the whole process group, but the server stops
+    its worker itself (close), so the worker ignores it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -38,10 +38,27 @@ cli = typer.Typer(
 log = logging.getLogger("carebell")
 
 
+# Libraries whose INFO lines are one per request: kept for --log-level debug.
+CHATTY_LOGGERS = ("httpx", "httpcore", "websockets", "aiortc", "aioice", "amqtt", "alembic")
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def settings_with(**options: object) -> Settings:
+    """The settings, with the command-line options that were given on top.
+
+    One rule for every command: an option given on the command line, then the
+    CAREBELL_* environment, then the config file (CAREBELL_CONFIG_FILE), then
+    the default. An option left out is None and overrides nothing."""
+    given = {name: value for name, value in options.items() if value is not None}
+    return Settings(**given)  # type: ignore[arg-type]
 
 
 @cli.command()
@@ -57,11 +74,11 @@ def serve(
     across processes.
     """
     configure_logging(log_level)
-    settings = Settings()
+    settings = settings_with(http_host=host, http_port=port)
     uvicorn.run(
         create_app(settings),
-        host=host or settings.http_host,
-        port=port or settings.http_port,
+        host=settings.http_host,
+        port=settings.http_port,
         log_level=log_level,
         ws_ping_interval=20,
         ws_ping_timeout=20,

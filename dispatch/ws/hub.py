@@ -14,6 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, ValidationError
 from redis.exceptions import RedisError
+from starlette.websockets import WebSocketDisconnected
 
 from dispatch.api.deps import ServerParts
 from dispatch.domain.access import BOARD_ROLES, Principal
@@ -145,7 +146,8 @@ async def _stream(
         await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect with last_seq")
     for task in done - {too_slow}:
         error = task.exception()
-        if error is not None and not isinstance(error, WebSocketDisconnect):
+        # WebSocketDisconnected: the server closed the socket itself (shutting down).
+        if error is not None and not isinstance(error, WebSocketDisconnect | WebSocketDisconnected):
             raise error
 
 

@@ -1,6 +1,9 @@
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import typer
 from pydantic import ValidationError
 
 from config.settings import Settings
@@ -41,3 +44,63 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setenv("CAREBELL_CONFIG_FILE", str(tmp_path / "missing.toml"))
     with pytest.raises(FileNotFoundError, match=r"missing\.toml"):
         Settings()
+
+
+def _every_command() -> list[Callable[..., object]]:
+    from dispatch.runtime.cli import cli, devices_cli
+    from simulators import cli as simulator_commands
+
+    commands = [c.callback for c in (*cli.registered_commands, *devices_cli.registered_commands)]
+    simulators = typer.Typer()
+    simulator_commands.register(simulators)
+    commands += [c.callback for c in simulators.registered_commands]
+    return [c for c in commands if c is not None]
+
+
+# Options named after what they set, where the name differs from the setting's.
+OPTION_SETTINGS = {"host": "http_host", "port": "http_port"}
+
+
+def test_no_command_option_shadows_the_environment_or_the_file() -> None:
+    """An option that names a setting is None unless given, so leaving it out lets
+    CAREBELL_* and the config file speak (one rule for every command)."""
+    commands = _every_command()
+    names = {c.__name__ for c in commands}
+    assert {"serve", "demo", "press", "simulate", "plan", "import_devices"} <= names
+    shadowing = [
+        f"{command.__name__} --{name}"
+        for command in commands
+        for name, parameter in inspect.signature(command).parameters.items()
+        if OPTION_SETTINGS.get(name, name) in Settings.model_fields
+        and parameter.default is not None
+    ]
+    assert shadowing == []
+
+
+@pytest.mark.parametrize(
+    ("option", "env", "file", "expected"),
+    [
+        (9001, "9002", 9003, 9001),
+        (None, "9002", 9003, 9002),
+        (None, None, 9003, 9003),
+        (None, None, None, 8000),
+    ],
+)
+def test_an_option_beats_the_environment_which_beats_the_file_which_beats_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    option: int | None,
+    env: str | None,
+    file: int | None,
+    expected: int,
+) -> None:
+    from dispatch.runtime.cli import settings_with
+
+    monkeypatch.delenv("CAREBELL_HTTP_PORT", raising=False)
+    monkeypatch.delenv("CAREBELL_CONFIG_FILE", raising=False)
+    if env is not None:
+        monkeypatch.setenv("CAREBELL_HTTP_PORT", env)
+    if file is not None:
+        (tmp_path / "carebell.toml").write_text(f"http_port = {file}\n")
+        monkeypatch.setenv("CAREBELL_CONFIG_FILE", str(tmp_path / "carebell.toml"))
+    assert settings_with(http_port=option).http_port == expected
