@@ -1,10 +1,12 @@
 """From MQTT message to committed alert: the gateway's use case.
 
 One batch of messages is stored in one transaction, so the broker is acknowledged
-only for what is committed and commits stay cheap under load. Each message ends
-in exactly one place: a new alert, a merge into the device's open alert, a device
-state update, a duplicate (already stored: nothing to do), or the dead-letter
-table with the reason it was refused.
+only for what is committed and commits stay cheap under load. What each message
+means is decided by one pure function (dispatch.domain.device_effects.decide);
+this module loads what the decision reads and applies the effects it answers:
+a new alert, a merge into the device's open alert, a close, a device state
+update, a duplicate (already stored: nothing to do), or the dead-letter table
+with the reason it was refused.
 """
 
 from __future__ import annotations
@@ -12,35 +14,37 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Table, bindparam, insert, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel
 
-from devices.protocol import DeviceEvent, DeviceStatus, parse_event, parse_status, parse_topic
+from devices.protocol import parse_event, parse_status, parse_topic
 from dispatch.domain import device_rules
 from dispatch.domain.catalog import Catalog
-from dispatch.domain.lifecycle import OPEN_ALERT_STATES, AlertState
-from dispatch.domain.model import AlertType, GeoPoint
-from dispatch.errors import PayloadError
-from dispatch.store.audit import (
-    NewAlert,
-    alert_record,
-    close_alert,
-    move_alert,
-    new_alert,
-    raise_alert,
-    record_note,
+from dispatch.domain.device_effects import (
+    DeviceView,
+    Effect,
+    Message,
+    OpenAlert,
+    Outcome,
+    Refused,
+    Rules,
+    decide,
 )
+from dispatch.domain.lifecycle import OPEN_ALERT_STATES, AlertState
+from dispatch.domain.model import GeoPoint
+from dispatch.errors import PayloadError
+from dispatch.store.audit import alert_record, close_alert
 from dispatch.store.db import Database
-from dispatch.store.tables import Alert, DeadLetter, Device, Elder
-from dispatch.store.tables import DeviceEvent as DeviceEventRow
+from dispatch.store.tables import Alert, Device
+
+__all__ = ["STORE_UNAVAILABLE", "Inbound", "Ingest", "Outcome"]
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +53,21 @@ _EVENTS: Table = SQLModel.metadata.tables["device_event"]
 _DEVICES: Table = SQLModel.metadata.tables["device"]
 _ALERTS: Table = SQLModel.metadata.tables["alert"]
 _AUDIT: Table = SQLModel.metadata.tables["audit_record"]
-
+_ELDERS: Table = SQLModel.metadata.tables["elder"]
+_LETTERS: Table = SQLModel.metadata.tables["dead_letter"]
 
 # The database is away or refused the connection: a retry later may succeed, so
 # the batch is not acknowledged. Any other error is a fault with one message.
 STORE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+# A dead letter keeps this much of what was refused: enough to see what a device
+# sent, not a store for whatever a client pushes (payloads are capped at 4 KiB
+# by the protocol; the topic by the broker only).
+DEAD_LETTER_PAYLOAD_CHARS = 8192
+DEAD_LETTER_TOPIC_CHARS = 256
+# And the table keeps the newest this many: a device that sends garbage for days
+# cannot fill the disk.
+DEAD_LETTER_MAX_ROWS = 100_000
 
 
 def _uncounted(reason: str) -> None:
@@ -69,52 +83,17 @@ class Inbound:
     received_at: datetime
 
 
-class Outcome(StrEnum):
-    RAISED = "raised"
-    MERGED = "merged"
-    CLOSED = "closed"  # the elder cancelled, or the device reports the trouble over
-    UPDATED = "updated"  # device state only, no alert
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
-
-
-# Events that never raise an alert nor depend on the elder (device_rules): their
-# devices need no elder nor open alerts loaded.
-PLAIN_TELEMETRY = frozenset({"heartbeat"})
-
-
-@dataclass(slots=True)
-class _Loaded:
-    """What one batch needs from the database, fetched up front (strong references:
-    the session's identity map alone would let the rows be collected)."""
-
-    events: list[DeviceEvent | None]
-    statuses: list[DeviceStatus | None]
-    states: dict[str, Row[Any]]  # every device of the batch: id, kind, elder, active, online
-    full: set[str]  # the devices that sent more than plain telemetry
-    elders: dict[uuid.UUID, Elder]  # theirs, as row objects
-    stored: set[tuple[str, str]]  # (device id, event id) already in the database
-    # (device id, alert type): the one to merge into, stored or raised in this batch
-    open_alerts: dict[tuple[str, str], Alert | NewAlert]
-    careful: set[str] = field(default_factory=set)  # devices that took the careful path
-    # The batch's running view of each device's online flag, and the devices heard
-    # from again (with the index of the message that said so): their "device
-    # offline" alerts are closed at the end of the batch, in one query.
-    online: dict[str, bool | None] = field(default_factory=dict)
-    back_online: dict[str, int] = field(default_factory=dict)
-    # Telemetry, written in a few statements at the end of the batch, not row by row.
-    rows: list[dict[str, Any]] = field(default_factory=list)  # device_event rows
-    updates: dict[str, dict[str, Any]] = field(default_factory=dict)  # device id -> changes
-    # Alerts raised and audit records written by the fast path, inserted in bulk.
-    new_alerts: list[NewAlert] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)
-
-    def settle(self, device: Device) -> None:
-        """Apply the device's pending bulk changes to its row object, before the ORM
-        writes it (so an older heartbeat never overwrites a newer press)."""
-        for column, value in self.updates.pop(device.id, {}).items():
-            if column != "id":
-                setattr(device, column, value)
+def read(message: Inbound) -> Message:
+    """Parse a message's topic and payload (pure): an event, a status, or refused."""
+    device_id = None
+    try:
+        route = parse_topic(message.topic)
+        device_id = route.device_id
+        if route.channel == "events":
+            return parse_event(route.device_id, message.payload)
+        return parse_status(route.device_id, message.payload)
+    except PayloadError as exc:
+        return Refused(exc.reason, exc.detail, device_id)
 
 
 class Ingest:
@@ -124,318 +103,107 @@ class Ingest:
         catalog: Catalog,
         *,
         merge_window_s: float,
+        max_clock_skew_s: float = 24 * 3600.0,
         tz: ZoneInfo = ZoneInfo("Asia/Shanghai"),
         on_rejected: Callable[[str], None] = _uncounted,
     ) -> None:
         self.db = db
         self.on_rejected = on_rejected  # called with the reason of each refused message
         self.catalog = catalog
-        self.merge_window = timedelta(seconds=merge_window_s)
+        self.rules = Rules(merge_window_s=merge_window_s, max_clock_skew_s=max_clock_skew_s)
         self.tz = tz  # quiet hours are the city's local time
 
     def store_batch(self, batch: Sequence[Inbound]) -> list[Outcome]:
         """Store every message of the batch; return when all of it is committed.
 
-        Optimistic first: what the batch needs is loaded up front, and the common
-        messages (telemetry, a new alert, a repeated press) are written with no
-        savepoint, all flushed at the commit. Should another writer have stored one
-        of these events meanwhile, the commit fails and the batch is stored again
-        one message at a time, each in a savepoint of its own.
+        Optimistic first: what the batch needs is loaded up front, each message is
+        decided against the running view of its device, and the effects are
+        written in a few statements at the commit. Should another writer have
+        stored one of these events meanwhile, the commit fails and the batch is
+        stored again one message at a time, each in a savepoint of its own.
         """
+        messages = [read(m) for m in batch]
         try:
             with self.db.session() as session:
-                loaded = self._preload(session, batch)
-                outcomes = [
-                    self._common(session, i, message, event, status, loaded)
-                    or self._careful(session, message, event, loaded)
-                    for i, (message, event, status) in enumerate(
-                        zip(batch, loaded.events, loaded.statuses, strict=True)
-                    )
-                ]
-                self._close_offline_alerts(session, batch, loaded, outcomes)
-                session.flush()  # the row objects first, then the rows in bulk
-                _write_alerts(session, loaded)
-                _write_telemetry(session, loaded)
-                return outcomes
+                return self._store_together(session, batch, messages)
         except IntegrityError:
             log.info("an event of this batch was stored meanwhile; storing it message by message")
         except STORE_UNAVAILABLE:
             raise  # nothing is acknowledged; the gateway tries the batch again
         except Exception:
             log.exception("storing a batch failed; storing it message by message")
+        return self.store_each(batch)
+
+    def store_each(self, batch: Sequence[Inbound]) -> list[Outcome]:
+        """Store the batch message by message, each in a savepoint of its own (the
+        careful path: what :meth:`store_batch` falls back to after a conflict)."""
         with self.db.session() as session:
-            return [self._store(session, message) for message in batch]
+            return [self._store_alone(session, inbound, read(inbound)) for inbound in batch]
 
-    def _preload(self, session: Session, batch: Sequence[Inbound]) -> _Loaded:
-        """Parse the batch's events and load, in a few queries, the devices (as plain
-        rows), their elders, their open alerts and which of the events are stored."""
-        events: list[DeviceEvent | None] = []
-        statuses: list[DeviceStatus | None] = []
-        for message in batch:
-            event = status = None
+    def _store_together(
+        self, session: Session, batch: Sequence[Inbound], messages: list[Message]
+    ) -> list[Outcome]:
+        views, stored = load(session, messages)
+        writer = _Writer(session)
+        outcomes = []
+        for inbound, message in zip(batch, messages, strict=True):
+            view = views.get(_device_of(message) or "")
             try:
-                route = parse_topic(message.topic)
-                if route.channel == "events":
-                    event = parse_event(route.device_id, message.payload)
-                else:
-                    status = parse_status(route.device_id, message.payload)
-            except PayloadError:
-                pass  # a bad message: the careful path refuses it with its reason
-            events.append(event)
-            statuses.append(status)
-        device_ids = {e.device_id for e in events if e is not None}
-        device_ids |= {s.device_id for s in statuses if s is not None}
-        if not device_ids:
-            return _Loaded(events, statuses, {}, set(), {}, set(), {})
-        states = {
-            row.id: row
-            for row in session.execute(
-                select(_DEVICES.c.id, _DEVICES.c.kind, _DEVICES.c.elder_id)
-                .add_columns(_DEVICES.c.active, _DEVICES.c.online)
-                .where(_DEVICES.c.id.in_(device_ids))
-            )
-        }
-        full = {
-            e.device_id for e in events if e is not None and e.type not in PLAIN_TELEMETRY
-        } & states.keys()
-        elder_ids = {states[d].elder_id for d in full if states[d].elder_id}
-        elders = (
-            {e.id: e for e in session.exec(select(Elder).where(col(Elder.id).in_(elder_ids)))}
-            if elder_ids
-            else {}
-        )
-        pairs = [(e.device_id, e.event_id) for e in events if e is not None]
-        stored = session.exec(
-            select(DeviceEventRow.device_id, DeviceEventRow.event_id).where(
-                tuple_(col(DeviceEventRow.device_id), col(DeviceEventRow.event_id)).in_(pairs)
-            )
-        ).all()
-        since = min(m.received_at for m in batch) - self.merge_window
-        open_alerts: dict[tuple[str, str], Alert | NewAlert] = {}
-        for alert in (
-            session.exec(
-                select(Alert)
-                .where(
-                    col(Alert.device_id).in_(full),
-                    col(Alert.state).in_(OPEN_ALERT_STATES),
-                    Alert.raised_at >= since,
+                effect = decide(
+                    message, view, stored, self.catalog, self.rules, inbound.received_at
                 )
-                .order_by(col(Alert.raised_at))
-            )
-            if full
-            else ()
-        ):
-            assert alert.device_id is not None  # selected by device
-            open_alerts[(alert.device_id, alert.alert_type)] = alert  # the newest wins
-        return _Loaded(
-            events,
-            statuses,
-            states,
-            full,
-            elders,
-            {(d, e) for d, e in stored},
-            open_alerts,
-            online={device_id: row.online for device_id, row in states.items()},
-        )
+            except Exception as exc:  # a fault of ours: keep the message, store the rest
+                effect = _fault(message, exc)
+            self._apply(writer, inbound, effect, view)
+            if view is not None and effect.outcome is not Outcome.REJECTED:
+                views[view.id] = view.after(effect)
+            if effect.event is not None:
+                stored.add((effect.event.device_id, effect.event.event_id))
+            outcomes.append(effect.outcome)
+        writer.flush()
+        return outcomes
 
-    def _careful(
-        self, session: Session, message: Inbound, event: DeviceEvent | None, loaded: _Loaded
-    ) -> Outcome:
-        # The careful path reads the database: what the batch raised so far must be
-        # there, and a later press merges into the stored row.
-        _write_alerts(session, loaded)
-        for key, alert in loaded.open_alerts.items():
-            if isinstance(alert, NewAlert):
-                loaded.open_alerts[key] = session.get_one(Alert, alert.id)
-        if event is not None:
-            # What the careful path did (an alert raised, one cancelled) is not in
-            # what _preload fetched: the device's later messages in this batch follow it.
-            loaded.careful.add(event.device_id)
-            if event.device_id in loaded.updates:  # its telemetry so far, before the ORM writes
-                device = session.get(Device, event.device_id)
-                if device is not None:
-                    loaded.settle(device)
-        return self._store(session, message)
-
-    def _status_common(
-        self, index: int, message: Inbound, status: DeviceStatus, loaded: _Loaded
-    ) -> Outcome | None:
-        """Online, or the will fired: device state only, written with the batch's telemetry."""
-        state = loaded.states.get(status.device_id)
-        if state is None or not state.active or state.id in loaded.careful:
-            return None
-        pending = loaded.updates.setdefault(state.id, {"id": state.id})
-        if status.firmware:
-            pending["firmware"] = status.firmware
-        if status.online:
-            pending.update(last_seen_at=message.received_at)
-            self._heard_again(index, state.id, loaded)
-        elif loaded.online.get(state.id) is not False:
-            # Supervision raises the alert if it is not back within the grace period.
-            pending.update(online=False, offline_since=message.received_at)
-            loaded.online[state.id] = False
-        return Outcome.UPDATED
-
-    @staticmethod
-    def _heard_again(index: int, device_id: str, loaded: _Loaded) -> None:
-        """The device is online: any "device offline" alert of it closes with the batch."""
-        loaded.updates[device_id].update(online=True, offline_since=None, offline_alerted=False)
-        loaded.online[device_id] = True
-        loaded.back_online.setdefault(device_id, index)
-
-    def _close_offline_alerts(
-        self, session: Session, batch: Sequence[Inbound], loaded: _Loaded, outcomes: list[Outcome]
-    ) -> None:
-        if not loaded.back_online:
-            return
-        for alert in session.exec(
-            select(Alert).where(
-                col(Alert.device_id).in_(loaded.back_online),
-                Alert.alert_type == device_rules.DEVICE_OFFLINE,
-                col(Alert.state).in_(OPEN_ALERT_STATES),
-            )
-        ):
-            assert alert.device_id is not None  # selected by device
-            index = loaded.back_online[alert.device_id]
-            close_alert(
-                session,
-                alert,
-                AlertState.RESOLVED,
-                actor=f"device:{alert.device_id}",
-                at=batch[index].received_at,
-                reason="the device is back online",
-            )
-            outcomes[index] = Outcome.CLOSED
-
-    def _common(
-        self,
-        session: Session,
-        index: int,
-        message: Inbound,
-        event: DeviceEvent | None,
-        status: DeviceStatus | None,
-        loaded: _Loaded,
-    ) -> Outcome | None:
-        """A status, telemetry, a new alert or a repeated press, from what _preload
-        fetched and with no savepoint (nothing here can fail after it starts
-        writing). None: take the careful path."""
-        if status is not None:
-            return self._status_common(index, message, status, loaded)
-        if event is None or event.device_id in loaded.careful:
-            return None
-        state = loaded.states.get(event.device_id)
-        if state is None or not state.active:
-            return None
-        heard_again = loaded.online.get(state.id) is not True
-        if heard_again and event.type not in PLAIN_TELEMETRY:
-            return None
-        if event.type == "cancel" or event.type in device_rules.CLOSES:
-            return None
-        full = state.id in loaded.full  # else only its plain telemetry was looked at
-        elder = loaded.elders.get(state.elder_id) if full and state.elder_id else None
-        try:
-            code = device_rules.alert_code(self.catalog, state.kind, event, _limits(elder))
-        except PayloadError:
-            return None
-        place = event.position or ((elder.lat, elder.lon) if elder else None)
-        if code is not None and (place is None or not full):
-            return None  # refused with its reason, or not loaded: the careful path
-        alert_type = self.catalog.alert_types[code] if code is not None else None
-        open_alert = loaded.open_alerts.get((state.id, code)) if code is not None else None
-        merging = open_alert is not None and open_alert.state in OPEN_ALERT_STATES
-        if alert_type is not None and not merging and not alert_type.auto_dispatch:
-            return None  # call back first: escalated as it is raised, on the careful path
-        key = (state.id, event.event_id)
-        if key in loaded.stored:
-            return Outcome.DUPLICATE
-        loaded.stored.add(key)
-        # No row objects (they cost more to build than the rows cost to store): the
-        # event, the device's new state, an alert and its audit record are written
-        # with the batch's others, in a few statements.
-        at = message.received_at
-        loaded.updates.setdefault(state.id, {"id": state.id}).update(
-            state_changes(state.kind, event, at)
-        )
-        row = _event_fields(event, at)
-        loaded.rows.append(row)
-        if alert_type is None:
-            if heard_again:
-                self._heard_again(index, state.id, loaded)
-            return Outcome.UPDATED
-        if merging:
-            assert open_alert is not None
-            _merge_in_batch(session, loaded, open_alert, row, event, at)
-            return Outcome.MERGED
-        assert place is not None  # checked with the device above
-        _raise_in_batch(loaded, alert_type, elder, place, row, event, at)
-        return Outcome.RAISED
-
-    def _merge(
-        self, session: Session, alert: Alert, row: DeviceEventRow, event: DeviceEvent, at: datetime
-    ) -> None:
-        """A repeated press joins the open alert: counted and audited, not raised again."""
-        alert.press_count += 1
-        alert.updated_at = at
-        session.add(alert)
-        row.alert_id = alert.id
-        record_note(
-            session,
-            alert,
-            action="merged",
-            actor=f"device:{event.device_id}",
-            at=at,
-            detail={"merged_event_id": event.event_id, "press_count": alert.press_count},
-        )
-
-    def _store(self, session: Session, message: Inbound) -> Outcome:
+    def _store_alone(self, session: Session, inbound: Inbound, message: Message) -> Outcome:
         # A savepoint per message: a refused message leaves no half-written rows,
         # and an event id another gateway stored first is a duplicate, not an error.
         try:
             with session.begin_nested():
-                return self._route(session, message)
-        except PayloadError as exc:
-            log.warning("rejected message on %s: %s", message.topic[:200], exc)
-            self.on_rejected(exc.reason)
-            session.add(_dead_letter(message, exc))
-            return Outcome.REJECTED
+                views, stored = load(session, [message])
+                view = views.get(_device_of(message) or "")
+                effect = decide(
+                    message, view, stored, self.catalog, self.rules, inbound.received_at
+                )
+                writer = _Writer(session)
+                self._apply(writer, inbound, effect, view)
+                writer.flush()
+                return effect.outcome
         except IntegrityError:
             return Outcome.DUPLICATE
         except STORE_UNAVAILABLE:
             raise
         except Exception as exc:  # a fault of ours: keep the message, don't hold up the rest
-            log.exception("could not store a message on %s", message.topic[:200])
-            error = PayloadError("internal_error", f"{type(exc).__name__}: {exc}")
-            self.on_rejected(error.reason)
-            session.add(_dead_letter(message, error))
-            return Outcome.REJECTED
+            effect = _fault(message, exc)
+            writer = _Writer(session)
+            self._apply(writer, inbound, effect, None)
+            writer.flush()
+            return effect.outcome
 
-    def _route(self, session: Session, message: Inbound) -> Outcome:
-        route = parse_topic(message.topic)
-        device = session.get(Device, route.device_id)
-        if device is None:
-            raise PayloadError("unknown_device", f"device {route.device_id} is not registered")
-        if not device.active:
-            raise PayloadError("inactive_device", f"device {device.id} is deactivated")
-        if route.channel == "status":
-            status = parse_status(device.id, message.payload)
-            return self._store_status(session, device, status, message.received_at)
-        event = parse_event(device.id, message.payload)
-        return self._store_event(session, device, event, message.received_at)
-
-    def _store_status(
-        self, session: Session, device: Device, status: DeviceStatus, at: datetime
-    ) -> Outcome:
-        if status.firmware:
-            device.firmware = status.firmware
-        if status.online:
-            device.last_seen_at = at
-            return self._back_online(session, device, at)
-        # The will fired, or the device said goodbye: supervision raises the alert
-        # if it is not back within the grace period (docs/devices.md).
-        if device.online is not False:
-            device.online, device.offline_since = False, at
-        session.add(device)
-        return Outcome.UPDATED
+    def _apply(
+        self, writer: _Writer, inbound: Inbound, effect: Effect, view: DeviceView | None
+    ) -> None:
+        if effect.reject is not None:
+            log.warning(
+                "rejected message on %s: %s: %s",
+                inbound.topic[:200],
+                effect.reject.reason,
+                effect.reject.detail[:200],
+            )
+            self.on_rejected(effect.reject.reason)
+            writer.dead_letter(inbound, effect.reject)
+            return
+        if effect.flags:
+            log.info("let through from %s with %s", effect.device_id, effect.flags)
+        writer.apply(effect, view, inbound.received_at)
 
     def device_offline(self, session: Session, device: Device, at: datetime, why: str) -> Outcome:
         """Raise "device offline" for the elder who depends on it, unless quiet hours say not."""
@@ -448,316 +216,307 @@ class Ingest:
             return Outcome.UPDATED
         if rule.is_quiet(at.astimezone(self.tz).time()):
             return Outcome.UPDATED  # e.g. a wearable taken off for the night
+        [view] = _views(session, [device.id]).values()
+        if view.home is None:
+            return Outcome.UPDATED  # an elder with no position: nowhere to send anyone
         kind = self.catalog.alert_types[device_rules.DEVICE_OFFLINE]
-        self._raise(session, device, kind, at, at, None, detail={"why": why})
-        return Outcome.RAISED
-
-    def _back_online(self, session: Session, device: Device, at: datetime) -> Outcome:
-        """A device heard from again closes its own "device offline" alert."""
-        device.online, device.offline_since, device.offline_alerted = True, None, False
-        session.add(device)
-        closed = self._close_open(
-            session, device, device_rules.DEVICE_OFFLINE, at, "the device is back online"
-        )
-        return Outcome.CLOSED if closed else Outcome.UPDATED
-
-    def _close_open(
-        self, session: Session, device: Device, alert_type: str, at: datetime, reason: str
-    ) -> bool:
-        open_alerts = session.exec(
-            select(Alert).where(
-                Alert.device_id == device.id,
-                Alert.alert_type == alert_type,
-                col(Alert.state).in_(OPEN_ALERT_STATES),
-            )
-        ).all()
-        for alert in open_alerts:
-            close_alert(
-                session,
-                alert,
-                AlertState.RESOLVED,
-                actor=f"device:{device.id}",
-                at=at,
-                reason=reason,
-            )
-        return bool(open_alerts)
-
-    def _cancel_recent(self, session: Session, device: Device, at: datetime) -> Outcome:
-        """The elder pressed again to say it was a mistake: within the window the alert is
-        withdrawn; later, the operators see the cancel and call back."""
-        latest = session.exec(
-            select(Alert)
-            .where(Alert.device_id == device.id, col(Alert.state).in_(OPEN_ALERT_STATES))
-            .order_by(col(Alert.raised_at).desc())
-        ).first()
-        if latest is None:
-            return Outcome.UPDATED
-        actor = f"device:{device.id}"
-        window = timedelta(seconds=self.catalog.policy.cancel_window_s)
-        if at - latest.raised_at <= window and latest.state not in (
-            AlertState.EN_ROUTE,
-            AlertState.ON_SCENE,
-        ):
-            close_alert(
-                session,
-                latest,
-                AlertState.CANCELLED,
-                actor=actor,
-                at=at,
-                reason="cancelled by the elder",
-            )
-            return Outcome.CLOSED
-        record_note(
-            session,
-            latest,
-            action="cancel_late",
-            actor=actor,
-            at=at,
-            detail={"reason": "the elder pressed cancel; call back to confirm"},
-        )
-        return Outcome.UPDATED
-
-    def _store_event(
-        self, session: Session, device: Device, event: DeviceEvent, at: datetime
-    ) -> Outcome:
-        seen = session.exec(
-            select(DeviceEventRow.id).where(
-                DeviceEventRow.device_id == device.id, DeviceEventRow.event_id == event.event_id
-            )
-        ).first()
-        if seen is not None:
-            return Outcome.DUPLICATE
-        elder = session.get(Elder, device.elder_id) if device.elder_id else None
-        code = device_rules.alert_code(self.catalog, device.kind, event, _limits(elder))
-        was_offline = device.online is False
-        row = _record_event(session, device, event, at)
-        if was_offline:
-            self._back_online(session, device, at)
-        if event.type == "cancel":
-            return self._cancel_recent(session, device, at)
-        if event.type in device_rules.CLOSES:
-            closes = device_rules.CLOSES[event.type]
-            ended = self._close_open(session, device, closes, at, f"{event.type} reported")
-            return Outcome.CLOSED if ended else Outcome.UPDATED
-        if code is None:
-            return Outcome.UPDATED
-        alert_type = self.catalog.alert_types[code]
-
-        open_alert = session.exec(
-            select(Alert)
-            .where(
-                Alert.device_id == device.id,
-                Alert.alert_type == alert_type.code,
-                col(Alert.state).in_(OPEN_ALERT_STATES),
-                Alert.raised_at >= at - self.merge_window,
-            )
-            .order_by(col(Alert.raised_at).desc())
-        ).first()
-        if open_alert is not None:
-            self._merge(session, open_alert, row, event, at)
-            return Outcome.MERGED
-        self._raise(session, device, alert_type, at, event.ts, event.position, row=row)
-        return Outcome.RAISED
-
-    def _raise(
-        self,
-        session: Session,
-        device: Device,
-        alert_type: AlertType,
-        at: datetime,
-        device_ts: datetime,
-        position: tuple[float, float] | None,
-        *,
-        row: DeviceEventRow | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> Alert:
-        elder = session.get(Elder, device.elder_id) if device.elder_id else None
-        lat, lon = position or ((elder.lat, elder.lon) if elder else (None, None))
-        if lat is None or lon is None:
-            raise PayloadError(
-                "no_position", f"device {device.id} has no elder and sent no position"
-            )
-        alert = raise_alert(
-            session,
-            alert_type,
+        alert = OpenAlert(
+            id=uuid.uuid4(),
             device_id=device.id,
-            elder=elder,
-            lat=lat,
-            lon=lon,
-            at=at,
-            device_ts=device_ts,
-            actor=f"device:{device.id}",
+            elder_id=view.elder_id,
+            alert_type=kind.code,
+            severity=kind.severity.value,
+            raised_at=at,
+            deadline_at=at + timedelta(seconds=kind.arrival_deadline_s),
+            device_ts=at,
+            updated_at=at,
+            lat=view.home[0],
+            lon=view.home[1],
+            district=view.district,
         )
-        if row is not None:
-            row.alert_id = alert.id
-        if not alert_type.auto_dispatch:
-            # Call back first: straight to the operators, never to the matcher.
-            alert.escalation_reason = device_rules.CALL_BACK_FIRST
-            move_alert(
-                session,
-                alert,
-                AlertState.ESCALATED,
-                actor="system:policy",
-                at=at,
-                detail={"reason": device_rules.CALL_BACK_FIRST, **(detail or {})},
+        escalate = None if kind.auto_dispatch else device_rules.CALL_BACK_FIRST
+        effect = Effect(
+            Outcome.RAISED, device.id, raised=alert, escalate=escalate, flags={"why": why}
+        )
+        writer = _Writer(session)
+        writer.apply(effect, view, at)
+        writer.flush()
+        return Outcome.RAISED
+
+
+def _device_of(message: Message) -> str | None:
+    return message.device_id
+
+
+def _fault(message: Message, exc: Exception) -> Effect:
+    log.error("could not decide a message of %s", _device_of(message), exc_info=exc)
+    why = Refused("internal_error", f"{type(exc).__name__}: {exc}", _device_of(message))
+    return Effect(Outcome.REJECTED, why.device_id, reject=why)
+
+
+def load(
+    session: Session, messages: Iterable[Message]
+) -> tuple[dict[str, DeviceView], set[tuple[str, str]]]:
+    """What deciding these messages reads, in a few queries: a view of each of
+    their devices, and which of their events are already stored."""
+    messages = list(messages)
+    device_ids = {m.device_id for m in messages if m.device_id is not None}
+    pairs = [
+        (m.device_id, m.event_id)
+        for m in messages
+        if not isinstance(m, Refused) and hasattr(m, "event_id")
+    ]
+    views = _views(session, device_ids) if device_ids else {}
+    stored: set[tuple[str, str]] = set()
+    if pairs:
+        rows = session.execute(
+            select(_EVENTS.c.device_id, _EVENTS.c.event_id).where(
+                tuple_(_EVENTS.c.device_id, _EVENTS.c.event_id).in_(pairs)
             )
-        return alert
+        )
+        stored = {(d, e) for d, e in rows}
+    return views, stored
 
 
-def _limits(elder: Elder | None) -> device_rules.ElderLimits:
-    if elder is None:
-        return device_rules.ElderLimits()
-    return device_rules.ElderLimits(
-        heart_rate_min=elder.heart_rate_min,
-        heart_rate_max=elder.heart_rate_max,
-        home=GeoPoint(elder.lat, elder.lon),
-        geofence_radius_m=elder.geofence_radius_m,
-    )
-
-
-def state_changes(kind: str, event: DeviceEvent, at: datetime) -> dict[str, Any]:
-    """What an event says about the device itself (pure): column -> new value."""
-    changes: dict[str, Any] = {"last_seen_at": at, "online": True}
-    if event.battery is not None:
-        changes["battery"] = event.battery
-    if event.signal is not None:
-        changes["signal"] = event.signal
-    if event.position is not None:
-        changes["lat"], changes["lon"] = event.position
-    if event.type == "removing":
-        changes["worn"] = False
-    elif event.type in ("heartRate", "sos", "fall", "position") and kind == "wearable":
-        changes["worn"] = True
-    return changes
-
-
-def _event_fields(event: DeviceEvent, at: datetime) -> dict[str, Any]:
-    """The device_event row of an event (the idempotence key and when it came)."""
-    return {
-        "device_id": event.device_id,
-        "event_id": event.event_id,
-        "type": event.type,
-        "device_ts": event.ts,
-        "received_at": at,
-        "alert_id": None,  # the alert it raised or joined, if any
+def _views(session: Session, device_ids: Iterable[str]) -> dict[str, DeviceView]:
+    ids = list(device_ids)
+    devices = session.execute(
+        select(
+            _DEVICES.c.id,
+            _DEVICES.c.kind,
+            _DEVICES.c.active,
+            _DEVICES.c.online,
+            _DEVICES.c.elder_id,
+        ).where(_DEVICES.c.id.in_(ids))
+    ).all()
+    if not devices:
+        return {}
+    elder_ids = {d.elder_id for d in devices if d.elder_id is not None}
+    elders = {
+        e.id: e
+        for e in (
+            session.execute(
+                select(
+                    _ELDERS.c.id,
+                    _ELDERS.c.lat,
+                    _ELDERS.c.lon,
+                    _ELDERS.c.district,
+                    _ELDERS.c.heart_rate_min,
+                    _ELDERS.c.heart_rate_max,
+                    _ELDERS.c.geofence_radius_m,
+                ).where(_ELDERS.c.id.in_(elder_ids))
+            )
+            if elder_ids
+            else ()
+        )
     }
-
-
-def _merge_in_batch(
-    session: Session,
-    loaded: _Loaded,
-    alert: Alert | NewAlert,
-    row: dict[str, Any],
-    event: DeviceEvent,
-    at: datetime,
-) -> None:
-    """A repeated press joins the open alert, stored or raised in this batch: counted
-    and audited, not raised again (Ingest._merge, with rows for the batch)."""
-    alert.press_count += 1
-    alert.updated_at = at
-    if isinstance(alert, Alert):
-        session.add(alert)
-    row["alert_id"] = alert.id
-    loaded.records.append(
-        alert_record(
-            alert,
-            from_state=alert.state.value,
-            action="merged",
-            actor=f"device:{event.device_id}",
-            at=at,
-            detail={"merged_event_id": event.event_id, "press_count": alert.press_count},
+    open_alerts: dict[str, list[OpenAlert]] = {}
+    for row in session.execute(
+        select(_ALERTS)
+        .where(_ALERTS.c.device_id.in_(ids), _ALERTS.c.state.in_(OPEN_ALERT_STATES))
+        .order_by(_ALERTS.c.raised_at, _ALERTS.c.id)
+    ):
+        values = row._asdict()
+        values["state"] = AlertState(values["state"])
+        open_alerts.setdefault(values["device_id"], []).append(OpenAlert(**values))
+    views = {}
+    for d in devices:
+        elder = elders.get(d.elder_id)
+        home = (elder.lat, elder.lon) if elder is not None else None
+        limits = (
+            device_rules.ElderLimits(
+                heart_rate_min=elder.heart_rate_min,
+                heart_rate_max=elder.heart_rate_max,
+                home=GeoPoint(elder.lat, elder.lon),
+                geofence_radius_m=elder.geofence_radius_m,
+            )
+            if elder is not None
+            else device_rules.ElderLimits()
         )
-    )
-
-
-def _raise_in_batch(
-    loaded: _Loaded,
-    alert_type: AlertType,
-    elder: Elder | None,
-    place: tuple[float, float],
-    row: dict[str, Any],
-    event: DeviceEvent,
-    at: datetime,
-) -> None:
-    """A new alert, raised and audited, written with the batch's others."""
-    alert = new_alert(
-        alert_type,
-        device_id=event.device_id,
-        elder=elder,
-        lat=place[0],
-        lon=place[1],
-        at=at,
-        device_ts=event.ts,
-    )
-    row["alert_id"] = alert.id
-    loaded.new_alerts.append(alert)
-    loaded.records.append(
-        alert_record(
-            alert,
-            from_state=None,
-            actor=f"device:{event.device_id}",
-            at=at,
-            detail={"press_count": 1},
+        views[d.id] = DeviceView(
+            id=d.id,
+            kind=d.kind,
+            active=d.active,
+            online=d.online,
+            elder_id=d.elder_id,
+            district=elder.district if elder is not None else "",
+            home=home,
+            limits=limits,
+            open_alerts=tuple(open_alerts.get(d.id, ())),
         )
-    )
-    loaded.open_alerts[(event.device_id, alert.alert_type)] = alert  # a second press merges
+    return views
 
 
-def _write_alerts(session: Session, loaded: _Loaded) -> None:
-    """Insert the alerts the batch raised so far and the audit records so far."""
-    if loaded.new_alerts:
-        session.execute(insert(_ALERTS), [alert.row() for alert in loaded.new_alerts])
-        loaded.new_alerts.clear()
-    if loaded.records:
-        session.execute(insert(_AUDIT), loaded.records)
-        loaded.records.clear()
+class _Writer:
+    """Applies effects: rows gathered and written in a few statements at
+    :meth:`flush`; a close, which withdraws orders, through the audited
+    transitions (after a flush, so it sees what came before it)."""
 
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.events: list[dict[str, Any]] = []
+        self.devices: dict[str, dict[str, Any]] = {}  # device id -> changed columns
+        self.alerts: dict[uuid.UUID, dict[str, Any]] = {}  # raised: alert rows
+        self.merged: dict[uuid.UUID, dict[str, Any]] = {}  # stored alerts: new count
+        self.records: list[dict[str, Any]] = []
+        self.letters: list[dict[str, Any]] = []
 
-def _write_telemetry(session: Session, loaded: _Loaded) -> None:
-    """The batch's telemetry in a few statements: one insert for the event rows, one
-    update per set of changed columns (Core: the ORM would build and then check an
-    object or a parameter set per row)."""
-    if loaded.rows:
-        session.execute(insert(_EVENTS), loaded.rows)
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for changes in loaded.updates.values():
-        if len(changes) == 1:
-            continue  # nothing but the id (a will for a device already offline)
-        by_columns.setdefault(tuple(sorted(changes)), []).append(
-            {f"new_{column}": value for column, value in changes.items()}
+    def dead_letter(self, message: Inbound, why: Refused) -> None:
+        self.letters.append(dead_letter_row(message, why.reason, why.detail))
+
+    def apply(self, effect: Effect, view: DeviceView | None, at: datetime) -> None:
+        device_id = effect.device_id
+        assert device_id is not None  # only refusals lack a device
+        actor = f"device:{device_id}"
+        if effect.event is not None:
+            event = effect.event
+            self.events.append(
+                {
+                    "device_id": event.device_id,
+                    "event_id": event.event_id,
+                    "type": event.type,
+                    "device_ts": effect.device_ts or event.ts,
+                    "received_at": at,
+                    "alert_id": effect.alert_id,  # the alert it raised or joined, if any
+                }
+            )
+        if effect.device_changes:
+            self.devices.setdefault(device_id, {}).update(effect.device_changes)
+        if effect.raised is not None:
+            self._raise(effect, actor, at)
+        if effect.merge is not None:
+            assert view is not None
+            self._merge(effect, view, actor, at)
+        if effect.note is not None:
+            assert view is not None
+            [alert] = [a for a in view.open_alerts if a.id == effect.note.alert_id]
+            self.records.append(
+                alert_record(
+                    alert,
+                    from_state=alert.state.value,
+                    action=effect.note.action,
+                    actor=actor,
+                    at=at,
+                    detail=dict(effect.note.detail),
+                )
+            )
+        if effect.closes:
+            self.flush()
+            for close in effect.closes:
+                row = self.session.get_one(Alert, close.alert_id, populate_existing=True)
+                if row.state in OPEN_ALERT_STATES:
+                    close_alert(
+                        self.session, row, close.target, actor=actor, at=at, reason=close.reason
+                    )
+            self.session.flush()
+
+    def _raise(self, effect: Effect, actor: str, at: datetime) -> None:
+        raised = effect.raised
+        assert raised is not None
+        self.alerts[raised.id] = effect.raised_as_stored.row()
+        flags = {} if effect.escalate else dict(effect.flags)
+        self.records.append(
+            alert_record(
+                raised, from_state=None, actor=actor, at=at, detail={"press_count": 1, **flags}
+            )
         )
-    for columns, params in by_columns.items():
-        statement = (
-            update(_DEVICES)
-            .where(_DEVICES.c.id == bindparam("new_id"))
-            .values({c: bindparam(f"new_{c}") for c in columns if c != "id"})
+        if effect.escalate is not None:
+            # Call back first: straight to the operators, never to the matcher.
+            self.records.append(
+                alert_record(
+                    effect.raised_as_stored,
+                    from_state=raised.state.value,
+                    actor="system:policy",
+                    at=at,
+                    detail={"reason": effect.escalate, **effect.flags},
+                )
+            )
+
+    def _merge(self, effect: Effect, view: DeviceView, actor: str, at: datetime) -> None:
+        merge = effect.merge
+        assert merge is not None
+        changes: dict[str, Any] = {"press_count": merge.press_count, "updated_at": merge.at}
+        pending = self.alerts.get(merge.alert_id)
+        (pending if pending is not None else self.merged.setdefault(merge.alert_id, {})).update(
+            changes
         )
-        session.execute(statement, params)
+        if merge.audited:
+            [alert] = [a for a in view.open_alerts if a.id == merge.alert_id]
+            detail = {"merged_event_id": effect.event.event_id if effect.event else None}
+            self.records.append(
+                alert_record(
+                    replace(alert, press_count=merge.press_count, updated_at=merge.at),
+                    from_state=alert.state.value,
+                    action="merged",
+                    actor=actor,
+                    at=at,
+                    detail={**detail, "press_count": merge.press_count, **effect.flags},
+                )
+            )
+
+    def flush(self) -> None:
+        """Write what was gathered: alerts before the rows that point at them."""
+        session = self.session
+        if self.alerts:
+            session.execute(insert(_ALERTS), list(self.alerts.values()))
+            self.alerts.clear()
+        if self.merged:
+            session.execute(
+                update(_ALERTS)
+                .where(_ALERTS.c.id == bindparam("merged_id"))
+                .values(press_count=bindparam("new_count"), updated_at=bindparam("new_at"))
+                .execution_options(synchronize_session=False),
+                [
+                    {"merged_id": i, "new_count": c["press_count"], "new_at": c["updated_at"]}
+                    for i, c in self.merged.items()
+                ],
+            )
+            self.merged.clear()
+        if self.records:
+            session.execute(insert(_AUDIT), self.records)
+            self.records.clear()
+        if self.events:
+            session.execute(insert(_EVENTS), self.events)
+            self.events.clear()
+        if self.letters:
+            session.execute(insert(_LETTERS), self.letters)
+            self.letters.clear()
+            newest = select(func.max(_LETTERS.c.id)).scalar_subquery()
+            session.execute(delete(_LETTERS).where(_LETTERS.c.id <= newest - DEAD_LETTER_MAX_ROWS))
+        self._write_devices()
+
+    def _write_devices(self) -> None:
+        """One update per set of changed columns (Core: the ORM would build and then
+        check an object or a parameter set per row)."""
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for device_id, changes in self.devices.items():
+            if changes:
+                by_columns.setdefault(tuple(sorted(changes)), []).append(
+                    {"new_id": device_id, **{f"new_{c}": v for c, v in changes.items()}}
+                )
+        self.devices.clear()
+        for columns, params in by_columns.items():
+            statement = (
+                update(_DEVICES)
+                .where(_DEVICES.c.id == bindparam("new_id"))
+                .values({c: bindparam(f"new_{c}") for c in columns})
+                .execution_options(synchronize_session=False)
+            )
+            self.session.execute(statement, params)
 
 
-def _record_event(
-    session: Session, device: Device, event: DeviceEvent, at: datetime
-) -> DeviceEventRow:
-    """Store the event and what it says about its device, as row objects."""
-    for column, value in state_changes(device.kind, event, at).items():
-        setattr(device, column, value)
-    session.add(device)
-    row = DeviceEventRow(**_event_fields(event, at))
-    session.add(row)
-    return row
-
-
-def _dead_letter(message: Inbound, exc: PayloadError) -> DeadLetter:
+def dead_letter_row(message: Inbound, reason: str, detail: str) -> dict[str, Any]:
+    """A refused message as a dead_letter row, capped in size."""
     try:
         text = message.payload.decode("utf-8")
         if "\x00" in text:  # PostgreSQL text cannot hold NUL; keep the exact bytes instead
             raise UnicodeDecodeError("utf-8", message.payload, 0, 1, "NUL byte")
     except UnicodeDecodeError:
-        text = "base64:" + base64.b64encode(message.payload).decode()
-    return DeadLetter(
-        received_at=message.received_at,
-        topic=message.topic[:1024],
-        payload=text[:65536],
-        reason=exc.reason,
-        detail=exc.detail[:1000],
-    )
+        text = "base64:" + base64.b64encode(message.payload[:DEAD_LETTER_PAYLOAD_CHARS]).decode()
+    return {
+        "received_at": message.received_at,
+        "topic": message.topic[:DEAD_LETTER_TOPIC_CHARS],
+        "payload": text[:DEAD_LETTER_PAYLOAD_CHARS],
+        "reason": reason,
+        "detail": detail[:1000],
+    }

@@ -48,6 +48,7 @@ class IngestConfig:
     catalog: Catalog
     merge_window_s: float
     timezone: str
+    max_clock_skew_s: float = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,7 @@ def _begin(config: IngestConfig) -> None:
         Database(config.database_url, workers=1),
         config.catalog,
         merge_window_s=config.merge_window_s,
+        max_clock_skew_s=config.max_clock_skew_s,
         tz=ZoneInfo(config.timezone),
         on_rejected=_count_rejected,
     )

@@ -130,6 +130,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             db,
             catalog,
             merge_window_s=settings.merge_window_s,
+            max_clock_skew_s=settings.max_clock_skew_s,
             tz=tz,
             on_rejected=metrics.count_rejected,
         ),
@@ -156,6 +157,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
                     catalog,
                     settings.merge_window_s,
                     settings.timezone,
+                    settings.max_clock_skew_s,
                 ),
                 on_rejected=metrics.count_rejected,
             )

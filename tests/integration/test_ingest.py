@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -15,6 +18,7 @@ from sqlmodel import col, select
 from config.settings import Settings
 from devices.protocol import event_payload, events_topic, status_topic
 from dispatch.domain.lifecycle import AlertState, OrderState
+from dispatch.domain.model import AlertType
 from dispatch.emergency.ingest import Inbound, Ingest, Outcome
 from dispatch.errors import IllegalTransition
 from dispatch.runtime.catalog_file import load_catalog
@@ -22,7 +26,7 @@ from dispatch.store.audit import move_alert
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, AuditRecord, DeadLetter, Device, Order
 from dispatch.store.tables import DeviceEvent as DeviceEventRow
-from tests.helpers import SmallCity, seed_small_city
+from tests.helpers import CENTER, SmallCity, seed_small_city
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -191,27 +195,33 @@ def test_database_allows_one_active_order_per_caregiver(db: Database, ingest: In
 
 
 def test_an_event_another_writer_stored_meanwhile_is_counted_once(
-    db: Database, ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+    db: Database, ingest: Ingest
 ) -> None:
+    if db.backend == "sqlite":
+        pytest.skip("SQLite has one writer at a time (BEGIN IMMEDIATE): no such race")
     city = seed_small_city(db)
     ingest.store_batch([press(city.device_id, "hb0", type_="heartbeat")])  # online now
     ingest.store_batch([press(city.device_id, "p1")])
-    # Another gateway stores the same press between this one's look-up and its
-    # commit: make the look-up blind to it, as the race would.
-    preload = ingest._preload
+    # Another gateway stores the same event between this one's look-up and its
+    # commit: right after the look-up, a second connection commits the row.
+    other = Ingest(Database(db.url, workers=1), ingest.catalog, merge_window_s=300)
+    raced: list[list[Outcome]] = []
 
-    def blind(session, batch):  # type: ignore[no-untyped-def]
-        loaded = preload(session, batch)
-        loaded.stored.clear()
-        return loaded
+    def race(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if not raced and "FROM device_event" in statement:
+            raced.append(other.store_batch([press(city.device_id, "p2")]))
 
-    monkeypatch.setattr(ingest, "_preload", blind)
-    again = ingest.store_batch(
-        [press(city.device_id, "p1"), press(city.device_id, "hb1", type_="heartbeat")]
-    )
-    assert again == [Outcome.DUPLICATE, Outcome.UPDATED]  # the batch, taken one by one
+    again = [press(city.device_id, "p2"), press(city.device_id, "hb1", type_="heartbeat")]
+    event.listen(db.engine, "after_cursor_execute", race)
+    try:
+        outcomes = ingest.store_batch(again)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", race)
+        other.db.engine.dispose()
+    assert raced == [[Outcome.MERGED]]
+    assert outcomes == [Outcome.DUPLICATE, Outcome.UPDATED]  # the batch, taken one by one
     [alert] = alerts(db)
-    assert alert.press_count == 1
+    assert alert.press_count == 2
 
 
 def status(device_id: str, online: bool, at: datetime, firmware: str | None = None) -> Inbound:
@@ -286,22 +296,28 @@ def test_a_second_will_for_a_device_already_offline_changes_nothing(
     assert (button.online, button.offline_since) == (False, T0)
 
 
+class _FaultyTypes(dict[str, AlertType]):
+    """A catalogue whose "sos" type cannot be looked up: a fault of ours."""
+
+    def __getitem__(self, code: str) -> AlertType:
+        if code == "sos":
+            raise KeyError("a fault on the wearable's alert")
+        return super().__getitem__(code)
+
+
 def test_a_message_that_trips_a_fault_is_kept_and_the_rest_stored(
-    db: Database, ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+    db: Database, ingest: Ingest
 ) -> None:
     """A fault of ours on one message (not the database away) must neither hold up
     the batch nor lose the message: it goes to the dead letters with its error."""
     city = seed_small_city(db)
-    original = Ingest._raise
-
-    def faulty(self: Ingest, session, device: Device, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if device.id == city.wearable_id:
-            raise KeyError("a fault on the wearable's alert")
-        return original(self, session, device, *args, **kwargs)
-
-    monkeypatch.setattr(Ingest, "_raise", faulty)
+    faulty = Ingest(
+        db,
+        replace(ingest.catalog, alert_types=_FaultyTypes(ingest.catalog.alert_types)),
+        merge_window_s=300,
+    )
     sos = press(city.wearable_id, "w1", type_="sos")
-    outcomes = ingest.store_batch([press(city.device_id, "b1"), sos])
+    outcomes = faulty.store_batch([press(city.device_id, "b1"), sos])
     assert outcomes == [Outcome.RAISED, Outcome.REJECTED]
     assert [a.device_id for a in alerts(db)] == [city.device_id]
     with db.session() as session:
@@ -309,6 +325,8 @@ def test_a_message_that_trips_a_fault_is_kept_and_the_rest_stored(
     assert letter.reason == "internal_error"
     assert "KeyError" in letter.detail
     assert json.loads(letter.payload)["event_id"] == "w1"
+    # The careful path keeps it the same way.
+    assert faulty.store_each([press(city.wearable_id, "w2", type_="sos")]) == [Outcome.REJECTED]
 
 
 def _snapshot(db: Database, city: SmallCity) -> str:
@@ -346,13 +364,15 @@ def _snapshot(db: Database, city: SmallCity) -> str:
 
 
 def test_the_batch_path_stores_what_the_message_path_stores(
-    db: Database, ingest: Ingest, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    db: Database, ingest: Ingest, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Raised and merged alerts written in bulk are the rows, audit records and live
     events that the one-message-at-a-time path writes."""
     fast, careful = seed_small_city(db), seed_small_city(db)
 
-    def story(city: SmallCity) -> list[list[Outcome]]:
+    def story(
+        city: SmallCity, store: Callable[[list[Inbound]], list[Outcome]]
+    ) -> list[list[Outcome]]:
         at = [T0 + timedelta(seconds=s) for s in range(8)]
         batches = [
             [heartbeat(city.device_id, "h0", at[0]), heartbeat(city.wearable_id, "h1", at[0])],
@@ -367,9 +387,9 @@ def test_the_batch_path_stores_what_the_message_path_stores(
             ],
             [press(city.device_id, "p4", at[5])],  # merges into the stored alert
         ]
-        return [ingest.store_batch(batch) for batch in batches]
+        return [store(batch) for batch in batches]
 
-    outcomes = story(fast)
+    outcomes = story(fast, ingest.store_batch)
     assert not caplog.records  # the batches took the batch path, not the fallback
     assert outcomes[1:] == [
         [
@@ -382,8 +402,92 @@ def test_the_batch_path_stores_what_the_message_path_stores(
         ],
         [Outcome.MERGED],
     ]
-    monkeypatch.setattr(Ingest, "_common", lambda *args: None)  # every message the careful way
-    assert story(careful) == outcomes
+    assert story(careful, ingest.store_each) == outcomes
     assert _snapshot(db, fast) == _snapshot(db, careful)
     button = [a for a in alerts(db) if a.device_id == fast.device_id]
     assert [a.press_count for a in button] == [4]
+
+
+# -- any stream, cut into batches any way, is stored as one message at a time --
+
+_KINDS = {
+    "button": ["press", "longPress", "cancel", "heartbeat", "lowBattery", "jump"],
+    "wearable": ["sos", "fall", "heartRate", "position", "cancel", "removing", "heartbeat"],
+}
+
+
+@st.composite
+def _streams(draw: st.DrawFn) -> tuple[bool, list[tuple[str, str, int, dict[str, object]]]]:
+    """Steps of (device, type, seconds since the last, extra fields); "status:on" and
+    "status:off" are status messages; "garbage" a payload that is not JSON."""
+    steps = []
+    for _ in range(draw(st.integers(1, 24))):
+        device = draw(st.sampled_from(["button", "wearable"]))
+        kind = draw(st.sampled_from([*_KINDS[device], "status:on", "status:off", "garbage"]))
+        extra: dict[str, object] = {}
+        if kind == "fall":
+            extra["confidence"] = draw(st.sampled_from([0.3, 0.9]))
+        elif kind == "heartRate":
+            extra["heart_rate"] = draw(st.sampled_from([70, 190]))
+        elif kind == "position" or (kind == "sos" and draw(st.booleans())):
+            lat = draw(st.sampled_from([CENTER[0], CENTER[0] + 0.2, 89.0]))
+            extra["position"] = {"lat": lat, "lon": CENTER[1]}
+        if draw(st.integers(0, 9)) == 0:
+            extra["skewed"] = True  # a clock at the end of time
+        steps.append((device, kind, draw(st.sampled_from([0, 1, 5, 20, 90, 150, 400])), extra))
+    return draw(st.booleans()), steps
+
+
+def _messages(
+    city: SmallCity, steps: list[tuple[str, str, int, dict[str, object]]]
+) -> list[Inbound]:
+    at, messages = T0, []
+    for i, (device, kind, gap, extra) in enumerate(steps):
+        at += timedelta(seconds=gap)
+        device_id = city.device_id if device == "button" else city.wearable_id
+        event_id = f"e{i % 7}"  # a pool small enough for repeats
+        if kind.startswith("status:"):
+            messages.append(status(device_id, kind == "status:on", at))
+        elif kind == "garbage":
+            messages.append(Inbound(events_topic(device_id), b"{not json", at))
+        else:
+            fields = {k: v for k, v in extra.items() if k != "skewed"}
+            end_of_time = datetime.fromisoformat("9999-12-31T23:59:59-23:59")
+            ts = end_of_time if extra.get("skewed") else at
+            messages.append(
+                Inbound(events_topic(device_id), event_payload(event_id, kind, ts, **fields), at)
+            )
+    return messages
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(story=_streams(), cuts=st.lists(st.integers(1, 24), max_size=24))
+def test_any_cut_of_a_stream_into_batches_stores_what_one_by_one_stores(
+    db: Database,
+    ingest: Ingest,
+    story: tuple[bool, list[tuple[str, str, int, dict[str, object]]]],
+    cuts: list[int],
+) -> None:
+    offline_first, steps = story
+    batched, single = seed_small_city(db), seed_small_city(db)
+    outcomes: dict[str, list[Outcome]] = {}
+    for name, city in (("batched", batched), ("single", single)):
+        if offline_first:  # supervision raised "device offline" for the button
+            with db.session() as session:
+                button = session.get_one(Device, city.device_id)
+                ingest.device_offline(session, button, T0 - timedelta(minutes=5), "missed")
+        messages = _messages(city, steps)
+        if name == "single":
+            outcomes[name] = ingest.store_each(messages)
+            continue
+        outcomes[name], start = [], 0
+        for size in [*cuts, len(messages)]:
+            if start < len(messages):
+                outcomes[name] += ingest.store_batch(messages[start : start + size])
+                start += size
+    assert outcomes["batched"] == outcomes["single"]
+    assert _snapshot(db, batched) == _snapshot(db, single)
