@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     # How often the dispatcher looks for planned visits an emergency interrupted.
     replan_check_s: float = Field(default=10.0, gt=0)
     max_clock_skew_s: float = Field(default=24 * 3600.0, gt=0)
+    # Tell each device which of its events are stored (carebell/v1/devices/{id}/received).
+    device_receipts: bool = True
     # A background loop that fails is started again after loop_restart_s, doubling up
     # to loop_restart_max_s; it counts as running again after loop_settle_s without
     # failing (until then /healthz answers 503 naming it).

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -25,7 +26,13 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devices.errors import BrokerUnavailable
 from devices.mqtt import BrokerAddress
-from devices.protocol import EVENTS_FILTER, STATUS_FILTER
+from devices.protocol import (
+    EVENTS_FILTER,
+    MAX_RECEIVED_IDS,
+    STATUS_FILTER,
+    received_payload,
+    received_topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +212,20 @@ class MqttGateway:
             raise BrokerUnavailable(self.address, str(exc)) from exc
         if not info.is_published():
             raise BrokerUnavailable(self.address, f"no PUBACK for {topic} in {timeout_s} s")
+
+    def tell_received(self, events: list[tuple[str, str]]) -> None:
+        """Tell each device which of its events are committed, one QoS 1 message per
+        device (not waiting: a receipt that is lost only makes the device send the
+        event again, and the event id makes that a duplicate)."""
+        by_device: dict[str, dict[str, None]] = {}  # ordered, each id once
+        for device_id, event_id in events:
+            by_device.setdefault(device_id, {})[event_id] = None
+        now = datetime.now(UTC)
+        for device_id, unique in by_device.items():
+            ids = list(unique)
+            for start in range(0, len(ids), MAX_RECEIVED_IDS):
+                payload = received_payload(ids[start : start + MAX_RECEIVED_IDS], now)
+                self.client.publish(received_topic(device_id), payload, qos=1)
 
     async def stop(self) -> None:
         self.client.disconnect()

@@ -4,6 +4,9 @@
     carebell/v1/devices/{device_id}/status   device → server, retained, JSON StatusPayload;
                                              also the device's MQTT last will ("offline")
     carebell/v1/devices/{device_id}/commands server → device, QoS 1, JSON CommandPayload
+    carebell/v1/devices/{device_id}/received server → device, QoS 1, JSON ReceivedPayload
+                                             (the events now stored: the device may forget
+                                             them; until then it sends them again)
     carebell/v1/devices/{device_id}/voice/down  server → device, QoS 1, JSON VoiceDownPayload
     carebell/v1/devices/{device_id}/voice/up    device → server, QoS 1, JSON VoiceUpPayload
                                              (call signalling: WebRTC offers, answers, hang-ups)
@@ -16,9 +19,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -40,6 +44,8 @@ _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 
 
 COMMANDS_FILTER = f"{TOPIC_ROOT}/+/commands"
+RECEIVED_FILTER = f"{TOPIC_ROOT}/+/received"
+MAX_RECEIVED_IDS = 500  # one batch of the gateway's at most
 
 
 VOICE_UP_FILTER = f"{TOPIC_ROOT}/+/voice/up"
@@ -58,6 +64,10 @@ def voice_up_topic(device_id: str) -> str:
 
 def commands_topic(device_id: str) -> str:
     return f"{TOPIC_ROOT}/{device_id}/commands"
+
+
+def received_topic(device_id: str) -> str:
+    return f"{TOPIC_ROOT}/{device_id}/received"
 
 
 def events_topic(device_id: str) -> str:
@@ -116,6 +126,35 @@ class CommandPayload(BaseModel):
     eta_s: int | None = Field(default=None, ge=0, description="caregiver_on_the_way only.")
     text_zh: str = Field(description="What a screen shows or a speaker says, in Chinese.")
     text_en: str
+
+
+class ReceivedPayload(BaseModel):
+    """The server has stored these events of the device (committed to its
+    database): the device may forget them. An event the device sent and has not
+    seen here after a while, or after a reconnect, it sends again with the same
+    event_id (a repeat is recognised and stored once)."""
+
+    model_config = ConfigDict(extra="forbid", title="CareBell events received (v1)")
+
+    type: Literal["received"] = "received"
+    event_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        min_length=1, max_length=MAX_RECEIVED_IDS
+    )
+    ts: AwareDatetime = Field(description="When the server stored them.")
+
+
+def received_payload(event_ids: Sequence[str], ts: datetime) -> bytes:
+    """What the server sends a device once its events are stored."""
+    body = {"type": "received", "event_ids": list(event_ids), "ts": ts.isoformat()}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def parse_received(payload: bytes) -> list[str]:
+    """The event ids a ``received`` message confirms (used by devices and simulators)."""
+    try:
+        return ReceivedPayload.model_validate(_load_json(payload, 65536)).event_ids
+    except ValidationError as exc:
+        raise PayloadError("invalid", _explain(exc)) from exc
 
 
 _SDP = Field(

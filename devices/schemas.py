@@ -8,6 +8,7 @@ from pathlib import Path
 from devices.protocol import (
     CommandPayload,
     DeviceEventPayload,
+    ReceivedPayload,
     StatusPayload,
     VoiceDownPayload,
     VoiceUpPayload,
@@ -22,6 +23,7 @@ def main() -> None:
         (DeviceEventPayload, "device-event"),
         (StatusPayload, "device-status"),
         (CommandPayload, "device-command"),
+        (ReceivedPayload, "device-received"),
         (VoiceDownPayload, "device-voice-down"),
         (VoiceUpPayload, "device-voice-up"),
     )

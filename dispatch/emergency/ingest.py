@@ -24,7 +24,7 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_, u
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, SQLModel
 
-from devices.protocol import parse_event, parse_status, parse_topic
+from devices.protocol import DeviceEvent, parse_event, parse_status, parse_topic
 from dispatch.domain import device_rules
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.device_effects import (
@@ -44,7 +44,7 @@ from dispatch.store.audit import alert_record, close_alert
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Device
 
-__all__ = ["STORE_UNAVAILABLE", "Inbound", "Ingest", "Outcome"]
+__all__ = ["STORE_UNAVAILABLE", "Inbound", "Ingest", "Outcome", "Stored"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,15 @@ class Inbound:
     received_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A committed batch: one outcome per message, and the events it holds now
+    (stored by it or before: duplicates too), to tell their devices."""
+
+    outcomes: list[Outcome]
+    received: list[tuple[str, str]]  # (device id, event id)
+
+
 def read(message: Inbound) -> Message:
     """Parse a message's topic and payload (pure): an event, a status, or refused."""
     device_id = None
@@ -114,6 +123,10 @@ class Ingest:
         self.tz = tz  # quiet hours are the city's local time
 
     def store_batch(self, batch: Sequence[Inbound]) -> list[Outcome]:
+        """Store every message of the batch; return its outcomes once committed."""
+        return self.store(batch).outcomes
+
+    def store(self, batch: Sequence[Inbound]) -> Stored:
         """Store every message of the batch; return when all of it is committed.
 
         Optimistic first: what the batch needs is loaded up front, each message is
@@ -125,14 +138,16 @@ class Ingest:
         messages = [read(m) for m in batch]
         try:
             with self.db.session() as session:
-                return self._store_together(session, batch, messages)
+                outcomes = self._store_together(session, batch, messages)
+            return Stored(outcomes, _received(messages, outcomes))
         except IntegrityError:
             log.info("an event of this batch was stored meanwhile; storing it message by message")
         except STORE_UNAVAILABLE:
             raise  # nothing is acknowledged; the gateway tries the batch again
         except Exception:
             log.exception("storing a batch failed; storing it message by message")
-        return self.store_each(batch)
+        outcomes = self.store_each(batch)
+        return Stored(outcomes, _received(messages, outcomes))
 
     def store_each(self, batch: Sequence[Inbound]) -> list[Outcome]:
         """Store the batch message by message, each in a savepoint of its own (the
@@ -244,6 +259,15 @@ class Ingest:
         return Outcome.RAISED
 
 
+def _received(messages: list[Message], outcomes: list[Outcome]) -> list[tuple[str, str]]:
+    """The events a committed batch holds: every one not refused."""
+    return [
+        (m.device_id, m.event_id)
+        for m, outcome in zip(messages, outcomes, strict=True)
+        if isinstance(m, DeviceEvent) and outcome is not Outcome.REJECTED
+    ]
+
+
 def _device_of(message: Message) -> str | None:
     return message.device_id
 
@@ -261,11 +285,7 @@ def load(
     their devices, and which of their events are already stored."""
     messages = list(messages)
     device_ids = {m.device_id for m in messages if m.device_id is not None}
-    pairs = [
-        (m.device_id, m.event_id)
-        for m in messages
-        if not isinstance(m, Refused) and hasattr(m, "event_id")
-    ]
+    pairs = [(m.device_id, m.event_id) for m in messages if isinstance(m, DeviceEvent)]
     views = _views(session, device_ids) if device_ids else {}
     stored: set[tuple[str, str]] = set()
     if pairs:

@@ -29,7 +29,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from dispatch.domain.catalog import Catalog
-from dispatch.emergency.ingest import Inbound, Ingest, Outcome
+from dispatch.emergency.ingest import Inbound, Ingest, Stored
 from dispatch.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,10 @@ class IngestConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class Stored:
-    """A committed batch: one outcome per message, and why messages were refused."""
+class _Answer:
+    """A committed batch, and why messages were refused."""
 
-    outcomes: list[Outcome]
+    stored: Stored
     rejected: dict[str, int]  # reason -> messages
 
 
@@ -78,19 +78,19 @@ class IngestProcess:
         # imports CareBell (seconds on a busy machine), which would hold the loop.
         await asyncio.to_thread(lambda: self._pool.submit(_ready).result())
 
-    async def store_batch(self, batch: list[tuple[str, bytes]], at: datetime) -> list[Outcome]:
-        """Return the outcomes once the helper has committed the whole batch."""
+    async def store(self, batch: list[tuple[str, bytes]], at: datetime) -> Stored:
+        """Return once the helper has committed the whole batch."""
         loop = asyncio.get_running_loop()
         try:
-            stored = await loop.run_in_executor(self._pool, _store, batch, at)
+            answer = await loop.run_in_executor(self._pool, _store, batch, at)
         except BrokenProcessPool:
             log.error("the ingest process died; starting another and storing the batch again")
             self._pool.shutdown(wait=False)
             self._pool = self._start()
-            stored = await loop.run_in_executor(self._pool, _store, batch, at)
-        for reason, n in stored.rejected.items():
+            answer = await loop.run_in_executor(self._pool, _store, batch, at)
+        for reason, n in answer.rejected.items():
             self.on_rejected(reason, n)
-        return stored.outcomes
+        return answer.stored
 
     def close(self) -> None:
         """Wait for the batch in flight, then stop the helper."""
@@ -129,8 +129,8 @@ def _count_rejected(reason: str) -> None:
     _rejected[reason] += 1
 
 
-def _store(batch: list[tuple[str, bytes]], at: datetime) -> Stored:
+def _store(batch: list[tuple[str, bytes]], at: datetime) -> _Answer:
     assert _ingest is not None, "the helper's initializer builds the ingest"
     _rejected.clear()
-    outcomes = _ingest.store_batch([Inbound(topic, payload, at) for topic, payload in batch])
-    return Stored(outcomes, dict(_rejected))
+    stored = _ingest.store([Inbound(topic, payload, at) for topic, payload in batch])
+    return _Answer(stored, dict(_rejected))

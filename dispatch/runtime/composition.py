@@ -87,16 +87,21 @@ class Services:
         started = time.perf_counter()
         try:
             if self.ingest_process is not None:
-                outcomes = await self.ingest_process.store_batch(batch, at)
+                stored = await self.ingest_process.store(batch, at)
             else:
                 inbound = [Inbound(topic, payload, at) for topic, payload in batch]
-                outcomes = await self.db.run(self.ingest.store_batch, inbound)
+                stored = await self.db.run(self.ingest.store, inbound)
         except Exception:
             metrics.BATCH_FAILURES.inc()
             raise
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(batch))
+        outcomes = stored.outcomes
         metrics.count(outcomes)
+        if self.gateway is not None and self.settings.device_receipts:
+            # End to end: each device hears which of its events are committed, and
+            # sends again what it does not hear of (docs/devices.md).
+            self.gateway.tell_received(stored.received)
         if {Outcome.RAISED, Outcome.MERGED, Outcome.CLOSED} & set(outcomes):
             # Published beside, not before, the broker's acknowledgement: the batch
             # is committed, and the next batch need not wait for Redis.

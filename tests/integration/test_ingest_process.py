@@ -46,8 +46,10 @@ async def test_helper_stores_like_the_server_and_reports_refusals(
     at = datetime.now(UTC)
     press = (events_topic(city.device_id), event_payload("e1", "press", at))
     before = rejected("not_json")
-    outcomes = await helper.store_batch([press, press, (press[0], b"{oops")], at)
-    assert outcomes == [Outcome.RAISED, Outcome.DUPLICATE, Outcome.REJECTED]
+    stored = await helper.store([press, press, (press[0], b"{oops")], at)
+    assert stored.outcomes == [Outcome.RAISED, Outcome.DUPLICATE, Outcome.REJECTED]
+    # Both copies are held now: the device hears of each (it cannot tell which arrived).
+    assert stored.received == [(city.device_id, "e1"), (city.device_id, "e1")]
     assert rejected("not_json") == before + 1
 
 
@@ -63,5 +65,5 @@ async def test_a_helper_that_dies_is_replaced_and_the_batch_stored_once(
         os.kill(pid, signal.SIGKILL)
     at = datetime.now(UTC)
     press = (events_topic(city.device_id), event_payload("e1", "press", at))
-    assert await helper.store_batch([press], at) == [Outcome.RAISED]
-    assert await helper.store_batch([press], at) == [Outcome.DUPLICATE]
+    assert (await helper.store([press], at)).outcomes == [Outcome.RAISED]
+    assert (await helper.store([press], at)).outcomes == [Outcome.DUPLICATE]

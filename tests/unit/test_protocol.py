@@ -13,13 +13,17 @@ from hypothesis import strategies as st
 
 from devices.protocol import (
     MAX_PAYLOAD_BYTES,
+    MAX_RECEIVED_IDS,
     CommandPayload,
     DeviceEventPayload,
+    ReceivedPayload,
     StatusPayload,
     event_payload,
     parse_event,
+    parse_received,
     parse_status,
     parse_topic,
+    received_payload,
 )
 from dispatch.errors import PayloadError
 
@@ -142,8 +146,23 @@ def test_encoded_events_round_trip(event_id: str, type_: str, ts: datetime) -> N
         (DeviceEventPayload, "device-event.schema.json"),
         (StatusPayload, "device-status.schema.json"),
         (CommandPayload, "device-command.schema.json"),
+        (ReceivedPayload, "device-received.schema.json"),
     ],
 )
 def test_documented_json_schema_is_the_one_enforced(model: type, name: str) -> None:
     documented = json.loads((SCHEMAS / name).read_text())
     assert documented == model.model_json_schema(), "regenerate with: python -m devices.schemas"
+
+
+@given(st.lists(st.text(min_size=1, max_size=128), min_size=1, max_size=MAX_RECEIVED_IDS))
+def test_receipts_round_trip(event_ids: list[str]) -> None:
+    ts = datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
+    assert parse_received(received_payload(event_ids, ts)) == event_ids
+
+
+def test_an_empty_or_oversized_receipt_is_refused() -> None:
+    ts = datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
+    for ids in ([], ["x"] * (MAX_RECEIVED_IDS + 1)):
+        with pytest.raises(PayloadError) as refused:
+            parse_received(received_payload(ids, ts))
+        assert refused.value.reason == "invalid"
