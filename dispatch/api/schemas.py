@@ -12,19 +12,6 @@ from devices.protocol import DEVICE_ID_PATTERN
 from dispatch.domain.model import TransportMode
 
 
-class ElderCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
-    phone: str = Field(default="", max_length=40)
-    address: str = Field(min_length=1, max_length=300)
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    district: str = ""
-    street: str = ""
-    community: str = ""
-    notes: str = Field(default="", max_length=2000)
-
-
 class DeviceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=f"^{DEVICE_ID_PATTERN}$")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
+from dispatch.domain.areas import CITY_WIDE, Place, covers, covers_district
+
 
 class Role(StrEnum):
     OPERATOR = "operator"  # call centre: alerts in their areas
@@ -24,7 +26,9 @@ class Principal:
 
     username: str
     role: Role
-    areas: frozenset[str] = frozenset()  # districts an operator covers
+    # Area keys (dispatch/domain/areas.py) an operator covers: a district, a street,
+    # a community, or "*" for the whole city.
+    areas: frozenset[str] = frozenset()
     caregiver_id: UUID | None = None
 
     def __post_init__(self) -> None:
@@ -33,10 +37,21 @@ class Principal:
 
     @property
     def sees_every_area(self) -> bool:
-        return self.role in (Role.SUPERVISOR, Role.ADMIN)
+        return self.role in (Role.SUPERVISOR, Role.ADMIN) or (
+            self.role is Role.OPERATOR and CITY_WIDE in self.areas
+        )
 
     def may_see_area(self, district: str) -> bool:
-        return self.sees_every_area or (self.role is Role.OPERATOR and district in self.areas)
+        """Records kept by district (alerts): only a scope over the whole district."""
+        return self.sees_every_area or (
+            self.role is Role.OPERATOR and any(covers_district(s, district) for s in self.areas)
+        )
+
+    def may_see_place(self, place: Place) -> bool:
+        """An elder's record: any of the operator's areas at or above where they live."""
+        return self.sees_every_area or (
+            self.role is Role.OPERATOR and any(covers(s, place) for s in self.areas)
+        )
 
     def visible_areas(self, all_areas: Iterable[str]) -> frozenset[str] | None:
         """The districts to filter on, or None for no filter."""

@@ -21,6 +21,7 @@ from sqlmodel import col, delete, select
 from dispatch.domain.access import Principal, Role
 from dispatch.domain.passwords import password_problems
 from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound
+from dispatch.registry.areas import check_known
 from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver, SessionToken, UserAccount
 
@@ -144,6 +145,7 @@ def add_account(
         raise InvalidInput(problems)
     given = password if password is not None else one_time_password()
     with db.read() as session:
+        check_known(session, new.areas)
         if session.exec(select(UserAccount).where(UserAccount.username == new.username)).first():
             raise Conflict(f"user {new.username!r} already exists")
         if new.caregiver_id is not None and session.get(Caregiver, new.caregiver_id) is None:
@@ -208,6 +210,7 @@ def change_account(
         if change.active is not None:
             user.active = change.active
         if change.areas is not None:
+            check_known(session, change.areas)
             user.areas = sorted(set(change.areas))
         if change.display_name is not None:
             user.display_name = change.display_name

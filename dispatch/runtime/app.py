@@ -14,8 +14,10 @@ from dispatch.api.deps import ServerParts, registry_access
 from dispatch.api.routes import (
     actions,
     alerts,
+    areas,
     auth,
     board,
+    elders,
     health,
     homecare,
     me,
@@ -45,6 +47,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)
+    app.include_router(areas.router)
+    app.include_router(elders.router)
     # Before the registry: /caregivers/live must not be read as a caregiver's id.
     app.include_router(board.router)
     # Registry: the call centre reads it, administrators change it.

@@ -73,18 +73,46 @@ def _json() -> Any:
     return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class Area(SQLModel, table=True):
+    """A node of the bureau's area tree (dispatch/domain/areas.py): its key is the
+    path of names below the city ("东城区/和平街道"); the city itself is "*"."""
+
+    key: str = Field(primary_key=True, max_length=200)
+    name: str
+    level: str = Field(max_length=16)  # city | district | street | community
+    parent_key: str | None = Field(default=None, max_length=200, index=True)
+    lat: float | None = None
+    lon: float | None = None
+
+
 class Elder(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # The bureau's own id for the elder (their file number): bulk imports match on it.
+    external_id: str | None = Field(default=None, max_length=64, unique=True, index=True)
     name: str
-    phone: str = ""
+    phone: str = ""  # the number to call first (the landline, or the elder's mobile)
+    phones: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    id_number: str = ""  # 居民身份证号: sensitive (PIPL art. 28), shown whole to admins only
+    birth_date: date | None = None
+    sex: str = ""  # female | male
     address: str
     lat: float
     lon: float
     district: str = Field(default="", index=True)
     street: str = ""
     community: str = ""
+    building: str = ""
+    unit: str = ""
+    room: str = ""
+    living_situation: str = ""  # alone | with_spouse | with_family
+    # 特困, 低保, 低保边缘, 失独, 空巢, 留守, 重残, 高龄 (codes in dispatch/domain/elders.py)
+    hardship: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    economic_status: str = ""  # the subsidy table's column (config/services.yaml)
     notes: str = ""  # key health notes for whoever goes
-    emergency_contact: str = ""  # family to call: who, and the number
+    medicines: str = ""
+    allergies: str = ""
+    family_doctor: str = ""
+    emergency_contact: str = ""  # family to call: the first contact, as one line for the card
     access_notes: str = ""  # how to get in: door code, key with a neighbour
     # What is normal for this elder (a wearable's reports are checked against it).
     heart_rate_min: int | None = None
@@ -94,6 +122,56 @@ class Elder(SQLModel, table=True):
     # whether the elder must be visited every month (living alone, hardship).
     care_level: int = 0
     regular_visits: bool = False
+    # Deactivated (moved away, deceased, in an institution): kept, with every alert
+    # and visit, but no longer served.
+    active: bool = True
+    deactivated_at: datetime | None = _utc(nullable=True)
+    deactivation_reason: str | None = None
+
+
+class ElderContact(SQLModel, table=True):
+    """Someone to call about an elder, in the order to call them."""
+
+    __tablename__ = "elder_contact"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    elder_id: uuid.UUID = Field(foreign_key="elder.id", index=True)
+    position: int  # 0 is called first
+    name: str
+    relation: str = ""  # 女儿, 儿子, 邻居, 社区网格员 …
+    phones: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    role: str = "family"  # family | guardian | neighbour | community | doctor
+    hours: str = ""  # when they can be reached, e.g. "08:00-22:00"; "" any time
+    key_holder: bool = False  # holds a key to the elder's home
+
+
+class RegistryChange(SQLModel, table=True):
+    """Append-only: who changed which fields of a registry record, before and after."""
+
+    __tablename__ = "registry_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(max_length=32)  # elder | caregiver | provider | facility | area
+    entity_id: str = Field(max_length=64, index=True)
+    action: str = Field(max_length=32)  # created | updated | deactivated | anonymised
+    actor: str  # the user name
+    at: datetime = _utc()
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    before: dict[str, Any] = _json()
+    after: dict[str, Any] = _json()
+
+
+class RecordAccess(SQLModel, table=True):
+    """Every read of an elder's full record: who, when, through which screen or call."""
+
+    __tablename__ = "record_access"
+
+    id: int | None = Field(default=None, primary_key=True)
+    elder_id: uuid.UUID = Field(foreign_key="elder.id", index=True)
+    actor: str
+    role: str = Field(max_length=16)
+    at: datetime = _utc()
+    via: str  # "GET /api/v1/elders/{id}", or the screen the page names
 
 
 class Device(SQLModel, table=True):

@@ -57,7 +57,8 @@ def alert_card(
     talks = voice is not None and device is not None and voice.voices.of(device.kind).talks
     return {
         "alert": alert.model_dump(mode="json"),
-        "elder": elder.model_dump(mode="json") if elder else None,
+        # The ID number stays out of the card (docs/privacy.md): the full record has it.
+        "elder": elder.model_dump(mode="json", exclude={"id_number"}) if elder else None,
         "device": device.model_dump(mode="json") if device else None,
         # The elder's number as the phone system dials it (digits, no country code).
         "voice": {"talks": talks, "dial": normalise_number(elder.phone) if elder else None},

@@ -8,10 +8,10 @@ from typing import TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 
 from dispatch.api.deps import ServicesDep, SessionDep
-from dispatch.api.schemas import CaregiverCreate, DeviceCreate, ElderCreate
+from dispatch.api.schemas import CaregiverCreate, DeviceCreate
 from dispatch.registry import provisioning
 from dispatch.store.tables import Caregiver, Device, Elder
 
@@ -26,40 +26,6 @@ def _get_or_404(session: SessionDep, table: type[T], key: object, kind: str) -> 
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{kind} {key} not found")
     return row
-
-
-@router.get("/elders", response_model=list[Elder])
-def list_elders(
-    session: SessionDep,
-    district: str | None = None,
-    q: str | None = Query(None, max_length=100, description="part of a name, phone or address"),
-    limit: int = Limit,
-    offset: int = Offset,
-) -> list[Elder]:
-    query = select(Elder).order_by(col(Elder.name), col(Elder.id))
-    if district is not None:
-        query = query.where(Elder.district == district)
-    if q:
-        query = query.where(
-            or_(
-                col(Elder.name).contains(q, autoescape=True),
-                col(Elder.phone).contains(q, autoescape=True),
-                col(Elder.address).contains(q, autoescape=True),
-            )
-        )
-    return list(session.exec(query.offset(offset).limit(limit)).all())
-
-
-@router.get("/elders/{elder_id}", response_model=Elder)
-def get_elder(session: SessionDep, elder_id: uuid.UUID) -> Elder:
-    return _get_or_404(session, Elder, elder_id, "elder")
-
-
-@router.post("/elders", response_model=Elder, status_code=status.HTTP_201_CREATED)
-def create_elder(session: SessionDep, body: ElderCreate) -> Elder:
-    elder = Elder(**body.model_dump())
-    session.add(elder)
-    return elder
 
 
 @router.get("/devices", response_model=list[Device])

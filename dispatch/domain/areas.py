@@ -1,0 +1,82 @@
+"""The bureau's areas as a tree (pure): city → district → street (街道) → community (社区).
+
+An area is named by its key, the path of names below the city joined by "/":
+"东城区", "东城区/和平街道", "东城区/和平街道/和平里社区"; the whole city is "*".
+Operators and supervisors are scoped to any node and see everything below it:
+that is :func:`covers`, the one rule every read model asks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+CITY_WIDE = "*"
+SEPARATOR = "/"
+
+
+class AreaLevel(StrEnum):
+    CITY = "city"
+    DISTRICT = "district"
+    STREET = "street"
+    COMMUNITY = "community"
+
+
+# The level of a key with this many parts (the city has none).
+LEVELS = (AreaLevel.CITY, AreaLevel.DISTRICT, AreaLevel.STREET, AreaLevel.COMMUNITY)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where an elder lives, as far as the areas go ("" where not known)."""
+
+    district: str
+    street: str = ""
+    community: str = ""
+
+    def __post_init__(self) -> None:
+        if self.community and not self.street:
+            raise ValueError("a community lies in a street: name the street")
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        named = (self.district, self.street, self.community)
+        return tuple(p for p in named if p)
+
+    @property
+    def key(self) -> str:
+        return SEPARATOR.join(self.parts) or CITY_WIDE
+
+
+def parts_of(key: str) -> tuple[str, ...]:
+    """The names along an area's key; () for the whole city. ValueError if malformed."""
+    if key == CITY_WIDE:
+        return ()
+    parts = tuple(key.split(SEPARATOR))
+    if not 1 <= len(parts) <= 3 or any(not p.strip() or p != p.strip() for p in parts):
+        raise ValueError(f"an area key is district[/street[/community]] or '*', not {key!r}")
+    return parts
+
+
+def level_of(key: str) -> AreaLevel:
+    return LEVELS[len(parts_of(key))]
+
+
+def parent_of(key: str) -> str | None:
+    parts = parts_of(key)
+    if not parts:
+        return None
+    return SEPARATOR.join(parts[:-1]) or CITY_WIDE
+
+
+def covers(scope: str, place: Place) -> bool:
+    """Whether someone scoped to ``scope`` may see what lies at ``place``."""
+    wanted = parts_of(scope)
+    return place.parts[: len(wanted)] == wanted
+
+
+def covers_district(scope: str, district: str) -> bool:
+    """Whether ``scope`` covers the whole of ``district`` (records kept by district only,
+    such as alerts, are shown to a scope only when it covers all of the district)."""
+    wanted = parts_of(scope)
+    return len(wanted) <= 1 and covers(scope, Place(district))

@@ -1,0 +1,74 @@
+"""The area tree's one rule: a scope sees what lies at or below it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from dispatch.domain.access import Principal, Role
+from dispatch.domain.areas import (
+    CITY_WIDE,
+    AreaLevel,
+    Place,
+    covers,
+    covers_district,
+    level_of,
+    parent_of,
+    parts_of,
+)
+from dispatch.domain.elders import mask_id_number
+
+HOME = Place("东城区", "和平街道", "和平里社区")
+
+
+def test_a_scope_covers_everything_below_it_and_nothing_beside_it() -> None:
+    assert covers(CITY_WIDE, HOME)
+    assert covers("东城区", HOME)
+    assert covers("东城区/和平街道", HOME)
+    assert covers("东城区/和平街道/和平里社区", HOME)
+    assert not covers("东城区/和平街道/望湖社区", HOME)
+    assert not covers("东城区/望湖街道", HOME)
+    assert not covers("西城区", HOME)
+    # A place known only to its district is not inside any of its streets.
+    assert not covers("东城区/和平街道", Place("东城区"))
+
+
+def test_records_kept_by_district_need_a_scope_over_the_whole_district() -> None:
+    assert covers_district("东城区", "东城区")
+    assert covers_district(CITY_WIDE, "东城区")
+    assert not covers_district("东城区/和平街道", "东城区")
+
+
+def test_keys_name_their_level_and_parent() -> None:
+    assert level_of(CITY_WIDE) is AreaLevel.CITY
+    assert level_of("东城区/和平街道") is AreaLevel.STREET
+    assert parent_of("东城区/和平街道") == "东城区"
+    assert parent_of("东城区") == CITY_WIDE
+    assert parent_of(CITY_WIDE) is None
+    for bad in ["", "a//b", "a/b/c/d", " a"]:
+        with pytest.raises(ValueError, match="area key"):
+            parts_of(bad)
+
+
+def test_operators_see_places_under_their_areas_supervisors_everywhere() -> None:
+    street = Principal("op", Role.OPERATOR, frozenset({"东城区/和平街道"}))
+    assert street.may_see_place(HOME)
+    assert not street.may_see_place(Place("东城区", "望湖街道"))
+    assert not street.may_see_area("东城区")  # alerts: the whole district only
+    city = Principal("op2", Role.OPERATOR, frozenset({CITY_WIDE}))
+    assert city.sees_every_area
+    assert Principal("sup", Role.SUPERVISOR).may_see_place(HOME)
+    caregiver = Principal("cg", Role.CAREGIVER, caregiver_id=uuid.uuid4())
+    assert not caregiver.may_see_place(HOME)
+
+
+def test_a_community_needs_its_street() -> None:
+    with pytest.raises(ValueError, match="street"):
+        Place("东城区", "", "和平里社区")
+
+
+def test_id_numbers_are_masked_to_region_and_last_four() -> None:
+    assert mask_id_number("330102194403150023") == "330102********0023"
+    assert mask_id_number("") == ""
+    assert mask_id_number("12345") == "*****"
