@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -52,7 +53,12 @@ class Settings(BaseSettings):
     # Prefix of every Redis key, so several deployments or tests can share one server.
     redis_prefix: str = "carebell"
 
-    mqtt_client_id: str = "carebell-gateway"
+    # The gateway's MQTT client id, which names its persistent session on the broker:
+    # unique per process. Empty: carebell-<host name>-<replica>, so a process keeps
+    # its session across restarts and two processes never take each other's.
+    mqtt_client_id: str = Field(default="", max_length=128)
+    # Which of several processes on one host this is (0, 1, 2, ...).
+    replica: int = Field(default=0, ge=0)
     mqtt_protocol: Literal["5", "3.1.1"] = "5"
     mqtt_session_expiry_s: int = 7 * 24 * 3600
     # MQTT 5 shared-subscription group; empty means a plain subscription.
@@ -98,6 +104,11 @@ class Settings(BaseSettings):
     # phone registers with, as sip:<operator>@<domain>; unset: no phone line.
     voice_sip_ws_url: str | None = Field(default=None, pattern=r"^wss?://")
     voice_sip_domain: str = "carebell.local"
+
+    @property
+    def gateway_client_id(self) -> str:
+        """The MQTT client id (and Redis consumer name) of this process's gateway."""
+        return self.mqtt_client_id or f"carebell-{socket.gethostname()}-{self.replica}"
 
     @field_validator("database_url")
     @classmethod

@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[list[tuple[str, bytes]]], Awaitable[None]]
 RETRY_FIRST_S, RETRY_MAX_S = 0.5, 10.0  # a failed batch is tried again after these
+SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT reason: a client with our id connected
+SHORT_LIVED_S, SHORT_LIVED_BEFORE_ERROR = 10.0, 3  # connections closed this soon, in a row
+ONE_ID_PER_PROCESS = (
+    "Each process needs its own client id: set CAREBELL_REPLICA (0, 1, 2, ...) or"
+    " CAREBELL_MQTT_CLIENT_ID differently per process."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,9 @@ class MqttGateway:
     ) -> None:
         self.address = BrokerAddress.parse(url)
         self.handler = handler
+        self.client_id = client_id
+        self._connected_at = time.monotonic()
+        self._short_lived = 0  # connections in a row the broker closed soon after opening
         self.max_batch = max_batch
         # More than one only when the handler stores batches in arrival order (one
         # helper process): the next batch is handed over while the last commits.
@@ -240,6 +249,7 @@ class MqttGateway:
             log.error("broker refused the gateway: %s", reason_code)
             return
         self._connection += 1
+        self._connected_at = time.monotonic()
         if self._v5:
             client.subscribe([(f, SubscribeOptions(qos=1)) for f in self.filters])
         else:
@@ -255,7 +265,28 @@ class MqttGateway:
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any
     ) -> None:
-        log.warning("gateway disconnected from broker: %s", reason_code)
+        lasted_s = time.monotonic() - self._connected_at
+        self._short_lived = self._short_lived + 1 if lasted_s < SHORT_LIVED_S else 0
+        if getattr(reason_code, "value", None) == SESSION_TAKEN_OVER:
+            log.error(
+                "the broker gave this gateway's session (client id %r) to another connection"
+                " with the same id. %s",
+                self.client_id,
+                ONE_ID_PER_PROCESS,
+            )
+        elif self._short_lived >= SHORT_LIVED_BEFORE_ERROR:
+            # Mosquitto 2.0 closes a taken-over session without saying why (no 142):
+            # the two owners of one id then knock each other off, again and again.
+            log.error(
+                "the broker closed this gateway's connection %d times within %.0f s of opening"
+                " it: most often another process uses the same client id %r. %s",
+                self._short_lived,
+                SHORT_LIVED_S,
+                self.client_id,
+                ONE_ID_PER_PROCESS,
+            )
+        else:
+            log.warning("gateway disconnected from broker: %s", reason_code)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         self._inbox.append(

@@ -169,7 +169,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         services.gateway = MqttGateway(
             settings.mqtt_url,
             handler=services.store_messages,
-            client_id=settings.mqtt_client_id,
+            client_id=settings.gateway_client_id,
             protocol=settings.mqtt_protocol,
             session_expiry_s=settings.mqtt_session_expiry_s,
             share_group=settings.mqtt_share_group,
@@ -209,7 +209,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             await gateway.start()
             loops.start("gateway", lambda: gateway.run())
             relay = services.command_relay = CommandRelay(
-                bus, gateway.publish, consumer=settings.mqtt_client_id
+                bus, gateway.publish, consumer=settings.gateway_client_id
             )
             loops.start("device-commands", lambda: relay.run())
             devices = services.device_supervision = Supervisor(db, services.ingest)

@@ -203,3 +203,60 @@ async def test_unreachable_broker_is_a_clear_error() -> None:
     gateway = MqttGateway(f"mqtt://127.0.0.1:{port}", handler=lambda b: asyncio.sleep(0))  # type: ignore[arg-type,return-value]
     with pytest.raises(Exception, match=f"127.0.0.1:{port} unavailable"):
         await gateway.start()
+
+
+async def test_a_second_gateway_with_the_same_client_id_is_named_as_the_cause(
+    private_mosquitto: local_services.LocalServer,
+    store: Database,
+    gateway_id: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handler = committing_handler(store)
+    first = await start_gateway(private_mosquitto.url, handler, gateway_id)
+    second = MqttGateway(private_mosquitto.url, handler=handler, client_id=gateway_id)
+    try:
+        await second.start()
+
+        def taken_over() -> list[str]:
+            return [
+                r.getMessage()
+                for r in caplog.records
+                if r.levelname == "ERROR" and "CAREBELL_REPLICA" in r.getMessage()
+            ]
+
+        async def named() -> list[str]:
+            return taken_over()
+
+        [message, *_] = await wait_until(named, timeout_s=30)
+        assert repr(gateway_id) in message
+    finally:
+        await second.stop()
+        await first.stop()
+
+
+async def test_gateways_of_two_replicas_keep_their_sessions(
+    private_mosquitto: local_services.LocalServer,
+    store: Database,
+    running: list[asyncio.Task[None]],
+) -> None:
+    ids = [Settings(replica=n).gateway_client_id for n in (1, 2)]
+    assert ids[0] != ids[1]
+    handler = committing_handler(store)
+    gateways = [await start_gateway(private_mosquitto.url, handler, i, "g") for i in ids]
+    running.extend(asyncio.create_task(g.run()) for g in gateways)
+    publisher = DevicePublisher(private_mosquitto.url)
+    publisher.connect()
+    try:
+        city = seed_small_city(store)
+        for n in range(10):
+            await asyncio.to_thread(publisher.publish_event, city.device_id, "press", f"p{n}")
+        await wait_until(lambda: counted(store, DeviceEvent, 10))
+        assert all(g.is_connected for g in gateways)
+    finally:
+        publisher.close()
+        for gateway in gateways:
+            await gateway.stop()
+    log = (private_mosquitto.workdir / "mosquitto.log").read_text()
+    for client_id in ids:
+        assert f"as {client_id} " in log  # "New client connected from ... as <id> (p5, ...)"
+    assert "already connected" not in log

@@ -57,7 +57,7 @@ class ServerProcess:
 @pytest.fixture
 def two_servers(
     postgres_url: str,
-    mosquitto: local_services.LocalServer,
+    private_mosquitto: local_services.LocalServer,
     redis_server: local_services.LocalServer,
     tmp_path: Path,
 ) -> Iterator[tuple[ServerProcess, ServerProcess, Database]]:
@@ -67,7 +67,7 @@ def two_servers(
     common = {
         **os.environ,
         "CAREBELL_DATABASE_URL": postgres_url,
-        "CAREBELL_MQTT_URL": mosquitto.url,
+        "CAREBELL_MQTT_URL": private_mosquitto.url,
         "CAREBELL_REDIS_URL": redis_server.url,
         "CAREBELL_REDIS_PREFIX": f"two-{tag}",
         "CAREBELL_MQTT_SHARE_GROUP": f"g{tag}",
@@ -78,7 +78,8 @@ def two_servers(
             {
                 **common,
                 "CAREBELL_HTTP_PORT": str(local_services.free_port()),
-                "CAREBELL_MQTT_CLIENT_ID": f"gw-{tag}-{i}",
+                # No client id: each derives its own from the host name and its replica.
+                "CAREBELL_REPLICA": str(i),
             },
             tmp_path / f"server{i}.log",
         )
@@ -96,7 +97,7 @@ def two_servers(
 
 async def test_two_processes_serve_one_consistent_stream(
     two_servers: tuple[ServerProcess, ServerProcess, Database],
-    mosquitto: local_services.LocalServer,
+    private_mosquitto: local_services.LocalServer,
 ) -> None:
     a, b, db = two_servers
     city = seed_small_city(db)
@@ -108,7 +109,7 @@ async def test_two_processes_serve_one_consistent_stream(
     await caregiver.send(type="position", lat=CENTER[0] + 0.0045, lon=CENTER[1])
     await board_a.next("caregiver.position")  # written by B, seen through A
 
-    publisher = DevicePublisher(mosquitto.url)
+    publisher = DevicePublisher(private_mosquitto.url)
     publisher.connect()
     await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
     publisher.close()
@@ -145,3 +146,6 @@ async def test_two_processes_serve_one_consistent_stream(
     assert from_a == from_b
     for client in (board_a, board_b, caregiver):
         await client.close()
+    # Each kept its own session: the broker never closed one for the other.
+    broker_log = (private_mosquitto.workdir / "mosquitto.log").read_text()
+    assert "already connected" not in broker_log

@@ -104,3 +104,11 @@ def test_an_option_beats_the_environment_which_beats_the_file_which_beats_the_de
         (tmp_path / "carebell.toml").write_text(f"http_port = {file}\n")
         monkeypatch.setenv("CAREBELL_CONFIG_FILE", str(tmp_path / "carebell.toml"))
     assert settings_with(http_port=option).http_port == expected
+
+
+def test_each_replica_on_a_host_gets_its_own_gateway_client_id() -> None:
+    ids = {Settings(replica=n).gateway_client_id for n in range(3)}
+    assert len(ids) == 3
+    assert all(i.startswith("carebell-") for i in ids)
+    assert Settings(replica=2).gateway_client_id == Settings(replica=2).gateway_client_id
+    assert Settings(mqtt_client_id="gw-east-1", replica=2).gateway_client_id == "gw-east-1"
