@@ -32,6 +32,7 @@ from dispatch.runtime.catalog_file import load_catalog
 from dispatch.runtime.loops import LoopSupervisor
 from dispatch.runtime.stall_probe import StallProbe
 from dispatch.store.db import Database
+from dispatch.voice import record as voice_record
 from dispatch.voice.capability import load_voice_catalog
 from dispatch.voice.service import VoiceService
 
@@ -239,6 +240,13 @@ async def _start_voice(services: Services, loops: LoopSupervisor) -> None:
         if services.voice is not None:
             await services.voice.from_device(signal)
 
+    # Calls live in this process's memory: those it left open when it stopped are over.
+    stale = await services.db.run(
+        voice_record.close_stale_calls, services.db, settings.mqtt_client_id, datetime.now(UTC)
+    )
+    if stale:
+        log.warning("voice: %d call(s) the last run left open ended (server_restart)", len(stale))
+        await services.after_change()
     link = MqttVoiceLink(settings.mqtt_url, from_device)
     voice = VoiceService(
         services.db,
@@ -246,6 +254,7 @@ async def _start_voice(services: Services, loops: LoopSupervisor) -> None:
         link,
         services.after_change,
         ring_timeout_s=settings.voice_ring_timeout_s,
+        server_id=settings.mqtt_client_id,
     )
     services.voice = voice
 

@@ -418,6 +418,9 @@ class VoiceCall(SQLModel, table=True):
     ended_at: datetime | None = _utc(nullable=True)
     end_reason: str | None = None
     recording: str | None = None  # file name under the recordings folder
+    # The server process that relays the call (its MQTT client id, stable across
+    # restarts): calls live in its memory, so it closes its own left open at start.
+    served_by: str | None = None
     # Quality review: a supervisor's sample of answered calls (two per operator a month).
     sampled_at: datetime | None = _utc(nullable=True)
     reviewed_by: str | None = None

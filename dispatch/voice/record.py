@@ -11,12 +11,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
 from dispatch.store.audit import record_note
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, VoiceCall
-from dispatch.voice.session import Call
+from dispatch.voice.session import Call, EndReason
+
+SERVER_RESTART = EndReason.SERVER_RESTART.value
 
 
 def _detail(call: Call, requested_by: str | None) -> dict[str, Any]:
@@ -41,7 +43,13 @@ def _end_reason(call: Call) -> str | None:
 
 
 def save_milestone(
-    db: Database, call: Call, milestone: str, at: datetime, *, requested_by: str | None = None
+    db: Database,
+    call: Call,
+    milestone: str,
+    at: datetime,
+    *,
+    requested_by: str | None = None,
+    served_by: str | None = None,
 ) -> None:
     """Write the call's row as it now stands and, for an alert's call, its timeline entry."""
     with db.session() as session:
@@ -53,6 +61,7 @@ def save_milestone(
                 host=call.host.id,
                 requested_by=requested_by,
                 started_at=call.started_at,
+                served_by=served_by,
             )
         row.parties = [str(leg.party) for leg in call.legs]
         row.answered_at = call.answered_at
@@ -71,6 +80,56 @@ def save_milestone(
                     at=at,
                     detail=_detail(call, row.requested_by),
                 )
+
+
+def close_stale_calls(db: Database, served_by: str, at: datetime) -> list[uuid.UUID]:
+    """End the calls this server left open when it stopped; the ended call ids.
+
+    A call lives in the memory of the process that relays it, so one open on the
+    record when that process starts again was cut by the restart: it ends now,
+    with reason ``server_restart`` (its end time is when this was noticed, no
+    earlier than the real one), on the alert's timeline like any other end. Rows
+    written before calls named their server are taken to be this server's.
+    """
+    ended: list[uuid.UUID] = []
+    with db.session() as session:
+        query = select(VoiceCall).where(
+            col(VoiceCall.ended_at).is_(None),
+            or_(col(VoiceCall.served_by) == served_by, col(VoiceCall.served_by).is_(None)),
+        )
+        for row in session.exec(query).all():
+            row.ended_at = max(at, row.started_at)
+            row.end_reason = SERVER_RESTART
+            session.add(row)
+            ended.append(row.id)
+            alert = session.get(Alert, row.alert_id) if row.alert_id else None
+            if alert is not None:
+                record_note(
+                    session,
+                    alert,
+                    action="call_ended",
+                    actor=f"operator:{row.host}",
+                    at=at,
+                    detail=_row_detail(row),
+                )
+    return ended
+
+
+def _row_detail(row: VoiceCall) -> dict[str, Any]:
+    """The timeline entry of a call cut by a restart (fields as ``_detail``): how
+    long they talked is not known, so ``talk_s`` stays empty."""
+    ended, answered = row.ended_at, row.answered_at
+    return {
+        "call_id": str(row.id),
+        "host": row.host,
+        "parties": list(row.parties),
+        "requested_by": row.requested_by,
+        "started_at": row.started_at.isoformat(),
+        "answered_at": answered.isoformat() if answered else None,
+        "ended_at": ended.isoformat() if ended else None,
+        "talk_s": None,
+        "end_reason": row.end_reason,
+    }
 
 
 def attach_recording(db: Database, call_id: uuid.UUID, file_name: str) -> VoiceCall | None:

@@ -94,6 +94,7 @@ class VoiceService:
         published: Callable[[], Awaitable[None]],
         *,
         ring_timeout_s: float = 45.0,
+        server_id: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.db = db
@@ -101,6 +102,7 @@ class VoiceService:
         self.device_link = device_link
         self.published = published  # publish what was just written (the outbox)
         self.ring_timeout_s = ring_timeout_s
+        self.server_id = server_id  # on each call's row: who closes it after a restart
         self.clock = clock
         self.calls: dict[uuid.UUID, Call] = {}
         self.requested_by: dict[uuid.UUID, str] = {}
@@ -371,6 +373,7 @@ class VoiceService:
                 milestone,
                 self.clock(),
                 requested_by=requested_by,
+                served_by=self.server_id,
             )
             await self.published()
         # The call's view last: a board told a call ended finds it on the record.

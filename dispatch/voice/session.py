@@ -43,6 +43,7 @@ class EndReason(StrEnum):
     UNAVAILABLE = "unavailable"  # offline, or its media could not be reached
     CANNOT_TALK = "cannot_talk"  # a device kind without speaker and microphone
     FAILED = "failed"  # the media never connected, or dropped
+    SERVER_RESTART = "server_restart"  # the server relaying it stopped (set at its restart)
 
 
 LEG_TRANSITIONS: dict[LegState, frozenset[LegState]] = {

@@ -660,7 +660,8 @@ function callText(record) {
   const whom = (record.detail.parties || []).map((p) => partyName(p) || p).join(", ");
   const talk = record.detail.talk_s != null ? t("voice.talked", { t: fmt.clock(record.detail.talk_s) }) : "";
   const ended = record.action === "call_ended" && !record.detail.answered_at ? t("voice.unanswered") : "";
-  return [whom, talk, ended].filter(Boolean).join(" · ");
+  const cut = record.detail.end_reason === "server_restart" ? t("voice.ended.server_restart") : "";
+  return [whom, talk, ended, cut].filter(Boolean).join(" · ");
 }
 
 function timelineSection(timeline) {
