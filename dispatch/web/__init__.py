@@ -1,5 +1,5 @@
-"""The web pages CareBell serves itself: the operators' board, the home-services page
-and the caregivers' app.
+"""The web pages CareBell serves itself: the operators' board, the home-services page,
+the administrators' pages and the caregivers' app.
 
 Plain HTML, CSS and ES modules with no build step; Leaflet is vendored under
 static/vendor so the map works with no internet (docs/web.md).
@@ -20,6 +20,7 @@ def mount(app: FastAPI) -> None:
     app.mount("/board", StaticFiles(directory=STATIC / "board", html=True), name="board")
     app.mount("/app", StaticFiles(directory=STATIC / "app", html=True), name="app")
     app.mount("/services", StaticFiles(directory=STATIC / "services", html=True), name="services")
+    app.mount("/admin", StaticFiles(directory=STATIC / "admin", html=True), name="admin")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

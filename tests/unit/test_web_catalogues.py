@@ -13,7 +13,12 @@ from dispatch.web import STATIC
 
 CATALOGUES = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in STATIC.glob("i18n/*.json")}
 PAGES = sorted(STATIC.glob("*/index.html"))
-SCRIPTS = [STATIC / "board/board.js", STATIC / "app/app.js", STATIC / "services/services.js"]
+SCRIPTS = [
+    STATIC / "board/board.js",
+    STATIC / "app/app.js",
+    STATIC / "services/services.js",
+    STATIC / "admin/admin.js",
+]
 
 
 class VisibleText(HTMLParser):

@@ -54,8 +54,8 @@ export class Api {
   post = (path, body) => this.request("POST", path, body ?? {});
   put = (path, body) => this.request("PUT", path, body ?? {});
 
-  async request(method, path, body) {
-    const headers = { Accept: "application/json" };
+  async request(method, path, body, extraHeaders = {}) {
+    const headers = { Accept: "application/json", ...extraHeaders };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(path, {

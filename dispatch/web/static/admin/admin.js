@@ -1,0 +1,311 @@
+// Administration for a care bureau: accounts, areas, elders' records, caregivers.
+// Administrators only; every text comes from the catalogues.
+
+import { Api } from "../shared/api.js";
+import { $, fill, h } from "../shared/dom.js";
+import { apply, t } from "../shared/i18n.js";
+import { startPage } from "../shared/page.js";
+
+const api = new Api("carebell.board.session"); // one log-in for the board's pages
+const state = { tab: "users", users: [], areas: [], elders: [], caregivers: [], message: "", editing: null };
+const HARDSHIP = ["tekun", "dibao", "dibao_edge", "shidu", "kongchao", "liushou", "zhongcan", "gaoling"];
+// The record's fields on the form: [name, input type, options].
+const ELDER_FIELDS = [
+  ["name", "text", { required: true, maxlength: 100 }],
+  ["external_id", "text", { maxlength: 64 }],
+  ["id_number", "text", { pattern: "\\d{17}[\\dXx]", maxlength: 18 }],
+  ["birth_date", "date", {}],
+  ["sex", "select", { choices: ["", "female", "male"] }],
+  ["phone", "tel", { maxlength: 40 }],
+  ["address", "text", { required: true, maxlength: 300 }],
+  ["lat", "number", { required: true, step: "any" }],
+  ["lon", "number", { required: true, step: "any" }],
+  ["district", "text", { maxlength: 60 }],
+  ["street", "text", { maxlength: 60 }],
+  ["community", "text", { maxlength: 60 }],
+  ["building", "text", { maxlength: 20 }],
+  ["unit", "text", { maxlength: 20 }],
+  ["room", "text", { maxlength: 20 }],
+  ["living_situation", "select", { choices: ["", "alone", "with_spouse", "with_family"] }],
+  ["economic_status", "text", { maxlength: 40 }],
+  ["care_level", "number", { min: 0, max: 10 }],
+  ["regular_visits", "checkbox", {}],
+  ["heart_rate_min", "number", { min: 20, max: 250 }],
+  ["heart_rate_max", "number", { min: 20, max: 250 }],
+  ["geofence_radius_m", "number", { min: 1, step: "any" }],
+  ["notes", "textarea", { maxlength: 2000 }],
+  ["medicines", "textarea", { maxlength: 2000 }],
+  ["allergies", "text", { maxlength: 1000 }],
+  ["family_doctor", "text", { maxlength: 200 }],
+  ["access_notes", "textarea", { maxlength: 1000 }],
+];
+// Sent at the top level of a change; the rest go in "fields".
+const TOP = new Set(["name", "address", "lat", "lon"]);
+const CONTACT_ROWS = 3;
+
+async function start() {
+  for (const button of document.querySelectorAll("[data-tab]")) {
+    button.addEventListener("click", () => show(button.dataset.tab));
+  }
+  $("#new-user").addEventListener("submit", createUser);
+  $("#new-area").addEventListener("submit", createArea);
+  $("#new-caregiver").addEventListener("submit", createCaregiver);
+  $("#new-elder").addEventListener("click", () => editElder(null));
+  $("#elder-form").addEventListener("submit", saveElder);
+  $("#elder-cancel").addEventListener("click", () => { state.editing = null; render(); });
+  $("#elder-deactivate").addEventListener("click", deactivateElder);
+  $("#elder-search").addEventListener("input", () => loadElders().then(render));
+  await startPage({ api, roles: ["admin"], onEnter: enter, onRender: render, onLeave: () => {} });
+}
+
+async function enter() {
+  $("#user").textContent = api.user.display_name || api.user.username;
+  await load();
+}
+
+async function loadElders() {
+  const q = $("#elder-search").value.trim();
+  state.elders = await api.get(`/api/v1/elders?limit=200${q ? `&q=${encodeURIComponent(q)}` : ""}`);
+}
+
+async function load() {
+  const [users, areas, caregivers] = await Promise.all([
+    api.get("/api/v1/users"),
+    api.get("/api/v1/areas"),
+    api.get("/api/v1/caregivers?limit=1000"),
+  ]);
+  Object.assign(state, { users, areas, caregivers });
+  await loadElders();
+  render();
+}
+
+async function run(work, done) {
+  try {
+    const said = await work();
+    state.message = typeof said === "string" ? said : t(done);
+  } catch (error) {
+    state.message = t("action.failed", { why: error.message });
+  }
+  await load();
+}
+
+function show(tab) {
+  state.tab = tab;
+  render();
+}
+
+// A new or reset account's one-time password is shown here once, to hand over.
+const issued = (user) =>
+  t("admin.one_time", { user: user.username, password: user.one_time_password });
+
+function createUser(event) {
+  event.preventDefault();
+  const form = event.target;
+  const body = {
+    username: form.username.value.trim(),
+    display_name: form.display_name.value.trim(),
+    role: form.role.value,
+    areas: [...form.areas.selectedOptions].map((o) => o.value),
+  };
+  if (body.role === "caregiver") body.caregiver_id = form.caregiver_id.value || null;
+  return run(async () => {
+    const user = await api.post("/api/v1/users", body);
+    form.reset();
+    return issued(user);
+  });
+}
+
+const patchUser = (user, change) =>
+  run(async () => {
+    const updated = await api.request("PATCH", `/api/v1/users/${encodeURIComponent(user.username)}`, change);
+    return change.reset_password ? issued(updated) : t("services.saved");
+  });
+
+function createArea(event) {
+  event.preventDefault();
+  const form = event.target;
+  const body = { name: form.name.value.trim(), parent: form.parent.value || null };
+  return run(async () => {
+    await api.post("/api/v1/areas", body);
+    form.name.value = "";
+  }, "services.saved");
+}
+
+function createCaregiver(event) {
+  event.preventDefault();
+  const form = event.target;
+  const body = {
+    name: form.name.value.trim(),
+    phone: form.phone.value.trim(),
+    skills: form.skills.value.split(/[,，\s]+/).filter(Boolean),
+    shift_start: form.shift_start.value,
+    shift_end: form.shift_end.value,
+    transport: form.transport.value,
+    home_lat: Number(form.home_lat.value),
+    home_lon: Number(form.home_lon.value),
+  };
+  return run(async () => {
+    await api.post("/api/v1/caregivers", body);
+    form.reset();
+  }, "services.saved");
+}
+
+async function editElder(elder) {
+  // The full record is read (and the read logged) only when it is opened.
+  state.editing = elder
+    ? await api.request("GET", `/api/v1/elders/${elder.id}`, undefined, { "X-CareBell-Screen": "admin.elder" })
+    : { contacts: [], hardship: [] };
+  render();
+  $("#elder-form [name=name]").focus();
+}
+
+function elderBody(form) {
+  const top = {};
+  const fields = {};
+  for (const [name, type] of ELDER_FIELDS) {
+    const input = form.querySelector(`[name=${name}]`);
+    let value;
+    if (type === "checkbox") value = input.checked;
+    else if (type === "number") value = input.value === "" ? null : Number(input.value);
+    else value = input.value.trim();
+    if (value === "" && ["external_id", "birth_date", "sex", "living_situation"].includes(name)) value = null;
+    (TOP.has(name) ? top : fields)[name] = value;
+  }
+  fields.hardship = [...form.querySelectorAll("[name=hardship]:checked")].map((b) => b.value);
+  fields.phones = [];
+  const contacts = [];
+  for (const row of form.querySelectorAll(".contact")) {
+    const get = (n) => row.querySelector(`[name=${n}]`);
+    if (!get("c_name").value.trim()) continue;
+    contacts.push({
+      name: get("c_name").value.trim(),
+      relation: get("c_relation").value.trim(),
+      phones: get("c_phone").value.split(/[,，\s]+/).filter(Boolean),
+      hours: get("c_hours").value.trim(),
+      key_holder: get("c_key").checked,
+    });
+  }
+  return { top, fields, contacts };
+}
+
+function saveElder(event) {
+  event.preventDefault();
+  const { top, fields, contacts } = elderBody(event.target);
+  const editing = state.editing;
+  return run(async () => {
+    if (editing.id) {
+      await api.request("PATCH", `/api/v1/elders/${editing.id}`, { ...top, fields, contacts });
+    } else {
+      const clean = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null));
+      await api.post("/api/v1/elders", { ...top, ...clean, contacts });
+    }
+    state.editing = null;
+  }, "services.saved");
+}
+
+function deactivateElder() {
+  const editing = state.editing;
+  if (!editing?.id) return;
+  const reason = $("#deactivate-reason").value;
+  return run(async () => {
+    await api.request("PATCH", `/api/v1/elders/${editing.id}`, { active: false, deactivation_reason: reason });
+    state.editing = null;
+  }, "services.saved");
+}
+
+const areaName = (key) => (key === "*" ? t("admin.city_wide") : key);
+const depth = (key) => (key === "*" ? 0 : key.split("/").length);
+
+function userRow(user) {
+  return h("tr", { "data-user": user.username },
+    h("td", {}, user.username, user.display_name !== user.username ? ` · ${user.display_name}` : ""),
+    h("td", {}, t(`role.${user.role}`)),
+    h("td", {}, user.areas.map(areaName).join("、")),
+    h("td", {}, user.active ? (user.must_change_password ? t("admin.must_change") : t("admin.active")) : t("admin.disabled")),
+    h("td", { class: "actions" },
+      h("button", { type: "button", onclick: () => patchUser(user, { active: !user.active }) },
+        t(user.active ? "admin.disable" : "admin.enable")),
+      h("button", { type: "button", onclick: () => patchUser(user, { reset_password: true }) }, t("admin.reset"))));
+}
+
+function elderInput([name, type, opts]) {
+  const value = state.editing?.[name];
+  let input;
+  if (type === "select") {
+    input = h("select", { name }, opts.choices.map((c) => h("option", { value: c }, c ? t(`admin.v.${c}`) : "–")));
+    input.value = value ?? "";
+  } else if (type === "textarea") {
+    input = h("textarea", { name, rows: 2, maxlength: opts.maxlength });
+    input.value = value ?? "";
+  } else if (type === "checkbox") {
+    input = h("input", { name, type, checked: Boolean(value) });
+  } else {
+    const { required, ...rest } = opts;
+    input = h("input", { name, type, required: required || false, ...rest });
+    input.value = value ?? "";
+  }
+  return h("label", { class: type === "textarea" ? "span2" : null }, h("span", {}, t(`admin.f.${name}`)), input);
+}
+
+function contactRow(contact) {
+  const c = contact ?? {};
+  return h("div", { class: "contact row wrap" },
+    h("input", { name: "c_name", value: c.name ?? "", placeholder: t("admin.f.name"), "aria-label": t("admin.f.name") }),
+    h("input", { name: "c_relation", value: c.relation ?? "", placeholder: t("admin.f.relation"), "aria-label": t("admin.f.relation") }),
+    h("input", { name: "c_phone", value: (c.phones ?? []).join(", "), placeholder: t("admin.f.phone"), "aria-label": t("admin.f.phone") }),
+    h("input", { name: "c_hours", value: c.hours ?? "", placeholder: "08:00-22:00", "aria-label": t("admin.f.hours") }),
+    h("label", {}, h("input", { type: "checkbox", name: "c_key", checked: Boolean(c.key_holder) }), t("admin.f.key_holder")));
+}
+
+function renderElderForm() {
+  const form = $("#elder-form");
+  form.hidden = !state.editing;
+  if (!state.editing) return;
+  const e = state.editing;
+  $("#elder-form-title").textContent = e.id ? t("admin.edit_elder", { name: e.name }) : t("admin.new_elder");
+  fill($("#elder-fields"), ELDER_FIELDS.map(elderInput));
+  fill($("#elder-hardship"), HARDSHIP.map((code) =>
+    h("label", {}, h("input", { type: "checkbox", name: "hardship", value: code, checked: e.hardship.includes(code) }), t(`admin.v.${code}`))));
+  const rows = [...e.contacts];
+  while (rows.length < CONTACT_ROWS) rows.push(null);
+  fill($("#elder-contacts"), rows.map(contactRow));
+  $("#elder-deactivate").hidden = !e.id || !e.active;
+  $("#deactivate-reason").hidden = !e.id || !e.active;
+}
+
+function render() {
+  apply(document);
+  $("#message").textContent = state.message;
+  for (const button of document.querySelectorAll("[data-tab]")) {
+    button.classList.toggle("on", button.dataset.tab === state.tab);
+    $(`#tab-${button.dataset.tab}`).hidden = button.dataset.tab !== state.tab;
+  }
+  fill($("#users"), state.users.map(userRow));
+  const areaOptions = state.areas.map((a) => h("option", { value: a.key }, `${"\u3000".repeat(depth(a.key))}${a.name}`));
+  const chosen = [...$("#user-areas").selectedOptions].map((o) => o.value);
+  fill($("#user-areas"), areaOptions.map((o) => o.cloneNode(true)));
+  for (const option of $("#user-areas").options) option.selected = chosen.includes(option.value);
+  const parent = $("#area-parent").value;
+  fill($("#area-parent"), h("option", { value: "" }, t("admin.no_parent")),
+    state.areas.filter((a) => a.level !== "community").map((a) => h("option", { value: a.key }, `${"\u3000".repeat(depth(a.key))}${a.name}`)));
+  $("#area-parent").value = parent;
+  fill($("#areas"), state.areas.map((a) =>
+    h("li", { style: `margin-left: ${depth(a.key) * 1.2}em`, "data-area": a.key }, a.name, " ", h("small", { class: "muted" }, t(`admin.level.${a.level}`)))));
+  $("#areas-none").hidden = state.areas.length > 0;
+  const cg = $("#user-caregiver").value;
+  fill($("#user-caregiver"), h("option", { value: "" }, "–"), state.caregivers.map((c) => h("option", { value: c.id }, c.name)));
+  $("#user-caregiver").value = cg;
+  fill($("#elders"), state.elders.map((e) =>
+    h("tr", { "data-elder": e.id },
+      h("td", {}, e.name),
+      h("td", {}, [e.district, e.street, e.community].filter(Boolean).join(" / ")),
+      h("td", {}, e.id_number),
+      h("td", {}, e.active ? t("admin.active") : t("admin.inactive")),
+      h("td", {}, h("button", { type: "button", onclick: () => editElder(e) }, t("admin.edit"))))));
+  renderElderForm();
+  fill($("#caregivers"), state.caregivers.map((c) =>
+    h("tr", {}, h("td", {}, c.name), h("td", {}, c.skills.join(", ")),
+      h("td", {}, `${c.shift_start.slice(0, 5)}–${c.shift_end.slice(0, 5)}`), h("td", {}, t(`admin.transport.${c.transport}`)))));
+}
+
+start();

@@ -1,0 +1,187 @@
+"""The administrators' pages in headless Chromium: from a fresh install's first
+administrator to accounts, areas, an elder's record and a caregiver."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from dispatch.domain.access import Role
+from dispatch.registry import accounts
+from tests.conftest import RunningServer
+from tests.helpers import PASSWORD, make_user
+from tests.system.test_web_pages import CHROMIUM, shoot
+
+NEW_PASSWORD = "Brass-otter-lantern-71"
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (scripts/test.sh does)"
+)
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    return sqlite_url
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        await chromium.close()
+
+
+async def first_admin(browser: Browser, server: RunningServer, *, width: int = 1440) -> Page:
+    """The first administrator signs in with their one-time password and chooses their own."""
+    new = accounts.NewAccount("chief", Role.ADMIN, "王主任")
+    _user, once = await asyncio.to_thread(
+        accounts.add_account, server.services.db, new, now=datetime.now(UTC)
+    )
+    assert once is not None
+    context = await browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(f"{server.http}/admin/")
+    await page.fill("#login [name=username]", "chief")
+    await page.fill("#login [name=password]", once)
+    await page.click("#login [type=submit]")
+    change = page.locator("#password-change")
+    await expect(change).to_be_visible()
+    await expect(page.locator("#main")).to_be_hidden()
+    await change.locator("[name=current]").fill(once)
+    await change.locator("[name=next]").fill("password123")
+    await change.locator("[name=again]").fill("password123")
+    await change.locator("[type=submit]").click()
+    await expect(change.locator(".error")).to_contain_text("未被接受")
+    await change.locator("[name=next]").fill(NEW_PASSWORD)
+    await change.locator("[name=again]").fill(NEW_PASSWORD)
+    await change.locator("[type=submit]").click()
+    await expect(page.locator("#main")).to_be_visible()
+    return page
+
+
+async def add_area(page: Page, name: str, parent: str) -> None:
+    form = page.locator("#new-area")
+    await form.locator("[name=parent]").select_option(parent)
+    await form.locator("[name=name]").fill(name)
+    await form.locator("[type=submit]").click()
+    key = name if parent in ("", "*") else f"{parent}/{name}"
+    await expect(
+        page.locator(f'#areas [data-area="{"*" if parent == "" else key}"]')
+    ).to_be_visible()
+
+
+async def test_an_administrator_sets_up_accounts_areas_an_elder_and_a_caregiver(
+    server: RunningServer, browser: Browser
+) -> None:
+    page = await first_admin(browser, server)
+    await page.click("header .lang")  # to English, remembered on the account
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+
+    await page.click("[data-tab=areas]")
+    await expect(page.locator("#areas-none")).to_be_visible()
+    await add_area(page, "杭州市", "")
+    await add_area(page, "东城区", "*")
+    await add_area(page, "和平街道", "东城区")
+    await add_area(page, "和平里社区", "东城区/和平街道")
+    await shoot(page, "admin-areas-en")
+
+    await page.click("[data-tab=users]")
+    form = page.locator("#new-user")
+    await form.locator("[name=username]").fill("op.heping")
+    await form.locator("[name=display_name]").fill("李坐席")
+    await form.locator("[name=role]").select_option("operator")
+    await form.locator("[name=areas]").select_option("东城区/和平街道")
+    await form.locator("[type=submit]").click()
+    await expect(page.locator("#message")).to_contain_text("One-time password for op.heping")
+    message = await page.locator("#message").text_content() or ""
+    once = re.search(r"op\.heping: (\S+)", message)
+    assert once is not None
+    row = page.locator('[data-user="op.heping"]')
+    await expect(row).to_contain_text("东城区/和平街道")
+    await expect(row).to_contain_text("Waiting for first log-in")
+    await shoot(page, "admin-users-en")
+    await row.get_by_role("button", name="Disable").click()
+    await expect(row).to_contain_text("Disabled")
+    await row.get_by_role("button", name="Enable").click()
+    await expect(row).to_contain_text("Waiting for first log-in")
+
+    await page.click("[data-tab=elders]")
+    await page.click("#new-elder")
+    elder = page.locator("#elder-form")
+    for name, value in {
+        "name": "陈淑珍",
+        "external_id": "HZ-0001",
+        "id_number": "330102194403150023",
+        "address": "和平里社区5幢1单元202室",
+        "lat": "30.28",
+        "lon": "120.16",
+        "district": "东城区",
+        "street": "和平街道",
+        "community": "和平里社区",
+        "notes": "高血压",
+        "access_notes": "门禁 1234#",
+    }.items():
+        await elder.locator(f"[name={name}]").fill(value)
+    await elder.locator("[name=living_situation]").select_option("alone")
+    await elder.locator("[name=hardship][value=kongchao]").check()
+    first = elder.locator(".contact").first
+    await first.locator("[name=c_name]").fill("陈晓红")
+    await first.locator("[name=c_relation]").fill("女儿")
+    await first.locator("[name=c_phone]").fill("13900002222")
+    await first.locator("[name=c_key]").check()
+    await elder.locator("[type=submit]").click()
+    listed = page.locator("#elders tr", has_text="陈淑珍")
+    await expect(listed).to_contain_text("330102********0023")
+    await listed.get_by_role("button", name="Open").click()
+    await expect(elder.locator("[name=id_number]")).to_have_value("330102194403150023")
+    await expect(elder.locator(".contact").first.locator("[name=c_name]")).to_have_value("陈晓红")
+    await shoot(page, "admin-elder-en")
+    await elder.locator("[name=care_level]").fill("3")
+    await elder.locator("[type=submit]").click()
+    await expect(page.locator("#message")).to_have_text("Saved")
+    await listed.get_by_role("button", name="Open").click()
+    await expect(elder.locator("[name=care_level]")).to_have_value("3")
+    await page.locator("#deactivate-reason").select_option("in_institution")
+    await page.click("#elder-deactivate")
+    await expect(listed).to_contain_text("Deactivated")
+
+    await page.click("[data-tab=caregivers]")
+    cg = page.locator("#new-caregiver")
+    await cg.locator("[name=name]").fill("周海燕")
+    await cg.locator("[name=skills]").fill("basic_care, first_aid")
+    await cg.locator("[name=home_lat]").fill("30.27")
+    await cg.locator("[name=home_lon]").fill("120.15")
+    await cg.locator("[type=submit]").click()
+    await expect(page.locator("#caregivers")).to_contain_text("周海燕")
+    await expect(page.locator("#caregivers")).to_contain_text("basic_care, first_aid")
+
+
+async def test_the_pages_fit_a_phone_in_chinese(server: RunningServer, browser: Browser) -> None:
+    page = await first_admin(browser, server, width=390)
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    await expect(page.locator("[data-tab=elders]")).to_have_text("老人")
+    await page.click("[data-tab=elders]")
+    await page.click("#new-elder")
+    await expect(page.locator("#elder-form")).to_be_visible()
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390 + 1  # nothing runs off a phone's screen
+    await shoot(page, "admin-elder-phone-zh")
+
+
+async def test_other_roles_are_refused_by_the_admin_page(
+    server: RunningServer, browser: Browser
+) -> None:
+    username = await asyncio.to_thread(make_user, server.services.db, "supervisor")
+    page = await (await browser.new_context(locale="en")).new_page()
+    await page.goto(f"{server.http}/admin/")
+    await page.fill("#login [name=username]", username)
+    await page.fill("#login [name=password]", PASSWORD)
+    await page.click("#login [type=submit]")
+    await expect(page.locator("#login-error")).to_have_text("This account cannot use this page")
+    await expect(page.locator("#main")).to_be_hidden()
