@@ -103,6 +103,7 @@ class Dispatcher:
         self._wake.set()
 
     async def run(self) -> None:
+        await self.warm_up()
         while True:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
             # cancel that lands as the wake-up does, and the loop would never stop.
@@ -118,10 +119,33 @@ class Dispatcher:
                 # Degraded, not broken: claims lapse and the next round retries.
                 log.warning("dispatch round failed, retrying: %s", exc)
 
+    async def warm_up(self) -> None:
+        """Match made-up alerts once, storing nothing, before the first real one.
+
+        The first round paid for the Redis scripts' loading, the queries'
+        compilation and the matcher's first calls: 0.3-1 s for the first press
+        after a start (measured with bench/press_to_push.py).
+        """
+        started = time.perf_counter()
+        now = datetime.now(UTC)
+        alert_type = next(iter(self.catalog.alert_types.values()))
+        made_up = WaitingAlert(
+            alert_id=UUID(int=0), position=GeoPoint(0.0, 0.0), alert_type=alert_type, raised_at=now
+        )
+        try:
+            another = replace(made_up, alert_id=UUID(int=1), slots=2)
+            snapshot = await self._snapshot([made_up, another], now)
+            await asyncio.to_thread(assign, snapshot, self.travel, self.policy.match)
+        except Exception:  # only slower: the rounds must start whatever happened here
+            if cancelling():
+                raise
+            log.exception("dispatcher warm-up failed (the first round will be slower)")
+            return
+        log.info("dispatcher warmed up in %.0f ms", (time.perf_counter() - started) * 1000)
+
     async def run_round(self) -> None:
         now = datetime.now(UTC)
-        await self.db.run(self._expire_offers, now)
-        waiting = await self.db.run(self._claim_waiting, now)
+        waiting = await self.db.run(self._expire_and_claim, now)
         if waiting:
             try:
                 await self._match_and_offer(waiting, now)
@@ -168,89 +192,95 @@ class Dispatcher:
 
     # -- steps, each one transaction --------------------------------------------
 
-    def _expire_offers(self, now: datetime) -> None:
-        with self.db.read() as session:  # most rounds have none: take no write lock then
-            due = session.exec(
-                select(Order.id).where(Order.state == OrderState.OFFERED, Order.expires_at < now)
-            ).first()
-        if due is None:
-            return
-        with self.db.session() as session:
-            stale = session.exec(
-                select(Order)
-                .where(Order.state == OrderState.OFFERED, Order.expires_at < now)
-                .with_for_update(skip_locked=True)
-            ).all()
-            for order in stale:
-                alert = session.get(Alert, order.alert_id)
-                assert alert is not None  # foreign key
-                move_order(session, order, alert, OrderState.EXPIRED, actor="system:timer", at=now)
-        if stale:
-            log.info("%d offers expired", len(stale))
+    def _expire_and_claim(self, now: datetime) -> list[WaitingAlert]:
+        """Expire overdue offers, then claim the alerts waiting: one transaction.
 
-    def _claim_waiting(self, now: datetime) -> list[WaitingAlert]:
+        An alert whose offer expired waits again, and is claimed in this round.
+        """
         with self.db.session() as session:
-            short_handed = and_(
-                col(Alert.alert_type).in_(self._multi), col(Alert.state).in_(_UNDER_WAY)
-            )
-            alerts = session.exec(
-                select(Alert)
-                .where(
-                    or_(col(Alert.state).in_(_WAITING), short_handed),
-                    or_(col(Alert.claimed_until).is_(None), col(Alert.claimed_until) < now),
-                    # Call-back-first alerts wait for an operator, not the matcher.
-                    col(Alert.alert_type).not_in(self._by_operator),
-                )
-                .order_by(col(Alert.raised_at))
-                .limit(500)
-                .with_for_update(skip_locked=True)
-            ).all()
-            if not alerts:
-                return []
-            ids = [a.id for a in alerts]
-            orders = session.exec(
-                select(Order.alert_id, Order.caregiver_id, Order.state).where(
-                    col(Order.alert_id).in_(ids)
-                )
-            ).all()
-            elders = {a.elder_id for a in alerts if a.elder_id}
-            helped = session.exec(
-                select(Alert.elder_id, Order.caregiver_id)
-                .join(Order, col(Order.alert_id) == col(Alert.id))
-                .where(col(Alert.elder_id).in_(elders), Order.state == OrderState.COMPLETED)
-            ).all()
-            waiting = []
-            unreadable: list[tuple[UUID, Exception]] = []
-            for alert in alerts:
-                try:  # a type no longer configured, a position out of range: this alert only
-                    alert_type = self.catalog.alert_types[alert.alert_type]
-                    position = GeoPoint(alert.lat, alert.lon)
-                except (KeyError, ValueError) as exc:
-                    unreadable.append((alert.id, exc))
-                    continue
-                tried = frozenset(c for a, c, _ in orders if a == alert.id)
-                active = sum(1 for a, _, s in orders if a == alert.id and s in ACTIVE_ORDER_STATES)
-                slots = alert_type.caregivers - active
-                if slots < 1:
-                    continue
-                alert.claimed_until = now + timedelta(seconds=self.policy.claim_s)
-                session.add(alert)
-                if alert.state == AlertState.RAISED:
-                    move_alert(session, alert, AlertState.DISPATCHING, actor=ACTOR, at=now)
-                waiting.append(
-                    WaitingAlert(
-                        alert_id=alert.id,
-                        position=position,
-                        alert_type=alert_type,
-                        raised_at=alert.raised_at,
-                        excluded=tried,
-                        slots=slots,
-                        familiar=frozenset(c for e, c in helped if e == alert.elder_id),
-                    )
-                )
+            self._expire_offers(session, now)
+            waiting, unreadable = self._claim_waiting(session, now)
         for alert_id, error in unreadable:
             self._escalate_failed(alert_id, error, now)
         return waiting
+
+    def _expire_offers(self, session: Session, now: datetime) -> None:
+        stale = session.exec(
+            select(Order)
+            .where(Order.state == OrderState.OFFERED, Order.expires_at < now)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for order in stale:
+            alert = session.get(Alert, order.alert_id)
+            assert alert is not None  # foreign key
+            move_order(session, order, alert, OrderState.EXPIRED, actor="system:timer", at=now)
+        if stale:
+            session.flush()  # the claim below sees these alerts waiting again
+            log.info("%d offers expired", len(stale))
+
+    def _claim_waiting(
+        self, session: Session, now: datetime
+    ) -> tuple[list[WaitingAlert], list[tuple[UUID, Exception]]]:
+        """The alerts waiting, claimed; and those that cannot be read, with why."""
+        short_handed = and_(
+            col(Alert.alert_type).in_(self._multi), col(Alert.state).in_(_UNDER_WAY)
+        )
+        alerts = session.exec(
+            select(Alert)
+            .where(
+                or_(col(Alert.state).in_(_WAITING), short_handed),
+                or_(col(Alert.claimed_until).is_(None), col(Alert.claimed_until) < now),
+                # Call-back-first alerts wait for an operator, not the matcher.
+                col(Alert.alert_type).not_in(self._by_operator),
+            )
+            .order_by(col(Alert.raised_at))
+            .limit(500)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not alerts:
+            return [], []
+        ids = [a.id for a in alerts]
+        orders = session.exec(
+            select(Order.alert_id, Order.caregiver_id, Order.state).where(
+                col(Order.alert_id).in_(ids)
+            )
+        ).all()
+        elders = {a.elder_id for a in alerts if a.elder_id}
+        helped = session.exec(
+            select(Alert.elder_id, Order.caregiver_id)
+            .join(Order, col(Order.alert_id) == col(Alert.id))
+            .where(col(Alert.elder_id).in_(elders), Order.state == OrderState.COMPLETED)
+        ).all()
+        waiting = []
+        unreadable: list[tuple[UUID, Exception]] = []
+        for alert in alerts:
+            try:  # a type no longer configured, a position out of range: this alert only
+                alert_type = self.catalog.alert_types[alert.alert_type]
+                position = GeoPoint(alert.lat, alert.lon)
+            except (KeyError, ValueError) as exc:
+                unreadable.append((alert.id, exc))
+                continue
+            tried = frozenset(c for a, c, _ in orders if a == alert.id)
+            active = sum(1 for a, _, s in orders if a == alert.id and s in ACTIVE_ORDER_STATES)
+            slots = alert_type.caregivers - active
+            if slots < 1:
+                continue
+            alert.claimed_until = now + timedelta(seconds=self.policy.claim_s)
+            session.add(alert)
+            if alert.state == AlertState.RAISED:
+                move_alert(session, alert, AlertState.DISPATCHING, actor=ACTOR, at=now)
+            waiting.append(
+                WaitingAlert(
+                    alert_id=alert.id,
+                    position=position,
+                    alert_type=alert_type,
+                    raised_at=alert.raised_at,
+                    excluded=tried,
+                    slots=slots,
+                    familiar=frozenset(c for e, c in helped if e == alert.elder_id),
+                )
+            )
+        return waiting, unreadable
 
     async def _snapshot(self, waiting: Sequence[WaitingAlert], now: datetime) -> MatchSnapshot:
         epoch_now = time.time()

@@ -7,7 +7,11 @@ the database's own threads, so that shutting down waits for work in flight.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
+import os
+import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,7 +28,94 @@ from dispatch.store import (
 )
 
 P = ParamSpec("P")
+BUSY_TIMEOUT_S = 10.0
 T = TypeVar("T")
+
+
+class _WriteGate:
+    """Hands SQLite's write lock from one writer to the next without a sleep.
+
+    A writer SQLite turns away sleeps in growing steps (up to 100 ms) before it
+    asks again, however soon the lock comes free: with a dozen short writers per
+    press (the gateway's helper process, the outbox, the dispatcher, caregivers'
+    answers) the lock sat idle while they slept. Writers of this process queue on
+    a thread lock, processes on an flock of a file beside the database; either
+    wakes the next writer the moment the last one ends.
+
+    Taken at ``BEGIN IMMEDIATE`` and given back when the DB-API connection commits,
+    rolls back or closes, by whichever thread that is: a request's session may
+    begin in one worker thread and end in another (a lock owned by a thread, or
+    one held for a whole session, deadlocked there).
+    """
+
+    def __init__(self, database_path: str, timeout_s: float) -> None:
+        self._threads = threading.Lock()  # not owned by a thread: any may release it
+        self._path = f"{database_path}-writers.lock"
+        self._timeout_s = timeout_s
+        self._fd: int | None = None
+        self._pid = 0
+
+    def enter(self) -> None:
+        if not self._threads.acquire(timeout=self._timeout_s):
+            raise sqlite3.OperationalError("database is locked (writers' queue)")
+        try:
+            if self._fd is None or self._pid != os.getpid():
+                # A forked child opens its own: an inherited descriptor would
+                # share the parent's flock instead of queueing behind it.
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def leave(self) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class _GatedConnection(sqlite3.Connection):
+    """A DB-API connection that gives the write gate back when its transaction ends."""
+
+    gate: _WriteGate | None = None
+    holds_gate = False
+
+    def enter_gate(self) -> None:
+        if self.gate is not None and not self.holds_gate:
+            self.gate.enter()
+            self.holds_gate = True
+
+    def _leave_gate(self) -> None:
+        if self.holds_gate:
+            self.holds_gate = False
+            assert self.gate is not None
+            self.gate.leave()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._leave_gate()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._leave_gate()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._leave_gate()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -36,7 +127,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     cur.close()
 
 
@@ -52,6 +143,9 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
         return
     conn.exec_driver_sql("PRAGMA query_only = OFF")
+    dbapi_conn = conn.connection.dbapi_connection
+    if isinstance(dbapi_conn, _GatedConnection):
+        dbapi_conn.enter_gate()
     # A writer takes the write lock at BEGIN: a deferred transaction that reads,
     # then writes, fails with SQLITE_BUSY_SNAPSHOT when another process wrote in
     # between.
@@ -63,13 +157,28 @@ class Database:
         parsed = make_url(url)
         self.url = url
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
+        self._gate: _WriteGate | None = None
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 10}
+                url,
+                connect_args={
+                    "check_same_thread": False,
+                    "timeout": BUSY_TIMEOUT_S,
+                    "factory": _GatedConnection,
+                },
             )
+            if parsed.database and parsed.database != ":memory:":
+                self._gate = _WriteGate(str(Path(parsed.database).resolve()), BUSY_TIMEOUT_S)
+            gate = self._gate
+
+            def gated(dbapi_conn: Any, _record: Any) -> None:
+                if isinstance(dbapi_conn, _GatedConnection):
+                    dbapi_conn.gate = gate
+
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", gated)
             event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -119,3 +228,5 @@ class Database:
         """Wait for work in flight, then close every connection."""
         self._executor.shutdown(wait=True)
         self.engine.dispose()
+        if self._gate is not None:
+            self._gate.close()

@@ -454,7 +454,7 @@ def _log_failure(task: asyncio.Task[None]) -> None:
 
 
 def _device_facts(db: Database, device_id: str) -> DeviceFacts | None:
-    with db.session() as session:
+    with db.read() as session:  # read on every alert raised: no write lock
         device = session.get(Device, device_id)
         if device is None:
             return None
@@ -465,7 +465,7 @@ def _device_facts(db: Database, device_id: str) -> DeviceFacts | None:
 
 
 def _party_name(db: Database, party: Party) -> str:
-    with db.session() as session:
+    with db.read() as session:
         if party.kind is PartyKind.CAREGIVER:
             caregiver = session.get(Caregiver, uuid.UUID(party.id))
             return caregiver.name if caregiver else party.id

@@ -8,6 +8,8 @@ offer and caregiver answer queues on that one lock.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -95,3 +97,91 @@ def test_a_login_hashes_the_password_outside_any_transaction(
 def test_a_write_in_a_read_session_fails_rather_than_being_lost(db: Database) -> None:
     with db.read() as session, pytest.raises(DBAPIError, match=r"(?i)read.?only"):
         session.exec(text("UPDATE device SET online = online"))  # type: ignore[call-overload]
+
+
+# -- the writers' queue (SQLite): taken at BEGIN, given back when the transaction ends
+
+
+def writers_queue_is_free(db: Database) -> bool:
+    """Whether another writer of this process would get in at once."""
+    gate = db._gate
+    assert gate is not None
+    if not gate._threads.acquire(blocking=False):
+        return False
+    gate._threads.release()
+    return True
+
+
+def test_a_transaction_ended_by_another_thread_frees_the_writers_queue(
+    sqlite_db: Database,
+) -> None:
+    # A request's session may begin in one worker thread and end in another.
+    session_cm = sqlite_db.session()
+    session = session_cm.__enter__()
+    session.exec(text("UPDATE device SET online = online"))  # type: ignore[call-overload]
+    assert not writers_queue_is_free(sqlite_db)
+    ended = threading.Thread(target=session_cm.__exit__, args=(None, None, None))
+    ended.start()
+    ended.join()
+    assert writers_queue_is_free(sqlite_db)
+    assert write_lock_is_free(sqlite_db)
+    with sqlite_db.session() as session:  # the next writer gets in
+        session.exec(text("UPDATE device SET online = online"))  # type: ignore[call-overload]
+
+
+def test_a_failed_transaction_frees_the_writers_queue(sqlite_db: Database) -> None:
+    def fail_mid_transaction() -> None:
+        with sqlite_db.session() as session:
+            session.exec(text("UPDATE device SET online = online"))  # type: ignore[call-overload]
+            raise RuntimeError("the caller failed mid-transaction")
+
+    with pytest.raises(RuntimeError):
+        fail_mid_transaction()
+    assert writers_queue_is_free(sqlite_db)
+    assert write_lock_is_free(sqlite_db)
+
+
+def test_a_reader_does_not_take_the_writers_queue(sqlite_db: Database) -> None:
+    with sqlite_db.read() as session:
+        session.exec(text("SELECT count(*) FROM alert")).one()  # type: ignore[call-overload]
+        assert writers_queue_is_free(sqlite_db)
+
+
+def test_writers_of_two_processes_take_turns(sqlite_db: Database, tmp_path: Path) -> None:
+    # Another process (the gateway's helper) holds a write transaction: this
+    # process's writer waits in the queue and gets in once it commits.
+    path = sqlite_db.engine.url.database
+    script = (
+        "import sys, time\n"
+        "from sqlalchemy import text\n"
+        "from dispatch.store.db import Database\n"
+        f"db = Database('sqlite:///{path}')\n"
+        "with db.session() as s:\n"
+        "    s.exec(text('UPDATE device SET online = online'))\n"
+        "    print('holding', flush=True)\n"
+        "    sys.stdin.readline()\n"
+        "db.dispose()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as other:
+        assert other.stdout is not None
+        assert other.stdin is not None
+        try:
+            assert other.stdout.readline().strip() == "holding"
+            got_in = threading.Event()
+
+            def write() -> None:
+                with sqlite_db.session() as session:
+                    session.exec(text("UPDATE device SET online = online"))  # type: ignore[call-overload]
+                    got_in.set()
+
+            writer = threading.Thread(target=write)
+            writer.start()
+            assert not got_in.wait(0.5)  # queued behind the other process
+            other.stdin.write("\n")
+            other.stdin.flush()
+            writer.join(30)
+            assert got_in.is_set()
+        finally:
+            other.kill()
