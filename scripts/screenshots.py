@@ -3,19 +3,34 @@
     scripts/demo.sh --press-every-s 4 &      # wait until it says it is serving
     .venv/bin/python scripts/screenshots.py  # http://127.0.0.1:8000 by default
 
-Uses Debian's chromium through Playwright, like the browser tests.
+Uses Debian's chromium through Playwright, like the browser tests, and Debian's
+fonts-noto-cjk for the Chinese pictures (installed when missing, as root).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from playwright.async_api import Page, async_playwright
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+def ensure_cjk_font() -> None:
+    """Without a font that has Chinese characters the zh-CN pictures show boxes."""
+    fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False)
+    if fonts.stdout.strip():
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit("no CJK font: install Debian's fonts-noto-cjk (the zh-CN pages would be boxes)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "install", "-y", "-qq", "fonts-noto-cjk"], check=True, env=env)
 
 
 async def sign_in(page: Page, url: str, username: str, password: str, locale: str) -> None:
@@ -67,4 +82,5 @@ if __name__ == "__main__":
     parser.add_argument("--password", default="carebell")
     parser.add_argument("--wait-s", type=float, default=20.0, help="let alerts come in first")
     args = parser.parse_args()
+    ensure_cjk_font()
     asyncio.run(main(args.url, args.password, args.wait_s))

@@ -17,7 +17,14 @@ from datetime import time as dtime
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Route,
+    async_playwright,
+    expect,
+)
 from sqlmodel import select
 
 from dispatch.domain.lifecycle import RequestState
@@ -154,6 +161,43 @@ async def test_a_press_travels_from_the_board_to_the_phone_and_back(
     await expect(board.locator('[data-kpi="reached_within_deadline"] b')).to_have_text("100%")
 
 
+async def test_a_list_the_board_asked_for_before_a_live_event_does_not_undo_it(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher, browser: Browser
+) -> None:
+    """Acknowledging re-reads the list of alerts; on a busy machine that answer can
+    come back after the caregiver's acceptance reached the board live. The board
+    keeps the newer state (it used to show "Offered" again, and nothing came to
+    put it right until the caregiver's next step)."""
+    board = await open_board(browser, server)
+    app = await open_app(browser, server, city)
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    row = board.locator(".alert")
+    await row.click()
+    await expect(app.locator("#offer")).to_be_visible()
+
+    held: asyncio.Future[Route] = asyncio.get_running_loop().create_future()
+
+    async def hold_the_first_list(route: Route) -> None:
+        if held.done():
+            await route.continue_()
+        else:
+            held.set_result(route)
+
+    await board.route("**/api/v1/alerts?*", hold_the_first_list)
+    await board.click('#detail [data-action="acknowledge"]')
+    route = await held
+    stale = await route.fetch()  # read now, while the alert is still offered
+    await app.click('[data-action="accept"]')
+    await expect(row.locator(".badge.state")).to_have_text("Accepted")
+
+    async with board.expect_event("requestfinished"):
+        await route.fulfill(response=stale)
+    await board.evaluate(
+        "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+    )
+    assert await row.locator(".badge.state").inner_text() == "Accepted"
+
+
 async def test_an_action_taken_offline_is_sent_once_when_the_phone_is_back(
     server: RunningServer, city: SmallCity, publisher: DevicePublisher, browser: Browser
 ) -> None:
@@ -200,6 +244,38 @@ async def test_the_language_switch_sticks_for_the_user(
     # The choice is the user's: it holds after a reload.
     await board.reload()
     await expect(board.locator("#queue-title")).to_have_text("Open alerts, most urgent first")
+
+
+# How many different pictures the page's own font draws for these characters: with
+# no font that has them, every one is the same empty box.
+DISTINCT_GLYPHS = """(text) => {
+  const font = "32px " + getComputedStyle(document.body).fontFamily;
+  const draw = (ch) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 48;
+    const g = canvas.getContext("2d");
+    g.font = font;
+    g.fillText(ch, 4, 38);
+    return g.getImageData(0, 0, 48, 48).data.join(",");
+  };
+  return new Set(Array.from(text, draw)).size;
+}"""
+
+
+async def test_the_chinese_board_is_drawn_in_a_font_that_has_its_characters(
+    server: RunningServer, browser: Browser
+) -> None:
+    """New accounts read zh-CN: without a CJK font (Debian: fonts-noto-cjk, which
+    scripts/test.sh installs) the board is boxes. A box looks the same for every
+    character; real glyphs do not."""
+    board = await open_board(browser, server, english=False)
+    title = (await board.locator("#queue-title").text_content()) or ""
+    characters = "".join(dict.fromkeys(c for c in title if "\u4e00" <= c <= "\u9fff"))
+    assert len(characters) >= 4, title
+    assert await board.evaluate(DISTINCT_GLYPHS, characters) == len(characters), (
+        "the zh-CN board draws its characters as boxes: no CJK font (apt-get install "
+        "fonts-noto-cjk)"
+    )
 
 
 async def test_a_caregiver_account_is_refused_by_the_board(

@@ -17,6 +17,11 @@ let live;
 let phone;
 let watchId;
 let lastSent = 0;
+// The orders read over REST may be older than a live event that overtook them: each
+// live change of an order is numbered, and a list asked for before it leaves that order be.
+let liveChanges = 0;
+const changedLive = new Map(); // order id -> number of its last live change
+const changedSince = (id, asked) => (changedLive.get(id) ?? 0) > asked;
 
 // ---- start and sign-in -------------------------------------------------------
 
@@ -104,8 +109,16 @@ function sendPosition(now) {
 
 async function loadOrders() {
   try {
+    const asked = liveChanges;
     const rows = await api.get("/api/v1/me/orders");
-    state.orders = new Map(rows.map((r) => [r.order.id, r]));
+    const orders = new Map(rows.map((r) => [r.order.id, r]));
+    for (const [id, row] of state.orders) {
+      if (changedSince(id, asked)) orders.set(id, row); // the live event is newer
+    }
+    for (const id of orders.keys()) {
+      if (changedSince(id, asked) && !state.orders.has(id)) orders.delete(id); // closed since
+    }
+    state.orders = orders;
     render();
   } catch {
     /* offline: the live stream fills in when it is back */
@@ -139,6 +152,7 @@ function received(message) {
   }
   if (!message.order) return;
   const { order } = message;
+  changedLive.set(order.id, ++liveChanges);
   const known = state.orders.get(order.id);
   if (ACTIVE.includes(order.state)) {
     state.orders.set(order.id, { order, alert: message.alert, elder: message.elder });

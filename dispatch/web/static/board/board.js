@@ -28,6 +28,11 @@ let map;
 let live;
 let phone;
 let line; // the phone line, where the centre has a SIP phone system
+// A list read over REST may be older than a live event that overtook it: each live
+// change of an alert is numbered, and a list asked for before it leaves that alert be.
+let liveChanges = 0;
+const changedLive = new Map(); // alert id -> number of its last live change
+const changedSince = (id, asked) => (changedLive.get(id) ?? 0) > asked;
 
 const age = (iso) => (Date.now() - new Date(iso).getTime()) / 1000;
 const unacknowledged = (a) => !a.acknowledged_at;
@@ -101,10 +106,12 @@ async function enter() {
 async function loadAlerts() {
   const query = new URLSearchParams({ sort: "urgency", limit: "500" });
   for (const s of OPEN) query.append("status", s);
+  const asked = liveChanges;
   const alerts = await api.get(`/api/v1/alerts?${query}`);
   const ids = new Set(alerts.map((a) => a.id));
-  for (const id of state.alerts.keys()) if (!ids.has(id)) forget(id);
+  for (const id of state.alerts.keys()) if (!ids.has(id) && !changedSince(id, asked)) forget(id);
   for (const a of alerts) {
+    if (changedSince(a.id, asked)) continue; // the live event is newer than this list
     state.alerts.set(a.id, a);
     map.alert(a, select);
   }
@@ -188,6 +195,7 @@ function received(message) {
   }
   const alert = message.alert;
   if (!alert) return;
+  changedLive.set(alert.id, ++liveChanges);
   const isNew = !state.alerts.has(alert.id);
   if (OPEN.includes(alert.state)) {
     state.alerts.set(alert.id, alert);
