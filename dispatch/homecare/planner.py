@@ -261,7 +261,7 @@ def _write(
     midnight = datetime.combine(day, datetime.min.time(), tzinfo=tz)
     placed: dict[UUID, Visit] = {}
     for route in plan.routes:
-        for stop in route.stops:
+        for position, stop in enumerate(route.stops, start=1):
             visit_id = UUID(stop.stop_id)
             visit = placed.get(visit_id) or session.get(Visit, visit_id)
             if visit is None or (
@@ -273,6 +273,7 @@ def _write(
                 continue
             visit.state = advance_visit(visit.state, VisitState.PLANNED)
             visit.caregiver_id, visit.partner_id = UUID(route.worker_id), None
+            visit.sequence = position  # on the lead caregiver's route
             visit.planned_start = midnight + timedelta(seconds=stop.start_s)
             placed[visit_id] = visit
             session.add(visit)
@@ -285,6 +286,7 @@ def _write(
             if visit.state is VisitState.PLANNED:
                 visit.state = advance_visit(visit.state, VisitState.SCHEDULED)
             visit.caregiver_id = visit.partner_id = visit.planned_start = None
+            visit.sequence = None
             session.add(visit)
             unplanned.append(visit_id)
     return len(placed), unplanned

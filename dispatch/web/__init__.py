@@ -26,3 +26,8 @@ def mount(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
         return RedirectResponse("/board/")
+
+    # Browsers ask for it on every page that names no icon (and some that do).
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> RedirectResponse:
+        return RedirectResponse("/app/icon.svg")

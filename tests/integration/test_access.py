@@ -11,7 +11,7 @@ import websockets
 from sqlmodel import select
 
 from dispatch.domain.lifecycle import AlertState
-from dispatch.store.tables import Alert, SessionToken
+from dispatch.store.tables import Alert, Device, Elder, SessionToken
 from tests.conftest import RunningServer
 from tests.helpers import PASSWORD, bearer, login, make_user, seed_small_city
 from tests.integration.test_operators import add_alert
@@ -111,3 +111,32 @@ async def test_operator_board_stream_carries_only_their_areas(server: RunningSer
         seen = json.loads(await asyncio.wait_for(ws.recv(), 5))
     assert seen["type"] == "alert.acknowledged"
     assert seen["alert"]["id"] == str(west)  # the eastern one never reached this board
+
+
+async def test_an_operator_of_one_district_sees_its_offline_devices_in_a_big_city(
+    server: RunningServer,
+) -> None:
+    """The map's offline devices are limited to 2,000: the operator's own districts
+    are chosen before the limit, not after it."""
+    city = await asyncio.to_thread(seed_small_city, server.services.db)
+
+    def a_big_city_offline_elsewhere() -> None:
+        with server.services.db.session() as session:
+            west = Elder(name="张伟", address="西城区", lat=30.27, lon=120.15, district="西城区")
+            session.add(west)
+            session.flush()
+            for i in range(2001):
+                session.add(
+                    Device(id=f"pb-w{i:05d}", kind="panic_button", elder_id=west.id, online=False)
+                )
+            own = session.get(Device, city.device_id)
+            assert own is not None
+            own.online = False
+            session.add(own)
+            session.commit()
+
+    await asyncio.to_thread(a_big_city_offline_elsewhere)
+    token = await login(server.http, server.services.db, "operator", areas=("东城区",))
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(token)) as http:
+        offline = (await http.get("/api/v1/map/devices-offline")).json()
+    assert [d["device_id"] for d in offline] == [city.device_id]

@@ -116,6 +116,11 @@ async def test_request_to_statement_end_to_end(server: RunningServer) -> None:
         assert all(v["state"] == "planned" and v["planned_start"] for v in route)
         board_routes = (await ops.get(f"/api/v1/planning/{today}/routes")).json()
         assert [r["caregiver_name"] for r in board_routes["routes"]] == ["李桂兰"]
+        # Each visit knows its place on the route, and the route's caregiver is its own.
+        assert sorted(v["sequence"] for v in route) == [1, 2]
+        on_board = board_routes["routes"][0]["visits"]
+        assert [v["sequence"] for v in on_board] == [1, 2]
+        assert {v["caregiver_id"] for v in on_board} == {str(caregiver_id)}
         visit = next(v for v in route if v["service"] == "cleaning")
         missed = next(v for v in route if v["service"] == "meal_delivery")
         assert visit["service_label_zh"] == "助洁保洁"

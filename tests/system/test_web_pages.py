@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -127,6 +128,9 @@ async def test_a_press_travels_from_the_board_to_the_phone_and_back(
     row = board.locator(".alert")
     await expect(row).to_have_count(1, timeout=2000)
     print(f"press on the board after {time.monotonic() - pressed:.2f} s")
+    await expect(row.locator(".arrive")).to_have_text(
+        re.compile(r"^arri\w+ (in|overdue) (\d+ min( \d+ s)?|\d+ s)$")
+    )
     await expect(board.locator('[data-kpi="open_alerts"] b')).to_have_text("1")
 
     # The operator takes it: the detail shows the elder's card and the timeline.
@@ -147,6 +151,12 @@ async def test_a_press_travels_from_the_board_to_the_phone_and_back(
     await expect(row.locator(".badge.state")).to_have_text("On the way")
     await app.click('[data-action="arrive"]')
     await expect(row.locator(".badge.state")).to_have_text("On scene")
+    # One line per step, though the caregiver's answer moved the order and the alert.
+    timeline = board.locator("#detail ol.timeline li")
+    await expect(timeline.filter(has_text="Accepted")).to_have_count(1)
+    await expect(timeline.filter(has_text="On the way")).to_have_count(1)
+    # Spans of time read as such, not as clock times.
+    await expect(board.locator("#detail")).to_contain_text(re.compile(r"ETA \d+ min, "))
     await shoot(board, "board-en")
     await shoot(app, "app-order-en")
     await app.fill("#order textarea", "Helped her up; no injury")

@@ -229,9 +229,17 @@ def routes(session: SessionDep, services: ServicesDep, _: BoardDep, day: Day) ->
     names = {c.id: c.name for c in session.exec(select(Caregiver))}
     by_caregiver: dict[str, list[dict[str, Any]]] = {}
     for v in day_visits:
-        for who in (v["caregiver_id"], v["partner_id"]):
+        lead, partner = v["caregiver_id"], v["partner_id"]
+        for who, other in ((lead, partner), (partner, lead)):
             if who:
-                by_caregiver.setdefault(who, []).append(v)
+                # On each route the visit is that caregiver's: a two-person visit
+                # names the other one as the partner.
+                by_caregiver.setdefault(who, []).append(
+                    {**v, "caregiver_id": who, "partner_id": other}
+                )
+    for route in by_caregiver.values():
+        for position, visit in enumerate(route, start=1):
+            visit["sequence"] = position  # in route order (visits_of_day sorts them)
     return {
         "day": day.isoformat(),
         "routes": [

@@ -255,7 +255,7 @@ function renderCountdowns() {
   for (const el of document.querySelectorAll(".countdown[data-expires]")) {
     if (!el.dataset.expires) continue;
     const left = (new Date(el.dataset.expires) - Date.now()) / 1000;
-    el.textContent = t("app.expires_in", { t: fmt.clock(Math.max(0, left)) });
+    el.textContent = t("app.expires_in", { t: fmt.duration(Math.max(0, left)) });
   }
 }
 
@@ -336,7 +336,7 @@ function renderVisits() {
   fill(list,
     ...state.visits.map((v) =>
       h("li", { "data-visit": v.id, "data-state": v.state },
-        h("b", {}, `${fmt.time(v.planned_start || v.window_start)} · ${zh ? v.service_label_zh : v.service_label_en}`),
+        h("b", {}, `${fmt.hm(v.planned_start || v.window_start)} · ${zh ? v.service_label_zh : v.service_label_en}`),
         h("div", { class: "muted" }, `${v.elder_name} · ${v.elder_address}`),
         v.access_notes && h("div", { class: "muted" }, v.access_notes),
         h("div", { class: "visit-actions" }, ...visitButtons(v)),

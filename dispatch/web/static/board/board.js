@@ -294,7 +294,7 @@ function tick() {
     if (!answered(a)) {
       const left = answer_target_s - waited;
       answer.textContent = t(left >= 0 ? "queue.answer_in" : "queue.answer_overdue", {
-        t: fmt.clock(left),
+        t: fmt.duration(left),
       });
       answer.classList.toggle("overdue", left < 0);
       const due = Math.floor(waited / realert_s);
@@ -316,7 +316,7 @@ function tick() {
     } else {
       const left = -age(a.deadline_at);
       arrive.textContent = t(left >= 0 ? "queue.arrive_in" : "queue.arrive_overdue", {
-        t: fmt.clock(left),
+        t: fmt.duration(left),
       });
       arrive.classList.toggle("overdue", left < 0);
     }
@@ -401,7 +401,9 @@ function renderDetail() {
       " ",
       fmt.time(a.raised_at),
     ),
+    // Once resolved or cancelled nobody needs to act: no red banner.
     a.escalation_reason &&
+      OPEN.includes(a.state) &&
       h(
         "p",
         { class: "escalation" },
@@ -588,7 +590,7 @@ function ordersSection(orders) {
             "span",
             {},
             `${t(`state.${o.state}`)} · ${t("detail.eta", {
-              t: fmt.clock(o.eta_s),
+              t: fmt.minutes(o.eta_s),
               d: fmt.distance(o.distance_m),
             })}`,
           ),
@@ -672,13 +674,21 @@ function callText(record) {
   return [whom, talk, ended, cut].filter(Boolean).join(" · ");
 }
 
+// A caregiver's answer moves the order and the alert at once (two records): show
+// the step once, as the order's line, which says who.
+function oneLinePerStep(timeline) {
+  const key = (r) => `${r.at}|${r.actor}|${r.to_state}`;
+  const orderSteps = new Set(timeline.filter((r) => r.entity === "order" && !r.action).map(key));
+  return timeline.filter((r) => r.entity !== "alert" || r.action || !orderSteps.has(key(r)));
+}
+
 function timelineSection(timeline) {
   return [
     h("h3", {}, t("detail.timeline")),
     h(
       "ol",
       { class: "timeline" },
-      timeline.map((r) => {
+      oneLinePerStep(timeline).map((r) => {
         const step = r.action
           ? t(`step.${r.action}`)
           : `${r.entity === "order" ? "→ " : ""}${t(`state.${r.to_state}`)}`;

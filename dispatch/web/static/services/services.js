@@ -125,7 +125,7 @@ function render() {
     ...state.routes.routes.map((r) =>
       h("tr", { "data-caregiver": r.caregiver_id },
         h("td", {}, r.caregiver_name),
-        h("td", {}, r.visits.map((v) => `${fmt.time(v.planned_start)} ${label(v)}`).join(" · ")),
+        h("td", {}, r.visits.map((v) => `${fmt.hm(v.planned_start)} ${label(v)}`).join(" · ")),
         h("td", {}, `${r.visits.filter((v) => v.state === "done").length}/${r.visits.length}`),
       ),
     ),

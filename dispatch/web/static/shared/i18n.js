@@ -52,9 +52,23 @@ export const fmt = {
     x == null
       ? "–"
       : new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 1 }).format(x),
+  // Clock times people plan to the minute (planned visits): no seconds.
+  hm: (iso) =>
+    iso
+      ? new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" }).format(new Date(iso))
+      : "–",
   minutes: (s) => t("unit.min", { n: fmt.number(Math.max(1, Math.round(s / 60))) }),
+  // A span of time, written as one ("13 min 40 s"), never like a clock time ("13:40").
+  duration(s) {
+    const whole = Math.max(0, Math.round(Math.abs(s)));
+    const m = Math.floor(whole / 60);
+    const rest = whole % 60;
+    if (m === 0) return t("unit.s", { n: fmt.number(rest) });
+    const minutes = t("unit.min", { n: fmt.number(m) });
+    return rest ? `${minutes} ${t("unit.s", { n: fmt.number(rest) })}` : minutes;
+  },
   seconds: (s) => (s == null ? "–" : t("unit.s", { n: fmt.number(s, 0) })),
-  // m:ss for countdowns; the sign is shown by the text around it.
+  // m:ss for a call's running timer; the sign is shown by the text around it.
   clock(s) {
     const whole = Math.max(0, Math.round(Math.abs(s)));
     const m = Math.floor(whole / 60);
