@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     alert_types_file: Path = CONFIG_DIR / "alert_types.yaml"
     services_file: Path = CONFIG_DIR / "services.yaml"  # the home-service menu and its rules
+    # The capability-assessment scale (GB/T 42195-2022; see the file for what is verified).
+    assessment_file: Path = CONFIG_DIR / "assessment.yaml"
     # Prefix of every Redis key, so several deployments or tests can share one server.
     redis_prefix: str = "carebell"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,8 @@ class ServiceMenu:
     time_limit_s: float = 5.0
     max_work_s: int = 8 * 3600
     lunch: Lunch | None = None
+    # (care level, economic status) -> monthly subsidy, where the bureau sets one.
+    subsidy_table: Mapping[tuple[int, str], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.regular_item not in self.items:
@@ -74,7 +76,11 @@ class ServiceMenu:
         except KeyError:
             raise KeyError(f"{code!r} is not on the service menu") from None
 
-    def monthly_subsidy_fen(self, level: int) -> int:
+    def monthly_subsidy_fen(self, level: int, economic_status: str = "") -> int:
+        """The subsidy table's cell for (level, status), else the level's own amount."""
+        cell = self.subsidy_table.get((level, economic_status))
+        if cell is not None:
+            return cell
         known = self.care_levels.get(level)
         return known.monthly_subsidy_fen if known else 0
 
@@ -110,11 +116,20 @@ def parse_menu(raw: Mapping[str, Any]) -> ServiceMenu:
         )
         for level, spec in raw["care_levels"].items()
     }
+    table = {
+        (int(level), str(status)): _fen(yuan)
+        for level, row in (raw.get("subsidy_table") or {}).items()
+        for status, yuan in row.items()
+    }
+    unknown = sorted({lv for lv, _ in table} - set(levels))
+    if unknown:
+        raise ValueError(f"subsidy_table has care levels {unknown} that care_levels lacks")
     regular, visits, planning = raw["regular_visits"], raw["visits"], raw["planning"]
     lunch = planning.get("lunch")
     return ServiceMenu(
         items=items,
         care_levels=levels,
+        subsidy_table=table,
         regular_item=regular["item"],
         regular_window=_window(regular["window"]),
         at_risk_days=int(regular.get("at_risk_days", 7)),

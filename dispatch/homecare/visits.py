@@ -102,7 +102,9 @@ def finish(
         visit.finished_at, visit.notes = at, notes
         elder = _elder(session, visit)
         item = menu.item(visit.service)
-        left = menu.monthly_subsidy_fen(elder.care_level) - subsidy_used_fen(session, visit)
+        left = menu.monthly_subsidy_fen(elder.care_level, elder.economic_status) - subsidy_used_fen(
+            session, visit
+        )
         paid = charge(item.price_fen, subsidised=item.subsidised, subsidy_left_fen=left)
         visit.price_fen, visit.subsidy_fen, visit.self_pay_fen = (
             item.price_fen,

@@ -15,6 +15,7 @@ from dispatch.api.routes import (
     actions,
     alerts,
     areas,
+    assessments,
     auth,
     board,
     elders,
@@ -49,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(users.router)
     app.include_router(areas.router)
     app.include_router(elders.router)
+    app.include_router(assessments.router)
     # Before the registry: /caregivers/live must not be read as a caregiver's id.
     app.include_router(board.router)
     # Registry: the call centre reads it, administrators change it.

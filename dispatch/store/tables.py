@@ -145,6 +145,26 @@ class ElderContact(SQLModel, table=True):
     key_holder: bool = False  # holds a key to the elder's home
 
 
+class Assessment(SQLModel, table=True):
+    """One capability assessment of an elder (config/assessment.yaml's scale)."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    elder_id: uuid.UUID = Field(foreign_key="elder.id", index=True)
+    standard: str  # the scale's standard, e.g. "GB/T 42195-2022"
+    assessed_on: date
+    assessor: str  # who assessed (a name: assessors need not have accounts)
+    scores: dict[str, int] = _json()  # item code -> score
+    findings: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    by_indicator: dict[str, int] = _json()
+    total: int
+    grade: str
+    care_level: int
+    next_due: date
+    notes: str = ""
+    recorded_by: str  # the account that entered it
+    recorded_at: datetime = _utc()
+
+
 class RegistryChange(SQLModel, table=True):
     """Append-only: who changed which fields of a registry record, before and after."""
 
