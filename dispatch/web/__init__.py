@@ -1,5 +1,5 @@
 """The web pages CareBell serves itself: the operators' board, the home-services page,
-the administrators' pages and the caregivers' app.
+the administrators' pages, the supervisors' call review and the caregivers' app.
 
 Plain HTML, CSS and ES modules with no build step; Leaflet is vendored under
 static/vendor so the map works with no internet (docs/web.md).
@@ -21,6 +21,7 @@ def mount(app: FastAPI) -> None:
     app.mount("/app", StaticFiles(directory=STATIC / "app", html=True), name="app")
     app.mount("/services", StaticFiles(directory=STATIC / "services", html=True), name="services")
     app.mount("/admin", StaticFiles(directory=STATIC / "admin", html=True), name="admin")
+    app.mount("/review", StaticFiles(directory=STATIC / "review", html=True), name="review")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

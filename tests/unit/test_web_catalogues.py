@@ -18,6 +18,7 @@ SCRIPTS = [
     STATIC / "app/app.js",
     STATIC / "services/services.js",
     STATIC / "admin/admin.js",
+    STATIC / "review/review.js",
 ]
 
 

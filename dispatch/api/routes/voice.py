@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from dispatch.api.deps import (
     BoardDep,
@@ -28,7 +28,7 @@ from dispatch.api.deps import (
 )
 from dispatch.api.routes.alerts import visible_alert
 from dispatch.domain.access import Principal, Role
-from dispatch.store.tables import VoiceCall
+from dispatch.store.tables import Alert, Elder, VoiceCall
 from dispatch.voice import phone, record
 from dispatch.voice.review import CallSummary, sample_for_review
 
@@ -165,16 +165,38 @@ def _this_month(tz: ZoneInfo) -> str:
     return datetime.now(tz).strftime("%Y-%m")
 
 
+def _calls_of_month(session: Session, services: ServerParts, month: str | None) -> list[VoiceCall]:
+    tz = ZoneInfo(services.settings.timezone)
+    start, end = _month_bounds(month or _this_month(tz), tz)
+    query = select(VoiceCall).where(VoiceCall.started_at >= start, VoiceCall.started_at < end)
+    return list(session.exec(query.order_by(col(VoiceCall.started_at))).all())
+
+
+def review_view(session: Session, call: VoiceCall, principal: Principal) -> dict[str, Any]:
+    """A call as the review page lists it: with the elder and the alert it was about."""
+    view = call_view(call, principal)
+    alert = session.get(Alert, call.alert_id) if call.alert_id else None
+    elder = session.get(Elder, alert.elder_id) if alert and alert.elder_id else None
+    view["alert_type"] = alert.alert_type if alert else None
+    view["elder_name"] = elder.name if elder else None
+    return view
+
+
+@router.get("/calls/review-sample")
+def review_sample(
+    session: SessionDep, services: ServicesDep, principal: ReviewerDep, month: str | None = None
+) -> list[dict[str, Any]]:
+    """The month's review sample as it stands (nothing drawn)."""
+    calls = _calls_of_month(session, services, month)
+    return [review_view(session, c, principal) for c in calls if c.sampled_at is not None]
+
+
 @router.post("/calls/review-sample")
 def draw_review_sample(
     session: SessionDep, services: ServicesDep, principal: ReviewerDep, month: str | None = None
 ) -> list[dict[str, Any]]:
     """Top up the month's review sample to two answered calls per operator; the sample."""
-    tz = ZoneInfo(services.settings.timezone)
-    start, end = _month_bounds(month or _this_month(tz), tz)
-    calls = session.exec(
-        select(VoiceCall).where(VoiceCall.started_at >= start, VoiceCall.started_at < end)
-    ).all()
+    calls = _calls_of_month(session, services, month)
     summaries = [
         CallSummary(c.id, c.host, c.answered_at is not None, c.sampled_at is not None)
         for c in calls
@@ -186,7 +208,7 @@ def draw_review_sample(
             call.sampled_at = now
             session.add(call)
     session.commit()
-    return [call_view(c, principal) for c in calls if c.sampled_at is not None]
+    return [review_view(session, c, principal) for c in calls if c.sampled_at is not None]
 
 
 class ReviewUpdate(BaseModel):
@@ -204,4 +226,4 @@ def review_call(
     call.sampled_at = call.sampled_at or datetime.now(UTC)
     session.add(call)
     session.commit()
-    return call_view(call, principal)
+    return review_view(session, call, principal)

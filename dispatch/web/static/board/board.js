@@ -62,6 +62,7 @@ async function start() {
 
 async function enter() {
   $("#user").textContent = api.user.display_name || api.user.username;
+  $("#to-review").hidden = !["supervisor", "admin"].includes(api.user.role);
   state.settings = await api.get("/api/v1/board/settings");
   map = map || new CityMap($("#map"));
   map.areas(await api.get("/api/v1/map/areas"));
