@@ -55,6 +55,7 @@ def acl_file(server_user: str, root: str = "carebell/v1/devices") -> str:
         f"topic write {root}/+/received\n"
         f"topic read {root}/+/voice/up\n"
         f"topic write {root}/+/voice/down\n"
+        "topic read $SYS/broker/uptime\n"  # the broker's health check
         "\n# Every device: its own topics only (%u is its user name, the device id).\n"
         f"pattern write {root}/%u/events\n"
         f"pattern readwrite {root}/%u/status\n"
@@ -63,3 +64,84 @@ def acl_file(server_user: str, root: str = "carebell/v1/devices") -> str:
         f"pattern write {root}/%u/voice/up\n"
         f"pattern read {root}/%u/voice/down\n"
     )
+
+
+def dynamic_security(
+    entries: Iterable[tuple[str, str]], server_user: str, root: str = "carebell/v1/devices"
+) -> dict[str, object]:
+    """Mosquitto's dynamic-security plugin configuration: the same accounts and
+    topics as :func:`password_file` and :func:`acl_file`, and subscriptions checked
+    too. A plain ``acl_file`` checks only what is delivered, never what a client
+    subscribes to, so a device could join the server's shared subscription
+    (``$share/<group>/…``) and take every other message away from it; here nothing
+    may be subscribed to, received or sent unless a role allows it.
+
+    ``entries`` are (user name, ``$7$`` hash) pairs as stored in the registry.
+    Each device gets a role of its own naming its topics (Mosquitto 2.0's plugin
+    does not expand ``%u`` in topics).
+    """
+
+    def allow(acltype: str, topic: str) -> dict[str, object]:
+        return {"acltype": acltype, "topic": topic, "priority": 0, "allow": True}
+
+    def device_acls(device: str) -> list[dict[str, object]]:
+        own = f"{root}/{device}"
+        return [
+            allow("publishClientSend", f"{own}/events"),
+            allow("publishClientSend", f"{own}/status"),
+            allow("publishClientSend", f"{own}/voice/up"),
+            allow("subscribeLiteral", f"{own}/commands"),
+            allow("subscribeLiteral", f"{own}/received"),
+            allow("subscribeLiteral", f"{own}/voice/down"),
+            allow("subscribeLiteral", f"{own}/status"),
+            allow("publishClientReceive", f"{own}/commands"),
+            allow("publishClientReceive", f"{own}/received"),
+            allow("publishClientReceive", f"{own}/voice/down"),
+            allow("publishClientReceive", f"{own}/status"),
+        ]
+
+    clients = []
+    roles: list[dict[str, object]] = []
+    for user, stored in sorted(entries):
+        _, kind, iterations, salt, digest = stored.split("$")
+        if kind != "7":
+            raise ValueError(f"{user}: not a $7$ (PBKDF2-SHA512) hash")
+        role = "carebell-server" if user == server_user else f"device-{user}"
+        if user != server_user:
+            roles.append({"rolename": role, "acls": device_acls(user)})
+        clients.append(
+            {
+                "username": user,
+                "password": digest,
+                "salt": salt,
+                "iterations": int(iterations),
+                "roles": [{"rolename": role}],
+            }
+        )
+
+    server_reads = [f"{root}/+/events", f"{root}/+/status", f"{root}/+/voice/up"]
+    server_writes = [f"{root}/+/commands", f"{root}/+/received", f"{root}/+/voice/down"]
+    return {
+        "defaultACLAccess": {
+            "publishClientSend": False,
+            "publishClientReceive": False,
+            "subscribe": False,
+            "unsubscribe": True,
+        },
+        "clients": clients,
+        "groups": [],
+        "roles": [
+            {
+                "rolename": "carebell-server",
+                "acls": [
+                    *(allow("subscribePattern", t) for t in server_reads),
+                    *(allow("subscribePattern", f"$share/+/{t}") for t in server_reads),
+                    *(allow("publishClientReceive", t) for t in server_reads),
+                    *(allow("publishClientSend", t) for t in server_writes),
+                    allow("subscribeLiteral", "$SYS/broker/uptime"),  # the health check
+                    allow("publishClientReceive", "$SYS/broker/uptime"),
+                ],
+            },
+            *roles,
+        ],
+    }

@@ -33,6 +33,7 @@ from devices.protocol import (
     received_payload,
     received_topic,
 )
+from devices.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ class MqttGateway:
             )
         if self.address.username:
             self.client.username_pw_set(self.address.username, self.address.password)
+        if (context := client_context(self.address)) is not None:
+            self.client.tls_set_context(context)
         self.client.max_inflight_messages_set(receive_maximum)
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
         self.client.on_connect = self._on_connect

@@ -24,6 +24,7 @@ from devices.protocol import (
     voice_device_of,
     voice_down_topic,
 )
+from devices.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class MqttVoiceLink:
             self.address.port,
             username=self.address.username,
             password=self.address.password,
+            tls_context=client_context(self.address),
             identifier=self.client_id,
             timeout=SEND_TIMEOUT_S,
         ) as client:

@@ -125,7 +125,11 @@ def _private_services(
         settings = settings.model_copy(
             update={"mqtt_url": broker.url, "mqtt_protocol": broker.mqtt_protocol}
         )
-        log.info("started a private %s at %s", broker.name, broker.url)
+        log.info(
+            "started a private %s at %s (demo only: no TLS, no log-in, loopback only)",
+            broker.name,
+            broker.url,
+        )
     if not _reachable(settings.redis_url, 6379):
         redis = local_services.redis(data_dir / "redis").start()
         started.append(redis)

@@ -22,6 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from devices.errors import PayloadError
 from devices.mqtt import BrokerAddress
 from devices.protocol import event_payload, events_topic, parse_received, received_topic
+from devices.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class DevicePublisher:
         )
         if self.address.username:
             self.client.username_pw_set(self.address.username, self.address.password)
+        if (context := client_context(self.address)) is not None:
+            self.client.tls_set_context(context)
         self.client.reconnect_delay_set(min_delay=1, max_delay=5)
         self.client.max_inflight_messages_set(1000)  # paho keys in-flight messages by a 16-bit id
         self.resend_after_s = resend_after_s

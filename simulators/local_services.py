@@ -97,32 +97,92 @@ class LocalServer:
         return self.start()
 
 
+AUTH_BLOCK_START = "# --- listeners and authentication ---"
+AUTH_BLOCK_END = "# --- end of listeners and authentication ---"
+
+
+@dataclass(frozen=True)
+class BrokerTls:
+    """The files a TLS listener needs: the server's certificate and key, and the
+    CA that signed it (what clients verify the broker with)."""
+
+    certfile: Path
+    keyfile: Path
+    cafile: Path
+
+
+def _replace_auth_block(conf: str, block: str) -> str:
+    start = conf.index(AUTH_BLOCK_START)
+    end = conf.index(AUTH_BLOCK_END) + len(AUTH_BLOCK_END)
+    return conf[:start] + block + conf[end:]
+
+
+def _dynamic_security_plugin() -> str:
+    """Where this machine keeps Mosquitto's dynamic-security plugin (Debian puts it
+    under the multiarch folder, the eclipse-mosquitto image under /usr/lib)."""
+    for folder in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"):
+        path = Path(folder) / "mosquitto_dynamic_security.so"
+        if path.exists():
+            return str(path)
+    raise FileNotFoundError("mosquitto_dynamic_security.so (Debian: package mosquitto)")
+
+
 def mosquitto(
-    workdir: Path, port: int | None = None, *, auth_dir: Path | None = None
+    workdir: Path,
+    port: int | None = None,
+    *,
+    auth_dir: Path | None = None,
+    tls: BrokerTls | None = None,
 ) -> LocalServer:
-    """A private Mosquitto; with ``auth_dir`` (from `carebell broker-auth`), devices
-    must log in and keep to their own topics."""
+    """A private Mosquitto from config/mosquitto.conf.
+
+    With ``tls`` and ``auth_dir`` (from `carebell broker-auth`) it is the production
+    broker as shipped: TLS only, devices log in and keep to their own topics. With
+    ``auth_dir`` alone, the same accounts and ACL on a plain listener. With neither,
+    the demo's broker: open to anyone, so it listens on 127.0.0.1 only.
+    """
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     port = port or free_port()
     workdir = workdir.resolve()  # the child runs in workdir: relative paths would miss
     workdir.mkdir(parents=True, exist_ok=True)
     conf = (CONFIG_DIR / "mosquitto.conf").read_text()
-    conf = conf.replace("listener 1883", f"listener {port} 127.0.0.1")
     conf = conf.replace("/mosquitto/data/", f"{workdir}/")
+    if auth_dir is not None:
+        # The production block as shipped, with this machine's paths.
+        conf = conf.replace("listener 8883", f"listener {port} 127.0.0.1")
+        conf = conf.replace("/usr/lib/mosquitto_dynamic_security.so", _dynamic_security_plugin())
+        conf = conf.replace("/mosquitto/auth/", f"{auth_dir}/")
+        if tls is None:  # the same accounts and ACL on a plain listener
+            conf = "\n".join(
+                line
+                for line in conf.splitlines()
+                if line.split(" ")[0] not in ("certfile", "keyfile", "tls_version")
+            )
+            conf += "\n"
+        else:
+            conf = conf.replace("/mosquitto/certs/server.crt", str(tls.certfile))
+            conf = conf.replace("/mosquitto/certs/server.key", str(tls.keyfile))
+    elif tls is not None:
+        raise ValueError("a TLS broker is the production one: give it auth_dir too")
+    else:
+        conf = _replace_auth_block(
+            conf,
+            "# The local demo's broker: no TLS and no log-in, so anyone on this machine\n"
+            "# is a device. It listens on the loopback interface only; never expose it.\n"
+            f"listener {port} 127.0.0.1\nallow_anonymous true\n",
+        )
     if os.geteuid() == 0:
         # Started as root, mosquitto switches to the "mosquitto" user, which may not
         # write to our work directory: it would silently keep nothing on disk.
         conf += "user root\n"
-    if auth_dir is not None:
-        conf = conf.replace("allow_anonymous true", "allow_anonymous false")
-        conf += f"password_file {auth_dir / 'passwd'}\nacl_file {auth_dir / 'acl'}\n"
     (workdir / "mosquitto.conf").write_text(conf)
+    scheme = "mqtts" if tls is not None else "mqtt"
     return LocalServer(
         "mosquitto",
         [binary, "-c", str(workdir / "mosquitto.conf")],
         port,
         workdir,
-        f"mqtt://127.0.0.1:{port}",
+        f"{scheme}://127.0.0.1:{port}",
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -123,8 +124,10 @@ def bind(db: Database, device_id: str, elder_id: uuid.UUID | None) -> Device:
         return device
 
 
-def broker_files(db: Database, server_user: str, server_password: str) -> tuple[str, str]:
-    """The Mosquitto password file and ACL for every active device with credentials."""
+def broker_files(db: Database, server_user: str, server_password: str) -> dict[str, str]:
+    """The broker's files for every active device with credentials, by file name:
+    ``dynamic-security.json`` (what config/mosquitto.conf loads), and the same as a
+    plain ``passwd`` and ``acl`` (which check no subscriptions: docs/devices.md)."""
     with db.session() as session:
         rows = session.exec(
             select(DeviceCredential.device_id, DeviceCredential.broker_hash)
@@ -133,4 +136,9 @@ def broker_files(db: Database, server_user: str, server_password: str) -> tuple[
         ).all()
     entries = [(d, h) for d, h in rows]
     entries.append((server_user, broker_auth.mosquitto_hash(server_password)))
-    return broker_auth.password_file(entries), broker_auth.acl_file(server_user)
+    security = broker_auth.dynamic_security(entries, server_user)
+    return {
+        "dynamic-security.json": json.dumps(security, indent=2) + "\n",
+        "passwd": broker_auth.password_file(entries),
+        "acl": broker_auth.acl_file(server_user),
+    }

@@ -234,16 +234,20 @@ def broker_auth(
         str, typer.Option(envvar="CAREBELL_BROKER_PASSWORD", help="Its password.")
     ] = "",
 ) -> None:
-    """Write Mosquitto's password file and ACL from the registry (docs/devices.md)."""
+    """Write the broker's accounts and ACL from the registry (docs/devices.md):
+    dynamic-security.json, which config/mosquitto.conf loads, and the same as a
+    plain passwd and acl."""
     if not server_password:
         raise typer.BadParameter("set CAREBELL_BROKER_PASSWORD or --server-password")
     db = _database()
-    passwd, acl = provisioning.broker_files(db, server_user, server_password)
+    files = provisioning.broker_files(db, server_user, server_password)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "passwd").write_text(passwd, encoding="utf-8")
-    (out / "passwd").chmod(0o600)
-    (out / "acl").write_text(acl, encoding="utf-8")
-    typer.echo(f"{passwd.count(chr(10))} accounts written to {out}/passwd and {out}/acl")
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+        if name != "acl":
+            (out / name).chmod(0o600)  # password hashes
+    accounts = files["passwd"].count(chr(10))
+    typer.echo(f"{accounts} accounts written to {out}/ ({', '.join(sorted(files))})")
     db.dispose()
 
 

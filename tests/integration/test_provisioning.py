@@ -100,11 +100,10 @@ def test_the_broker_lets_each_device_write_only_its_own_topics(
         db, CATALOG, "device_id,kind\npb-a,panic_button\npb-b,panic_button\n"
     )
     secrets = {r.device_id: r.password for r in rows}
-    passwd, acl = provisioning.broker_files(db, "carebell-server", "server-secret")
     auth = tmp_path / "auth"
     auth.mkdir()
-    (auth / "passwd").write_text(passwd)
-    (auth / "acl").write_text(acl)
+    for name, text in provisioning.broker_files(db, "carebell-server", "server-secret").items():
+        (auth / name).write_text(text)
     broker = local_services.mosquitto(tmp_path / "broker", auth_dir=auth).start()
     address = BrokerAddress.parse(broker.url)
     clients: list[mqtt.Client] = []

@@ -32,11 +32,10 @@ def broker(db: Database, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]
     rows = provisioning.import_csv(
         db, CATALOG, "device_id,kind\npb-a,panic_button\npb-b,panic_button\n"
     )
-    passwd, acl = provisioning.broker_files(db, "carebell-server", "server-secret")
     auth = tmp_path / "auth"
     auth.mkdir()
-    (auth / "passwd").write_text(passwd)
-    (auth / "acl").write_text(acl)
+    for name, text in provisioning.broker_files(db, "carebell-server", "server-secret").items():
+        (auth / name).write_text(text)
     server = local_services.mosquitto(tmp_path / "broker", auth_dir=auth).start()
     yield server.url, {r.device_id: r.password or "" for r in rows}
     server.stop()

@@ -6,6 +6,7 @@ schema and against what the server actually reads.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 from compose_pydantic import ComposeSpecification
 
 from config.settings import Settings
+from devices.mqtt import BrokerAddress
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,16 +45,25 @@ def test_server_environment_names_real_settings(compose: dict[str, Any]) -> None
     env = compose["services"]["carebell"]["environment"]
     fields = {f"CAREBELL_{name.upper()}" for name in Settings.model_fields}
     assert set(env) <= fields, set(env) - fields
+    # As compose interpolates ${NAME:?why} from the environment it runs in.
+    env = {k: re.sub(r"\$\{\w+:\?[^}]*\}", "example-secret", v) for k, v in env.items()}
     settings = Settings(**{k.removeprefix("CAREBELL_").lower(): v for k, v in env.items()})
     assert settings.database_url.startswith("postgresql+psycopg://carebell:")
-    assert settings.mqtt_url == "mqtt://mosquitto:1883"
+    broker = BrokerAddress.parse(settings.mqtt_url)
+    assert (broker.tls, broker.host, broker.port) == (True, "mosquitto", 8883)
+    assert (broker.username, broker.password) == ("carebell-server", "example-secret")
+    assert broker.ca_file == "/certs/ca.crt"
 
 
 def test_mounted_files_and_build_context_exist(compose: dict[str, Any]) -> None:
+    operations = (ROOT / "docs" / "operations.md").read_text()
     for service in compose["services"].values():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
-            if source.startswith("./"):
+            if source.startswith("./deploy/"):
+                # Secrets the operator makes: docs/operations.md says how.
+                assert source.removeprefix("./") in operations, source
+            elif source.startswith("./"):
                 assert (ROOT / source).is_file(), source
     assert (ROOT / "Dockerfile").is_file()
     named = {
@@ -73,3 +84,14 @@ def test_broker_config_never_drops_queued_alerts() -> None:
     )
     assert int(settings["max_queued_messages"]) >= 100_000
     assert settings["persistence"] == "true"
+
+
+def test_production_broker_takes_tls_and_accounts_only() -> None:
+    conf = (ROOT / "config" / "mosquitto.conf").read_text()
+    lines = [line.split() for line in conf.splitlines() if line.strip() and line[0] != "#"]
+    listeners = [line[1:] for line in lines if line[0] == "listener"]
+    assert listeners == [["8883"]]
+    settings = {line[0]: line[1:] for line in lines}
+    assert settings["allow_anonymous"] == ["false"]
+    assert {"certfile", "keyfile", "plugin", "plugin_opt_config_file"} <= set(settings)
+    assert settings["plugin"][0].endswith("mosquitto_dynamic_security.so")
