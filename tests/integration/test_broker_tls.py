@@ -101,6 +101,7 @@ class Client:
             CallbackAPIVersion.VERSION2,
             client_id=f"probe-{uuid.uuid4().hex[:6]}",
             protocol=mqtt.MQTTv5,
+            reconnect_on_failure=False,  # one attempt: what the broker answers to it
         )
         if address.username:
             self.client.username_pw_set(address.username, address.password)
