@@ -15,10 +15,10 @@ from sqlmodel import Session, func, select
 
 from config import CONFIG_DIR
 from dispatch.domain.access import Role
-from dispatch.domain.lifecycle import RequestState
+from dispatch.domain.lifecycle import RequestState, VisitState
 from dispatch.registry.accounts import create_user
 from dispatch.store.db import Database
-from dispatch.store.tables import Caregiver, Device, Elder, ServiceRequest
+from dispatch.store.tables import Caregiver, Device, Elder, ServiceRequest, Visit
 
 DEMO_CITY_FILE = CONFIG_DIR / "demo_city.yaml"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
@@ -33,6 +33,8 @@ class City:
     devices: list[Device]
     caregivers: list[Caregiver]
     service_requests: list[ServiceRequest] = field(default_factory=list)
+    # Visits done before the demo's first day: who knows whom (the planner prefers them).
+    past_visits: list[Visit] = field(default_factory=list)
 
 
 def _offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
@@ -132,7 +134,16 @@ def generate_city(
             )
         )
     requests = _service_requests(random.Random(f"{seed}/services"), elders, spec["services"])
-    return City(spec["name_en"], elders, devices, caregivers, requests)
+    regulars = _regular_clients(
+        random.Random(f"{seed}/regulars"),
+        elders,
+        caregivers,
+        spec["services"],
+        {r.elder_id for r in requests},
+    )
+    past = [_first_visit(request, caregiver) for request, caregiver in regulars]
+    requests += [request for request, _ in regulars]
+    return City(spec["name_en"], elders, devices, caregivers, requests, past)
 
 
 _HEALTH = [
@@ -191,6 +202,67 @@ def _service_requests(
     return out
 
 
+def _regular_clients(
+    rng: random.Random,
+    elders: list[Elder],
+    caregivers: list[Caregiver],
+    spec: dict[str, Any],
+    taken: set[uuid.UUID],
+) -> list[tuple[ServiceRequest, Caregiver]]:
+    """Every caregiver's regular clients: the elders nearest their home, visited
+    every day within the caregiver's shift, so each one on shift has a day's route."""
+    out = []
+    for caregiver in caregivers:
+        near = sorted(
+            (e for e in elders if e.id not in taken),
+            key=lambda e: (e.lat - caregiver.home_lat) ** 2 + (e.lon - caregiver.home_lon) ** 2,
+        )[: spec.get("regulars_per_caregiver", 3)]
+        # The part of the shift before midnight (a night shift's visits are in the evening).
+        start = caregiver.shift_start.hour * 60 + caregiver.shift_start.minute
+        end = caregiver.shift_end.hour * 60 + caregiver.shift_end.minute
+        end = end if end > start else 24 * 60 - 1
+        slot = (end - start) // max(1, len(near))
+        for k, elder in enumerate(near):
+            taken.add(elder.id)
+            opens = start + k * slot
+            closes = min(end, opens + max(slot, 120))
+            out.append(
+                (
+                    ServiceRequest(
+                        elder_id=elder.id,
+                        item=rng.choice([i for i in spec["items"] if i != "bathing"]),
+                        source="operator",
+                        requested_by="演示",
+                        state=RequestState.APPROVED,
+                        first_day=date(2026, 1, 1),
+                        weekdays=[1, 2, 3, 4, 5, 6, 7],
+                        window_start=time(opens // 60, opens % 60),
+                        window_end=time(closes // 60, closes % 60),
+                        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                        decided_by="sup1",
+                    ),
+                    caregiver,
+                )
+            )
+    return out
+
+
+def _first_visit(request: ServiceRequest, caregiver: Caregiver) -> Visit:
+    """The request's first visit, done by the caregiver (before the demo's days)."""
+    day = request.first_day
+    return Visit(
+        request_id=request.id,
+        elder_id=request.elder_id,
+        service=request.item,
+        day=day,
+        window_start=datetime.combine(day, request.window_start, tzinfo=UTC),
+        window_end=datetime.combine(day, request.window_end, tzinfo=UTC),
+        state=VisitState.DONE,
+        caregiver_id=caregiver.id,
+        sequence=1,
+    )
+
+
 class _Card(TypedDict):
     notes: str
     emergency_contact: str
@@ -217,6 +289,8 @@ def seed_city(session: Session, city: City) -> bool:
     session.add_all(city.caregivers)
     session.flush()
     session.add_all(city.service_requests)
+    session.flush()
+    session.add_all(city.past_visits)
     return True
 
 
