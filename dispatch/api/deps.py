@@ -7,7 +7,7 @@ refusals are 401 (who are you?) or 403 (not yours), and each is logged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Protocol
 
@@ -33,9 +33,28 @@ log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False)
 
 
-class ServerParts(Protocol):
-    """What the routers and the hub use of the running server (the composition
-    root, dispatch/runtime/, builds it and keeps it in ``app.state.services``)."""
+class HealthSources(Protocol):
+    """What /healthz and /metrics read of the running server."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def bus(self) -> LiveBus: ...
+
+    @property
+    def gateway(self) -> GatewayStatus | None: ...
+
+    @property
+    def loops_down(self) -> list[str]: ...
+
+    def metrics_exposition(self) -> tuple[bytes, str]: ...
+
+
+class ServerParts(HealthSources, Protocol):
+    """The running server's parts (the composition root, dispatch/runtime/, builds
+    it and keeps it in ``app.state.services``). Routers never take it whole: the
+    dependencies below hand each the part it uses."""
 
     settings: Settings
     db: Database
@@ -47,15 +66,7 @@ class ServerParts(Protocol):
     homecare: HomeCare
     voice: VoiceService | None
 
-    @property
-    def gateway(self) -> GatewayStatus | None: ...
-
-    @property
-    def loops_down(self) -> list[str]: ...
-
     async def after_change(self) -> None: ...
-
-    def metrics_exposition(self) -> tuple[bytes, str]: ...
 
 
 class GatewayStatus(Protocol):
@@ -65,19 +76,75 @@ class GatewayStatus(Protocol):
     def failing_since(self) -> float | None: ...
 
 
-def get_services(connection: HTTPConnection) -> ServerParts:
-    services: ServerParts = connection.app.state.services
-    return services
+def _server(connection: HTTPConnection) -> ServerParts:
+    parts: ServerParts = connection.app.state.services
+    return parts
 
 
-ServicesDep = Annotated[ServerParts, Depends(get_services)]
+# Each router asks for the parts it uses, never for the whole server.
 
 
-def get_session(services: ServicesDep, request: Request) -> Iterator[Session]:
+def get_db(connection: HTTPConnection) -> Database:
+    return _server(connection).db
+
+
+def get_bus(connection: HTTPConnection) -> LiveBus:
+    return _server(connection).bus
+
+
+def get_settings(connection: HTTPConnection) -> Settings:
+    return _server(connection).settings
+
+
+def get_catalog(connection: HTTPConnection) -> Catalog:
+    return _server(connection).catalog
+
+
+def get_travel(connection: HTTPConnection) -> TravelModel:
+    return _server(connection).travel
+
+
+def get_menu(connection: HTTPConnection) -> ServiceMenu:
+    return _server(connection).menu
+
+
+def get_homecare(connection: HTTPConnection) -> HomeCare:
+    return _server(connection).homecare
+
+
+def get_voice(connection: HTTPConnection) -> VoiceService | None:
+    return _server(connection).voice
+
+
+Publish = Callable[[], Awaitable[None]]
+
+
+def get_publish(connection: HTTPConnection) -> Publish:
+    """Call after committing transitions: publishes them (and so wakes dispatchers)."""
+    return _server(connection).after_change
+
+
+def get_health(connection: HTTPConnection) -> HealthSources:
+    return _server(connection)
+
+
+DatabaseDep = Annotated[Database, Depends(get_db)]
+BusDep = Annotated[LiveBus, Depends(get_bus)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+TravelDep = Annotated[TravelModel, Depends(get_travel)]
+MenuDep = Annotated[ServiceMenu, Depends(get_menu)]
+HomeCareDep = Annotated[HomeCare, Depends(get_homecare)]
+VoiceDep = Annotated[VoiceService | None, Depends(get_voice)]
+PublishDep = Annotated[Publish, Depends(get_publish)]
+HealthDep = Annotated[HealthSources, Depends(get_health)]
+
+
+def get_session(db: DatabaseDep, request: Request) -> Iterator[Session]:
     """A read-only session for GET and HEAD (on SQLite it takes no write lock, so
     the board's lists never queue behind the writers); a committing one otherwise."""
     reading = request.method in ("GET", "HEAD")
-    with services.db.read() if reading else services.db.session() as session:
+    with db.read() if reading else db.session() as session:
         yield session
 
 
@@ -86,7 +153,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 async def current_user(
     request: Request,
-    services: ServicesDep,
+    db: DatabaseDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> UserAccount:
     if credentials is None:
@@ -96,9 +163,7 @@ async def current_user(
             "log in first: no bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    user = await services.db.run(
-        accounts.user_for_token, services.db, credentials.credentials, now=datetime.now(UTC)
-    )
+    user = await db.run(accounts.user_for_token, db, credentials.credentials, now=datetime.now(UTC))
     if user is None:
         log.warning("401 %s %s: unknown or expired token", request.method, request.url.path)
         raise HTTPException(

@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field, ValidationError
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocketDisconnected
 
-from dispatch.api.deps import ServerParts
 from dispatch.domain.access import BOARD_ROLES, Principal
 from dispatch.domain.live_events import PROTOCOL_VERSION, caregiver_position_event
 from dispatch.emergency.orders import CaregiverAction, act_on_order, request_help
@@ -26,8 +25,38 @@ from dispatch.live.fanout import seq_key
 from dispatch.registry import accounts
 from dispatch.voice.session import Party, PartyKind
 
+if TYPE_CHECKING:
+    from dispatch.domain.catalog import Catalog
+    from dispatch.live.bus import LiveBus
+    from dispatch.live.fanout import Fanout
+    from dispatch.store.db import Database
+    from dispatch.voice.service import VoiceService
+
 log = logging.getLogger(__name__)
 router = APIRouter()
+
+
+class HubParts(Protocol):
+    """What the two sockets use of the running server (the composition root keeps
+    it in ``app.state.services``); nothing else of it."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def bus(self) -> LiveBus: ...
+
+    @property
+    def fanout(self) -> Fanout: ...
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def voice(self) -> VoiceService | None: ...
+
+    async def after_change(self) -> None: ...
+
 
 MAX_QUEUED = 1_000  # entries waiting for one socket before it is deemed too slow
 CLOSE_TOO_SLOW = 4008
@@ -79,7 +108,7 @@ class LiveConnection:
 
 async def _serve(
     websocket: WebSocket,
-    services: ServerParts,
+    services: HubParts,
     stream: str,
     stream_name: str,
     last_seq: str | None,
@@ -112,7 +141,7 @@ async def _serve(
 
 async def _stream(
     websocket: WebSocket,
-    services: ServerParts,
+    services: HubParts,
     conn: LiveConnection,
     stream: str,
     last_seq: str | None,
@@ -175,7 +204,7 @@ def _valid_seq(seq: str) -> bool:
 
 
 async def _authenticate(
-    websocket: WebSocket, services: ServerParts, token: str | None
+    websocket: WebSocket, services: HubParts, token: str | None
 ) -> Principal | None:
     """Accept the socket and return who it is, or close it with 4401 and return None."""
     await websocket.accept()
@@ -217,7 +246,7 @@ def _area_filter(principal: Principal) -> Callable[[dict[str, Any]], bool] | Non
 async def board(
     websocket: WebSocket, token: str | None = None, last_seq: str | None = None
 ) -> None:
-    services: ServerParts = websocket.app.state.services
+    services: HubParts = websocket.app.state.services
     principal = await _authenticate(websocket, services, token)
     if principal is None:
         return
@@ -266,7 +295,7 @@ async def caregiver(
     token: str | None = None,
     last_seq: str | None = None,
 ) -> None:
-    services: ServerParts = websocket.app.state.services
+    services: HubParts = websocket.app.state.services
     principal = await _authenticate(websocket, services, token)
     if principal is None:
         return

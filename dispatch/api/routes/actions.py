@@ -10,11 +10,23 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.api.deps import BoardDep, ServerParts, ServicesDep, forbid
+from dispatch.api.deps import (
+    BoardDep,
+    BusDep,
+    DatabaseDep,
+    Publish,
+    PublishDep,
+    SettingsDep,
+    TravelDep,
+    forbid,
+)
 from dispatch.domain.access import Principal
 from dispatch.domain.model import GeoPoint, TransportMode, great_circle_m
 from dispatch.emergency import operators
 from dispatch.errors import NotFound
+from dispatch.live.bus import LiveBus
+from dispatch.matching.travel import TravelModel
+from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Caregiver, Order
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["operator actions"])
@@ -51,9 +63,9 @@ class Resolution(_Body):
 
 
 def _check_area(
-    services: ServerParts, request: Request, principal: Principal, alert_ids: list[uuid.UUID]
+    db: Database, request: Request, principal: Principal, alert_ids: list[uuid.UUID]
 ) -> None:
-    with services.db.session() as session:
+    with db.session() as session:
         for alert_id in alert_ids:
             alert = session.get(Alert, alert_id)
             if alert is None:
@@ -63,14 +75,15 @@ def _check_area(
 
 
 async def _guard(
-    services: ServerParts, request: Request, principal: Principal, *alert_ids: uuid.UUID
+    db: Database, request: Request, principal: Principal, *alert_ids: uuid.UUID
 ) -> datetime:
-    await services.db.run(_check_area, services, request, principal, list(alert_ids))
+    await db.run(_check_area, db, request, principal, list(alert_ids))
     return datetime.now(UTC)
 
 
 async def _act(
-    services: ServerParts,
+    db: Database,
+    publish: Publish,
     request: Request,
     principal: Principal,
     alert_id: uuid.UUID,
@@ -78,46 +91,56 @@ async def _act(
     *args: Any,
 ) -> T:
     """Check the operator may touch the alert, act as them, then wake the dispatcher."""
-    at = await _guard(services, request, principal, alert_id)
-    done = await services.db.run(action, services.db, alert_id, principal.username, *args, at=at)
-    await services.after_change()
+    at = await _guard(db, request, principal, alert_id)
+    done: T = await db.run(action, db, alert_id, principal.username, *args, at=at)
+    await publish()
     return done
 
 
 @router.post("/acknowledge", response_model=list[Alert])
 async def acknowledge_many(
-    services: ServicesDep, principal: BoardDep, request: Request, body: BulkAcknowledge
+    db: DatabaseDep,
+    publish: PublishDep,
+    principal: BoardDep,
+    request: Request,
+    body: BulkAcknowledge,
 ) -> list[Alert]:
     """Take ownership of many alerts at once (a flood of alarms from one cause)."""
-    at = await _guard(services, request, principal, *body.alert_ids)
-    taken = await services.db.run(
-        operators.acknowledge, services.db, body.alert_ids, principal.username, at=at
+    at = await _guard(db, request, principal, *body.alert_ids)
+    taken: list[Alert] = await db.run(
+        operators.acknowledge, db, body.alert_ids, principal.username, at=at
     )
-    await services.after_change()
+    await publish()
     return taken
 
 
 @router.post("/{alert_id}/acknowledge", response_model=Alert)
 async def acknowledge(
-    services: ServicesDep, principal: BoardDep, request: Request, alert_id: uuid.UUID
+    db: DatabaseDep, publish: PublishDep, principal: BoardDep, request: Request, alert_id: uuid.UUID
 ) -> Alert:
     """Take ownership of an alert; it leaves the top of the escalation queue."""
-    at = await _guard(services, request, principal, alert_id)
-    await services.db.run(operators.acknowledge, services.db, [alert_id], principal.username, at=at)
-    await services.after_change()
-    return await services.db.run(_load, services, alert_id)
+    at = await _guard(db, request, principal, alert_id)
+    await db.run(operators.acknowledge, db, [alert_id], principal.username, at=at)
+    await publish()
+    return await db.run(_load, db, alert_id)
 
 
 @router.post("/{alert_id}/notes", response_model=Alert)
 async def add_note(
-    services: ServicesDep, principal: BoardDep, request: Request, alert_id: uuid.UUID, body: Note
+    db: DatabaseDep,
+    publish: PublishDep,
+    principal: BoardDep,
+    request: Request,
+    alert_id: uuid.UUID,
+    body: Note,
 ) -> Alert:
-    return await _act(services, request, principal, alert_id, operators.add_note, body.text)
+    return await _act(db, publish, request, principal, alert_id, operators.add_note, body.text)
 
 
 @router.post("/{alert_id}/callback", response_model=Alert)
 async def callback(
-    services: ServicesDep,
+    db: DatabaseDep,
+    publish: PublishDep,
     principal: BoardDep,
     request: Request,
     alert_id: uuid.UUID,
@@ -125,70 +148,94 @@ async def callback(
 ) -> Alert:
     """Record what the elder said when called back."""
     return await _act(
-        services, request, principal, alert_id, operators.record_callback, body.outcome, body.note
+        db,
+        publish,
+        request,
+        principal,
+        alert_id,
+        operators.record_callback,
+        body.outcome,
+        body.note,
     )
 
 
 @router.post("/{alert_id}/assign", response_model=Order)
 async def assign(
-    services: ServicesDep, principal: BoardDep, request: Request, alert_id: uuid.UUID, body: Assign
+    db: DatabaseDep,
+    bus: BusDep,
+    travel: TravelDep,
+    settings: SettingsDep,
+    publish: PublishDep,
+    principal: BoardDep,
+    request: Request,
+    alert_id: uuid.UUID,
+    body: Assign,
 ) -> Order:
     """Offer the alert to a caregiver chosen by hand (reassigning it if need be)."""
-    at = await _guard(services, request, principal, alert_id)
-    estimate = await _estimate(services, alert_id, body.caregiver_id)
-    order = await services.db.run(
+    at = await _guard(db, request, principal, alert_id)
+    estimate = await _estimate(db, bus, travel, alert_id, body.caregiver_id)
+    order: Order = await db.run(
         operators.assign,
-        services.db,
+        db,
         alert_id,
         body.caregiver_id,
         principal.username,
         estimate,
         at=at,
-        offer_timeout_s=services.settings.offer_timeout_s,
+        offer_timeout_s=settings.offer_timeout_s,
     )
-    await services.after_change()
+    await publish()
     return order
 
 
 @router.post("/{alert_id}/cancel", response_model=Alert)
 async def cancel(
-    services: ServicesDep, principal: BoardDep, request: Request, alert_id: uuid.UUID, body: Reason
+    db: DatabaseDep,
+    publish: PublishDep,
+    principal: BoardDep,
+    request: Request,
+    alert_id: uuid.UUID,
+    body: Reason,
 ) -> Alert:
     """Close the alert as a false alarm (or not needed), with the reason."""
-    return await _act(services, request, principal, alert_id, operators.cancel, body.reason)
+    return await _act(db, publish, request, principal, alert_id, operators.cancel, body.reason)
 
 
 @router.post("/{alert_id}/escalate", response_model=Alert)
 async def escalate(
-    services: ServicesDep, principal: BoardDep, request: Request, alert_id: uuid.UUID, body: Reason
+    db: DatabaseDep,
+    publish: PublishDep,
+    principal: BoardDep,
+    request: Request,
+    alert_id: uuid.UUID,
+    body: Reason,
 ) -> Alert:
     """Hand the alert to a supervisor."""
-    return await _act(services, request, principal, alert_id, operators.escalate, body.reason)
+    return await _act(db, publish, request, principal, alert_id, operators.escalate, body.reason)
 
 
 @router.post("/{alert_id}/resolve", response_model=Alert)
 async def resolve(
-    services: ServicesDep,
+    db: DatabaseDep,
+    publish: PublishDep,
     principal: BoardDep,
     request: Request,
     alert_id: uuid.UUID,
     body: Resolution,
 ) -> Alert:
-    return await _act(services, request, principal, alert_id, operators.resolve, body.note)
+    return await _act(db, publish, request, principal, alert_id, operators.resolve, body.note)
 
 
-def _load(services: ServerParts, alert_id: uuid.UUID) -> Alert:
-    with services.db.session() as session:
+def _load(db: Database, alert_id: uuid.UUID) -> Alert:
+    with db.session() as session:
         alert = session.get(Alert, alert_id)
         if alert is None:
             raise NotFound("alert", str(alert_id))
         return alert
 
 
-def _rows(
-    services: ServerParts, alert_id: uuid.UUID, caregiver_id: uuid.UUID
-) -> tuple[Alert, Caregiver]:
-    with services.db.session() as session:
+def _rows(db: Database, alert_id: uuid.UUID, caregiver_id: uuid.UUID) -> tuple[Alert, Caregiver]:
+    with db.session() as session:
         alert, caregiver = session.get(Alert, alert_id), session.get(Caregiver, caregiver_id)
         if alert is None:
             raise NotFound("alert", str(alert_id))
@@ -198,11 +245,11 @@ def _rows(
 
 
 async def _estimate(
-    services: ServerParts, alert_id: uuid.UUID, caregiver_id: uuid.UUID
+    db: Database, bus: LiveBus, travel: TravelModel, alert_id: uuid.UUID, caregiver_id: uuid.UUID
 ) -> operators.Estimate:
     """From the caregiver's live position, or their home when the app is silent."""
-    alert, caregiver = await services.db.run(_rows, services, alert_id, caregiver_id)
-    live = (await services.bus.positions([str(caregiver_id)])).get(str(caregiver_id))
+    alert, caregiver = await db.run(_rows, db, alert_id, caregiver_id)
+    live = (await bus.positions([str(caregiver_id)])).get(str(caregiver_id))
     origin = (
         GeoPoint(live.lat, live.lon) if live else GeoPoint(caregiver.home_lat, caregiver.home_lon)
     )
@@ -212,5 +259,5 @@ async def _estimate(
     except ValueError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, "caregiver has no known transport") from exc
     return operators.Estimate(
-        services.travel.travel_time_s(origin, target, mode), great_circle_m(origin, target)
+        travel.travel_time_s(origin, target, mode), great_circle_m(origin, target)
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy import and_, case
@@ -16,6 +15,7 @@ from dispatch.api.schemas import AuditPublic
 from dispatch.domain.access import Principal
 from dispatch.domain.lifecycle import AlertState, OrderState
 from dispatch.domain.model import Severity
+from dispatch.store.reads import in_areas
 from dispatch.store.tables import Alert, AuditRecord, DeadLetter, Order
 
 router = APIRouter(prefix="/api/v1")
@@ -56,12 +56,6 @@ def visible_alert(
     return alert
 
 
-def _scoped(query: Any, principal: Principal) -> Any:
-    if principal.sees_every_area:
-        return query
-    return query.where(col(Alert.district).in_(sorted(principal.areas)))
-
-
 @router.get("/alerts", response_model=list[Alert])
 def list_alerts(
     session: SessionDep,
@@ -80,7 +74,7 @@ def list_alerts(
     most severe, then those waiting longest (the board's queue).
     """
     order = _URGENCY if sort is AlertOrder.URGENCY else (col(Alert.raised_at).desc(),)
-    query = _scoped(select(Alert).order_by(*order, col(Alert.id)), principal)
+    query = in_areas(select(Alert).order_by(*order, col(Alert.id)), principal)
     if device_id is not None:
         query = query.where(Alert.device_id == device_id)
     if elder_id is not None:
@@ -121,7 +115,7 @@ def list_orders(
     offset: int = Offset,
 ) -> list[Order]:
     query = select(Order).join(Alert).order_by(col(Order.offered_at).desc(), col(Order.id))
-    query = _scoped(query, principal)
+    query = in_areas(query, principal)
     if alert_id is not None:
         query = query.where(Order.alert_id == alert_id)
     if caregiver_id is not None:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.api.deps import AdminDep, ServicesDep, allow
+from dispatch.api.deps import AdminDep, DatabaseDep, allow
 from dispatch.domain.access import BOARD_ROLES, Principal
 from dispatch.registry import areas
 from dispatch.store.tables import Area
@@ -28,17 +28,17 @@ class AreaCreate(BaseModel):
 
 @router.get("", response_model=list[Area])
 async def list_areas(
-    services: ServicesDep, _reader: Annotated[Principal, Depends(allow(*BOARD_ROLES))]
+    db: DatabaseDep, _reader: Annotated[Principal, Depends(allow(*BOARD_ROLES))]
 ) -> list[Area]:
     """Every node, parents before children (keys sort that way)."""
-    return await services.db.run(areas.list_areas, services.db)
+    return await db.run(areas.list_areas, db)
 
 
 @router.post("", response_model=Area, status_code=status.HTTP_201_CREATED)
-async def add_area(services: ServicesDep, admin: AdminDep, body: AreaCreate) -> Area:
-    return await services.db.run(
+async def add_area(db: DatabaseDep, admin: AdminDep, body: AreaCreate) -> Area:
+    return await db.run(
         areas.add_area,
-        services.db,
+        db,
         body.name,
         body.parent,
         actor=admin.username,

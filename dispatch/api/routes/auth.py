@@ -10,7 +10,7 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.api.deps import ServicesDep, UserDep
+from dispatch.api.deps import DatabaseDep, UserDep
 from dispatch.registry import accounts
 from dispatch.store.tables import UserAccount
 
@@ -65,13 +65,13 @@ class LocaleChange(BaseModel):
 
 
 @router.post("/login", response_model=Session)
-async def login(services: ServicesDep, body: Credentials, request: Request) -> Session:
+async def login(db: DatabaseDep, body: Credentials, request: Request) -> Session:
     now = datetime.now(UTC)
     try:
         # Not on the database's threads: the hash would hold one for ~0.3 s. Argon2
         # releases the GIL, so a plain thread keeps the event loop free.
         token, user = await asyncio.to_thread(
-            accounts.login, services.db, body.username, body.password, now=now
+            accounts.login, db, body.username, body.password, now=now
         )
     except accounts.LoginFailed:
         client = request.client.host if request.client else "?"
@@ -86,25 +86,25 @@ def me(user: UserDep) -> UserPublic:
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(services: ServicesDep, user: UserDep, request: Request) -> None:
+async def logout(db: DatabaseDep, user: UserDep, request: Request) -> None:
     token = request.headers["authorization"].split(" ", 1)[1]
-    await services.db.run(accounts.logout, services.db, token)
+    await db.run(accounts.logout, db, token)
 
 
 @router.put("/me/locale", response_model=UserPublic)
-async def change_locale(services: ServicesDep, user: UserDep, body: LocaleChange) -> UserPublic:
-    updated = await services.db.run(accounts.set_locale, services.db, user.id, body.locale)
+async def change_locale(db: DatabaseDep, user: UserDep, body: LocaleChange) -> UserPublic:
+    updated = await db.run(accounts.set_locale, db, user.id, body.locale)
     return UserPublic.of(updated)
 
 
 @router.post("/password", response_model=UserPublic)
-async def change_password(user: UserDep, services: ServicesDep, body: PasswordChange) -> UserPublic:
+async def change_password(user: UserDep, db: DatabaseDep, body: PasswordChange) -> UserPublic:
     """Choose your own password (required after a new or reset one): 403 when the
     current password is wrong, 422 with the reasons when the new one is refused."""
     # Off the database's threads, as the log-in: two argon2 hashes.
     updated = await asyncio.to_thread(
         accounts.change_password,
-        services.db,
+        db,
         user.id,
         body.current_password,
         body.new_password,

@@ -14,7 +14,15 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
-from dispatch.api.deps import BoardDep, ServerParts, ServicesDep, SessionDep
+from config.settings import Settings
+from dispatch.api.deps import (
+    BoardDep,
+    BusDep,
+    DatabaseDep,
+    SessionDep,
+    SettingsDep,
+    VoiceDep,
+)
 from dispatch.api.routes.alerts import visible_alert
 from dispatch.api.routes.voice import call_view
 from dispatch.api.schemas import AuditPublic
@@ -22,6 +30,8 @@ from dispatch.domain.access import Principal
 from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute, counts_as_answer
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
 from dispatch.domain.model import Shift
+from dispatch.store.db import Database
+from dispatch.store.reads import in_areas
 from dispatch.store.tables import (
     Alert,
     AuditRecord,
@@ -32,13 +42,14 @@ from dispatch.store.tables import (
     VoiceCall,
 )
 from dispatch.voice.phone import normalise_number
+from dispatch.voice.service import VoiceService
 
 router = APIRouter(prefix="/api/v1", tags=["board"])
 
 
 @router.get("/alerts/{alert_id}/card")
 def alert_card(
-    session: SessionDep, principal: BoardDep, request: Request, alert_id: uuid.UUID
+    session: SessionDep, voice: VoiceDep, principal: BoardDep, request: Request, alert_id: uuid.UUID
 ) -> dict[str, Any]:
     """Everything the alert detail shows: elder, device, orders and the timeline."""
     alert = visible_alert(session, request, principal, alert_id)
@@ -53,7 +64,6 @@ def alert_card(
     calls = session.exec(
         select(VoiceCall).where(VoiceCall.alert_id == alert.id).order_by(col(VoiceCall.started_at))
     ).all()
-    voice = request.app.state.services.voice
     talks = voice is not None and device is not None and voice.voices.of(device.kind).talks
     return {
         "alert": alert.model_dump(mode="json"),
@@ -71,16 +81,16 @@ def alert_card(
     }
 
 
-def _today_start(services: ServerParts) -> datetime:
-    local = datetime.now(ZoneInfo(services.settings.timezone))
+def _today_start(settings: Settings) -> datetime:
+    local = datetime.now(ZoneInfo(settings.timezone))
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
 def _kpi_rows(
-    services: ServerParts, principal: Principal, since: datetime
+    db: Database, voice: VoiceService | None, principal: Principal, since: datetime
 ) -> tuple[list[AlertTimes], int, int]:
-    with services.db.session() as session:
-        alerts = session.exec(_in_areas(select(Alert), principal).where(Alert.raised_at >= since))
+    with db.session() as session:
+        alerts = session.exec(in_areas(select(Alert), principal).where(Alert.raised_at >= since))
         alerts = list(alerts.all())
         ids = [a.id for a in alerts]
         records = (
@@ -89,26 +99,23 @@ def _kpi_rows(
             else []
         )
         open_count = session.exec(
-            _in_areas(select(func.count()).select_from(Alert), principal).where(
+            in_areas(select(func.count()).select_from(Alert), principal).where(
                 col(Alert.state).in_(OPEN_ALERT_STATES)
             )
         ).one()
         offline = session.exec(
-            select(func.count())
-            .select_from(Device)
-            .join(Elder, col(Elder.id) == col(Device.elder_id), isouter=True)
-            .where(col(Device.online).is_(False), col(Device.active).is_(True))
-            .where(
-                *(
-                    ()
-                    if principal.sees_every_area
-                    else (col(Elder.district).in_(sorted(principal.areas)),)
-                )
+            in_areas(
+                select(func.count())
+                .select_from(Device)
+                .join(Elder, col(Elder.id) == col(Device.elder_id), isouter=True)
+                .where(col(Device.online).is_(False), col(Device.active).is_(True)),
+                principal,
+                district=col(Elder.district),
             )
         ).one()
     answered: dict[uuid.UUID, datetime] = {}
     arrived: dict[uuid.UUID, datetime] = {}
-    talking = _alerts_from_talking_devices(services, session_alerts=alerts)
+    talking = _alerts_from_talking_devices(voice, db, session_alerts=alerts)
     for r in sorted(records, key=lambda r: r.at):
         talks = r.alert_id in talking
         if counts_as_answer(
@@ -125,34 +132,29 @@ def _kpi_rows(
 
 
 def _alerts_from_talking_devices(
-    services: ServerParts, session_alerts: list[Alert]
+    voice: VoiceService | None, db: Database, session_alerts: list[Alert]
 ) -> set[uuid.UUID]:
     """Alerts whose device talks: their KPI "answered" is a connected voice call."""
-    voice = services.voice
     ids = {a.device_id for a in session_alerts if a.device_id}
     if voice is None or not ids:
         return set()
-    with services.db.session() as session:
+    with db.session() as session:
         kinds = dict(
             session.exec(select(Device.id, Device.kind).where(col(Device.id).in_(ids))).all()
         )
     return {a.id for a in session_alerts if voice.voices.of(kinds.get(a.device_id or "")).talks}
 
 
-def _in_areas(query: Any, principal: Principal) -> Any:
-    if principal.sees_every_area:
-        return query
-    return query.where(col(Alert.district).in_(sorted(principal.areas)))
-
-
 @router.get("/kpis/today")
-async def kpis_today(services: ServicesDep, principal: BoardDep) -> dict[str, Any]:
+async def kpis_today(
+    db: DatabaseDep, bus: BusDep, settings: SettingsDep, voice: VoiceDep, principal: BoardDep
+) -> dict[str, Any]:
     """Open alerts, time to answer (p50, p97.5), share reached by the deadline,
     caregivers available now and devices offline, for the principal's areas."""
-    times, open_count, offline = await services.db.run(
-        _kpi_rows, services, principal, _today_start(services)
+    times, open_count, offline = await db.run(
+        _kpi_rows, db, voice, principal, _today_start(settings)
     )
-    live = await caregivers_live(services, principal)
+    live = await caregivers_live(db, bus, settings, principal)
     kpis = compute(
         times,
         now=datetime.now(UTC),
@@ -163,8 +165,8 @@ async def kpis_today(services: ServicesDep, principal: BoardDep) -> dict[str, An
     return asdict(kpis)
 
 
-def _caregiver_rows(services: ServerParts) -> tuple[list[Caregiver], dict[uuid.UUID, OrderState]]:
-    with services.db.session() as session:
+def _caregiver_rows(db: Database) -> tuple[list[Caregiver], dict[uuid.UUID, OrderState]]:
+    with db.session() as session:
         caregivers = list(session.exec(select(Caregiver).where(col(Caregiver.active).is_(True))))
         active = session.exec(
             select(Order.caregiver_id, Order.state).where(col(Order.state).in_(ACTIVE_ORDER_STATES))
@@ -181,11 +183,13 @@ _ORDER_TO_LIVE = {
 
 
 @router.get("/caregivers/live")
-async def caregivers_live(services: ServicesDep, principal: BoardDep) -> list[dict[str, Any]]:
+async def caregivers_live(
+    db: DatabaseDep, bus: BusDep, settings: SettingsDep, principal: BoardDep
+) -> list[dict[str, Any]]:
     """Every caregiver with a live position and what they are doing."""
-    caregivers, orders = await services.db.run(_caregiver_rows, services)
-    positions = await services.bus.positions([str(c.id) for c in caregivers])
-    now_local = datetime.now(ZoneInfo(services.settings.timezone))
+    caregivers, orders = await db.run(_caregiver_rows, db)
+    positions = await bus.positions([str(c.id) for c in caregivers])
+    now_local = datetime.now(ZoneInfo(settings.timezone))
     fresh_after = time.time() - timedelta(minutes=5).total_seconds()
     out = []
     for c in caregivers:
@@ -216,9 +220,8 @@ async def caregivers_live(services: ServicesDep, principal: BoardDep) -> list[di
 
 
 @router.get("/board/settings")
-async def board_settings(services: ServicesDep, principal: BoardDep) -> dict[str, Any]:
+async def board_settings(settings: SettingsDep, principal: BoardDep) -> dict[str, Any]:
     """What the board page needs to behave: alarm timings, the answer target, the clock."""
-    settings = services.settings
     return {
         "realert_s": settings.board_realert_s,
         "escalate_after_s": settings.board_escalate_after_s,

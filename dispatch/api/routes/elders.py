@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import col, or_, select
 
-from dispatch.api.deps import AdminDep, ServicesDep, SessionDep, allow
+from dispatch.api.deps import AdminDep, DatabaseDep, SessionDep, allow
 from dispatch.domain.access import BOARD_ROLES, Principal, Role
 from dispatch.domain.elders import (
     ContactRole,
@@ -241,12 +241,12 @@ def list_elders(
 
 
 @router.post("", response_model=ElderFull, status_code=status.HTTP_201_CREATED)
-async def create_elder(services: ServicesDep, admin: AdminDep, body: ElderCreate) -> ElderFull:
+async def create_elder(db: DatabaseDep, admin: AdminDep, body: ElderCreate) -> ElderFull:
     values = _stored(body.model_dump(exclude={"contacts"}))
     contacts = [_stored(c.model_dump()) for c in body.contacts]
-    record = await services.db.run(
+    record = await db.run(
         elders.create_elder,
-        services.db,
+        db,
         values,
         contacts,
         actor=admin.username,
@@ -257,7 +257,7 @@ async def create_elder(services: ServicesDep, admin: AdminDep, body: ElderCreate
 
 @router.get("/{elder_id}", response_model=ElderFull)
 async def get_elder(
-    services: ServicesDep,
+    db: DatabaseDep,
     principal: ReaderDep,
     request: Request,
     elder_id: uuid.UUID,
@@ -268,15 +268,15 @@ async def get_elder(
     """The full record; every read is logged with who, when and through which screen
     (the page names it in ``X-CareBell-Screen``) or call."""
     via = f"screen:{screen}" if screen else f"{request.method} {request.url.path}"
-    record = await services.db.run(
-        elders.read_record, services.db, principal, elder_id, via=via, now=datetime.now(UTC)
+    record = await db.run(
+        elders.read_record, db, principal, elder_id, via=via, now=datetime.now(UTC)
     )
     return ElderFull.of_record(record, principal)
 
 
 @router.patch("/{elder_id}", response_model=ElderFull)
 async def change_elder(
-    services: ServicesDep, admin: AdminDep, elder_id: uuid.UUID, body: ElderUpdate
+    db: DatabaseDep, admin: AdminDep, elder_id: uuid.UUID, body: ElderUpdate
 ) -> ElderFull:
     """Change the fields sent (``fields`` holds the rest of the record, set as a
     whole when sent: read, edit, send back); every change is audited."""
@@ -289,9 +289,9 @@ async def change_elder(
         values["active"] = body.active
         values["deactivation_reason"] = body.deactivation_reason
     contacts = None if body.contacts is None else [_stored(c.model_dump()) for c in body.contacts]
-    record = await services.db.run(
+    record = await db.run(
         elders.change_elder,
-        services.db,
+        db,
         admin,
         elder_id,
         _stored(values),
@@ -311,8 +311,8 @@ def elder_changes(session: SessionDep, _admin: AdminDep, elder_id: uuid.UUID) ->
 
 @router.get("/{elder_id}/access-log", response_model=list[AccessPublic])
 async def elder_access_log(
-    services: ServicesDep, _admin: AdminDep, elder_id: uuid.UUID
+    db: DatabaseDep, _admin: AdminDep, elder_id: uuid.UUID
 ) -> list[AccessPublic]:
     """Every read of the full record: who, when, through which screen or call."""
-    rows = await services.db.run(elders.access_log, services.db, elder_id)
+    rows = await db.run(elders.access_log, db, elder_id)
     return [AccessPublic.model_validate(r) for r in rows]

@@ -8,14 +8,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from dispatch.api.deps import BoardDep, ServicesDep, SessionDep, allow
+from dispatch.api.deps import BoardDep, DatabaseDep, HomeCareDep, MenuDep, SessionDep, allow
 from dispatch.domain.access import Principal, Role
 from dispatch.domain.lifecycle import RequestState, VisitState
 from dispatch.homecare import requests, visits
 from dispatch.homecare.billing import to_csv
+from dispatch.homecare.menu import ServiceMenu
 from dispatch.homecare.reports import coverage_report, monthly_statement
+from dispatch.homecare.service import HomeCare
+from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver, Elder, FollowUp, ServiceRequest, Visit
 
 router = APIRouter(prefix="/api/v1", tags=["home services"])
@@ -61,9 +64,9 @@ def _unprocessable(exc: Exception) -> HTTPException:
 
 
 @router.get("/services/menu")
-def menu(services: ServicesDep, _: BoardDep) -> dict[str, Any]:
+def menu(service_menu: MenuDep, _: BoardDep) -> dict[str, Any]:
     """The service menu and the care-need levels, prices in yuan."""
-    m = services.menu
+    m = service_menu
     return {
         "items": [
             {
@@ -91,7 +94,9 @@ def menu(services: ServicesDep, _: BoardDep) -> dict[str, Any]:
 
 
 @router.post("/service-requests", status_code=201, response_model=ServiceRequest)
-async def create_request(services: ServicesDep, principal: BoardDep, body: RequestIn) -> Any:
+async def create_request(
+    db: DatabaseDep, menu: MenuDep, principal: BoardDep, body: RequestIn
+) -> Any:
     """A request from an operator, or taken for a family member or the elder."""
     new = requests.NewRequest(
         elder_id=body.elder_id,
@@ -106,9 +111,7 @@ async def create_request(services: ServicesDep, principal: BoardDep, body: Reque
         notes=body.notes,
     )
     try:
-        return await services.db.run(
-            requests.create, services.db, services.menu, new, at=datetime.now(UTC)
-        )
+        return await db.run(requests.create, db, menu, new, at=datetime.now(UTC))
     except (KeyError, ValueError) as exc:
         raise _unprocessable(exc) from exc
 
@@ -119,16 +122,16 @@ def list_requests(session: SessionDep, _: BoardDep, state: RequestState | None =
 
 
 async def _decide(
-    services: ServicesDep,
+    db: Database,
     principal: Principal,
     request_id: uuid.UUID,
     target: RequestState,
     reason: str,
 ) -> Any:
     try:
-        return await services.db.run(
+        return await db.run(
             requests.decide,
-            services.db,
+            db,
             request_id,
             target,
             by=principal.username,
@@ -141,41 +144,39 @@ async def _decide(
 
 @router.post("/service-requests/{request_id}/approve", response_model=ServiceRequest)
 async def approve(
-    services: ServicesDep, principal: ApproverDep, request_id: uuid.UUID, body: Decision
+    db: DatabaseDep, principal: ApproverDep, request_id: uuid.UUID, body: Decision
 ) -> Any:
-    return await _decide(services, principal, request_id, RequestState.APPROVED, body.reason)
+    return await _decide(db, principal, request_id, RequestState.APPROVED, body.reason)
 
 
 @router.post("/service-requests/{request_id}/refuse", response_model=ServiceRequest)
 async def refuse(
-    services: ServicesDep, principal: ApproverDep, request_id: uuid.UUID, body: Decision
+    db: DatabaseDep, principal: ApproverDep, request_id: uuid.UUID, body: Decision
 ) -> Any:
     """Refuse, with the reason the family will be told."""
-    return await _decide(services, principal, request_id, RequestState.REFUSED, body.reason)
+    return await _decide(db, principal, request_id, RequestState.REFUSED, body.reason)
 
 
 @router.post("/service-requests/{request_id}/cancel", response_model=ServiceRequest)
 async def cancel(
-    services: ServicesDep, principal: BoardDep, request_id: uuid.UUID, body: Decision
+    db: DatabaseDep, principal: BoardDep, request_id: uuid.UUID, body: Decision
 ) -> Any:
-    return await _decide(services, principal, request_id, RequestState.CANCELLED, body.reason)
+    return await _decide(db, principal, request_id, RequestState.CANCELLED, body.reason)
 
 
 # A day in the city's time zone, or "today" there (a browser elsewhere need not know it).
 Day = date | Literal["today"]
 
 
-def _day(services: ServicesDep, day: Day) -> date:
-    return services.homecare.today() if day == "today" else day
+def _day(homecare: HomeCare, day: Day) -> date:
+    return homecare.today() if day == "today" else day
 
 
 @router.post("/planning/{day}")
-async def plan(services: ServicesDep, _: ApproverDep, day: Day, body: PlanIn) -> dict[str, Any]:
+async def plan(homecare: HomeCareDep, _: ApproverDep, day: Day, body: PlanIn) -> dict[str, Any]:
     """Plan the day's routes (or re-plan the rest of today); routes that changed are pushed."""
     now = datetime.now(UTC) if body.replan else None
-    outcome = await services.homecare.plan(
-        _day(services, day), now=now, time_limit_s=body.time_limit_s
-    )
+    outcome = await homecare.plan(_day(homecare, day), now=now, time_limit_s=body.time_limit_s)
     return {
         "day": outcome.day.isoformat(),
         "planned": outcome.planned,
@@ -186,8 +187,8 @@ async def plan(services: ServicesDep, _: ApproverDep, day: Day, body: PlanIn) ->
     }
 
 
-def visit_view(visit: Visit, elder: Elder | None, services: ServicesDep) -> dict[str, Any]:
-    item = services.menu.items.get(visit.service)
+def visit_view(visit: Visit, elder: Elder | None, menu: ServiceMenu) -> dict[str, Any]:
+    item = menu.items.get(visit.service)
     return {
         **visit.model_dump(mode="json"),
         "service_label_zh": item.label_zh if item else visit.service,
@@ -203,7 +204,7 @@ def visit_view(visit: Visit, elder: Elder | None, services: ServicesDep) -> dict
 
 
 def visits_of_day(
-    session: SessionDep, services: ServicesDep, day: date, caregiver_id: uuid.UUID | None = None
+    session: Session, menu: ServiceMenu, day: date, caregiver_id: uuid.UUID | None = None
 ) -> list[dict[str, Any]]:
     """A day's visits in route order (planned start, then the window)."""
     query = select(Visit).where(Visit.day == day, Visit.state != VisitState.CANCELLED)
@@ -218,14 +219,16 @@ def visits_of_day(
         e.id: e
         for e in session.exec(select(Elder).where(col(Elder.id).in_({v.elder_id for v in rows})))
     }
-    return [visit_view(v, elders.get(v.elder_id), services) for v in rows]
+    return [visit_view(v, elders.get(v.elder_id), menu) for v in rows]
 
 
 @router.get("/planning/{day}/routes")
-def routes(session: SessionDep, services: ServicesDep, _: BoardDep, day: Day) -> dict[str, Any]:
+def routes(
+    session: SessionDep, homecare: HomeCareDep, menu: MenuDep, _: BoardDep, day: Day
+) -> dict[str, Any]:
     """Each caregiver's route for the day in order, and the visits no route took."""
-    day = _day(services, day)
-    day_visits = visits_of_day(session, services, day)
+    day = _day(homecare, day)
+    day_visits = visits_of_day(session, menu, day)
     names = {c.id: c.name for c in session.exec(select(Caregiver))}
     by_caregiver: dict[str, list[dict[str, Any]]] = {}
     for v in day_visits:
@@ -252,7 +255,7 @@ def routes(session: SessionDep, services: ServicesDep, _: BoardDep, day: Day) ->
 
 @router.get("/follow-ups")
 def follow_ups(
-    session: SessionDep, services: ServicesDep, _: BoardDep, done: bool = False
+    session: SessionDep, menu: MenuDep, _: BoardDep, done: bool = False
 ) -> list[dict[str, Any]]:
     """Follow-up calls to make (or made), oldest first, each with its visit."""
     query = select(FollowUp).where(
@@ -265,7 +268,7 @@ def follow_ups(
         out.append(
             {
                 **call.model_dump(mode="json"),
-                "visit": visit_view(visit, session.get(Elder, visit.elder_id), services),
+                "visit": visit_view(visit, session.get(Elder, visit.elder_id), menu),
             }
         )
     return out
@@ -273,15 +276,15 @@ def follow_ups(
 
 @router.post("/follow-ups/{visit_id}", response_model=FollowUp)
 async def record_follow_up(
-    services: ServicesDep, principal: BoardDep, visit_id: uuid.UUID, body: FollowUpIn
+    db: DatabaseDep, principal: BoardDep, visit_id: uuid.UUID, body: FollowUpIn
 ) -> Any:
     try:
         outcome = visits.CallOutcome(body.reached, body.satisfaction, body.comment)
     except ValueError as exc:
         raise _unprocessable(exc) from exc
-    return await services.db.run(
+    return await db.run(
         visits.record_follow_up,
-        services.db,
+        db,
         visit_id,
         principal.username,
         outcome,
@@ -299,10 +302,10 @@ def _first_of(month: str) -> date:
 
 @router.get("/reports/coverage")
 def coverage(
-    session: SessionDep, services: ServicesDep, _: BoardDep, on: date | None = None
+    session: SessionDep, menu: MenuDep, homecare: HomeCareDep, _: BoardDep, on: date | None = None
 ) -> dict[str, Any]:
     """Regular-visit coverage for ``on``'s month (default today): target 100%."""
-    report = coverage_report(session, services.menu, on or services.homecare.today())
+    report = coverage_report(session, menu, on or homecare.today())
     c = report.coverage
     return {
         "month": c.month,
@@ -318,13 +321,13 @@ def coverage(
 @router.get("/reports/statements")
 def statements(
     session: SessionDep,
-    services: ServicesDep,
+    menu: MenuDep,
     _: BoardDep,
     month: Month,
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     """Monthly statement lines per service provider and menu item."""
-    lines = monthly_statement(session, services.menu, _first_of(month))
+    lines = monthly_statement(session, menu, _first_of(month))
     if format == "csv":
         return Response(
             to_csv(lines),

@@ -10,12 +10,22 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
-from dispatch.api.deps import CaregiverDep, ServicesDep, SessionDep
+from dispatch.api.deps import (
+    CaregiverDep,
+    CatalogDep,
+    DatabaseDep,
+    HomeCareDep,
+    MenuDep,
+    PublishDep,
+    SessionDep,
+)
 from dispatch.api.routes.homecare import visit_view, visits_of_day
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES
 from dispatch.domain.live_events import alert_view, elder_view, order_view
 from dispatch.domain.model import GeoPoint
 from dispatch.homecare import visits
+from dispatch.homecare.menu import ServiceMenu
+from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Caregiver, Elder, Order, Visit
 
 router = APIRouter(prefix="/api/v1/me", tags=["caregiver"])
@@ -56,17 +66,17 @@ def get_duty(session: SessionDep, principal: CaregiverDep) -> dict[str, bool]:
 
 
 @router.post("/shift")
-async def set_duty(services: ServicesDep, principal: CaregiverDep, body: Duty) -> dict[str, bool]:
+async def set_duty(db: DatabaseDep, principal: CaregiverDep, body: Duty) -> dict[str, bool]:
     """Go on or off shift; off shift, no offer comes."""
 
     def update() -> None:
-        with services.db.session() as session:
+        with db.session() as session:
             caregiver = session.get(Caregiver, principal.caregiver_id)
             assert caregiver is not None
             caregiver.on_duty = body.on_duty
             session.add(caregiver)
 
-    await services.db.run(update)
+    await db.run(update)
     return {"on_duty": body.on_duty}
 
 
@@ -87,73 +97,81 @@ class VisitProblem(VisitNotes):
 
 @router.get("/visits")
 def my_visits(
-    session: SessionDep, services: ServicesDep, principal: CaregiverDep, day: date | None = None
+    session: SessionDep,
+    homecare: HomeCareDep,
+    menu: MenuDep,
+    principal: CaregiverDep,
+    day: date | None = None,
 ) -> list[dict[str, Any]]:
     """My route for the day (default today), in order."""
     assert principal.caregiver_id is not None
-    return visits_of_day(
-        session, services, day or services.homecare.today(), principal.caregiver_id
-    )
+    return visits_of_day(session, menu, day or homecare.today(), principal.caregiver_id)
 
 
-def _visit_out(services: ServicesDep, visit: Visit) -> dict[str, Any]:
-    with services.db.session() as session:
-        return visit_view(visit, session.get(Elder, visit.elder_id), services)
+def _visit_out(db: Database, menu: ServiceMenu, visit: Visit) -> dict[str, Any]:
+    with db.session() as session:
+        return visit_view(visit, session.get(Elder, visit.elder_id), menu)
 
 
 @router.post("/visits/{visit_id}/start")
 async def start_visit(
-    services: ServicesDep, principal: CaregiverDep, visit_id: uuid.UUID, body: Position
+    db: DatabaseDep, menu: MenuDep, principal: CaregiverDep, visit_id: uuid.UUID, body: Position
 ) -> dict[str, Any]:
     """At the door: the position is checked against the elder's address."""
     assert principal.caregiver_id is not None
-    visit = await services.db.run(
+    visit = await db.run(
         visits.start,
-        services.db,
-        services.menu,
+        db,
+        menu,
         principal.caregiver_id,
         visit_id,
         GeoPoint(body.lat, body.lon),
         at=datetime.now(UTC),
     )
     return {
-        **_visit_out(services, visit),
-        "away_from_address": visits.away_from_address(visit, services.menu),
+        **_visit_out(db, menu, visit),
+        "away_from_address": visits.away_from_address(visit, menu),
     }
 
 
 @router.post("/visits/{visit_id}/finish")
 async def finish_visit(
-    services: ServicesDep, principal: CaregiverDep, visit_id: uuid.UUID, body: VisitNotes
+    db: DatabaseDep, menu: MenuDep, principal: CaregiverDep, visit_id: uuid.UUID, body: VisitNotes
 ) -> dict[str, Any]:
     assert principal.caregiver_id is not None
-    visit = await services.db.run(
+    visit = await db.run(
         visits.finish,
-        services.db,
-        services.menu,
+        db,
+        menu,
         principal.caregiver_id,
         visit_id,
         body.notes,
         at=datetime.now(UTC),
     )
-    return _visit_out(services, visit)
+    return _visit_out(db, menu, visit)
 
 
 @router.post("/visits/{visit_id}/exception")
 async def visit_exception(
-    services: ServicesDep, principal: CaregiverDep, visit_id: uuid.UUID, body: VisitProblem
+    db: DatabaseDep,
+    catalog: CatalogDep,
+    menu: MenuDep,
+    publish: PublishDep,
+    principal: CaregiverDep,
+    visit_id: uuid.UUID,
+    body: VisitProblem,
 ) -> dict[str, Any]:
     """Nobody home, or the elder unwell: the visit ends and the call centre gets an alert."""
     assert principal.caregiver_id is not None
-    visit, alert = await services.db.run(
+    visit, alert = await db.run(
         visits.report_exception,
-        services.db,
-        services.catalog,
+        db,
+        catalog,
         principal.caregiver_id,
         visit_id,
         body.kind,
         body.notes,
         at=datetime.now(UTC),
     )
-    await services.after_change()
-    return {**_visit_out(services, visit), "alert_id": str(alert.id)}
+    await publish()
+    return {**_visit_out(db, menu, visit), "alert_id": str(alert.id)}

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
-from dispatch.api.deps import ServicesDep, SessionDep
+from dispatch.api.deps import CatalogDep, DatabaseDep, SessionDep
 from dispatch.api.schemas import CaregiverCreate, DeviceCreate
 from dispatch.registry import provisioning
 from dispatch.store.tables import Caregiver, Device, Elder
@@ -31,7 +31,7 @@ def _get_or_404(session: SessionDep, table: type[T], key: object, kind: str) -> 
 @router.get("/devices", response_model=list[Device])
 def list_devices(
     session: SessionDep,
-    services: ServicesDep,
+    catalog: CatalogDep,
     elder_id: uuid.UUID | None = None,
     kind: str | None = None,
     active: bool | None = None,
@@ -45,7 +45,7 @@ def list_devices(
     if online is not None:
         query = query.where(Device.online == online)
     if low_battery:
-        threshold = services.catalog.policy.low_battery_percent
+        threshold = catalog.policy.low_battery_percent
         query = query.where(col(Device.battery) <= threshold)
     if elder_id is not None:
         query = query.where(Device.elder_id == elder_id)
@@ -62,11 +62,11 @@ def get_device(session: SessionDep, device_id: str) -> Device:
 
 
 @router.post("/devices", response_model=Device, status_code=status.HTTP_201_CREATED)
-def create_device(session: SessionDep, services: ServicesDep, body: DeviceCreate) -> Device:
-    if body.kind not in services.catalog.device_kinds:
+def create_device(session: SessionDep, catalog: CatalogDep, body: DeviceCreate) -> Device:
+    if body.kind not in catalog.device_kinds:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"unknown device kind {body.kind!r}; known: {sorted(services.catalog.device_kinds)}",
+            f"unknown device kind {body.kind!r}; known: {sorted(catalog.device_kinds)}",
         )
     if session.get(Device, body.id) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"device {body.id} already exists")
@@ -119,11 +119,11 @@ class ImportReport(BaseModel):
 
 
 @router.post("/devices/import", response_model=ImportReport)
-async def import_devices(services: ServicesDep, request: Request) -> ImportReport:
+async def import_devices(db: DatabaseDep, catalog: CatalogDep, request: Request) -> ImportReport:
     """A CSV of ``device_id,kind[,elder_id]``: every good row created with its
     broker password (shown once), every bad row reported with its reason."""
     text = (await request.body()).decode("utf-8-sig", errors="replace")
-    rows = await services.db.run(provisioning.import_csv, services.db, services.catalog, text)
+    rows = await db.run(provisioning.import_csv, db, catalog, text)
     return ImportReport(
         created=sum(r.ok for r in rows),
         failed=sum(not r.ok for r in rows),
@@ -143,10 +143,10 @@ def issue_credentials(session: SessionDep, device_id: str) -> Credentials:
 
 
 @router.post("/devices/{device_id}/deactivate", response_model=Device)
-async def deactivate_device(services: ServicesDep, device_id: str) -> Device:
-    return await services.db.run(provisioning.deactivate, services.db, device_id)
+async def deactivate_device(db: DatabaseDep, device_id: str) -> Device:
+    return await db.run(provisioning.deactivate, db, device_id)
 
 
 @router.put("/devices/{device_id}/elder", response_model=Device)
-async def bind_device(services: ServicesDep, device_id: str, body: Binding) -> Device:
-    return await services.db.run(provisioning.bind, services.db, device_id, body.elder_id)
+async def bind_device(db: DatabaseDep, device_id: str, body: Binding) -> Device:
+    return await db.run(provisioning.bind, db, device_id, body.elder_id)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.api.deps import AdminDep, ServicesDep
+from dispatch.api.deps import AdminDep, DatabaseDep
 from dispatch.domain.access import Role
 from dispatch.registry import accounts
 from dispatch.store.tables import UserAccount
@@ -59,13 +59,13 @@ class UserIssued(UserAdmin):
 
 
 @router.get("", response_model=list[UserAdmin])
-async def list_users(_admin: AdminDep, services: ServicesDep) -> list[UserAdmin]:
-    users = await services.db.run(accounts.list_users, services.db)
+async def list_users(_admin: AdminDep, db: DatabaseDep) -> list[UserAdmin]:
+    users = await db.run(accounts.list_users, db)
     return [UserAdmin.of(u) for u in users]
 
 
 @router.post("", response_model=UserIssued, status_code=status.HTTP_201_CREATED)
-async def create_user(_admin: AdminDep, services: ServicesDep, body: UserCreate) -> UserIssued:
+async def create_user(_admin: AdminDep, db: DatabaseDep, body: UserCreate) -> UserIssued:
     """A new account with a one-time password, which its holder must change at log-in."""
     new = accounts.NewAccount(
         username=body.username,
@@ -75,20 +75,18 @@ async def create_user(_admin: AdminDep, services: ServicesDep, body: UserCreate)
         caregiver_id=body.caregiver_id,
         locale=body.locale,
     )
-    user, password = await services.db.run(
-        accounts.add_account, services.db, new, now=datetime.now(UTC)
-    )
+    user, password = await db.run(accounts.add_account, db, new, now=datetime.now(UTC))
     return UserIssued(**UserAdmin.of(user).model_dump(), one_time_password=password)
 
 
 @router.get("/{username}", response_model=UserAdmin)
-async def get_user(_admin: AdminDep, services: ServicesDep, username: str) -> UserAdmin:
-    return UserAdmin.of(await services.db.run(accounts.get_user, services.db, username))
+async def get_user(_admin: AdminDep, db: DatabaseDep, username: str) -> UserAdmin:
+    return UserAdmin.of(await db.run(accounts.get_user, db, username))
 
 
 @router.patch("/{username}", response_model=UserIssued)
 async def change_user(
-    admin: AdminDep, services: ServicesDep, username: str, body: UserChange
+    admin: AdminDep, db: DatabaseDep, username: str, body: UserChange
 ) -> UserIssued:
     """Disable or re-enable, set areas or the name, or reset the password (the new
     one-time password is in this answer only; the account's sessions end)."""
@@ -98,9 +96,9 @@ async def change_user(
         display_name=body.display_name,
         reset_password=body.reset_password,
     )
-    user, password = await services.db.run(
+    user, password = await db.run(
         accounts.change_account,
-        services.db,
+        db,
         username,
         change,
         by=admin.username,

@@ -17,17 +17,21 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from config.settings import Settings
 from dispatch.api.deps import (
     BoardDep,
+    CatalogDep,
+    DatabaseDep,
     PrincipalDep,
-    ServerParts,
-    ServicesDep,
+    PublishDep,
     SessionDep,
+    SettingsDep,
     allow,
     forbid,
 )
 from dispatch.api.routes.alerts import visible_alert
 from dispatch.domain.access import Principal, Role
+from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Elder, VoiceCall
 from dispatch.voice import phone, record
 from dispatch.voice.review import CallSummary, sample_for_review
@@ -41,9 +45,8 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 @router.get("/voice/config")
-def voice_config(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+def voice_config(settings: SettingsDep, principal: PrincipalDep) -> dict[str, Any]:
     """What a browser needs for a call: ICE servers, loopback-only media, recording."""
-    settings = services.settings
     return {
         "ice_servers": [s.model_dump(exclude_none=True) for s in settings.voice_ice_servers],
         "loopback_only": settings.voice_loopback_only,
@@ -62,21 +65,25 @@ class IncomingCall(BaseModel):
 
 @router.post("/phone/incoming")
 async def phone_incoming(
-    services: ServicesDep, principal: BoardDep, body: IncomingCall
+    db: DatabaseDep,
+    catalog: CatalogDep,
+    publish: PublishDep,
+    principal: BoardDep,
+    body: IncomingCall,
 ) -> dict[str, Any]:
     """The board's phone rings: whose number is it? A known one raises or joins the
     elder's alert (the card pops); an unknown one changes nothing."""
-    caller = await services.db.run(
+    caller = await db.run(
         phone.receive_call,
-        services.db,
-        services.catalog,
+        db,
+        catalog,
         body.number,
         principal.username,
         at=datetime.now(UTC),
     )
     if caller is None:
         return {"known": False, "number": phone.normalise_number(body.number)}
-    await services.after_change()
+    await publish()
     return {
         "known": True,
         "number": phone.normalise_number(body.number),
@@ -108,16 +115,19 @@ def call_view(call: VoiceCall, principal: Principal) -> dict[str, Any]:
 
 @router.post("/calls/{call_id}/recording", status_code=status.HTTP_201_CREATED)
 async def upload_recording(
-    services: ServicesDep, principal: BoardDep, request: Request, call_id: uuid.UUID
+    settings: SettingsDep,
+    db: DatabaseDep,
+    principal: BoardDep,
+    request: Request,
+    call_id: uuid.UUID,
 ) -> dict[str, Any]:
     """The hosting operator's browser sends the call's recording when it ends."""
-    settings = services.settings
     if not settings.voice_record_calls:
         raise HTTPException(status.HTTP_409_CONFLICT, "this bureau does not record calls")
     suffix = RECORDING_TYPES.get(request.headers.get("content-type", "").split(";")[0])
     if suffix is None:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send audio/webm, ogg or wav")
-    call = await services.db.run(_call, services, call_id)
+    call = await db.run(_call, db, call_id)
     if call is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"call {call_id} not found")
     if call.host != principal.username:
@@ -129,26 +139,26 @@ async def upload_recording(
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{call_id}{suffix}"
     (folder / name).write_bytes(body)
-    await services.db.run(record.attach_recording, services.db, call_id, name)
+    await db.run(record.attach_recording, db, call_id, name)
     return {"call_id": str(call_id), "bytes": len(body)}
 
 
 @router.get("/calls/{call_id}/recording")
 async def play_recording(
-    services: ServicesDep, principal: ReviewerDep, call_id: uuid.UUID
+    db: DatabaseDep, settings: SettingsDep, principal: ReviewerDep, call_id: uuid.UUID
 ) -> FileResponse:
     """Supervisors and administrators play a call back."""
-    call = await services.db.run(_call, services, call_id)
+    call = await db.run(_call, db, call_id)
     if call is None or not call.recording:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"call {call_id} has no recording")
-    path = services.settings.voice_recordings_dir / call.recording
+    path = settings.voice_recordings_dir / call.recording
     if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"the recording of {call_id} is missing")
     return FileResponse(path)
 
 
-def _call(services: ServerParts, call_id: uuid.UUID) -> VoiceCall | None:
-    with services.db.session() as session:
+def _call(db: Database, call_id: uuid.UUID) -> VoiceCall | None:
+    with db.session() as session:
         return session.get(VoiceCall, call_id)
 
 
@@ -165,8 +175,8 @@ def _this_month(tz: ZoneInfo) -> str:
     return datetime.now(tz).strftime("%Y-%m")
 
 
-def _calls_of_month(session: Session, services: ServerParts, month: str | None) -> list[VoiceCall]:
-    tz = ZoneInfo(services.settings.timezone)
+def _calls_of_month(session: Session, settings: Settings, month: str | None) -> list[VoiceCall]:
+    tz = ZoneInfo(settings.timezone)
     start, end = _month_bounds(month or _this_month(tz), tz)
     query = select(VoiceCall).where(VoiceCall.started_at >= start, VoiceCall.started_at < end)
     return list(session.exec(query.order_by(col(VoiceCall.started_at))).all())
@@ -184,19 +194,19 @@ def review_view(session: Session, call: VoiceCall, principal: Principal) -> dict
 
 @router.get("/calls/review-sample")
 def review_sample(
-    session: SessionDep, services: ServicesDep, principal: ReviewerDep, month: str | None = None
+    session: SessionDep, settings: SettingsDep, principal: ReviewerDep, month: str | None = None
 ) -> list[dict[str, Any]]:
     """The month's review sample as it stands (nothing drawn)."""
-    calls = _calls_of_month(session, services, month)
+    calls = _calls_of_month(session, settings, month)
     return [review_view(session, c, principal) for c in calls if c.sampled_at is not None]
 
 
 @router.post("/calls/review-sample")
 def draw_review_sample(
-    session: SessionDep, services: ServicesDep, principal: ReviewerDep, month: str | None = None
+    session: SessionDep, settings: SettingsDep, principal: ReviewerDep, month: str | None = None
 ) -> list[dict[str, Any]]:
     """Top up the month's review sample to two answered calls per operator; the sample."""
-    calls = _calls_of_month(session, services, month)
+    calls = _calls_of_month(session, settings, month)
     summaries = [
         CallSummary(c.id, c.host, c.answered_at is not None, c.sampled_at is not None)
         for c in calls
