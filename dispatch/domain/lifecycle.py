@@ -150,6 +150,36 @@ ALERT_STATE_FOR_ORDER: dict[OrderState, AlertState] = {
     OrderState.EXPIRED: AlertState.DISPATCHING,
 }
 
+# How far an order has got; an alert with two caregivers follows the furthest one.
+_PROGRESS = {
+    AlertState.DISPATCHING: 0,
+    AlertState.OFFERED: 1,
+    AlertState.ACCEPTED: 2,
+    AlertState.EN_ROUTE: 3,
+    AlertState.ON_SCENE: 4,
+    AlertState.RESOLVED: 5,
+}
+
+
+def alert_follows(
+    alert: AlertState, order_now: OrderState, *, others_active: bool
+) -> AlertState | None:
+    """Where an alert in state ``alert`` goes when one of its orders reaches
+    ``order_now``, if anywhere; ``others_active``: another order of the alert is
+    still active (a two-caregiver alert, or a replacement already offered)."""
+    follow = ALERT_STATE_FOR_ORDER.get(order_now)
+    if follow is None or follow == alert:
+        return None
+    if order_now in (OrderState.DECLINED, OrderState.EXPIRED):
+        # Back to dispatching only if nobody else is on it; otherwise the missing
+        # caregiver is offered again while the alert carries on.
+        return follow if not others_active and alert == AlertState.OFFERED else None
+    if order_now == OrderState.COMPLETED:
+        return follow if not others_active else None
+    # Forward progress: the alert follows the furthest order.
+    return follow if _PROGRESS[follow] > _PROGRESS.get(alert, 0) else None
+
+
 S = TypeVar("S", AlertState, OrderState, VisitState, RequestState)
 
 

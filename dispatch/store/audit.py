@@ -16,11 +16,11 @@ from sqlmodel import Session, col, select
 
 from dispatch.domain.lifecycle import (
     ACTIVE_ORDER_STATES,
-    ALERT_STATE_FOR_ORDER,
     AlertState,
     OrderState,
     advance_alert,
     advance_order,
+    alert_follows,
 )
 from dispatch.domain.live_events import AlertFields, alert_event, transition_event
 from dispatch.domain.model import AlertType
@@ -233,17 +233,6 @@ def move_alert(
     )
 
 
-# How far an order has got; an alert with two caregivers follows the furthest one.
-_PROGRESS = {
-    AlertState.DISPATCHING: 0,
-    AlertState.OFFERED: 1,
-    AlertState.ACCEPTED: 2,
-    AlertState.EN_ROUTE: 3,
-    AlertState.ON_SCENE: 4,
-    AlertState.RESOLVED: 5,
-}
-
-
 def _other_active_orders(session: Session, order: Order) -> list[Order]:
     query = select(Order).where(
         Order.alert_id == order.alert_id,
@@ -251,21 +240,6 @@ def _other_active_orders(session: Session, order: Order) -> list[Order]:
         col(Order.state).in_(ACTIVE_ORDER_STATES),
     )
     return list(session.exec(query).all())
-
-
-def _alert_follows(alert: Alert, new_state: OrderState, others: list[Order]) -> AlertState | None:
-    """Where the alert goes when one of its orders reaches ``new_state``, if anywhere."""
-    follow = ALERT_STATE_FOR_ORDER.get(new_state)
-    if follow is None or follow == alert.state:
-        return None
-    if new_state in (OrderState.DECLINED, OrderState.EXPIRED):
-        # Back to dispatching only if nobody else is on it; otherwise the missing
-        # caregiver is offered again while the alert carries on.
-        return follow if not others and alert.state == AlertState.OFFERED else None
-    if new_state == OrderState.COMPLETED:
-        return follow if not others else None
-    # Forward progress: the alert follows the furthest order.
-    return follow if _PROGRESS[follow] > _PROGRESS.get(alert.state, 0) else None
 
 
 def move_order(
@@ -289,7 +263,7 @@ def move_order(
     if new_state == OrderState.COMPLETED:
         withdrawn = [o for o in others if o.state == OrderState.OFFERED]
         others = [o for o in others if o.state != OrderState.OFFERED]
-    alert_target = _alert_follows(alert, new_state, others)
+    alert_target = alert_follows(alert.state, new_state, others_active=bool(others))
     if alert_target is not None:
         advance_alert(alert.state, alert_target)  # refuse before changing anything
     order.state = new_state

@@ -9,6 +9,7 @@ from dispatch.domain.lifecycle import (
     OrderState,
     advance_alert,
     advance_order,
+    alert_follows,
 )
 from dispatch.errors import CareBellError, IllegalTransition
 
@@ -85,3 +86,33 @@ def test_every_order_move_implies_a_legal_alert_move() -> None:
                 after = ALERT_STATE_FOR_ORDER[target]
                 if after != alert_for[current]:
                     advance_alert(alert_for[current], after)
+
+
+def test_the_alert_follows_its_order_forward() -> None:
+    assert alert_follows(AlertState.OFFERED, OrderState.ACCEPTED, others_active=False) == (
+        AlertState.ACCEPTED
+    )
+    assert alert_follows(AlertState.EN_ROUTE, OrderState.ON_SCENE, others_active=True) == (
+        AlertState.ON_SCENE
+    )
+
+
+def test_a_two_caregiver_alert_follows_the_furthest_order() -> None:
+    # The first caregiver is on the way; the second accepting does not pull it back.
+    assert alert_follows(AlertState.EN_ROUTE, OrderState.ACCEPTED, others_active=True) is None
+
+
+def test_a_decline_sends_the_alert_back_only_if_nobody_else_is_on_it() -> None:
+    assert alert_follows(AlertState.OFFERED, OrderState.DECLINED, others_active=False) == (
+        AlertState.DISPATCHING
+    )
+    assert alert_follows(AlertState.OFFERED, OrderState.EXPIRED, others_active=True) is None
+    assert alert_follows(AlertState.ACCEPTED, OrderState.DECLINED, others_active=False) is None
+
+
+def test_the_alert_resolves_when_its_last_order_completes() -> None:
+    assert alert_follows(AlertState.ON_SCENE, OrderState.COMPLETED, others_active=False) == (
+        AlertState.RESOLVED
+    )
+    assert alert_follows(AlertState.ON_SCENE, OrderState.COMPLETED, others_active=True) is None
+    assert alert_follows(AlertState.ON_SCENE, OrderState.CANCELLED, others_active=False) is None
