@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, and_, col, func, or_, select
 
 from dispatch.background import cancelling
@@ -35,6 +35,7 @@ from dispatch.domain.lifecycle import (
     VisitState,
 )
 from dispatch.domain.model import GeoPoint, Shift, TransportMode
+from dispatch.emergency import offers
 from dispatch.live.bus import LiveBus
 from dispatch.live.outbox import Outbox
 from dispatch.matching.matcher import (
@@ -48,7 +49,7 @@ from dispatch.matching.matcher import (
     assign,
 )
 from dispatch.matching.travel import TravelModel
-from dispatch.store.audit import move_alert, move_order, record_offered
+from dispatch.store.audit import move_alert, move_order
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Caregiver, Order, Visit
 
@@ -409,33 +410,23 @@ class Dispatcher:
         now: datetime,
         detail: dict[str, object],
     ) -> None:
-        order = Order(
-            alert_id=alert.id,
-            caregiver_id=option.caregiver_id,
-            offered_at=now,
-            expires_at=now + timedelta(seconds=self.policy.offer_timeout_s),
-            updated_at=now,
+        order = offers.offer(
+            session,
+            alert,
+            option.caregiver_id,
             eta_s=option.eta_s,
             distance_m=option.distance_m,
+            at=now,
+            timeout_s=self.policy.offer_timeout_s,
+            actor=ACTOR,
+            detail={**detail, "chosen": option.explain()},
         )
-        try:
-            with session.begin_nested():
-                session.add(order)
-                session.flush()  # the unique index speaks here if the caregiver got busy
-        except IntegrityError:
+        if order is None:
             log.info(
                 "caregiver %s was booked elsewhere; alert %s waits", option.caregiver_id, alert.id
             )
             self.wake()
             return
-        record_offered(
-            session,
-            order,
-            alert,
-            actor=ACTOR,
-            at=now,
-            detail={**detail, "chosen": option.explain()},
-        )
         log.info(
             "alert %s from %s offered to caregiver %s, %.0f m away, ETA %.0f s",
             str(alert.id)[:8],

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dispatch.domain.lifecycle import (
     OPEN_ALERT_STATES,
     AlertState,
 )
+from dispatch.emergency import offers
 from dispatch.errors import Conflict, NotFound
 from dispatch.store.audit import (
     close_alert,
     move_alert,
     record_note,
-    record_offered,
     withdraw_orders,
 )
 from dispatch.store.db import Database
@@ -147,30 +146,20 @@ def assign(
         )
         if alert.state in (AlertState.OFFERED, AlertState.ACCEPTED, AlertState.EN_ROUTE):
             move_alert(session, alert, AlertState.DISPATCHING, actor=_actor(operator), at=at)
-        order = Order(
-            alert_id=alert.id,
-            caregiver_id=caregiver_id,
-            offered_at=at,
-            expires_at=at + timedelta(seconds=offer_timeout_s),
-            updated_at=at,
+        alert.claimed_until = None
+        order = offers.offer(
+            session,
+            alert,
+            caregiver_id,
             eta_s=estimate.eta_s,
             distance_m=estimate.distance_m,
-        )
-        try:
-            with session.begin_nested():
-                session.add(order)
-                session.flush()
-        except IntegrityError as exc:
-            raise Conflict(f"caregiver {caregiver.name} is on another emergency") from exc
-        alert.claimed_until = None
-        record_offered(
-            session,
-            order,
-            alert,
-            actor=_actor(operator),
             at=at,
+            timeout_s=offer_timeout_s,
+            actor=_actor(operator),
             detail={"reason": "chosen by an operator"},
         )
+        if order is None:
+            raise Conflict(f"caregiver {caregiver.name} is on another emergency")
         return order
 
 
