@@ -5,13 +5,25 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
 from dispatch.domain.lifecycle import AlertState
+from dispatch.domain.model import Severity
+from dispatch.domain.urgency import urgency_key
 from dispatch.store.tables import Alert
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, LiveClient, bearer, login, seed_small_city
+
+
+def by_the_rule(alert: dict[str, Any]) -> tuple[int, int, datetime]:
+    return urgency_key(
+        AlertState(alert["state"]),
+        alert["acknowledged_at"] is not None,
+        Severity(alert["severity"]),
+        datetime.fromisoformat(alert["raised_at"]),
+    )
 
 
 def add_alert(
@@ -58,9 +70,16 @@ async def test_escalated_alert_stays_on_top_until_an_operator_takes_it(
 
         async def queue() -> list[str]:
             alerts = (await http.get("/api/v1/alerts", params={"sort": "urgency"})).json()
+            # The SQL order is the domain's rule (which the board page is sent).
+            assert alerts == sorted(alerts, key=by_the_rule)
             return [a["id"] for a in alerts]
 
         assert await queue() == [str(escalated), str(critical), str(old_low)]
+        rules = (await http.get("/api/v1/board/settings")).json()
+        assert rules["first_when_untaken"] == "escalated"
+        assert rules["severity_weight"]["critical"] > rules["severity_weight"]["medium"]
+        assert "escalated" in rules["open_states"]
+        assert "resolved" not in rules["open_states"]
         taken = await http.post(f"/api/v1/alerts/{escalated}/acknowledge", json={})
         assert taken.status_code == 200
         assert taken.json()["acknowledged_by"] == me

@@ -15,6 +15,7 @@ from dispatch.api.schemas import AuditPublic
 from dispatch.domain.access import Principal
 from dispatch.domain.lifecycle import AlertState, OrderState
 from dispatch.domain.model import Severity
+from dispatch.domain.urgency import JUMPS_THE_QUEUE
 from dispatch.store.reads import in_areas
 from dispatch.store.tables import Alert, AuditRecord, DeadLetter, Order
 
@@ -28,13 +29,12 @@ class AlertOrder(StrEnum):
     URGENCY = "urgency"
 
 
-# Escalated alerts nobody has taken first, then by severity, then the longest waiting.
+# dispatch/domain/urgency.urgency_key in SQL: escalated alerts nobody has taken
+# first, then by severity, then the longest waiting.
 _URGENCY = (
     case(
         (
-            and_(
-                col(Alert.state) == AlertState.ESCALATED.value, col(Alert.acknowledged_at).is_(None)
-            ),
+            and_(col(Alert.state) == JUMPS_THE_QUEUE.value, col(Alert.acknowledged_at).is_(None)),
             0,
         ),
         else_=1,

@@ -30,6 +30,7 @@ from dispatch.domain.access import Principal
 from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute, counts_as_answer
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
 from dispatch.domain.model import Shift
+from dispatch.domain.urgency import board_rules
 from dispatch.store.db import Database
 from dispatch.store.reads import in_areas
 from dispatch.store.tables import (
@@ -221,8 +222,10 @@ async def caregivers_live(
 
 @router.get("/board/settings")
 async def board_settings(settings: SettingsDep, principal: BoardDep) -> dict[str, Any]:
-    """What the board page needs to behave: alarm timings, the answer target, the clock."""
+    """What the board page needs to behave: alarm timings, the answer target, the
+    clock, and the queue's rules (open states, what counts as answered, urgency)."""
     return {
+        **board_rules(),
         "realert_s": settings.board_realert_s,
         "escalate_after_s": settings.board_escalate_after_s,
         "answer_target_s": ANSWER_TARGET_S,

@@ -10,8 +10,6 @@ import { Softphone, talkButton } from "../shared/softphone.js";
 import { PhoneLine } from "../shared/phoneline.js";
 
 const BOARD_ROLES = ["operator", "supervisor", "admin"];
-const OPEN = ["raised", "dispatching", "offered", "accepted", "en_route", "on_scene", "escalated"];
-const WEIGHT = { critical: 8, high: 4, medium: 2, low: 1 };
 
 const api = new Api("carebell.board.session");
 const state = {
@@ -20,7 +18,9 @@ const state = {
   checked: new Set(),
   selected: null,
   card: null,
-  settings: { realert_s: 30, escalate_after_s: 120, answer_target_s: 60 },
+  // From /api/v1/board/settings: alarm timings and the queue's rules (open states,
+  // what counts as answered, urgency), which the server applies too.
+  settings: null,
   alarmed: new Map(), // alert id -> how many times it has sounded
   kpis: null,
 };
@@ -36,16 +36,16 @@ const changedSince = (id, asked) => (changedLive.get(id) ?? 0) > asked;
 
 const age = (iso) => (Date.now() - new Date(iso).getTime()) / 1000;
 const unacknowledged = (a) => !a.acknowledged_at;
+const isOpen = (a) => state.settings.open_states.includes(a.state);
 // Answered: an operator took it, or a caregiver accepted it (as the KPI counts it).
-const answered = (a) => !unacknowledged(a) || ["accepted", "en_route", "on_scene"].includes(a.state);
+const answered = (a) => !unacknowledged(a) || state.settings.answered_states.includes(a.state);
 
+// The server's sort=urgency order (dispatch/domain/urgency.py), for live updates.
 function urgency(a, b) {
-  const top = (x) => (x.state === "escalated" && unacknowledged(x) ? 0 : 1);
-  return (
-    top(a) - top(b) ||
-    (WEIGHT[b.severity] || 0) - (WEIGHT[a.severity] || 0) ||
-    new Date(a.raised_at) - new Date(b.raised_at)
-  );
+  const rules = state.settings;
+  const top = (x) => (x.state === rules.first_when_untaken && unacknowledged(x) ? 0 : 1);
+  const weight = (x) => rules.severity_weight[x.severity] || 0;
+  return top(a) - top(b) || weight(b) - weight(a) || new Date(a.raised_at) - new Date(b.raised_at);
 }
 
 // ---- start and sign-in -------------------------------------------------------
@@ -106,7 +106,7 @@ async function enter() {
 
 async function loadAlerts() {
   const query = new URLSearchParams({ sort: "urgency", limit: "500" });
-  for (const s of OPEN) query.append("status", s);
+  for (const s of state.settings.open_states) query.append("status", s);
   const asked = liveChanges;
   const alerts = await api.get(`/api/v1/alerts?${query}`);
   const ids = new Set(alerts.map((a) => a.id));
@@ -198,7 +198,7 @@ function received(message) {
   if (!alert) return;
   changedLive.set(alert.id, ++liveChanges);
   const isNew = !state.alerts.has(alert.id);
-  if (OPEN.includes(alert.state)) {
+  if (isOpen(alert)) {
     state.alerts.set(alert.id, alert);
     map.alert(alert, select);
     if (isNew) announce(alert);
@@ -410,7 +410,7 @@ function renderDetail() {
         { class: "escalation" },
         t("detail.escalation", { why: t(`escalation.${a.escalation_reason}`) }),
       ),
-    OPEN.includes(a.state) ? actions(a, message) : null,
+    isOpen(a) ? actions(a, message) : null,
     message,
     elderSection(card.elder),
     deviceSection(card.device),
