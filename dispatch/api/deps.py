@@ -148,7 +148,9 @@ def get_session(db: DatabaseDep, request: Request) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function": the session commits before the response is sent, so a 201 means
+# stored and a second request sees the first (by default it would commit after).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def current_user(
