@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.api.deps import AdminDep, ServicesDep, allow
+from dispatch.api.deps import AdminDep, DatabaseDep, SettingsDep, allow
 from dispatch.domain.access import BOARD_ROLES, Principal
 from dispatch.registry import assessments
 from dispatch.store.tables import Assessment
@@ -36,10 +36,10 @@ class AssessmentHistory(BaseModel):
 
 
 @router.get("/assessment-scale")
-def assessment_scale(services: ServicesDep, _reader: ReaderDep) -> dict[str, Any]:
+def assessment_scale(settings: SettingsDep, _reader: ReaderDep) -> dict[str, Any]:
     """The scale the form asks: indicators, items with their maximum, grades, and
     whether it has been checked against the standard (``verified``)."""
-    scale = assessments.load_scale(services.settings.assessment_file)
+    scale = assessments.load_scale(settings.assessment_file)
     return asdict(scale)
 
 
@@ -49,17 +49,21 @@ def assessment_scale(services: ServicesDep, _reader: ReaderDep) -> dict[str, Any
     status_code=status.HTTP_201_CREATED,
 )
 async def add_assessment(
-    services: ServicesDep, admin: AdminDep, elder_id: uuid.UUID, body: AssessmentCreate
+    settings: SettingsDep,
+    db: DatabaseDep,
+    admin: AdminDep,
+    elder_id: uuid.UUID,
+    body: AssessmentCreate,
 ) -> Assessment:
     """Score and keep an assessment (422 naming every missing or out-of-range item);
     the latest assessment's grade sets the elder's care level."""
-    scale = assessments.load_scale(services.settings.assessment_file)
+    scale = assessments.load_scale(settings.assessment_file)
     new = assessments.NewAssessment(
         body.assessed_on, body.assessor, body.scores, frozenset(body.findings), body.notes
     )
-    return await services.db.run(
+    return await db.run(
         assessments.record_assessment,
-        services.db,
+        db,
         scale,
         admin,
         elder_id,
@@ -70,9 +74,9 @@ async def add_assessment(
 
 @router.get("/elders/{elder_id}/assessments", response_model=AssessmentHistory)
 async def assessment_history(
-    services: ServicesDep, reader: ReaderDep, elder_id: uuid.UUID
+    db: DatabaseDep, reader: ReaderDep, elder_id: uuid.UUID
 ) -> AssessmentHistory:
-    rows = await services.db.run(assessments.history, services.db, reader, elder_id)
+    rows = await db.run(assessments.history, db, reader, elder_id)
     latest = rows[0] if rows else None
     return AssessmentHistory(
         care_level=latest.care_level if latest else None,

@@ -404,7 +404,7 @@ function renderDetail() {
     ),
     // Once resolved or cancelled nobody needs to act: no red banner.
     a.escalation_reason &&
-      OPEN.includes(a.state) &&
+      isOpen(a) &&
       h(
         "p",
         { class: "escalation" },
