@@ -64,7 +64,11 @@ def demo(
         int | None, typer.Option(help="HTTP port of the demo server [default: CAREBELL_HTTP_PORT].")
     ] = None,
     data_dir: Annotated[
-        Path, typer.Option(help="Where private broker/Redis keep files.")
+        Path,
+        typer.Option(
+            help="Where private broker/Redis keep files; given, also the SQLite database"
+            " (unless CAREBELL_DATABASE_URL is set), so two demos never share one."
+        ),
     ] = DEFAULT_DATA_DIR,
     press_every_s: Annotated[float, typer.Option(help="Mean seconds between presses.")] = 20.0,
     time_scale: Annotated[float, typer.Option(help="How much faster caregivers move.")] = 10.0,
@@ -98,6 +102,7 @@ def demo(
     press_command = "carebell press"
     if data_dir != (Path.cwd() / DEFAULT_DATA_DIR).resolve():
         press_command += f" --data-dir {data_dir}"
+        settings = _database_in(settings, data_dir)
     with contextlib.suppress(KeyboardInterrupt):
         try:
             settings = _private_services(settings, data_dir, started)
@@ -112,6 +117,14 @@ def demo(
             listening.close()
             for process in reversed(started):
                 process.stop()
+
+
+def _database_in(settings: Settings, data_dir: Path) -> Settings:
+    """The demo's SQLite file inside ``data_dir``, unless a database was chosen."""
+    if "database_url" in settings.model_fields_set:
+        return settings  # CAREBELL_DATABASE_URL or the config file named one
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return settings.model_copy(update={"database_url": f"sqlite:///{data_dir / 'carebell.db'}"})
 
 
 def _private_services(

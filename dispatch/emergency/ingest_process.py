@@ -20,7 +20,11 @@ import asyncio
 import collections
 import logging
 import multiprocessing
+import os
+import select
 import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -69,7 +73,10 @@ class IngestProcess:
 
     def _start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=1, mp_context=_CONTEXT, initializer=_begin, initargs=(self.config,)
+            max_workers=1,
+            mp_context=_CONTEXT,
+            initializer=_begin,
+            initargs=(self.config, os.getpid()),
         )
 
     async def start(self) -> None:
@@ -103,8 +110,9 @@ _ingest: Ingest | None = None
 _rejected: collections.Counter[str] = collections.Counter()
 
 
-def _begin(config: IngestConfig) -> None:
+def _begin(config: IngestConfig, server_pid: int) -> None:
     global _ingest
+    _exit_with(server_pid)
     # Ctrl-C reaches the whole process group: the server stops the helper itself
     # (close) once the batch in flight is stored, so the helper ignores it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -119,6 +127,39 @@ def _begin(config: IngestConfig) -> None:
         tz=ZoneInfo(config.timezone),
         on_rejected=_count_rejected,
     )
+
+
+def _exit_with(server_pid: int) -> None:
+    """End this helper when the server process ends, however it ends.
+
+    A server killed with SIGKILL cannot stop its helper, and the helper holds the
+    forkserver's and the resource tracker's pipes open, so all three would live on
+    (and keep the database open). Whatever the helper was committing rolls back;
+    the broker delivers those messages again, unacknowledged as they are.
+    """
+
+    def watch() -> None:
+        try:
+            pidfd = os.pidfd_open(server_pid)  # Linux 5.3+: readable once it has ended
+        except (AttributeError, OSError):
+            while _alive(server_pid):
+                time.sleep(1.0)
+        else:
+            select.select([pidfd], [], [])
+        log.error("the server (pid %d) has ended; its ingest helper stops too", server_pid)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="server-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _ready() -> None:

@@ -112,3 +112,12 @@ def test_each_replica_on_a_host_gets_its_own_gateway_client_id() -> None:
     assert all(i.startswith("carebell-") for i in ids)
     assert Settings(replica=2).gateway_client_id == Settings(replica=2).gateway_client_id
     assert Settings(mqtt_client_id="gw-east-1", replica=2).gateway_client_id == "gw-east-1"
+
+
+def test_a_demo_data_dir_holds_its_own_database_unless_one_is_named(tmp_path: Path) -> None:
+    from simulators.cli import _database_in
+
+    moved = _database_in(Settings(), tmp_path / "demo-b")
+    assert moved.database_url == f"sqlite:///{tmp_path / 'demo-b' / 'carebell.db'}"
+    named = Settings(database_url="sqlite:///elsewhere.db")
+    assert _database_in(named, tmp_path / "demo-b").database_url == "sqlite:///elsewhere.db"
