@@ -9,11 +9,67 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from dispatch.domain.lifecycle import AlertState, OrderState
 
 PROTOCOL_VERSION = 1
+
+
+class AlertAction(StrEnum):
+    """Audited steps on an alert that are not a change of its state."""
+
+    MERGED = "merged"  # a repeated press joined the open alert
+    CANCEL_LATE = "cancel_late"  # the device cancelled after help was under way
+    ACKNOWLEDGED = "acknowledged"  # an operator took it
+    NOTE = "note"
+    CALLBACK = "callback"  # what the elder said when called back
+    ESCALATED = "escalated"  # an operator handed it to a supervisor
+    PHONE_CALL = "phone_call"  # the elder's number rang the board's phone
+    CALL_STARTED = "call_started"  # voice (dispatch/voice/record.py)
+    CALL_ANSWERED = "call_answered"
+    CALL_ENDED = "call_ended"
+
+
+class LiveEventType(StrEnum):
+    """Every ``type`` the live streams carry (docs/protocol.md): an audited
+    transition is ``<entity>.<new state>`` or ``alert.<action>``."""
+
+    ALERT_RAISED = "alert.raised"
+    ALERT_DISPATCHING = "alert.dispatching"
+    ALERT_OFFERED = "alert.offered"
+    ALERT_ACCEPTED = "alert.accepted"
+    ALERT_EN_ROUTE = "alert.en_route"
+    ALERT_ON_SCENE = "alert.on_scene"
+    ALERT_RESOLVED = "alert.resolved"
+    ALERT_CANCELLED = "alert.cancelled"
+    ALERT_ESCALATED = "alert.escalated"
+    ALERT_MERGED = "alert.merged"
+    ALERT_CANCEL_LATE = "alert.cancel_late"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
+    ALERT_NOTE = "alert.note"
+    ALERT_CALLBACK = "alert.callback"
+    ALERT_PHONE_CALL = "alert.phone_call"
+    ALERT_CALL_STARTED = "alert.call_started"
+    ALERT_CALL_ANSWERED = "alert.call_answered"
+    ALERT_CALL_ENDED = "alert.call_ended"
+    ORDER_OFFERED = "order.offered"
+    ORDER_ACCEPTED = "order.accepted"
+    ORDER_EN_ROUTE = "order.en_route"
+    ORDER_ON_SCENE = "order.on_scene"
+    ORDER_COMPLETED = "order.completed"
+    ORDER_DECLINED = "order.declined"
+    ORDER_EXPIRED = "order.expired"
+    ORDER_CANCELLED = "order.cancelled"
+    CAREGIVER_POSITION = "caregiver.position"
+    ROUTE_CHANGED = "route.changed"
+
+    @classmethod
+    def of_transition(cls, entity: str, to_state: str, action: str | None) -> LiveEventType:
+        """The type of an audited transition; ValueError for a step the protocol
+        does not name (add it above, and to docs/protocol.md)."""
+        return cls(f"alert.{AlertAction(action).value}" if action else f"{entity}.{to_state}")
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -176,7 +232,7 @@ def transition_event(
 ) -> dict[str, Any]:
     """The live message for one audited transition."""
     message = alert_event(
-        f"alert.{record.action}" if record.action else f"{record.entity}.{record.to_state}",
+        LiveEventType.of_transition(record.entity, record.to_state, record.action),
         alert,
         at=record.at,
         actor=record.actor,
@@ -190,7 +246,7 @@ def transition_event(
 
 
 def alert_event(
-    type_: str,
+    type_: LiveEventType,
     alert: AlertFields,
     *,
     at: datetime,
@@ -215,7 +271,7 @@ def caregiver_position_event(
 ) -> dict[str, Any]:
     return {
         "v": PROTOCOL_VERSION,
-        "type": "caregiver.position",
+        "type": LiveEventType.CAREGIVER_POSITION,
         "at": iso(at),
         "caregiver_id": caregiver_id,
         "lat": lat,

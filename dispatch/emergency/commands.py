@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from devices.errors import BrokerUnavailable
 from devices.protocol import CommandPayload, commands_topic
 from dispatch.background import cancelling
+from dispatch.domain.live_events import LiveEventType
 from dispatch.live.bus import LiveBus
 
 log = logging.getLogger(__name__)
@@ -41,17 +42,21 @@ _TEXT = {
 }
 
 
+# The live events a device hears about, and the command each sends it.
+_COMMAND_FOR: dict[str, str] = {
+    LiveEventType.ALERT_RAISED: "alert_received",
+    LiveEventType.ORDER_ACCEPTED: "caregiver_on_the_way",
+    LiveEventType.ALERT_RESOLVED: "alert_closed",
+    LiveEventType.ALERT_CANCELLED: "alert_closed",
+}
+
+
 def command_for(message: dict[str, Any], at: datetime) -> tuple[str, CommandPayload] | None:
     """The command a live event sends to the device that raised the alert, if any."""
     alert = message.get("alert")
     if not isinstance(alert, dict) or not alert.get("device_id"):
         return None
-    kind = {
-        "alert.raised": "alert_received",
-        "order.accepted": "caregiver_on_the_way",
-        "alert.resolved": "alert_closed",
-        "alert.cancelled": "alert_closed",
-    }.get(str(message.get("type")))
+    kind = _COMMAND_FOR.get(str(message.get("type")))
     if kind is None:
         return None
     eta_s = None

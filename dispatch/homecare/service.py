@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from dispatch.background import cancelling
-from dispatch.domain.live_events import PROTOCOL_VERSION
+from dispatch.domain.live_events import PROTOCOL_VERSION, LiveEventType
 from dispatch.homecare.menu import ServiceMenu
 from dispatch.homecare.planner import PlanOutcome, plan_day
 from dispatch.live.bus import LiveBus
@@ -27,8 +27,6 @@ from dispatch.store.db import Database
 from dispatch.store.tables import Visit
 
 log = logging.getLogger(__name__)
-
-ROUTE_CHANGED = "route.changed"
 
 
 class HomeCare:
@@ -61,7 +59,11 @@ class HomeCare:
         return outcome
 
     async def _tell(self, outcome: PlanOutcome) -> None:
-        message = {"v": PROTOCOL_VERSION, "type": ROUTE_CHANGED, "day": outcome.day.isoformat()}
+        message = {
+            "v": PROTOCOL_VERSION,
+            "type": LiveEventType.ROUTE_CHANGED,
+            "day": outcome.day.isoformat(),
+        }
         try:
             await self.bus.publish(
                 [(self.bus.caregiver_stream(str(c)), message) for c in outcome.changed]

@@ -16,6 +16,7 @@ from devices.gateway import MqttGateway
 from devices.protocol import VoiceSignal
 from devices.voice_link import MqttVoiceLink
 from dispatch.domain.catalog import Catalog
+from dispatch.domain.live_events import LiveEventType
 from dispatch.emergency.commands import CommandRelay
 from dispatch.emergency.dispatcher import Dispatcher, DispatchPolicy
 from dispatch.emergency.ingest import Inbound, Ingest, Outcome
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 # Live events that mean a dispatcher has work, whichever process wrote them. (An
 # expired offer is re-offered in the round that expired it.)
-WAKING_EVENTS = frozenset({"alert.raised", "order.declined"})
+WAKING_EVENTS = frozenset({LiveEventType.ALERT_RAISED, LiveEventType.ORDER_DECLINED})
 OUTBOX_SWEEP_S = 2.0
 
 

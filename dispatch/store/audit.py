@@ -22,7 +22,12 @@ from dispatch.domain.lifecycle import (
     advance_order,
     alert_follows,
 )
-from dispatch.domain.live_events import AlertFields, alert_event, transition_event
+from dispatch.domain.live_events import (
+    AlertFields,
+    LiveEventType,
+    alert_event,
+    transition_event,
+)
 from dispatch.domain.model import AlertType
 from dispatch.store.tables import Alert, AuditRecord, Elder, Order
 
@@ -138,7 +143,7 @@ def alert_record(
         "at": at,
         "detail": detail,
         "event": alert_event(
-            f"alert.{action}" if action else f"alert.{to_state}",
+            LiveEventType.of_transition("alert", to_state, action),
             alert,
             at=at,
             actor=actor,

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from devices.protocol import VoiceDownPayload, VoiceSignal
+from dispatch.domain.live_events import LiveEventType
 from dispatch.errors import CareBellError, IllegalTransition
 from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver, Device, Elder
@@ -298,7 +299,7 @@ class VoiceService:
             return
         party = Party(PartyKind.DEVICE, device_id)
         kind = message.get("type")
-        if kind == "alert.raised":
+        if kind == LiveEventType.ALERT_RAISED:
             facts = await self.db.run(_device_facts, self.db, device_id)
             if facts is None or not self.voices.calls_on(facts.kind, alert.get("alert_type", "")):
                 return
@@ -314,7 +315,7 @@ class VoiceService:
             )
             self.waiting[party] = waiting
             self._tell_operators(waiting)
-        elif kind in ("alert.resolved", "alert.cancelled"):
+        elif kind in (LiveEventType.ALERT_RESOLVED, LiveEventType.ALERT_CANCELLED):
             asked = self.waiting.get(party)
             if asked is not None and str(asked.alert_id) == alert.get("id"):
                 self._withdraw(party)
