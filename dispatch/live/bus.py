@@ -20,14 +20,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ResponseError
 
 from dispatch.live import geo
 
 BOARD_STREAM_MAXLEN = 10_000
 CAREGIVER_STREAM_MAXLEN = 1_000
-MAX_CONNECTIONS = 2_000  # to one Redis, per server process
+# Connections to Redis, per server process. Each command takes a connection of
+# its own while it runs, and a pool that opened a new one whenever all were busy
+# opened hundreds when 300 caregiver apps connected at once: on a loop busy with
+# the surge, their connects outlasted the connect timeout and the apps' sockets
+# were closed. Redis serves one command at a time whatever the number of
+# connections, so a command now waits for one of a few instead.
+MAX_CONNECTIONS = 64
+CONNECTION_WAIT_S = 20.0  # for a free connection, then the command fails
 # Where a candidate search looks first (LiveBus.nearby_many): in a city of a few
 # thousand caregivers the nearest 30 are within about a kilometre.
 FIRST_SEARCH_RADIUS_M = 1_500.0
@@ -134,12 +141,14 @@ class LiveBus:
 
     @classmethod
     def from_url(cls, url: str, prefix: str) -> LiveBus:
-        # redis-py's pool now stops at 100 connections and then fails ("Too many
-        # connections"); hundreds of phones reporting at once need more than that.
-        redis = Redis.from_url(
-            url, max_connections=MAX_CONNECTIONS, socket_timeout=5, socket_connect_timeout=2
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=CONNECTION_WAIT_S,
+            socket_timeout=5,
+            socket_connect_timeout=5,
         )
-        return cls(redis, prefix)
+        return cls(Redis.from_pool(pool), prefix)
 
     def caregiver_stream(self, caregiver_id: str) -> str:
         return f"{self.prefix}:stream:caregiver:{caregiver_id}"

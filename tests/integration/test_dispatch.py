@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from config.settings import Settings
 from dispatch.domain.lifecycle import AlertState, OrderState, VisitState
+from dispatch.emergency import dispatcher as dispatcher_module
 from dispatch.emergency.dispatcher import Dispatcher, DispatchPolicy
 from dispatch.emergency.orders import CaregiverAction, act_on_order
 from dispatch.live.bus import LiveBus
@@ -293,3 +294,18 @@ async def test_an_alert_of_a_type_no_longer_configured_is_escalated_alone(city: 
             )
         ).one()
     assert "KeyError" in record.detail["reason"]
+
+
+async def test_a_new_alert_is_decided_before_escalated_ones_are_tried_again(
+    city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A surge: more alerts wait for a caregiver to come free than a round claims.
+    # The oldest first kept claiming those, and a new alert waited minutes.
+    monkeypatch.setattr(dispatcher_module, "CLAIM_BATCH", 2)
+    helper = await city.caregiver(300)
+    waiting = [city.raise_alert("fall", seconds_ago=60 - i) for i in range(2)]  # no first-aider
+    await city.dispatcher.run_round()
+    assert all(city.alert(a).state == AlertState.ESCALATED for a in waiting)
+    new = city.raise_alert("help_button")
+    await city.dispatcher.run_round()
+    assert [o.caregiver_id for o in city.orders(new)] == [helper]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 import uuid
@@ -125,3 +126,17 @@ async def test_many_searches_are_sent_in_several_scripts_and_answered_in_order(
     assert found.ids == [[ids[k % 3]] for k in range(len(searches))]
     assert await bus.nearby_many([], 5) == type(found)([], {})
     assert (await bus.nearby_many([(0.0, 0.0, 1_000.0)], 5)).ids == [[]]
+
+
+async def test_hundreds_of_commands_at_once_share_a_few_connections(
+    bus: LiveBus, redis_server: local_services.LocalServer
+) -> None:
+    # 300 caregiver apps reporting at once: each command waits for a pooled
+    # connection rather than opening its own (opening hundreds timed out).
+    before = len(await bus.redis.client_list())
+    ids = [str(uuid.uuid4()) for _ in range(300)]
+    await asyncio.gather(*(bus.set_position(cid, *CENTER) for cid in ids))
+    opened = len(await bus.redis.client_list()) - before
+    assert opened <= bus_module.MAX_CONNECTIONS
+    found = await bus.positions(ids)
+    assert set(found) == set(ids)
