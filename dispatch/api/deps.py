@@ -19,6 +19,7 @@ from sqlmodel import Session
 from config.settings import Settings
 from dispatch.domain.access import BOARD_ROLES, Principal, Role
 from dispatch.domain.catalog import Catalog
+from dispatch.domain.login_throttle import LoginThrottle
 from dispatch.homecare.menu import ServiceMenu
 from dispatch.homecare.service import HomeCare
 from dispatch.live.bus import LiveBus
@@ -138,6 +139,15 @@ HomeCareDep = Annotated[HomeCare, Depends(get_homecare)]
 VoiceDep = Annotated[VoiceService | None, Depends(get_voice)]
 PublishDep = Annotated[Publish, Depends(get_publish)]
 HealthDep = Annotated[HealthSources, Depends(get_health)]
+
+
+def get_login_throttle(connection: HTTPConnection) -> LoginThrottle:
+    """This process's count of wrong passwords (app.state, made by create_app)."""
+    throttle: LoginThrottle = connection.app.state.login_throttle
+    return throttle
+
+
+LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
 
 
 def get_session(db: DatabaseDep, request: Request) -> Iterator[Session]:

@@ -23,7 +23,7 @@ from dispatch.domain.passwords import password_problems
 from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dispatch.registry.areas import check_known
 from dispatch.store.db import Database
-from dispatch.store.tables import Caregiver, SessionToken, UserAccount
+from dispatch.store.tables import Caregiver, RegistryChange, SessionToken, UserAccount
 
 SESSION_TTL = timedelta(hours=12)  # one shift and some
 _hasher = PasswordHash.recommended()  # argon2id with the library's current parameters
@@ -31,6 +31,14 @@ _hasher = PasswordHash.recommended()  # argon2id with the library's current para
 
 class LoginFailed(Exception):
     """Wrong user name or password (deliberately not saying which)."""
+
+
+class AccountLocked(Exception):
+    """Too many wrong passwords locked the account until ``until``."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"locked until {until.isoformat()}")
+        self.until = until
 
 
 def _digest(token: str) -> str:
@@ -85,14 +93,66 @@ def login(db: Database, username: str, password: str, *, now: datetime) -> tuple
         user = session.exec(select(UserAccount).where(UserAccount.username == username)).first()
     # Verify against a dummy hash when the user is unknown, so timing tells nothing.
     stored = user.password_hash if user else _DUMMY_HASH
-    if not _hasher.verify(password, stored) or user is None or not user.active:
+    right = _hasher.verify(password, stored)
+    # A locked account answers the same whatever the password: a lock must not
+    # become a way to test passwords.
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        raise AccountLocked(user.locked_until)
+    if not right or user is None or not user.active:
         raise LoginFailed(username)
     token = secrets.token_urlsafe(32)
     with db.session() as session:
         session.add(
             SessionToken(token_hash=_digest(token), user_id=user.id, expires_at=now + SESSION_TTL)
         )
+        if user.locked_until is not None:  # a lock that has run out
+            stored_user = session.get(UserAccount, user.id)
+            assert stored_user is not None
+            stored_user.locked_until = None
+            session.add(stored_user)
     return token, user
+
+
+def lock(db: Database, username: str, until: datetime, *, now: datetime) -> bool:
+    """Lock a real account after repeated wrong passwords, with its audit record;
+    False for a name no account has."""
+    with db.session() as session:
+        user = session.exec(select(UserAccount).where(UserAccount.username == username)).first()
+        if user is None:
+            return False
+        user.locked_until = until
+        session.add(user)
+        session.add(_lock_change(username, "locked", "system:login", now, until))
+        return True
+
+
+def unlock(db: Database, username: str, *, by: str, now: datetime) -> UserAccount:
+    """A supervisor's or administrator's release of a locked account, audited."""
+    with db.session() as session:
+        user = session.exec(select(UserAccount).where(UserAccount.username == username)).first()
+        if user is None:
+            raise NotFound("user", username)
+        before = user.locked_until
+        user.locked_until = None
+        session.add(user)
+        session.add(_lock_change(username, "unlocked", by, now, before))
+        return user
+
+
+def _lock_change(
+    username: str, action: str, actor: str, now: datetime, until: datetime | None
+) -> RegistryChange:
+    stamp = until.isoformat() if until is not None else None
+    return RegistryChange(
+        entity="user",
+        entity_id=username,
+        action=action,
+        actor=actor,
+        at=now,
+        fields=["locked_until"],
+        before={"locked_until": stamp} if action == "unlocked" else {"locked_until": None},
+        after={"locked_until": stamp} if action == "locked" else {"locked_until": None},
+    )
 
 
 def user_for_token(db: Database, token: str, *, now: datetime) -> UserAccount | None:

@@ -26,6 +26,7 @@ from dispatch.api.routes import (
     users,
     voice,
 )
+from dispatch.domain.login_throttle import LoginThrottle
 from dispatch.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from dispatch.runtime.composition import running_services
 from dispatch.ws import hub
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Emergency alerts and caregiver dispatch for home-based elderly care",
         lifespan=lifespan,
     )
+    app.state.login_throttle = LoginThrottle()  # wrong passwords counted per process
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)

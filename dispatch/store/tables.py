@@ -171,7 +171,7 @@ class RegistryChange(SQLModel, table=True):
     __tablename__ = "registry_change"
 
     id: int | None = Field(default=None, primary_key=True)
-    entity: str = Field(max_length=32)  # elder | caregiver | provider | facility | area
+    entity: str = Field(max_length=32)  # elder | caregiver | provider | facility | area | user
     entity_id: str = Field(max_length=64, index=True)
     action: str = Field(max_length=32)  # created | updated | deactivated | anonymised
     actor: str  # the user name
@@ -308,6 +308,8 @@ class UserAccount(SQLModel, table=True):
     must_change_password: bool = False
     created_at: datetime | None = _utc(nullable=True)
     password_changed_at: datetime | None = _utc(nullable=True)
+    # Set when wrong passwords locked the account; a supervisor or the time clears it.
+    locked_until: datetime | None = _utc(nullable=True)
 
 
 class SessionToken(SQLModel, table=True):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+import math
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.api.deps import DatabaseDep, UserDep
+from dispatch.api.deps import DatabaseDep, LoginThrottleDep, UserDep
 from dispatch.registry import accounts
 from dispatch.store.tables import UserAccount
 
@@ -64,20 +66,52 @@ class LocaleChange(BaseModel):
     locale: Locale
 
 
-@router.post("/login", response_model=Session)
-async def login(db: DatabaseDep, body: Credentials, request: Request) -> Session:
+@router.post(
+    "/login",
+    response_model=Session,
+    responses={
+        401: {"description": "wrong user name or password (never which)"},
+        429: {"description": "too many wrong passwords: wait Retry-After seconds"},
+    },
+)
+async def login(
+    db: DatabaseDep, throttle: LoginThrottleDep, body: Credentials, request: Request
+) -> Session:
+    """Log in. Wrong passwords are throttled per user name and per client address
+    (429 with Retry-After), and ten in a row lock the account until a supervisor
+    releases it or 15 minutes pass; an unknown name is answered exactly alike."""
     now = datetime.now(UTC)
+    client = request.client.host if request.client else "?"
+    wait_s = throttle.retry_after(body.username, client, time.monotonic())
+    if wait_s > 0:
+        log.warning("429 login of %r from %s: throttled for %.0f s", body.username, client, wait_s)
+        raise _too_many(wait_s)
     try:
         # Not on the database's threads: the hash would hold one for ~0.3 s. Argon2
         # releases the GIL, so a plain thread keeps the event loop free.
         token, user = await asyncio.to_thread(
             accounts.login, db, body.username, body.password, now=now
         )
+    except accounts.AccountLocked as locked:
+        log.warning("429 login of %r from %s: the account is locked", body.username, client)
+        raise _too_many((locked.until - now).total_seconds()) from None
     except accounts.LoginFailed:
-        client = request.client.host if request.client else "?"
         log.warning("401 login refused for %r from %s", body.username, client)
+        if throttle.failed(body.username, client, time.monotonic()):
+            until = now + timedelta(seconds=throttle.limits.lock_s)
+            if await db.run(accounts.lock, db, body.username, until, now=now):
+                log.warning("account %r locked until %s: wrong passwords", body.username, until)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password") from None
+    throttle.succeeded(body.username)
     return Session(token=token, expires_at=now + accounts.SESSION_TTL, user=UserPublic.of(user))
+
+
+def _too_many(wait_s: float) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        "too many failed log-ins: try again later",
+        headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
+    )
 
 
 @router.get("/me", response_model=UserPublic)

@@ -1,15 +1,17 @@
-"""Accounts, for administrators only: create, list, disable, areas, password resets."""
+"""Accounts, for administrators: create, list, disable, areas, password resets;
+supervisors too may release a locked account."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.api.deps import AdminDep, DatabaseDep
-from dispatch.domain.access import Role
+from dispatch.api.deps import AdminDep, DatabaseDep, LoginThrottleDep, allow
+from dispatch.domain.access import Principal, Role
 from dispatch.registry import accounts
 from dispatch.store.tables import UserAccount
 
@@ -46,6 +48,7 @@ class UserAdmin(BaseModel):
     must_change_password: bool
     created_at: datetime | None
     password_changed_at: datetime | None
+    locked_until: datetime | None  # wrong passwords locked it (POST …/unlock releases)
 
     @classmethod
     def of(cls, user: UserAccount) -> UserAdmin:
@@ -105,3 +108,17 @@ async def change_user(
         now=datetime.now(UTC),
     )
     return UserIssued(**UserAdmin.of(user).model_dump(), one_time_password=password)
+
+
+@router.post("/{username}/unlock", response_model=UserAdmin)
+async def unlock_user(
+    by: Annotated[Principal, Depends(allow(Role.SUPERVISOR, Role.ADMIN))],
+    db: DatabaseDep,
+    throttle: LoginThrottleDep,
+    username: str,
+) -> UserAdmin:
+    """Release an account that wrong passwords locked (supervisors and
+    administrators; audited as a registry change)."""
+    user = await db.run(accounts.unlock, db, username, by=by.username, now=datetime.now(UTC))
+    throttle.release(username)
+    return UserAdmin.of(user)
