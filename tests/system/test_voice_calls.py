@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -230,13 +231,21 @@ async def test_a_press_opens_a_voice_session_and_both_sides_hear_each_other(
         board, operator = await board_page(browser, server)
         await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
 
-        # The press waits on the softphone as a call to answer; the operator answers.
+        # The press waits on the softphone as a call to answer.
         waiting = board.locator(f'.voice-waiting li[data-party="device:{city.device_id}"]')
         await expect(waiting).to_contain_text("王秀英")
+        # Taking the alert is not answering it, as the KPI counts it: the elder's
+        # device talks, so the queue's countdown runs on until someone speaks to her.
+        row = board.locator(".alert").first
+        await row.click()
+        await board.click('[data-action="acknowledge"]')
+        await expect(row).not_to_have_class(re.compile(r"\bunack\b"))
+        await expect(row.locator(".answer")).to_contain_text("answer in")
         await waiting.locator('[data-voice="answer"]').click()
         softphone = board.locator("#softphone")
         await expect(softphone).to_have_attribute("data-state", "connected", timeout=10_000)
         await expect(board.locator(".voice-waiting")).to_have_count(0)
+        await expect(row.locator(".answer")).to_have_text("")  # answered: she was spoken to
 
         # The board hears the device's voice...
         party = f"device:{city.device_id}"
@@ -296,6 +305,11 @@ async def test_the_board_says_plainly_when_a_device_cannot_talk(
         await expect(board.locator('[data-voice="cannot-talk"]')).to_be_visible()
         await expect(board.locator('[data-voice="talk"]')).to_have_count(0)
         await expect(board.locator(".voice-waiting")).to_have_count(0)  # a bell does not call
+        # A bell cannot talk: taking its alert answers it, on the queue as in the KPI.
+        row = board.locator(".alert").first
+        await expect(row.locator(".answer")).to_contain_text("answer in")
+        await board.click('[data-action="acknowledge"]')
+        await expect(row.locator(".answer")).to_have_text("")
 
 
 def _add_door_bell(server: RunningServer, city: SmallCity, device_id: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -114,15 +115,10 @@ def _kpi_rows(
                 district=col(Elder.district),
             )
         ).one()
-    answered: dict[uuid.UUID, datetime] = {}
     arrived: dict[uuid.UUID, datetime] = {}
     talking = _alerts_from_talking_devices(voice, db, session_alerts=alerts)
+    answered = _answered_at(records, talking)
     for r in sorted(records, key=lambda r: r.at):
-        talks = r.alert_id in talking
-        if counts_as_answer(
-            action=r.action, entity=r.entity, to_state=r.to_state, device_talks=talks
-        ):
-            answered.setdefault(r.alert_id, r.at)
         if r.entity == "order" and r.to_state == "on_scene":
             arrived.setdefault(r.alert_id, r.at)
     times = [
@@ -130,6 +126,54 @@ def _kpi_rows(
         for a in alerts
     ]
     return times, int(open_count), int(offline)
+
+
+def _answered_at(
+    records: Iterable[AuditRecord], talking: set[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """When each alert was answered, as the KPIs count it (``counts_as_answer``)."""
+    answered: dict[uuid.UUID, datetime] = {}
+    for r in sorted(records, key=lambda r: r.at):
+        talks = r.alert_id in talking
+        if counts_as_answer(
+            action=r.action, entity=r.entity, to_state=r.to_state, device_talks=talks
+        ):
+            answered.setdefault(r.alert_id, r.at)
+    return answered
+
+
+def _open_answered(
+    db: Database, voice: VoiceService | None, principal: Principal
+) -> list[dict[str, Any]]:
+    with db.session() as session:
+        query = in_areas(select(Alert), principal).where(col(Alert.state).in_(OPEN_ALERT_STATES))
+        alerts = list(session.exec(query).all())
+        ids = [a.id for a in alerts]
+        records = (
+            session.exec(select(AuditRecord).where(col(AuditRecord.alert_id).in_(ids))).all()
+            if ids
+            else []
+        )
+    talking = _alerts_from_talking_devices(voice, db, session_alerts=alerts)
+    answered = _answered_at(records, talking)
+    return [
+        {
+            "alert_id": str(a.id),
+            "talks": a.id in talking,
+            "answered_at": answered[a.id].isoformat() if a.id in answered else None,
+        }
+        for a in alerts
+    ]
+
+
+@router.get("/board/answered")
+async def board_answered(
+    db: DatabaseDep, voice: VoiceDep, principal: BoardDep
+) -> list[dict[str, Any]]:
+    """Each open alert's "answered" as the KPIs count it, for the queue's countdown:
+    an alert from a device that talks is answered when a voice call with it
+    connected; any other when an operator acknowledged it or a caregiver accepted."""
+    return await db.run(_open_answered, db, voice, principal)
 
 
 def _alerts_from_talking_devices(

@@ -14,6 +14,7 @@ const BOARD_ROLES = ["operator", "supervisor", "admin"];
 const api = new Api("carebell.board.session");
 const state = {
   alerts: new Map(), // open alerts by id
+  answering: new Map(), // alert id -> {talks, answered_at} as the KPIs count "answered"
   caregivers: new Map(), // id -> {id, name, lat, lon, state}
   checked: new Set(),
   selected: null,
@@ -37,8 +38,11 @@ const changedSince = (id, asked) => (changedLive.get(id) ?? 0) > asked;
 const age = (iso) => (Date.now() - new Date(iso).getTime()) / 1000;
 const unacknowledged = (a) => !a.acknowledged_at;
 const isOpen = (a) => state.settings.open_states.includes(a.state);
-// Answered: an operator took it, or a caregiver accepted it (as the KPI counts it).
-const answered = (a) => !unacknowledged(a) || state.settings.answered_states.includes(a.state);
+// Taken: an operator owns it, or a caregiver accepted it (no more re-alerts).
+const isTaken = (a) => !unacknowledged(a) || state.settings.answered_states.includes(a.state);
+// Answered, as the KPIs count it (the server decides: GET /api/v1/board/answered):
+// for a device that talks, when a voice call with it connected; otherwise when taken.
+const answered = (a) => state.answering.get(a.id)?.answered_at != null;
 
 // The server's sort=urgency order (dispatch/domain/urgency.py), for live updates.
 function urgency(a, b) {
@@ -117,6 +121,7 @@ async function loadAlerts() {
     map.alert(a, select);
   }
   renderQueue();
+  loadAnswering();
 }
 
 async function loadOffline() {
@@ -134,7 +139,17 @@ async function loadCaregivers() {
 let kpiTimer;
 function loadKpisSoon() {
   clearTimeout(kpiTimer);
-  kpiTimer = setTimeout(loadKpis, 400);
+  kpiTimer = setTimeout(() => {
+    loadKpis();
+    loadAnswering();
+  }, 400);
+}
+
+// Which open alerts are answered as the KPIs count it: the queue's countdown agrees.
+async function loadAnswering() {
+  const rows = await api.get("/api/v1/board/answered");
+  state.answering = new Map(rows.map((r) => [r.alert_id, r]));
+  tick();
 }
 
 async function loadKpis() {
@@ -247,7 +262,7 @@ function queueRow(a) {
   return h(
     "li",
     {
-      class: `alert ${a.severity}${answered(a) ? "" : " unack"}${
+      class: `alert ${a.severity}${isTaken(a) ? "" : " unack"}${
         state.selected === a.id ? " selected" : ""
       }`,
       dataset: { id: a.id, state: a.state },
@@ -298,6 +313,10 @@ function tick() {
         t: fmt.duration(left),
       });
       answer.classList.toggle("overdue", left < 0);
+    } else {
+      answer.textContent = "";
+    }
+    if (!isTaken(a)) {
       const due = Math.floor(waited / realert_s);
       if (due > (state.alarmed.get(a.id) ?? 0)) {
         state.alarmed.set(a.id, due);
@@ -308,7 +327,6 @@ function tick() {
       }
       row.querySelector(".supervisor").hidden = waited < escalate_after_s;
     } else {
-      answer.textContent = "";
       row.querySelector(".supervisor").hidden = true;
     }
     const arrive = row.querySelector(".arrive");
