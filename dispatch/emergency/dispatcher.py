@@ -36,6 +36,7 @@ from dispatch.domain.lifecycle import (
     VisitState,
 )
 from dispatch.domain.model import GeoPoint, Shift, TransportMode
+from dispatch.domain.workforce import working_day
 from dispatch.emergency import offers
 from dispatch.live.bus import LiveBus
 from dispatch.live.outbox import Outbox
@@ -311,12 +312,24 @@ class Dispatcher:
         caregivers, busy, visiting, today = await self.db.run(
             self._caregiver_states, list(nearby), midnight
         )
+        # Today's record: expired certificates' skills and days off do not count.
+        days = {
+            c.id: working_day(
+                c.skills,
+                c.certificates,
+                (c.shift_start, c.shift_end),
+                c.weekly_shifts,
+                c.leave_days,
+                local_now.date(),
+            )
+            for c in caregivers
+        }
         candidates = tuple(
             Candidate(
                 caregiver_id=c.id,
                 position=GeoPoint(nearby[c.id].lat, nearby[c.id].lon),
-                skills=frozenset(c.skills),
-                shift=Shift(c.shift_start, c.shift_end),
+                skills=days[c.id].skills,
+                shift=Shift(*shift),
                 mode=TransportMode(c.transport),
                 position_age_s=max(0.0, epoch_now - nearby[c.id].seen_at),
                 busy=c.id in busy,
@@ -324,6 +337,7 @@ class Dispatcher:
                 orders_today=today.get(c.id, 0),
             )
             for c in caregivers
+            if (shift := days[c.id].shift) is not None
         )
         return MatchSnapshot(local_now, tuple(alerts), candidates)
 

@@ -27,6 +27,7 @@ from dispatch.domain.lifecycle import (
     advance_visit,
 )
 from dispatch.domain.model import GeoPoint
+from dispatch.domain.workforce import working_day
 from dispatch.homecare.coverage import due_today, month_of
 from dispatch.homecare.menu import ServiceMenu
 from dispatch.homecare.problem import (
@@ -205,17 +206,31 @@ def _read_day(
         for v in movable
     ]
     busy = _busy(session, menu, day_visits, elders, now)
+    rows = list(session.exec(select(Caregiver).where(col(Caregiver.active).is_(True))))
+    # The day's record: expired certificates' skills and days off do not count.
+    days = {
+        c.id: working_day(
+            c.skills,
+            c.certificates,
+            (c.shift_start, c.shift_end),
+            c.weekly_shifts,
+            c.leave_days,
+            day,
+        )
+        for c in rows
+    }
     caregivers = [
         CaregiverDay(
             id=c.id,
-            skills=frozenset(c.skills),
-            shift_start=c.shift_start,
-            shift_end=c.shift_end,
+            skills=days[c.id].skills,
+            shift_start=shift[0],
+            shift_end=shift[1],
             base=_base(c),
             free_at=busy.get(c.id, (None, None))[0],
             free_from=busy.get(c.id, (None, None))[1],
         )
-        for c in session.exec(select(Caregiver).where(col(Caregiver.active).is_(True)))
+        for c in rows
+        if (shift := days[c.id].shift) is not None
     ]
     return _Day(visits, caregivers, before)
 

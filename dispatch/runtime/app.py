@@ -25,6 +25,7 @@ from dispatch.api.routes import (
     registry,
     users,
     voice,
+    workforce,
 )
 from dispatch.domain.login_throttle import LoginThrottle
 from dispatch.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
@@ -53,6 +54,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(areas.router)
     app.include_router(elders.router)
     app.include_router(assessments.router)
+    # Before the registry: PATCH /caregivers/{id} lives here, GET there.
+    app.include_router(workforce.router)
     # Before the registry: /caregivers/live must not be read as a caregiver's id.
     app.include_router(board.router)
     # Registry: the call centre reads it, administrators change it.

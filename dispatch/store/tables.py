@@ -222,6 +222,32 @@ class DeviceCredential(SQLModel, table=True):
     issued_at: datetime = _utc()
 
 
+class Provider(SQLModel, table=True):
+    """A service organisation that employs caregivers and is paid for visits."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(unique=True)
+    phone: str = ""
+    address: str = ""
+    active: bool = True
+
+
+class Facility(SQLModel, table=True):
+    """A day-care centre, an elders' canteen or a service station (routes may start
+    and end at a station)."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str
+    kind: str = Field(max_length=16)  # day_care | canteen | station
+    provider_id: uuid.UUID | None = Field(default=None, foreign_key="provider.id", index=True)
+    address: str = ""
+    area: str = ""  # an area key (dispatch/domain/areas.py)
+    lat: float
+    lon: float
+    opening_hours: str = ""  # e.g. "Mo-Fr 08:00-17:00"
+    active: bool = True
+
+
 class Caregiver(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str
@@ -234,10 +260,20 @@ class Caregiver(SQLModel, table=True):
     home_lon: float
     active: bool = True
     on_duty: bool = True  # the caregiver's own "on shift" switch in the app
-    provider: str = ""  # the service provider organisation that employs them
+    provider: str = ""  # the service provider organisation that employs them (its name)
+    provider_id: uuid.UUID | None = Field(default=None, foreign_key="provider.id", index=True)
     # Planned routes start and end here when set (a service station), else at home.
     station_lat: float | None = None
     station_lon: float | None = None
+    station_id: uuid.UUID | None = Field(default=None, foreign_key="facility.id")
+    # [{"skill", "name", "expires_on"}]: an expired certificate takes its skill out
+    # of matching (dispatch/domain/workforce.py).
+    certificates: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    # ISO weekday ("1" = Monday) -> ["HH:MM", "HH:MM"]; empty: shift_start-shift_end daily.
+    weekly_shifts: dict[str, list[str]] = _json()
+    leave_days: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class Alert(SQLModel, table=True):
