@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.api.deps import AdminDep, ServicesDep, allow
+from dispatch.api.deps import AdminDep, DatabaseDep, allow
 from dispatch.domain.access import BOARD_ROLES, Principal
 from dispatch.domain.model import TransportMode
 from dispatch.registry import workforce
@@ -70,15 +70,15 @@ class CaregiverChange(BaseModel):
 
 
 @router.get("/providers", response_model=list[Provider])
-async def list_providers(services: ServicesDep, _reader: ReaderDep) -> list[Provider]:
-    return await services.db.run(workforce.list_providers, services.db)
+async def list_providers(db: DatabaseDep, _reader: ReaderDep) -> list[Provider]:
+    return await db.run(workforce.list_providers, db)
 
 
 @router.post("/providers", response_model=Provider, status_code=status.HTTP_201_CREATED)
-async def add_provider(services: ServicesDep, admin: AdminDep, body: ProviderCreate) -> Provider:
-    return await services.db.run(
+async def add_provider(db: DatabaseDep, admin: AdminDep, body: ProviderCreate) -> Provider:
+    return await db.run(
         workforce.add_provider,
-        services.db,
+        db,
         body.model_dump(),
         actor=admin.username,
         now=datetime.now(UTC),
@@ -87,16 +87,16 @@ async def add_provider(services: ServicesDep, admin: AdminDep, body: ProviderCre
 
 @router.get("/facilities", response_model=list[Facility])
 async def list_facilities(
-    services: ServicesDep, _reader: ReaderDep, kind: str | None = None
+    db: DatabaseDep, _reader: ReaderDep, kind: str | None = None
 ) -> list[Facility]:
-    return await services.db.run(workforce.list_facilities, services.db, kind)
+    return await db.run(workforce.list_facilities, db, kind)
 
 
 @router.post("/facilities", response_model=Facility, status_code=status.HTTP_201_CREATED)
-async def add_facility(services: ServicesDep, admin: AdminDep, body: FacilityCreate) -> Facility:
-    return await services.db.run(
+async def add_facility(db: DatabaseDep, admin: AdminDep, body: FacilityCreate) -> Facility:
+    return await db.run(
         workforce.add_facility,
-        services.db,
+        db,
         body.model_dump(),
         actor=admin.username,
         now=datetime.now(UTC),
@@ -105,7 +105,7 @@ async def add_facility(services: ServicesDep, admin: AdminDep, body: FacilityCre
 
 @router.patch("/caregivers/{caregiver_id}", response_model=Caregiver)
 async def change_caregiver(
-    services: ServicesDep, admin: AdminDep, caregiver_id: uuid.UUID, body: CaregiverChange
+    db: DatabaseDep, admin: AdminDep, caregiver_id: uuid.UUID, body: CaregiverChange
 ) -> Caregiver:
     """An expired certificate takes its skill out of matching from the day after it
     expires; a weekly pattern replaces the daily shift; leave days are days off."""
@@ -116,9 +116,9 @@ async def change_caregiver(
     for key in ("provider_id", "station_id"):
         if key in values:
             values[key] = getattr(body, key)
-    return await services.db.run(
+    return await db.run(
         workforce.change_caregiver,
-        services.db,
+        db,
         caregiver_id,
         values,
         actor=admin.username,
