@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import typer
 import uvicorn
+from fastapi import FastAPI
 
 from config.settings import Settings
 from dispatch.domain.model import TransportMode
@@ -31,6 +32,7 @@ from simulators import local_services
 from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile
 from simulators.city import (
     DEMO_PASSWORD,
+    City,
     caregiver_username,
     generate_city,
     seed_accounts,
@@ -185,32 +187,15 @@ async def _demo(
             await serving  # raises why it could not start
             return
         await asyncio.sleep(0.05)
-    homecare = app.state.services.homecare
-    if not planner_code.compiled_on_disk():  # scripts/setup.sh compiles it
-        log.info("%s: today's plan waits for it", planner_code.NOTICE)
-    today = await homecare.plan(homecare.today())
-    log.info("planned today's home visits: %d on routes", today.planned)
-
+    try:
+        apps, publisher = await _start_the_city(app, city, settings, port, time_scale)
+    except Exception:
+        if not server.should_exit:
+            raise
+        await serving  # Ctrl-C while it was starting: stop as quietly as after
+        return
     base = f"http://{settings.http_host}:{port}"
     rng = random.Random(city.name)
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        tokens = [
-            await _login(http, caregiver_username(i), DEMO_PASSWORD)
-            for i in range(1, len(city.caregivers) + 1)
-        ]
-    apps = [
-        CaregiverAppSim(
-            base.replace("http", "ws", 1),
-            CaregiverProfile(str(c.id), c.home_lat, c.home_lon, TransportMode(c.transport)),
-            AppBehaviour(time_scale=time_scale, decline_share=0.1, work_visits=True),
-            random.Random(str(c.id)),
-            token,
-            name=caregiver_username(i),
-        )
-        for i, (c, token) in enumerate(zip(city.caregivers, tokens, strict=True), start=1)
-    ]
-    publisher = DevicePublisher(settings.mqtt_url, settings.mqtt_protocol)
-    await asyncio.to_thread(publisher.connect)
     example = city.devices[0].id
     broker_at = urlsplit(settings.mqtt_url)
     typer.echo(
@@ -256,6 +241,38 @@ async def _demo(
             task.cancel()
         await asyncio.gather(*simulations, return_exceptions=True)
         publisher.close()
+
+
+async def _start_the_city(
+    app: FastAPI, city: City, settings: Settings, port: int, time_scale: float
+) -> tuple[list[CaregiverAppSim], DevicePublisher]:
+    """Plan today's visits, sign every caregiver's app in, connect the devices."""
+    homecare = app.state.services.homecare
+    if not planner_code.compiled_on_disk():  # scripts/setup.sh compiles it
+        log.info("%s: today's plan waits for it", planner_code.NOTICE)
+    today = await homecare.plan(homecare.today())
+    log.info("planned today's home visits: %d on routes", today.planned)
+
+    base = f"http://{settings.http_host}:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        tokens = [
+            await _login(http, caregiver_username(i), DEMO_PASSWORD)
+            for i in range(1, len(city.caregivers) + 1)
+        ]
+    apps = [
+        CaregiverAppSim(
+            base.replace("http", "ws", 1),
+            CaregiverProfile(str(c.id), c.home_lat, c.home_lon, TransportMode(c.transport)),
+            AppBehaviour(time_scale=time_scale, decline_share=0.1, work_visits=True),
+            random.Random(str(c.id)),
+            token,
+            name=caregiver_username(i),
+        )
+        for i, (c, token) in enumerate(zip(city.caregivers, tokens, strict=True), start=1)
+    ]
+    publisher = DevicePublisher(settings.mqtt_url, settings.mqtt_protocol)
+    await asyncio.to_thread(publisher.connect)
+    return apps, publisher
 
 
 def bind_http(host: str, port: int) -> socket.socket:

@@ -131,6 +131,48 @@ def test_demo_starts_its_own_services_and_a_press_by_hand_is_resolved(tmp_path: 
     assert not (tmp_path / "var" / "demo" / "services.json").exists()
 
 
+def test_ctrl_c_while_the_demo_starts_stops_it_without_a_traceback(tmp_path: Path) -> None:
+    """A newcomer who stops it as soon as the page answers, while the caregivers'
+    apps are still signing in."""
+    port = local_services.free_port()
+    closed = local_services.free_port()
+    env = {
+        **os.environ,
+        "CAREBELL_MQTT_URL": f"mqtt://127.0.0.1:{closed}",
+        "CAREBELL_REDIS_URL": f"redis://127.0.0.1:{closed}/0",
+        "CAREBELL_HTTP_PORT": str(port),
+        "CAREBELL_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db",
+    }
+    log = (tmp_path / "demo.log").open("w")
+    demo = subprocess.Popen(
+        [*CAREBELL, "demo", "--data-dir", str(tmp_path / "services")],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert demo.poll() is None, (tmp_path / "demo.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "demo.log").read_text()[-3000:]
+            # Serving, and now signing every caregiver's app in.
+            if "planned today's home visits" in (tmp_path / "demo.log").read_text():
+                break
+            time.sleep(0.1)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        os.killpg(demo.pid, signal.SIGINT)
+        demo.wait(60)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+        log.close()
+    output = (tmp_path / "demo.log").read_text()
+    assert "Traceback" not in output, output[-3000:]
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path / "services")], capture_output=True)
+    assert leftovers.stdout == b""
+
+
 def test_demo_that_cannot_listen_says_so_in_one_line_and_touches_no_broker(
     tmp_path: Path, mosquitto: local_services.LocalServer
 ) -> None:
