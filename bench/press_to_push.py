@@ -33,6 +33,7 @@ from simulators.city import (
 )
 from simulators.devices import DevicePublisher
 from simulators.loadrun import spawn_stack
+from simulators.socket_login import socket_login
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -47,9 +48,11 @@ def summary(name: str, ms: list[float]) -> str:
     )
 
 
-async def caregiver_app(ws_url: str, offers: dict[str, float], ready: asyncio.Event) -> None:
+async def caregiver_app(
+    ws_url: str, token: str, offers: dict[str, float], ready: asyncio.Event
+) -> None:
     """Accept and complete every offer at once, recording when each arrived."""
-    async with websockets.connect(ws_url, compression=None) as ws:
+    async with websockets.connect(ws_url, compression=None, subprotocols=socket_login(token)) as ws:
         await ws.send(json.dumps({"type": "position", "lat": 30.2741, "lon": 120.1551}))
         ready.set()
         async for raw in ws:
@@ -65,13 +68,17 @@ async def caregiver_app(ws_url: str, offers: dict[str, float], ready: asyncio.Ev
 
 
 async def press_to_push(
-    server: str, mqtt_url: str, devices: list[str], caregivers: list[str], gap_s: float
+    server: str,
+    mqtt_url: str,
+    devices: list[str],
+    caregivers: list[tuple[str, str]],
+    gap_s: float,
 ) -> list[float]:
     offers: dict[str, float] = {}
     readies = [asyncio.Event() for _ in caregivers]
     apps = [
-        asyncio.create_task(caregiver_app(f"{server}/ws/v1/caregivers/{cid}", offers, r))
-        for cid, r in zip(caregivers, readies, strict=True)
+        asyncio.create_task(caregiver_app(f"{server}/ws/v1/caregivers/{cid}", tok, offers, r))
+        for (cid, tok), r in zip(caregivers, readies, strict=True)
     ]
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
     await asyncio.sleep(1.0)
@@ -142,7 +149,7 @@ def measure(presses: int, gap_ms: float) -> Run:
                     json={"username": caregiver_username(i), "password": DEMO_PASSWORD},
                     timeout=60,
                 ).json()
-                caregivers.append(f"{login['user']['caregiver_id']}?token={login['token']}")
+                caregivers.append((login["user"]["caregiver_id"], login["token"]))
             baseline = broker_round_trips(stack.mqtt_url, len(devices))
             assert stack.server is not None
             server = psutil.Process(stack.server.pid)

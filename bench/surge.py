@@ -59,6 +59,7 @@ from simulators import local_services
 from simulators.baseline import broker_round_trips
 from simulators.city import generate_city, seed_city
 from simulators.loadrun import Stack
+from simulators.socket_login import socket_login
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fleet20k import _connect, _publish
@@ -142,7 +143,10 @@ def seed(db_url: str, devices: int, caregivers: int) -> tuple[list[str], dict[st
 async def caregiver_app(ws: str, cid: str, token: str, busy_s: float, seen: Seen) -> None:
     rng = random.Random(cid)
     async with websockets.connect(
-        f"{ws}/ws/v1/caregivers/{cid}?token={token}", compression=None, max_queue=None
+        f"{ws}/ws/v1/caregivers/{cid}",
+        compression=None,
+        max_queue=None,
+        subprotocols=socket_login(token),
     ) as socket:
         lat, lon = 30.2741 + rng.uniform(-0.05, 0.05), 120.1551 + rng.uniform(-0.05, 0.05)
         await socket.send(json.dumps({"type": "position", "lat": lat, "lon": lon}))
@@ -171,7 +175,7 @@ async def caregiver_app(ws: str, cid: str, token: str, busy_s: float, seen: Seen
 
 async def board(ws: str, token: str, seen: Seen) -> None:
     async with websockets.connect(
-        f"{ws}/ws/v1/board?token={token}", compression=None, max_queue=None
+        f"{ws}/ws/v1/board", compression=None, max_queue=None, subprotocols=socket_login(token)
     ) as socket:
         async for raw in socket:
             message = json.loads(raw)

@@ -26,6 +26,7 @@ from websockets.asyncio.client import ClientConnection
 
 from dispatch.domain.model import GeoPoint, TransportMode, great_circle_m
 from dispatch.matching.travel import DEFAULT_SPEEDS_M_S
+from simulators.socket_login import socket_login
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class CaregiverAppSim:
         name: str | None = None,
     ) -> None:
         self.name = name  # given (the demo): the app logs each step it takes
-        self.url = f"{ws_base}/ws/v1/caregivers/{profile.caregiver_id}?token={token}"
+        self.url = f"{ws_base}/ws/v1/caregivers/{profile.caregiver_id}"
         self.http_base = ws_base.replace("ws", "http", 1)
         self.token = token
         self.profile, self.behaviour, self.rng = profile, behaviour, rng
@@ -79,9 +80,11 @@ class CaregiverAppSim:
             self._spawn(self._work_visits())
         try:
             while True:
-                url = self.url + (f"&last_seq={self.last_seq}" if self.last_seq else "")
+                url = self.url + (f"?last_seq={self.last_seq}" if self.last_seq else "")
                 try:
-                    async with websockets.connect(url, compression=None) as ws:
+                    async with websockets.connect(
+                        url, compression=None, subprotocols=socket_login(self.token)
+                    ) as ws:
                         self._ws = ws
                         await self._session(ws)
                 except (OSError, websockets.ConnectionClosed, websockets.InvalidStatus) as exc:

@@ -51,6 +51,7 @@ from simulators.fleet import CONNECTS_AT_ONCE, Send, SimDevice
 from simulators.metrics import Journey, RunMetrics, percentile
 from simulators.scenario import FaultKind, Scenario
 from simulators.schedule import call_times
+from simulators.socket_login import socket_login
 
 log = logging.getLogger(__name__)
 DEVICES_PER_ELDER = 1.5  # the demo city's mix gives about this many
@@ -220,11 +221,11 @@ async def _login_caregiver(api: str, username: str) -> tuple[str, str]:
 async def _board(stack: Stack, token: str, on_message: Callable[[dict[str, Any]], None]) -> None:
     last_seq: str | None = None
     while True:
-        url = f"{stack.ws}/ws/v1/board?token={token}" + (
-            f"&last_seq={last_seq}" if last_seq else ""
-        )
+        url = f"{stack.ws}/ws/v1/board" + (f"?last_seq={last_seq}" if last_seq else "")
         try:
-            async with websockets.connect(url, compression=None, max_size=None) as ws:
+            async with websockets.connect(
+                url, compression=None, max_size=None, subprotocols=socket_login(token)
+            ) as ws:
                 async for raw in ws:
                     message = json.loads(raw)
                     last_seq = message.get("seq", last_seq)

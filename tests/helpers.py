@@ -83,6 +83,11 @@ async def wait_until(
         await asyncio.sleep(every_s)
 
 
+def ws_auth(token: str) -> dict[str, Any]:
+    """What a socket client offers to log in: the token in Sec-WebSocket-Protocol."""
+    return {"subprotocols": ["carebell.v1", f"bearer.{token}"]}
+
+
 class LiveClient:
     """A WebSocket client that remembers every message it received."""
 
@@ -92,8 +97,7 @@ class LiveClient:
 
     @classmethod
     async def connect(cls, url: str, token: str) -> LiveClient:
-        joiner = "&" if "?" in url else "?"
-        client = cls(await websockets.connect(f"{url}{joiner}token={token}", compression=None))
+        client = cls(await websockets.connect(url, compression=None, **ws_auth(token)))
         hello = await client.next("hello")
         assert hello["v"] == 1
         return client

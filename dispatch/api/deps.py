@@ -24,6 +24,7 @@ from dispatch.homecare.menu import ServiceMenu
 from dispatch.homecare.service import HomeCare
 from dispatch.live.bus import LiveBus
 from dispatch.live.fanout import Fanout
+from dispatch.live.sessions import LiveSessions
 from dispatch.matching.travel import TravelModel
 from dispatch.registry import accounts
 from dispatch.store.db import Database
@@ -148,6 +149,15 @@ def get_login_throttle(connection: HTTPConnection) -> LoginThrottle:
 
 
 LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
+
+
+def get_live_sessions(connection: HTTPConnection) -> LiveSessions:
+    """This process's open sockets by session (app.state, made by create_app)."""
+    sessions: LiveSessions = connection.app.state.live_sessions
+    return sessions
+
+
+LiveSessionsDep = Annotated[LiveSessions, Depends(get_live_sessions)]
 
 
 def get_session(db: DatabaseDep, request: Request) -> Iterator[Session]:

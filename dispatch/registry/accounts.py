@@ -157,12 +157,22 @@ def _lock_change(
 
 def user_for_token(db: Database, token: str, *, now: datetime) -> UserAccount | None:
     """The active user a token belongs to, or None if it is unknown or expired."""
+    found = session_for_token(db, token, now=now)
+    return found[0] if found is not None else None
+
+
+def session_for_token(
+    db: Database, token: str, *, now: datetime
+) -> tuple[UserAccount, datetime] | None:
+    """The active user a token belongs to and when the session expires, or None."""
     with db.read() as session:
         row = session.get(SessionToken, _digest(token))
         if row is None or row.expires_at <= now:
             return None
         user = session.get(UserAccount, row.user_id)
-        return user if user is not None and user.active else None
+        if user is None or not user.active:
+            return None
+        return user, row.expires_at
 
 
 def logout(db: Database, token: str) -> None:

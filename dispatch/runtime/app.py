@@ -29,6 +29,7 @@ from dispatch.api.routes import (
 )
 from dispatch.domain.login_throttle import LoginThrottle
 from dispatch.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
+from dispatch.live.sessions import LiveSessions
 from dispatch.runtime.composition import running_services
 from dispatch.ws import hub
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.login_throttle = LoginThrottle()  # wrong passwords counted per process
+    app.state.live_sessions = LiveSessions()  # open sockets by session: logout closes them
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
@@ -22,6 +23,7 @@ from dispatch.emergency.orders import CaregiverAction, act_on_order, request_hel
 from dispatch.errors import CareBellError, IllegalTransition, NotFound
 from dispatch.live.bus import StreamEntry
 from dispatch.live.fanout import seq_key
+from dispatch.live.sessions import LiveSessions
 from dispatch.registry import accounts
 from dispatch.voice.session import Party, PartyKind
 
@@ -63,6 +65,10 @@ CLOSE_TOO_SLOW = 4008
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
+SUBPROTOCOL = "carebell.v1"
+TOKEN_PREFIX = "bearer."  # Sec-WebSocket-Protocol: carebell.v1, bearer.<token>
+AUTH_TIMEOUT_S = 10.0  # for the first message, when the header carries no token
+RECHECK_S = 30.0  # how often an open socket asks whether its session still stands
 
 
 class LiveConnection:
@@ -109,6 +115,7 @@ class LiveConnection:
 async def _serve(
     websocket: WebSocket,
     services: HubParts,
+    session: SocketSession,
     stream: str,
     stream_name: str,
     last_seq: str | None,
@@ -129,11 +136,22 @@ async def _serve(
     voice = services.voice if voice_party is not None else None
     if voice is not None and voice_party is not None:
         voice.attach(voice_party, conn, voice_areas)
+    sessions: LiveSessions = websocket.app.state.live_sessions
+    ended = sessions.watch(session.token)
     try:
-        await _stream(websocket, services, conn, stream, last_seq, inbound)
+        await _stream(
+            websocket,
+            services,
+            conn,
+            stream,
+            last_seq,
+            inbound,
+            _session_ends(services, session, ended),
+        )
     except WebSocketDisconnect:
         pass  # the client left
     finally:
+        sessions.forget(session.token, ended)
         fanout.unsubscribe(stream, conn)
         if voice is not None and voice_party is not None:
             await voice.detach(voice_party, conn)
@@ -146,8 +164,14 @@ async def _stream(
     stream: str,
     last_seq: str | None,
     inbound: Any,
+    session_ends: Coroutine[Any, Any, None],
 ) -> None:
-    await conn.send({"v": PROTOCOL_VERSION, "type": "hello", "stream": conn.stream_name})
+    ending = asyncio.create_task(session_ends)
+    try:
+        await conn.send({"v": PROTOCOL_VERSION, "type": "hello", "stream": conn.stream_name})
+    except BaseException:
+        ending.cancel()
+        raise
     if last_seq:
         oldest = await services.bus.oldest_seq(stream)
         if oldest is not None and seq_key(oldest) > seq_key(last_seq):
@@ -165,15 +189,19 @@ async def _stream(
         asyncio.create_task(_read_loop(websocket, conn, inbound)),
     }
     too_slow = asyncio.create_task(conn.too_slow.wait())
+    watchers = {too_slow, ending}
     try:
-        done, _ = await asyncio.wait(tasks | {too_slow}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks | watchers, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks | {too_slow}:
+        for task in tasks | watchers:
             task.cancel()
-        await asyncio.gather(*tasks, too_slow, return_exceptions=True)
+        await asyncio.gather(*tasks, *watchers, return_exceptions=True)
     if too_slow in done:
         await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect with last_seq")
-    for task in done - {too_slow}:
+    elif ending in done and ending.exception() is None:
+        log.info("4401 %s: the session ended", websocket.url.path)
+        await websocket.close(CLOSE_UNAUTHORIZED, "the session ended: log in again")
+    for task in done - watchers:
         error = task.exception()
         # WebSocketDisconnected: the server closed the socket itself (shutting down).
         if error is not None and not isinstance(error, WebSocketDisconnect | WebSocketDisconnected):
@@ -203,25 +231,82 @@ def _valid_seq(seq: str) -> bool:
     return True
 
 
-async def _authenticate(
-    websocket: WebSocket, services: HubParts, token: str | None
-) -> Principal | None:
-    """Accept the socket and return who it is, or close it with 4401 and return None."""
-    await websocket.accept()
-    user = (
-        await services.db.run(accounts.user_for_token, services.db, token, now=datetime.now(UTC))
+@dataclass(frozen=True, slots=True)
+class SocketSession:
+    """Who is on a socket, and the log-in session that lets them be."""
+
+    principal: Principal
+    token: str
+    expires_at: datetime
+
+
+async def _authenticate(websocket: WebSocket, services: HubParts) -> SocketSession | None:
+    """Accept the socket and return who it is, or close it (4400, 4401, 4403) and
+    return None.
+
+    The token comes in the ``Sec-WebSocket-Protocol`` header, offered as
+    ``bearer.<token>`` beside ``carebell.v1`` (the one the server picks, so the
+    token is never echoed), or else in the first message,
+    ``{"type": "auth", "token": "…"}``. A token in the URL is refused: URLs end up
+    in proxy and access logs.
+    """
+    offered: list[str] = websocket.scope.get("subprotocols", [])
+    token = next(
+        (p.removeprefix(TOKEN_PREFIX) for p in offered if p.startswith(TOKEN_PREFIX)), None
+    )
+    await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    if "token" in websocket.query_params:
+        log.warning("4400 %s: a token in the URL", websocket.url.path)
+        await websocket.close(
+            CLOSE_BAD_REQUEST, "never put the token in the URL (docs/protocol.md)"
+        )
+        return None
+    if token is None:
+        token = await _first_message_token(websocket)
+    found = (
+        await services.db.run(accounts.session_for_token, services.db, token, now=datetime.now(UTC))
         if token
         else None
     )
-    if user is None:
+    if token is None or found is None:
         log.warning("4401 %s: no valid token", websocket.url.path)
         await websocket.close(CLOSE_UNAUTHORIZED, "log in first: no valid token")
         return None
+    user, expires_at = found
     if user.must_change_password:  # a one-time password opens nothing but its change
         log.warning("4403 %s: %s must change their password", websocket.url.path, user.username)
         await websocket.close(CLOSE_FORBIDDEN, "password_change_required")
         return None
-    return accounts.principal_of(user)
+    return SocketSession(accounts.principal_of(user), token, expires_at)
+
+
+async def _first_message_token(websocket: WebSocket) -> str | None:
+    """The token of a first ``{"type": "auth", "token": …}`` message, or None."""
+    try:
+        first = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
+        message = json.loads(first.get("text") or "null")
+    except (TimeoutError, ValueError, WebSocketDisconnect):
+        return None
+    if not isinstance(message, dict) or message.get("type") != "auth":
+        return None
+    token = message.get("token")
+    return token if isinstance(token, str) and 0 < len(token) <= 256 else None
+
+
+async def _session_ends(services: HubParts, session: SocketSession, ended: asyncio.Event) -> None:
+    """Return when the socket's session has ended: logged out here (at once),
+    elsewhere or disabled (within RECHECK_S), or expired (on time)."""
+    while True:
+        left_s = (session.expires_at - datetime.now(UTC)).total_seconds()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ended.wait(), max(0.0, min(left_s, RECHECK_S)))
+        if ended.is_set():
+            return
+        found = await services.db.run(
+            accounts.session_for_token, services.db, session.token, now=datetime.now(UTC)
+        )
+        if found is None:
+            return
 
 
 async def _refuse(websocket: WebSocket, principal: Principal, why: str) -> None:
@@ -243,13 +328,12 @@ def _area_filter(principal: Principal) -> Callable[[dict[str, Any]], bool] | Non
 
 
 @router.websocket("/ws/v1/board")
-async def board(
-    websocket: WebSocket, token: str | None = None, last_seq: str | None = None
-) -> None:
+async def board(websocket: WebSocket, last_seq: str | None = None) -> None:
     services: HubParts = websocket.app.state.services
-    principal = await _authenticate(websocket, services, token)
-    if principal is None:
+    session = await _authenticate(websocket, services)
+    if session is None:
         return
+    principal = session.principal
     if principal.role not in BOARD_ROLES:
         await _refuse(websocket, principal, f"a {principal.role} has no board")
         return
@@ -264,6 +348,7 @@ async def board(
     await _serve(
         websocket,
         services,
+        session,
         services.bus.board_stream,
         "board",
         last_seq,
@@ -292,13 +377,13 @@ class PositionMessage(BaseModel):
 async def caregiver(
     websocket: WebSocket,
     caregiver_id: UUID,
-    token: str | None = None,
     last_seq: str | None = None,
 ) -> None:
     services: HubParts = websocket.app.state.services
-    principal = await _authenticate(websocket, services, token)
-    if principal is None:
+    session = await _authenticate(websocket, services)
+    if session is None:
         return
+    principal = session.principal
     if principal.caregiver_id != caregiver_id:
         await _refuse(websocket, principal, "this is another caregiver's stream")
         return
@@ -383,6 +468,7 @@ async def caregiver(
         await _serve(
             websocket,
             services,
+            session,
             services.bus.caregiver_stream(str(caregiver_id)),
             "caregiver",
             last_seq,

@@ -7,19 +7,25 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 import websockets
 from sqlmodel import select
 
 from dispatch.domain.lifecycle import AlertState
 from dispatch.store.tables import Alert, Device, Elder, SessionToken
 from tests.conftest import RunningServer
-from tests.helpers import PASSWORD, bearer, login, make_user, seed_small_city
+from tests.helpers import PASSWORD, bearer, login, make_user, seed_small_city, ws_auth
 from tests.integration.test_operators import add_alert
 
 
-async def ws_close_code(url: str) -> int:
-    """The close code the server ends a socket with (it must end it within 5 s)."""
-    async with websockets.connect(url) as ws:
+async def ws_close_code(
+    url: str, token: str | None = None, first: str | bytes | None = None
+) -> int:
+    """The close code the server ends a socket with (it must end it within 5 s of
+    the last message); ``token`` goes in Sec-WebSocket-Protocol, ``first`` is sent."""
+    async with websockets.connect(url, **(ws_auth(token) if token else {})) as ws:
+        if first is not None:
+            await ws.send(first)
         try:
             while True:
                 await asyncio.wait_for(ws.recv(), 5)
@@ -36,8 +42,59 @@ async def test_no_or_bad_token_is_401_everywhere(server: RunningServer) -> None:
         assert (await http.get("/healthz")).status_code == 200
         wrong = await http.post("/api/v1/auth/login", json={"username": "x", "password": "y"})
         assert wrong.status_code == 401
-    assert await ws_close_code(f"{server.ws}/ws/v1/board") == 4401
-    assert await ws_close_code(f"{server.ws}/ws/v1/board?token=forged") == 4401
+    board = f"{server.ws}/ws/v1/board"
+    assert await ws_close_code(board, first='{"type": "hello"}') == 4401
+    assert await ws_close_code(board, first=b"\x00\x01") == 4401
+    assert await ws_close_code(board, token="forged") == 4401
+    assert await ws_close_code(board, first='{"type": "auth", "token": "forged"}') == 4401
+
+
+async def test_a_token_in_the_url_is_refused_and_the_header_or_first_message_work(
+    server: RunningServer,
+) -> None:
+    token = await login(server.http, server.services.db, "supervisor")
+    board = f"{server.ws}/ws/v1/board"
+    assert await ws_close_code(f"{board}?token={token}") == 4400
+    assert await ws_close_code(f"{board}?token={token}", token=token) == 4400
+    async with websockets.connect(board, **ws_auth(token)) as ws:
+        assert ws.subprotocol == "carebell.v1"  # the token is never echoed back
+        assert json.loads(await ws.recv())["type"] == "hello"
+    async with websockets.connect(board) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": token}))
+        assert json.loads(await ws.recv())["type"] == "hello"
+
+
+async def _until_closed(ws: websockets.ClientConnection) -> None:
+    while True:
+        await asyncio.wait_for(ws.recv(), 5)
+
+
+async def _until_closed(ws: websockets.ClientConnection) -> None:
+    while True:
+        await asyncio.wait_for(ws.recv(), 5)
+
+
+async def test_an_open_socket_closes_when_its_session_ends(server: RunningServer) -> None:
+    db = server.services.db
+    token = await login(server.http, db, "supervisor")
+    async with websockets.connect(f"{server.ws}/ws/v1/board", **ws_auth(token)) as ws:
+        assert json.loads(await ws.recv())["type"] == "hello"
+        async with httpx.AsyncClient(base_url=server.http) as http:
+            assert (
+                await http.post("/api/v1/auth/logout", headers=bearer(token))
+            ).status_code == 204
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await _until_closed(ws)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401
+
+    # A session that expires while its socket is open.
+    other = await login(server.http, db, "supervisor")
+    with db.session() as session:
+        for row in session.exec(select(SessionToken)).all():
+            row.expires_at = datetime.now(UTC) + timedelta(seconds=2)
+            session.add(row)
+    assert await ws_close_code(f"{server.ws}/ws/v1/board", token=other) == 4401
 
 
 async def test_logout_and_expiry_end_a_session(server: RunningServer) -> None:
@@ -68,9 +125,9 @@ async def test_caregiver_sees_only_their_own(server: RunningServer) -> None:
             assert response.status_code == 403, path
             assert "caregiver may not" in response.json()["detail"]
         assert (await http.get("/api/v1/me/orders")).json() == []
-    assert await ws_close_code(f"{server.ws}/ws/v1/board?token={token}") == 4403
-    other = f"{server.ws}/ws/v1/caregivers/{city.far_id}?token={token}"
-    assert await ws_close_code(other) == 4403
+    assert await ws_close_code(f"{server.ws}/ws/v1/board", token=token) == 4403
+    other = f"{server.ws}/ws/v1/caregivers/{city.far_id}"
+    assert await ws_close_code(other, token=token) == 4403
 
 
 async def test_operator_sees_only_their_areas(server: RunningServer) -> None:
@@ -95,7 +152,7 @@ async def test_operator_board_stream_carries_only_their_areas(server: RunningSer
     city = await asyncio.to_thread(seed_small_city, server.services.db)
     token = await login(server.http, server.services.db, "operator", areas=("西城区",))
     admin = await login(server.http, server.services.db, "supervisor")
-    async with websockets.connect(f"{server.ws}/ws/v1/board?token={token}") as ws:
+    async with websockets.connect(f"{server.ws}/ws/v1/board", **ws_auth(token)) as ws:
         assert json.loads(await ws.recv())["type"] == "hello"
         east = add_alert(server, city.device_id, "door_bell", "medium", AlertState.ESCALATED, 1)
         west = add_alert(server, city.device_id, "door_bell", "medium", AlertState.ESCALATED, 1)

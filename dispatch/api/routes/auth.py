@@ -12,7 +12,7 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.api.deps import DatabaseDep, LoginThrottleDep, UserDep
+from dispatch.api.deps import DatabaseDep, LiveSessionsDep, LoginThrottleDep, UserDep
 from dispatch.registry import accounts
 from dispatch.store.tables import UserAccount
 
@@ -120,9 +120,13 @@ def me(user: UserDep) -> UserPublic:
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(db: DatabaseDep, user: UserDep, request: Request) -> None:
+async def logout(
+    db: DatabaseDep, sessions: LiveSessionsDep, user: UserDep, request: Request
+) -> None:
+    """End this session; its open sockets close with 4401."""
     token = request.headers["authorization"].split(" ", 1)[1]
     await db.run(accounts.logout, db, token)
+    sessions.end(token)
 
 
 @router.put("/me/locale", response_model=UserPublic)

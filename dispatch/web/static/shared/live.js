@@ -34,9 +34,11 @@ export class Live {
   connect() {
     this.stopped = false;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const query = new URLSearchParams({ token: this.token });
+    const query = new URLSearchParams();
     if (this.lastSeq) query.set("last_seq", this.lastSeq);
-    const socket = new WebSocket(`${scheme}://${location.host}${this.path}?${query}`);
+    // The token goes in Sec-WebSocket-Protocol, never in the URL (proxy logs keep URLs).
+    const protocols = ["carebell.v1", `bearer.${this.token}`];
+    const socket = new WebSocket(`${scheme}://${location.host}${this.path}?${query}`, protocols);
     this.socket = socket;
     this.onStatus("reconnecting");
     socket.onopen = () => {
