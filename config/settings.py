@@ -14,7 +14,7 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     loop_restart_s: float = Field(default=0.5, gt=0)
     loop_restart_max_s: float = Field(default=30.0, gt=0)
     loop_settle_s: float = Field(default=5.0, gt=0)
+    # Retention (docs/operations.md): device events that raised nothing (heartbeats,
+    # telemetry) for days, no shorter than the broker keeps a gateway's queue (the
+    # idempotence window); refused messages; finished log-in sessions; and closed
+    # alerts with their orders, audit records and calls for years.
+    retention_device_events_days: float = Field(default=14.0, gt=0)
+    retention_dead_letters_days: float = Field(default=90.0, gt=0)
+    retention_sessions_days: float = Field(default=7.0, gt=0)
+    retention_records_years: float = Field(default=10.0, gt=0)
+    retention_sweep_s: float = Field(default=3600.0, gt=0)
 
     # Voice (docs/voice.md). STUN/TURN for browsers behind NAT, as JSON:
     # [{"urls": "turn:turn.example.org:3478", "username": "…", "credential": "…"}].
@@ -111,6 +120,16 @@ class Settings(BaseSettings):
     def gateway_client_id(self) -> str:
         """The MQTT client id (and Redis consumer name) of this process's gateway."""
         return self.mqtt_client_id or f"carebell-{socket.gethostname()}-{self.replica}"
+
+    @model_validator(mode="after")
+    def _device_events_outlive_redelivery(self) -> Settings:
+        # A message the broker redelivers after its event was pruned would count twice.
+        if self.retention_device_events_days * 86400 < self.mqtt_session_expiry_s:
+            raise ValueError(
+                "retention_device_events_days must cover mqtt_session_expiry_s"
+                " (the broker may deliver an event again until then)"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

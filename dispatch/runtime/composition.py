@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from config.settings import Settings
 from devices.gateway import MqttGateway
 from devices.protocol import VoiceSignal
 from devices.voice_link import MqttVoiceLink
+from dispatch.background import cancelling
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.live_events import LiveEventType
 from dispatch.emergency.commands import CommandRelay
@@ -33,6 +36,7 @@ from dispatch.runtime.catalog_file import load_catalog
 from dispatch.runtime.loops import LoopSupervisor
 from dispatch.runtime.stall_probe import StallProbe
 from dispatch.store.db import Database
+from dispatch.store.retention import RetentionPolicy, prune
 from dispatch.voice import record as voice_record
 from dispatch.voice.capability import load_voice_catalog
 from dispatch.voice.service import VoiceService
@@ -204,6 +208,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             loops.start(
                 "replan", lambda: services.homecare.replan_on_diversion(settings.replan_check_s)
             )
+            loops.start("retention", lambda: _prune_every(db, settings))
         if services.gateway is not None:
             gateway = services.gateway
             if services.ingest_process is not None:
@@ -270,3 +275,21 @@ async def _start_voice(services: Services, loops: LoopSupervisor) -> None:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("voice: %s", task.exception(), exc_info=task.exception())
+
+
+async def _prune_every(db: Database, settings: Settings) -> None:
+    """Delete what is past its retention, now and every ``retention_sweep_s``."""
+    policy = RetentionPolicy(
+        device_events_days=settings.retention_device_events_days,
+        dead_letters_days=settings.retention_dead_letters_days,
+        sessions_days=settings.retention_sessions_days,
+        records_years=settings.retention_records_years,
+    )
+    while True:
+        try:
+            await db.run(prune, db, policy, datetime.now(UTC))
+        except SQLAlchemyError as exc:  # away: the next sweep tries again
+            if cancelling():
+                raise
+            log.warning("pruning failed, again in %.0f s: %s", settings.retention_sweep_s, exc)
+        await asyncio.sleep(settings.retention_sweep_s)

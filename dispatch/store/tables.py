@@ -352,6 +352,7 @@ class SessionToken(SQLModel, table=True):
     """A login session; only the token's SHA-256 is kept."""
 
     __tablename__ = "session_token"
+    __table_args__ = (Index("ix_session_token_expires_at", "expires_at"),)  # purged by age
 
     token_hash: str = Field(primary_key=True, max_length=64)
     user_id: uuid.UUID = Field(foreign_key="user_account.id", index=True)
@@ -489,7 +490,10 @@ class DeviceEvent(SQLModel, table=True):
     """Every accepted device event once: (device, event id) is the idempotence key."""
 
     __tablename__ = "device_event"
-    __table_args__ = (UniqueConstraint("device_id", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("device_id", "event_id"),
+        Index("ix_device_event_received_at", "received_at"),  # pruned by age
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     device_id: str = Field(foreign_key="device.id")
@@ -504,6 +508,7 @@ class DeadLetter(SQLModel, table=True):
     """A device message that was refused, kept for an operator to inspect."""
 
     __tablename__ = "dead_letter"
+    __table_args__ = (Index("ix_dead_letter_received_at", "received_at"),)  # pruned by age
 
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = _utc()

@@ -33,6 +33,7 @@ LOOPS = [
     "gateway",
     "device-commands",
     "supervision",
+    "retention",
 ]
 
 
@@ -49,6 +50,7 @@ def settings(settings: Settings) -> Settings:
             "loop_settle_s": 0.5,
             "supervision_sweep_s": 0.2,
             "replan_check_s": 0.2,
+            "retention_sweep_s": 0.2,
         }
     )
 
@@ -130,6 +132,8 @@ async def inject(loop: str, server: RunningServer, publisher: DevicePublisher) -
         case "device-commands":
             relay = services.command_relay
             fail_once(relay.bus, "read_group")
+        case "retention":
+            fail_once(services.db, "run", in_task="retention")
         case "supervision":
             fail_once(services.device_supervision, "sweep")
         case _:
