@@ -27,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, and_, col, func, or_, select
 
 from dispatch.background import cancelling
+from dispatch.domain.actor import DISPATCHER, OFFER_TIMER
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import (
     ACTIVE_ORDER_STATES,
@@ -57,7 +58,7 @@ from dispatch.store.tables import Alert, Caregiver, Order, Visit
 
 log = logging.getLogger(__name__)
 CLAIM_BATCH = 500  # alerts a round claims at most
-ACTOR = "system:dispatcher"
+ACTOR = DISPATCHER
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ class Dispatcher:
         for order in stale:
             alert = session.get(Alert, order.alert_id)
             assert alert is not None  # foreign key
-            move_order(session, order, alert, OrderState.EXPIRED, actor="system:timer", at=now)
+            move_order(session, order, alert, OrderState.EXPIRED, actor=OFFER_TIMER, at=now)
         if stale:
             session.flush()  # the claim below sees these alerts waiting again
             log.info("%d offers expired", len(stale))

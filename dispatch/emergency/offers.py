@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from dispatch.domain.actor import Actor
 from dispatch.store.audit import record_offered
 from dispatch.store.tables import Alert, Order
 
@@ -22,7 +23,7 @@ def offer(
     distance_m: float,
     at: datetime,
     timeout_s: float,
-    actor: str,
+    actor: Actor,
     detail: dict[str, Any],
 ) -> Order | None:
     """Write the offer (an order, expiring after ``timeout_s``) and its audit record.

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from sqlmodel import Session, col, select
 
+from dispatch.domain.actor import Actor
 from dispatch.domain.lifecycle import (
     OPEN_ALERT_STATES,
     AlertState,
@@ -43,8 +44,8 @@ class Estimate:
     distance_m: float
 
 
-def _actor(operator: str) -> str:
-    return f"operator:{operator}"
+def _actor(operator: str) -> Actor:
+    return Actor.operator(operator)
 
 
 def _open_alert(session: Session, alert_id: UUID) -> Alert:

@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from dispatch.domain.actor import Actor
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import OrderState, VisitState
 from dispatch.errors import NotFound
@@ -67,7 +68,7 @@ def act_on_order(
             order,
             alert,
             ORDER_STATE_FOR_ACTION[action],
-            actor=f"caregiver:{caregiver_id}",
+            actor=Actor.caregiver(caregiver_id),
             at=at,
             detail=detail or None,
         )
@@ -122,6 +123,6 @@ def request_help(
             lon=origin.lon,
             at=at,
             device_ts=at,
-            actor=f"caregiver:{caregiver_id}",
+            actor=Actor.caregiver(caregiver_id),
         )
         return backup

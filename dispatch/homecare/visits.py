@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from dispatch.domain.actor import Actor
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import VisitState, advance_visit
 from dispatch.domain.model import GeoPoint, great_circle_m
@@ -152,7 +153,7 @@ def report_exception(
             lon=elder.lon,
             at=at,
             device_ts=at,
-            actor=f"caregiver:{caregiver_id}",
+            actor=Actor.caregiver(caregiver_id),
         )
         visit.alert_id = alert.id
         session.add(visit)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from dispatch.domain.actor import Actor
 from dispatch.domain.lifecycle import (
     ACTIVE_ORDER_STATES,
     AlertState,
@@ -39,7 +40,7 @@ def _record(
     order: Order | None,
     entity: str,
     from_state: str | None,
-    actor: str,
+    actor: Actor | str,
     at: datetime,
     detail: dict[str, Any] | None,
     action: str | None = None,
@@ -53,7 +54,7 @@ def _record(
         entity=entity,
         from_state=from_state,
         to_state=to_state,
-        actor=actor,
+        actor=str(actor),
         at=at,
         detail=detail or {},
     )
@@ -123,7 +124,7 @@ def alert_record(
     alert: AlertFields,
     *,
     from_state: str | None,
-    actor: str,
+    actor: Actor | str,
     at: datetime,
     detail: dict[str, Any],
     action: str | None = None,
@@ -138,7 +139,7 @@ def alert_record(
         "entity": "alert",
         "from_state": from_state,
         "to_state": to_state,
-        "actor": actor,
+        "actor": str(actor),
         "action": action,
         "at": at,
         "detail": detail,
@@ -146,7 +147,7 @@ def alert_record(
             LiveEventType.of_transition("alert", to_state, action),
             alert,
             at=at,
-            actor=actor,
+            actor=str(actor),
             from_state=from_state,
             detail=detail,
         ),
@@ -165,7 +166,7 @@ def raise_alert(
     lon: float,
     at: datetime,
     device_ts: datetime,
-    actor: str,
+    actor: Actor | str,
 ) -> Alert:
     """A new alert of ``kind``, born raised and audited (the caller commits)."""
     values = new_alert(
@@ -191,7 +192,7 @@ def record_note(
     alert: Alert,
     *,
     action: str,
-    actor: str,
+    actor: Actor | str,
     at: datetime,
     detail: dict[str, Any],
 ) -> AuditRecord:
@@ -217,7 +218,7 @@ def move_alert(
     alert: Alert,
     target: AlertState,
     *,
-    actor: str,
+    actor: Actor | str,
     at: datetime,
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
@@ -253,7 +254,7 @@ def move_order(
     alert: Alert,
     target: OrderState,
     *,
-    actor: str,
+    actor: Actor | str,
     at: datetime,
     detail: dict[str, Any] | None = None,
 ) -> list[AuditRecord]:
@@ -306,7 +307,7 @@ def record_offered(
     order: Order,
     alert: Alert,
     *,
-    actor: str,
+    actor: Actor | str,
     at: datetime,
     detail: dict[str, Any],
 ) -> list[AuditRecord]:
@@ -337,7 +338,7 @@ def record_offered(
 
 
 def withdraw_orders(
-    session: Session, alert: Alert, *, actor: str, at: datetime, reason: str
+    session: Session, alert: Alert, *, actor: Actor | str, at: datetime, reason: str
 ) -> None:
     """Cancel the alert's active orders (the caregivers see it on their app)."""
     active = session.exec(
@@ -360,7 +361,7 @@ def close_alert(
     alert: Alert,
     target: AlertState,
     *,
-    actor: str,
+    actor: Actor | str,
     at: datetime,
     reason: str,
     detail: dict[str, Any] | None = None,

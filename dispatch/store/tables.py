@@ -448,7 +448,7 @@ class AuditRecord(SQLModel, table=True):
     entity: str  # "alert" | "order"
     from_state: str | None
     to_state: str
-    actor: str  # "device:<id>", "caregiver:<id>", "system:dispatcher", "operator:<name>"
+    actor: str  # an Actor (dispatch/domain/actor.py): "device:<id>", "operator:<name>", ...
     # What happened when the state did not change: "merged", "acknowledged", ...
     action: str | None = None
     at: datetime = _utc()

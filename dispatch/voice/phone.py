@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
+from dispatch.domain.actor import Actor
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import OPEN_ALERT_STATES
 from dispatch.store.audit import raise_alert, record_note
@@ -76,7 +77,7 @@ def receive_call(
             .where(Alert.elder_id == elder.id, col(Alert.state).in_(OPEN_ALERT_STATES))
             .order_by(col(Alert.raised_at).desc())
         ).first()
-        actor = f"phone:{wanted}"
+        actor = Actor.phone(wanted)
         detail = {"number": wanted, "family": family, "operator": operator}
         if open_alert is not None:
             record_note(session, open_alert, action="phone_call", actor=actor, at=at, detail=detail)

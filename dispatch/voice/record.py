@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import col, or_, select
 
+from dispatch.domain.actor import Actor
 from dispatch.store.audit import record_note
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, VoiceCall
@@ -76,7 +77,7 @@ def save_milestone(
                     session,
                     alert,
                     action=action[milestone],
-                    actor=f"operator:{call.host.id}",
+                    actor=Actor.operator(call.host.id),
                     at=at,
                     detail=_detail(call, row.requested_by),
                 )
@@ -108,7 +109,7 @@ def close_stale_calls(db: Database, served_by: str, at: datetime) -> list[uuid.U
                     session,
                     alert,
                     action="call_ended",
-                    actor=f"operator:{row.host}",
+                    actor=Actor.operator(row.host),
                     at=at,
                     detail=_row_detail(row),
                 )
