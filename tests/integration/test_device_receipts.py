@@ -34,6 +34,11 @@ async def wait_for(check, timeout_s: float = 90.0) -> None:  # type: ignore[no-u
         await asyncio.sleep(0.2)
 
 
+def stored(db: Database) -> int:
+    with db.session() as session:
+        return int(session.exec(select(func.count()).select_from(DeviceEvent)).one())
+
+
 async def test_presses_survive_a_broker_killed_while_the_server_is_down(
     private_mosquitto: local_services.LocalServer,
     redis_server: local_services.LocalServer,
@@ -120,7 +125,8 @@ async def test_the_server_tells_each_device_what_it_stored(
         listener.publish(events_topic(device_id), payload, qos=1).wait_for_publish(10)
     listener.publish(events_topic(device_id), b"{oops", qos=1).wait_for_publish(10)
     async with running_services(settings):
-        await wait_for(lambda: sum(len(ids) for _, ids in heard) >= 3, 30)
+        await wait_for(lambda: stored(db) == 2)  # what was stored, first: a clearer failure
+        await wait_for(lambda: sum(len(ids) for _, ids in heard) >= 3)
         await asyncio.sleep(0.5)
     listener.disconnect()
     listener.loop_stop()

@@ -335,7 +335,10 @@ def _snapshot(db: Database, city: SmallCity) -> str:
     devices = [city.device_id, city.wearable_id]
     with db.session() as session:
         stored_alerts = session.exec(
-            select(Alert).where(col(Alert.device_id).in_(devices)).order_by(col(Alert.raised_at))
+            select(Alert)
+            .where(col(Alert.device_id).in_(devices))
+            # Two alerts raised at one instant (a press and a long press) in a fixed order.
+            .order_by(col(Alert.raised_at), col(Alert.device_id), col(Alert.alert_type))
         ).all()
         ids = [a.id for a in stored_alerts]
         records = session.exec(
@@ -346,7 +349,11 @@ def _snapshot(db: Database, city: SmallCity) -> str:
         events = session.exec(
             select(DeviceEventRow)
             .where(col(DeviceEventRow.device_id).in_(devices))
-            .order_by(col(DeviceEventRow.received_at), col(DeviceEventRow.event_id))
+            .order_by(
+                col(DeviceEventRow.received_at),
+                col(DeviceEventRow.device_id),
+                col(DeviceEventRow.event_id),
+            )
         ).all()
         states = [session.get_one(Device, d) for d in devices]
         story = {
