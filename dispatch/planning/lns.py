@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 AVG_REMOVED = 10.0  # visits a round removes on average (SISR's c-bar)
 PAIR_TRIES = 16  # placements of a pair's two halves tried exactly, per insertion
+FIXED_CHUNK = 64  # rounds per compiled call when a round count, not the clock, ends the search
 # Annealing temperatures as shares of the average travel into a visit.
 TEMP_START, TEMP_END = 0.5, 0.005
 CONSTRUCT_LATE_WEIGHT = 10
@@ -61,11 +62,16 @@ def solve(
     *,
     warm_start: Plan | None = None,
     seed: int = 1,
+    rounds: int | None = None,
 ) -> Plan:
     """The routes; stops that cannot be planned under the rules are reported in
     ``Plan.unplanned``. With ``warm_start`` (the plan before a change), visits
-    stay where they were unless moving saves ``problem.move_cost_s`` or more."""
-    plan, _ = solve_with_report(problem, time_limit_s, warm_start=warm_start, seed=seed)
+    stay where they were unless moving saves ``problem.move_cost_s`` or more.
+    With ``rounds``, the search stops after that many rounds instead of at the
+    time limit: the same plan on a busy machine as on a quiet one."""
+    plan, _ = solve_with_report(
+        problem, time_limit_s, warm_start=warm_start, seed=seed, rounds=rounds
+    )
     return plan
 
 
@@ -75,6 +81,7 @@ def solve_with_report(
     *,
     warm_start: Plan | None = None,
     seed: int = 1,
+    rounds: int | None = None,
 ) -> tuple[Plan, SearchReport]:
     clock = time.perf_counter()
     deadline = clock + time_limit_s
@@ -92,13 +99,19 @@ def solve_with_report(
     planned = max(1, int((S[2][: len(compiled.tasks)] >= 0).sum()))
     avg_edge = max(1.0, float(S[6].sum()) / planned)
     avg_removed = min(AVG_REMOVED, max(2.0, 0.2 * len(compiled.unit_a)))
-    rounds = improvements = 0
+    done = improvements = 0
     chunk = 1
     while True:
         now = time.perf_counter()
-        if now >= deadline and rounds > 0:
-            break
-        progress = min(1.0, (now - clock) / max(time_limit_s, 1e-9))
+        if rounds is None:
+            if now >= deadline and done > 0:
+                break
+            progress = min(1.0, (now - clock) / max(time_limit_s, 1e-9))
+        else:
+            if done >= rounds:
+                break
+            progress = done / rounds
+            chunk = min(chunk, rounds - done)
         step = time.perf_counter()
         improvements += kernel.search(
             P,
@@ -115,13 +128,17 @@ def solve_with_report(
             PAIR_TRIES,
             costs,
         )
-        rounds += chunk
+        done += chunk
         took = time.perf_counter() - step
         # About 20 ms a call: the clock is looked at often enough, calls stay cheap.
-        chunk = max(1, min(chunk * 2, int(chunk * 0.02 / max(took, 1e-6))))
+        chunk = (
+            max(1, min(chunk * 2, int(chunk * 0.02 / max(took, 1e-6))))
+            if rounds is None
+            else min(chunk * 2, FIXED_CHUNK)
+        )
     kernel.copy_state(best, S)
     kernel.schedule(P, S, X)
-    report = SearchReport(rounds, improvements, first, int(kernel.cost(P, S)))
+    report = SearchReport(done, improvements, first, int(kernel.cost(P, S)))
     log.debug("search: %s", report)
     return _read(problem, compiled, S, report), report
 
