@@ -357,6 +357,11 @@ async def test_operator_and_caregiver_talk_one_tap_each_way(
         await expect(board.locator("#softphone")).to_have_attribute(
             "data-state", "connected", timeout=10_000
         )
+        # ...and they hear each other this way too.
+        await wait_until(lambda: heard_hz(app, f"operator:{operator}"), timeout_s=10)
+        await wait_until(lambda: heard_hz(board, party), timeout_s=10)
+        assert abs(await heard_hz(app, f"operator:{operator}") - OPERATOR_HZ) < TOLERANCE_HZ
+        assert abs(await heard_hz(board, party) - CAREGIVER_HZ) < TOLERANCE_HZ
         await board.click('[data-voice="hangup"]')
         await expect(app.locator("#softphone")).not_to_have_attribute("data-state", "connected")
 
@@ -422,6 +427,10 @@ async def test_a_three_way_call_mixes_everyone_and_is_recorded_for_supervisors(
         levels = await heard_levels_db(app, host, [OPERATOR_HZ, DEVICE_HZ, NOBODY_HZ])
         assert levels[DEVICE_HZ] > levels[NOBODY_HZ] + 20, levels
         assert levels[OPERATOR_HZ] > levels[NOBODY_HZ] + 20, levels
+        # The operator hears each of the other two on their own leg.
+        await wait_until(lambda: heard_hz(board, caregiver), timeout_s=10)
+        assert abs(await heard_hz(board, device) - DEVICE_HZ) < TOLERANCE_HZ
+        assert abs(await heard_hz(board, caregiver) - CAREGIVER_HZ) < TOLERANCE_HZ
         await shoot_everywhere(board, "softphone-three-way", sizes=("large",))
         await asyncio.sleep(1.5)
         await board.click('[data-voice="hangup"]')
