@@ -11,6 +11,7 @@ them). The production counterpart is the centre's own PBX (docs/voice.md).
 from __future__ import annotations
 
 import json
+import random
 import re
 import shutil
 import socket
@@ -40,6 +41,31 @@ def free_udp_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def _bindable(port: int) -> bool:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def free_sip_port() -> int:
+    """A port for a SIP phone, free with the next one on UDP and TCP.
+
+    baresip binds SIP on UDP and TCP at the port and TLS at the next one whatever
+    its transports; a port from Linux's ephemeral range (32768 up) may meanwhile
+    be taken by any outgoing connection, so these come from below the relay
+    ranges of coturn (10000 up) and rtpengine (20000 up) in this module.
+    """
+    for _ in range(200):
+        port = random.randrange(7_000, 9_998, 2)
+        if _bindable(port) and _bindable(port + 1):
+            return port
+    raise RuntimeError("no free pair of ports for a SIP phone in 7000-9999")
 
 
 def _fill(template: str, values: dict[str, object]) -> str:
@@ -214,7 +240,7 @@ def sip_phone(workdir: Path, system: PhoneSystem, number: str, voice_file: Path)
     conf = _fill(
         (CONFIG_DIR / "sip" / "baresip.conf").read_text(),
         {
-            "SIP_PORT": free_udp_port(),
+            "SIP_PORT": free_sip_port(),
             "VOICE_FILE": voice_file,
             "MODULES": BARESIP_MODULES,
             "CONTROL_PORT": control,
