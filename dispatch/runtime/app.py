@@ -21,6 +21,7 @@ from dispatch.api.routes import (
     elders,
     health,
     homecare,
+    imports,
     me,
     registry,
     users,
@@ -53,6 +54,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)
+    # Before the elders' and caregivers' routes: /elders/import is not an elder's id.
+    app.include_router(imports.router)
     app.include_router(areas.router)
     app.include_router(elders.router)
     app.include_router(assessments.router)

@@ -250,6 +250,8 @@ class Facility(SQLModel, table=True):
 
 class Caregiver(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # The bureau's or provider's own id for the caregiver: bulk imports match on it.
+    external_id: str | None = Field(default=None, max_length=64, unique=True, index=True)
     name: str
     phone: str = ""
     skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
