@@ -43,6 +43,9 @@ FIRST_MERGES_AUDITED = 5
 _ROUND_COUNTS = (1, 2, 5)
 
 
+NO_LIMITS = device_rules.ElderLimits()
+
+
 class Outcome(StrEnum):
     RAISED = "raised"
     MERGED = "merged"
@@ -92,7 +95,9 @@ class OpenAlert:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-@dataclass(frozen=True, slots=True)
+# Views and effects are values: nothing changes them once built (not frozen only
+# because a frozen dataclass costs several times more to build, once per message).
+@dataclass(slots=True)
 class DeviceView:
     """What the decision needs to know of a device."""
 
@@ -103,13 +108,15 @@ class DeviceView:
     elder_id: uuid.UUID | None = None
     district: str = ""
     home: tuple[float, float] | None = None  # the elder's position
-    limits: device_rules.ElderLimits = field(default_factory=device_rules.ElderLimits)
+    limits: device_rules.ElderLimits = NO_LIMITS
     open_alerts: tuple[OpenAlert, ...] = ()  # oldest first
 
     def after(self, effect: Effect) -> DeviceView:
         """The device once ``effect`` is applied (pure)."""
         changes = effect.device_changes
         online = changes.get("online", self.online)
+        if online is self.online and effect.alert_id is None and not effect.closes:
+            return self  # telemetry: nothing the next decision reads has changed
         closed = {c.alert_id for c in effect.closes}
         alerts = [a for a in self.open_alerts if a.id not in closed]
         if effect.merge is not None:
@@ -153,7 +160,7 @@ class Note:
     detail: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Effect:
     """What one message does. ``event`` is the device_event row to store (None:
     nothing stored), ``device_changes`` the device row's new values."""

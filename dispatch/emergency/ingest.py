@@ -15,6 +15,7 @@ import base64
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +42,7 @@ from devices.protocol import DeviceEvent, parse_event, parse_status, parse_topic
 from dispatch.domain import device_rules
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.device_effects import (
+    NO_LIMITS,
     DeviceView,
     Effect,
     Message,
@@ -302,7 +304,12 @@ def load(
     messages = list(messages)
     device_ids = {m.device_id for m in messages if m.device_id is not None}
     pairs = [(m.device_id, m.event_id) for m in messages if isinstance(m, DeviceEvent)]
-    views = _views(session, device_ids) if device_ids else {}
+    # A heartbeat from a device that is online reads nothing of its elder or its
+    # alerts; a device that sent only those needs neither loaded.
+    plain = device_ids - {
+        m.device_id for m in messages if not (isinstance(m, DeviceEvent) and m.type == "heartbeat")
+    }
+    views = _views(session, device_ids, plain) if device_ids else {}
     stored: set[tuple[str, str]] = set()
     if pairs:
         stored = _stored(session, pairs)
@@ -340,7 +347,11 @@ def _among(
     return column.in_(values)
 
 
-def _views(session: Session, device_ids: Iterable[str]) -> dict[str, DeviceView]:
+def _views(
+    session: Session, device_ids: Iterable[str], plain: AbstractSet[str] = frozenset()
+) -> dict[str, DeviceView]:
+    """Views of these devices; of those in ``plain`` (that sent heartbeats only),
+    the elder and the open alerts are loaded only if the device is not online."""
     ids = list(device_ids)
     devices = session.execute(
         select(
@@ -353,7 +364,9 @@ def _views(session: Session, device_ids: Iterable[str]) -> dict[str, DeviceView]
     ).all()
     if not devices:
         return {}
-    elder_ids = {d.elder_id for d in devices if d.elder_id is not None}
+    full = [d for d in devices if d.id not in plain or d.online is not True]
+    full_ids = [d.id for d in full]
+    elder_ids = {d.elder_id for d in full if d.elder_id is not None}
     elders = {
         e.id: e
         for e in (
@@ -373,10 +386,17 @@ def _views(session: Session, device_ids: Iterable[str]) -> dict[str, DeviceView]
         )
     }
     open_alerts: dict[str, list[OpenAlert]] = {}
-    for row in session.execute(
-        select(_ALERTS)
-        .where(_among(session, _ALERTS.c.device_id, ids), _ALERTS.c.state.in_(OPEN_ALERT_STATES))
-        .order_by(_ALERTS.c.raised_at, _ALERTS.c.id)
+    for row in (
+        session.execute(
+            select(_ALERTS)
+            .where(
+                _among(session, _ALERTS.c.device_id, full_ids),
+                _ALERTS.c.state.in_(OPEN_ALERT_STATES),
+            )
+            .order_by(_ALERTS.c.raised_at, _ALERTS.c.id)
+        )
+        if full_ids
+        else ()
     ):
         values = row._asdict()
         values["state"] = AlertState(values["state"])
@@ -393,7 +413,7 @@ def _views(session: Session, device_ids: Iterable[str]) -> dict[str, DeviceView]
                 geofence_radius_m=elder.geofence_radius_m,
             )
             if elder is not None
-            else device_rules.ElderLimits()
+            else NO_LIMITS
         )
         views[d.id] = DeviceView(
             id=d.id,
