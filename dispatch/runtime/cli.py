@@ -28,6 +28,7 @@ from dispatch.matching.travel import DetourTravelModel
 from dispatch.registry import accounts, provisioning
 from dispatch.runtime.app import create_app
 from dispatch.runtime.catalog_file import load_catalog
+from dispatch.store import backup
 from dispatch.store.db import Database
 
 cli = typer.Typer(
@@ -193,6 +194,34 @@ def list_users() -> None:
         state = "active" if user.active else "disabled"
         typer.echo(f"{user.username}\t{user.role}\t{','.join(user.areas)}\t{state}")
     db.dispose()
+
+
+@cli.command("backup")
+def backup_command(
+    target: Annotated[Path, typer.Argument(help="The backup file to write (never overwritten).")],
+) -> None:
+    """Back up the database (CAREBELL_DATABASE_URL) while the server runs: SQLite's
+    online backup, or pg_dump's custom format. docs/operations.md, "Backups"."""
+    try:
+        backup.backup(Settings().database_url, target)
+    except backup.BackupError as exc:
+        typer.echo(f"carebell backup: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backed up to {target} ({target.stat().st_size:,} bytes)")
+
+
+@cli.command("restore")
+def restore_command(
+    source: Annotated[Path, typer.Argument(help="A file `carebell backup` wrote.")],
+) -> None:
+    """Restore a backup into CAREBELL_DATABASE_URL, which must be a fresh, empty
+    database; the server brings its schema up to date when it starts."""
+    try:
+        backup.restore(source, Settings().database_url)
+    except backup.BackupError as exc:
+        typer.echo(f"carebell restore: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"restored {source}")
 
 
 @cli.command("plan")
