@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy import case
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, and_, col, func, or_, select
 
@@ -57,7 +56,8 @@ from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Caregiver, Order, Visit
 
 log = logging.getLogger(__name__)
-CLAIM_BATCH = 500  # alerts a round claims at most
+CLAIM_BATCH = 500  # new alerts a round claims at most
+RETRY_BATCH = 100  # and alerts tried before (escalated, short of a caregiver)
 ACTOR = DISPATCHER
 
 
@@ -76,7 +76,7 @@ class DispatchPolicy:
 
 
 # Alerts that may wait for a caregiver: not yet offered, or short of one.
-_WAITING = (AlertState.RAISED, AlertState.DISPATCHING, AlertState.ESCALATED)
+_WAITING = (AlertState.RAISED, AlertState.DISPATCHING, AlertState.ESCALATED)  # new first
 _UNDER_WAY = (AlertState.OFFERED, AlertState.ACCEPTED, AlertState.EN_ROUTE, AlertState.ON_SCENE)
 # Failures of the services themselves: the round is retried as a whole. Anything
 # else may be one alert's doing, and is looked for alert by alert.
@@ -230,23 +230,33 @@ class Dispatcher:
         short_handed = and_(
             col(Alert.alert_type).in_(self._multi), col(Alert.state).in_(_UNDER_WAY)
         )
-        alerts = session.exec(
+        claimable = (
+            or_(col(Alert.claimed_until).is_(None), col(Alert.claimed_until) < now),
+            # Call-back-first alerts wait for an operator, not the matcher.
+            col(Alert.alert_type).not_in(self._by_operator),
+        )
+        # Alerts not yet decided first, then a share of those tried before, the
+        # least recently tried first: in a surge, hundreds of escalated alerts
+        # waiting for a caregiver to come free filled every round's claim, so
+        # new alerts waited minutes for a first decision and each round grew.
+        new = session.exec(
             select(Alert)
-            .where(
-                or_(col(Alert.state).in_(_WAITING), short_handed),
-                or_(col(Alert.claimed_until).is_(None), col(Alert.claimed_until) < now),
-                # Call-back-first alerts wait for an operator, not the matcher.
-                col(Alert.alert_type).not_in(self._by_operator),
-            )
-            # Alerts not yet decided first: in a surge, hundreds of escalated
-            # alerts waiting for a caregiver to come free filled every round's
-            # claim, and new alerts waited minutes for their first decision.
-            .order_by(
-                case((col(Alert.state) == AlertState.RAISED, 0), else_=1), col(Alert.raised_at)
-            )
+            .where(Alert.state == AlertState.RAISED, *claimable)
+            .order_by(col(Alert.raised_at))
             .limit(CLAIM_BATCH)
             .with_for_update(skip_locked=True)
         ).all()
+        again = session.exec(
+            select(Alert)
+            .where(
+                or_(col(Alert.state).in_(_WAITING[1:]), short_handed),
+                *claimable,
+            )
+            .order_by(col(Alert.claimed_until).nulls_first(), col(Alert.raised_at))
+            .limit(RETRY_BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        alerts = [*new, *again]
         if not alerts:
             return [], []
         ids = [a.id for a in alerts]
@@ -418,7 +428,8 @@ class Dispatcher:
         alert = session.get(Alert, decision.alert_id, with_for_update=True)
         if alert is None or alert.state not in OPEN_ALERT_STATES:
             return  # cancelled or resolved while we matched
-        alert.claimed_until = None
+        # Tried now: it queues behind those tried longer ago for the next retry.
+        alert.claimed_until = None if decision.chosen else now
         session.add(alert)
         detail = _explanation(decision)
         if decision.escalation is not None:

@@ -309,3 +309,23 @@ async def test_a_new_alert_is_decided_before_escalated_ones_are_tried_again(
     new = city.raise_alert("help_button")
     await city.dispatcher.run_round()
     assert [o.caregiver_id for o in city.orders(new)] == [helper]
+
+
+async def test_escalated_alerts_are_tried_again_in_turn(
+    city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # More alerts wait for a caregiver than a round tries again: each round
+    # takes the ones tried least recently, so none waits behind the oldest.
+    monkeypatch.setattr(dispatcher_module, "RETRY_BATCH", 1)
+    await city.caregiver(300)  # no first-aider: a fall escalates
+    older, newer = (city.raise_alert("fall", seconds_ago=60 - i) for i in range(2))
+    await city.dispatcher.run_round()  # both new: both decided
+    first_try = {a: city.alert(a).claimed_until for a in (older, newer)}
+    assert all(city.alert(a).state == AlertState.ESCALATED for a in (older, newer))
+    await city.dispatcher.run_round()  # one of them
+    await city.dispatcher.run_round()  # the other
+    for alert_id in (older, newer):
+        tried = city.alert(alert_id).claimed_until
+        assert tried is not None
+        assert first_try[alert_id] is not None
+        assert tried > first_try[alert_id]
