@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from config.settings import Settings
 from dispatch import web
 from dispatch.api.deps import ServerParts, registry_access
+from dispatch.api.headers import SecurityHeaders, page_policy
 from dispatch.api.routes import (
     actions,
     alerts,
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(voice.router)
     app.include_router(hub.router)
     web.mount(app)
+    app.add_middleware(SecurityHeaders, policy=page_policy(settings.voice_sip_ws_url))
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> JSONResponse:

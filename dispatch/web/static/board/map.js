@@ -3,6 +3,28 @@
 
 /* global L */
 const SEVERITY_COLOUR = { critical: "#ff4d4f", high: "#ff9f1a", medium: "#ffd43b", low: "#74c0fc" };
+const CAREGIVER_STATES = new Set(["free", "en_route", "on_scene", "off_shift", "offered"]);
+
+// Leaflet puts a string into the page as HTML; names come from the registry and
+// must never run as markup, so every label goes in as a text node.
+function textOf(label) {
+  const span = document.createElement("span");
+  span.textContent = label;
+  return span;
+}
+
+function markerOf(className, state) {
+  const element = document.createElement("div");
+  element.className = className;
+  if (state) element.dataset.state = state;
+  return element;
+}
+
+function offlineMarker() {
+  const element = markerOf("offline-marker");
+  element.textContent = "✕";
+  return element;
+}
 
 export class CityMap {
   constructor(element) {
@@ -25,7 +47,7 @@ export class CityMap {
       // The name sits on the district's northern edge, never over an alert.
       L.tooltip({ permanent: true, direction: "top", className: "area-label" })
         .setLatLng([a.north, (a.west + a.east) / 2])
-        .setContent(a.district)
+        .setContent(textOf(a.district))
         .addTo(this.map);
     }
     // A city fits the screen; a single street is not blown up past street level.
@@ -56,11 +78,8 @@ export class CityMap {
   }
 
   caregiver(c, label) {
-    const icon = L.divIcon({
-      className: "",
-      html: `<div class="cg-marker" style="background: var(--${c.state || "free"})"></div>`,
-      iconSize: [14, 14],
-    });
+    const state = CAREGIVER_STATES.has(c.state) ? c.state : "free";
+    const icon = L.divIcon({ className: "", html: markerOf("cg-marker", state), iconSize: [14, 14] });
     let marker = this.caregivers.get(c.id);
     if (!marker) {
       marker = L.marker([c.lat, c.lon], { icon }).addTo(this.map);
@@ -69,7 +88,7 @@ export class CityMap {
       marker.setLatLng([c.lat, c.lon]);
       marker.setIcon(icon);
     }
-    marker.bindTooltip(label);
+    marker.bindTooltip(textOf(label));
   }
 
   // Devices offline: a grey cross, replaced wholesale at each refresh.
@@ -78,8 +97,8 @@ export class CityMap {
     this.offlineLayer = L.layerGroup(
       devices.map((d) =>
         L.marker([d.lat, d.lon], {
-          icon: L.divIcon({ className: "", html: '<div class="offline-marker">✕</div>', iconSize: [14, 14] }),
-        }).bindTooltip(label(d)),
+          icon: L.divIcon({ className: "", html: offlineMarker(), iconSize: [14, 14] }),
+        }).bindTooltip(textOf(label(d))),
       ),
     ).addTo(this.map);
   }

@@ -6,6 +6,8 @@ export function h(tag, attrs = {}, ...children) {
     if (value == null || value === false) continue;
     if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
     else if (name === "dataset") Object.assign(el.dataset, value);
+    // Through CSSOM: the Content-Security-Policy refuses style attributes in markup.
+    else if (name === "style") el.style.cssText = value;
     else el.setAttribute(name, value === true ? "" : value);
   }
   return append(el, children);
