@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
@@ -35,11 +36,19 @@ def _card(elder: Elder) -> dict[str, str]:
     }
 
 
-def coverage_report(session: Session, menu: ServiceMenu, on: date) -> CoverageReport:
-    """Where ``on``'s month stands: visited, visit planned later, and at risk."""
+def coverage_report(
+    session: Session,
+    menu: ServiceMenu,
+    on: date,
+    include: Callable[[Elder], bool] | None = None,
+) -> CoverageReport:
+    """Where ``on``'s month stands: visited, visit planned later, and at risk; of the
+    elders ``include`` accepts (an operator's areas), or of all."""
     first, last = month_of(on)
     elders = {
-        e.id: e for e in session.exec(select(Elder).where(col(Elder.regular_visits).is_(True)))
+        e.id: e
+        for e in session.exec(select(Elder).where(col(Elder.regular_visits).is_(True)))
+        if include is None or include(e)
     }
     visited, _ = month_visits(session, first, last)
     _, waiting = month_visits(session, on, last)

@@ -142,11 +142,16 @@ def get_order(
 def list_dead_letters(
     session: SessionDep,
     principal: BoardDep,
+    request: Request,
     reason: str | None = None,
     limit: int = Limit,
     offset: int = Offset,
 ) -> list[DeadLetter]:
-    """Device messages that were refused, newest first, with the reason."""
+    """Device messages that were refused, newest first, with the reason. Their raw
+    payloads name any device of the city: for supervisors, administrators and
+    city-wide operators only."""
+    if not principal.sees_every_area:
+        raise forbid(request, principal, "dead letters are for city-wide roles")
     query = select(DeadLetter).order_by(col(DeadLetter.id).desc())
     if reason is not None:
         query = query.where(DeadLetter.reason == reason)

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from dispatch.api.deps import BoardDep, DatabaseDep, HomeCareDep, MenuDep, SessionDep, allow
+from dispatch.api.deps import (
+    BoardDep,
+    DatabaseDep,
+    HomeCareDep,
+    MenuDep,
+    SessionDep,
+    allow,
+    forbid,
+)
 from dispatch.domain.access import Principal, Role
 from dispatch.domain.lifecycle import RequestState, VisitState
 from dispatch.homecare import requests, visits
@@ -18,6 +27,7 @@ from dispatch.homecare.billing import to_csv
 from dispatch.homecare.menu import ServiceMenu
 from dispatch.homecare.reports import coverage_report, monthly_statement
 from dispatch.homecare.service import HomeCare
+from dispatch.registry.elders import place_of
 from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver, Elder, FollowUp, ServiceRequest, Visit
 
@@ -63,6 +73,39 @@ def _unprocessable(exc: Exception) -> HTTPException:
     return HTTPException(422, str(exc).strip("'\""))
 
 
+# Operators see and change only the home services of elders in their areas.
+
+
+def _sees(principal: Principal) -> Callable[[Elder | None], bool]:
+    def visible(elder: Elder | None) -> bool:
+        return elder is not None and principal.may_see_place(place_of(elder))
+
+    return visible
+
+
+def _elder_of_request(db: Database, request_id: uuid.UUID) -> Elder | None:
+    with db.read() as session:
+        row = session.get(ServiceRequest, request_id)
+        return session.get(Elder, row.elder_id) if row is not None else None
+
+
+def _elder_of_visit(db: Database, visit_id: uuid.UUID) -> Elder | None:
+    with db.read() as session:
+        row = session.get(Visit, visit_id)
+        return session.get(Elder, row.elder_id) if row is not None else None
+
+
+def _elder(db: Database, elder_id: uuid.UUID) -> Elder | None:
+    with db.read() as session:
+        return session.get(Elder, elder_id)
+
+
+def _check(request: Request, principal: Principal, elder: Elder | None) -> None:
+    """403 for an elder outside the operator's areas (unknown ones go on to a 404)."""
+    if elder is not None and not _sees(principal)(elder):
+        raise forbid(request, principal, "this elder is outside your areas")
+
+
 @router.get("/services/menu")
 def menu(service_menu: MenuDep, _: BoardDep) -> dict[str, Any]:
     """The service menu and the care-need levels, prices in yuan."""
@@ -95,9 +138,10 @@ def menu(service_menu: MenuDep, _: BoardDep) -> dict[str, Any]:
 
 @router.post("/service-requests", status_code=201, response_model=ServiceRequest)
 async def create_request(
-    db: DatabaseDep, menu: MenuDep, principal: BoardDep, body: RequestIn
+    db: DatabaseDep, menu: MenuDep, principal: BoardDep, body: RequestIn, request: Request
 ) -> Any:
     """A request from an operator, or taken for a family member or the elder."""
+    _check(request, principal, await db.run(_elder, db, body.elder_id))
     new = requests.NewRequest(
         elder_id=body.elder_id,
         item=body.item,
@@ -117,8 +161,11 @@ async def create_request(
 
 
 @router.get("/service-requests", response_model=list[ServiceRequest])
-def list_requests(session: SessionDep, _: BoardDep, state: RequestState | None = None) -> Any:
-    return requests.listed(session, state)
+def list_requests(
+    session: SessionDep, principal: BoardDep, state: RequestState | None = None
+) -> Any:
+    visible = _sees(principal)
+    return [r for r in requests.listed(session, state) if visible(session.get(Elder, r.elder_id))]
 
 
 async def _decide(
@@ -159,8 +206,9 @@ async def refuse(
 
 @router.post("/service-requests/{request_id}/cancel", response_model=ServiceRequest)
 async def cancel(
-    db: DatabaseDep, principal: BoardDep, request_id: uuid.UUID, body: Decision
+    db: DatabaseDep, principal: BoardDep, request_id: uuid.UUID, body: Decision, request: Request
 ) -> Any:
+    _check(request, principal, await db.run(_elder_of_request, db, request_id))
     return await _decide(db, principal, request_id, RequestState.CANCELLED, body.reason)
 
 
@@ -204,7 +252,11 @@ def visit_view(visit: Visit, elder: Elder | None, menu: ServiceMenu) -> dict[str
 
 
 def visits_of_day(
-    session: Session, menu: ServiceMenu, day: date, caregiver_id: uuid.UUID | None = None
+    session: Session,
+    menu: ServiceMenu,
+    day: date,
+    caregiver_id: uuid.UUID | None = None,
+    visible: Callable[[Elder | None], bool] | None = None,
 ) -> list[dict[str, Any]]:
     """A day's visits in route order (planned start, then the window)."""
     query = select(Visit).where(Visit.day == day, Visit.state != VisitState.CANCELLED)
@@ -219,16 +271,21 @@ def visits_of_day(
         e.id: e
         for e in session.exec(select(Elder).where(col(Elder.id).in_({v.elder_id for v in rows})))
     }
-    return [visit_view(v, elders.get(v.elder_id), menu) for v in rows]
+    return [
+        visit_view(v, elders.get(v.elder_id), menu)
+        for v in rows
+        if visible is None or visible(elders.get(v.elder_id))
+    ]
 
 
 @router.get("/planning/{day}/routes")
 def routes(
-    session: SessionDep, homecare: HomeCareDep, menu: MenuDep, _: BoardDep, day: Day
+    session: SessionDep, homecare: HomeCareDep, menu: MenuDep, principal: BoardDep, day: Day
 ) -> dict[str, Any]:
-    """Each caregiver's route for the day in order, and the visits no route took."""
+    """Each caregiver's route for the day in order, and the visits no route took (an
+    operator: the visits to elders of their areas)."""
     day = _day(homecare, day)
-    day_visits = visits_of_day(session, menu, day)
+    day_visits = visits_of_day(session, menu, day, visible=_sees(principal))
     names = {c.id: c.name for c in session.exec(select(Caregiver))}
     by_caregiver: dict[str, list[dict[str, Any]]] = {}
     for v in day_visits:
@@ -255,9 +312,10 @@ def routes(
 
 @router.get("/follow-ups")
 def follow_ups(
-    session: SessionDep, menu: MenuDep, _: BoardDep, done: bool = False
+    session: SessionDep, menu: MenuDep, principal: BoardDep, done: bool = False
 ) -> list[dict[str, Any]]:
     """Follow-up calls to make (or made), oldest first, each with its visit."""
+    visible = _sees(principal)
     query = select(FollowUp).where(
         col(FollowUp.done_at).isnot(None) if done else col(FollowUp.done_at).is_(None)
     )
@@ -265,19 +323,17 @@ def follow_ups(
     for call in session.exec(query.order_by(col(FollowUp.created_at)).limit(500)):
         visit = session.get(Visit, call.visit_id)
         assert visit is not None  # foreign key
-        out.append(
-            {
-                **call.model_dump(mode="json"),
-                "visit": visit_view(visit, session.get(Elder, visit.elder_id), menu),
-            }
-        )
+        elder = session.get(Elder, visit.elder_id)
+        if visible(elder):
+            out.append({**call.model_dump(mode="json"), "visit": visit_view(visit, elder, menu)})
     return out
 
 
 @router.post("/follow-ups/{visit_id}", response_model=FollowUp)
 async def record_follow_up(
-    db: DatabaseDep, principal: BoardDep, visit_id: uuid.UUID, body: FollowUpIn
+    db: DatabaseDep, principal: BoardDep, visit_id: uuid.UUID, body: FollowUpIn, request: Request
 ) -> Any:
+    _check(request, principal, await db.run(_elder_of_visit, db, visit_id))
     try:
         outcome = visits.CallOutcome(body.reached, body.satisfaction, body.comment)
     except ValueError as exc:
@@ -302,10 +358,15 @@ def _first_of(month: str) -> date:
 
 @router.get("/reports/coverage")
 def coverage(
-    session: SessionDep, menu: MenuDep, homecare: HomeCareDep, _: BoardDep, on: date | None = None
+    session: SessionDep,
+    menu: MenuDep,
+    homecare: HomeCareDep,
+    principal: BoardDep,
+    on: date | None = None,
 ) -> dict[str, Any]:
-    """Regular-visit coverage for ``on``'s month (default today): target 100%."""
-    report = coverage_report(session, menu, on or homecare.today())
+    """Regular-visit coverage for ``on``'s month (default today): target 100%
+    (an operator: of the elders of their areas)."""
+    report = coverage_report(session, menu, on or homecare.today(), _sees(principal))
     c = report.coverage
     return {
         "month": c.month,
