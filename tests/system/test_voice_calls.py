@@ -246,6 +246,8 @@ async def test_a_press_opens_a_voice_session_and_both_sides_hear_each_other(
         await expect(softphone).to_have_attribute("data-state", "connected", timeout=10_000)
         await expect(board.locator(".voice-waiting")).to_have_count(0)
         await expect(row.locator(".answer")).to_have_text("")  # answered: she was spoken to
+        call_on_card = board.locator("#detail .calls li")
+        await expect(call_on_card).to_contain_text("Connected")
 
         # The board hears the device's voice...
         party = f"device:{city.device_id}"
@@ -259,6 +261,7 @@ async def test_a_press_opens_a_voice_session_and_both_sides_hear_each_other(
         await shoot_everywhere(board, "softphone-board")
         await board.click('[data-voice="hangup"]')
         await expect(softphone).to_have_attribute("data-state", "ended")
+        await expect(call_on_card).to_contain_text("talked 0:")
 
     # ...and the device's recording holds the operator's.
     (recording,) = talking_device.recordings

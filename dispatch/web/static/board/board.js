@@ -193,7 +193,7 @@ function partyName(party) {
 
 function received(message) {
   if (phone?.receive(message)) {
-    if (message.type === "voice.call" && message.state === "ended" && state.selected) {
+    if (message.type === "voice.call" && ["connected", "ended"].includes(message.state) && state.selected) {
       loadCard(state.selected);
     }
     return;
@@ -643,6 +643,12 @@ function actorLabel(actor) {
 }
 
 // The alert's calls; a recorded one plays here for the roles allowed to hear it.
+// A call on the card: how long they talked, or, while it lasts, where it stands.
+function callProgress(c) {
+  if (!c.ended_at) return t(c.answered_at ? "voice.state.connected" : "voice.state.ringing");
+  return c.talk_s != null ? t("voice.talked", { t: fmt.clock(c.talk_s) }) : t("voice.unanswered");
+}
+
 function callsSection(calls) {
   if (!calls.length) return null;
   return [
@@ -660,7 +666,7 @@ function callsSection(calls) {
             {},
             [
               c.parties.map((p) => partyName(p) || p).join(", "),
-              c.talk_s != null ? t("voice.talked", { t: fmt.clock(c.talk_s) }) : t("voice.unanswered"),
+              callProgress(c),
             ].join(" · "),
             " ",
             c.recording &&
