@@ -133,8 +133,10 @@ class Ingest:
         max_clock_skew_s: float = 24 * 3600.0,
         tz: ZoneInfo = ZoneInfo("Asia/Shanghai"),
         on_rejected: Callable[[str], None] = _uncounted,
+        dead_letters_kept: int = DEAD_LETTER_MAX_ROWS,
     ) -> None:
         self.db = db
+        self.dead_letters_kept = dead_letters_kept  # the newest refusals the table keeps
         self.on_rejected = on_rejected  # called with the reason of each refused message
         self.catalog = catalog
         self.rules = Rules(merge_window_s=merge_window_s, max_clock_skew_s=max_clock_skew_s)
@@ -177,7 +179,7 @@ class Ingest:
         self, session: Session, batch: Sequence[Inbound], messages: list[Message]
     ) -> list[Outcome]:
         views, stored = load(session, messages)
-        writer = _Writer(session)
+        writer = _Writer(session, self.dead_letters_kept)
         outcomes = []
         for inbound, message in zip(batch, messages, strict=True):
             view = views.get(_device_of(message) or "")
@@ -206,7 +208,7 @@ class Ingest:
                 effect = decide(
                     message, view, stored, self.catalog, self.rules, inbound.received_at
                 )
-                writer = _Writer(session)
+                writer = _Writer(session, self.dead_letters_kept)
                 self._apply(writer, inbound, effect, view)
                 writer.flush()
                 return effect.outcome
@@ -216,7 +218,7 @@ class Ingest:
             raise
         except Exception as exc:  # a fault of ours: keep the message, don't hold up the rest
             effect = _fault(message, exc)
-            writer = _Writer(session)
+            writer = _Writer(session, self.dead_letters_kept)
             self._apply(writer, inbound, effect, None)
             writer.flush()
             return effect.outcome
@@ -271,7 +273,7 @@ class Ingest:
         effect = Effect(
             Outcome.RAISED, device.id, raised=alert, escalate=escalate, flags={"why": why}
         )
-        writer = _Writer(session)
+        writer = _Writer(session, self.dead_letters_kept)
         writer.apply(effect, view, at)
         writer.flush()
         return Outcome.RAISED
@@ -434,8 +436,9 @@ class _Writer:
     :meth:`flush`; a close, which withdraws orders, through the audited
     transitions (after a flush, so it sees what came before it)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, dead_letters_kept: int) -> None:
         self.session = session
+        self.dead_letters_kept = dead_letters_kept
         self.events: list[dict[str, Any]] = []
         self.devices: dict[str, dict[str, Any]] = {}  # device id -> changed columns
         self.alerts: dict[uuid.UUID, dict[str, Any]] = {}  # raised: alert rows
@@ -555,7 +558,9 @@ class _Writer:
             _insert(session, _LETTERS, self.letters)
             self.letters.clear()
             newest = select(func.max(_LETTERS.c.id)).scalar_subquery()
-            session.execute(delete(_LETTERS).where(_LETTERS.c.id <= newest - DEAD_LETTER_MAX_ROWS))
+            session.execute(
+                delete(_LETTERS).where(_LETTERS.c.id <= newest - self.dead_letters_kept)
+            )
         self._write_devices()
 
     def _write_devices(self) -> None:

@@ -498,3 +498,28 @@ def test_any_cut_of_a_stream_into_batches_stores_what_one_by_one_stores(
                 start += size
     assert outcomes["batched"] == outcomes["single"]
     assert _snapshot(db, batched) == _snapshot(db, single)
+
+
+def test_dead_letters_are_capped_in_size_and_in_number(db: Database, ingest: Ingest) -> None:
+    seed_small_city(db)
+    kept = Ingest(db, ingest.catalog, merge_window_s=300, dead_letters_kept=3)
+    huge = Inbound("carebell/v1/devices/" + "x" * 5000 + "/events", b"y" * 100_000, T0)
+    assert kept.store_batch([huge]) == [Outcome.REJECTED]
+    for i in range(4):
+        message = Inbound(events_topic("nobody"), event_payload(f"n{i}", "press", T0), T0)
+        assert kept.store_each([message]) == [Outcome.REJECTED]
+    with db.session() as session:
+        letters = session.exec(select(DeadLetter).order_by(col(DeadLetter.id))).all()
+    # The newest three kept; the oversized one (the oldest) dropped with the rest.
+    assert [json.loads(d.payload)["event_id"] for d in letters] == ["n1", "n2", "n3"]
+    assert {d.reason for d in letters} == {"unknown_device"}
+
+
+def test_an_oversized_message_is_kept_cut(db: Database, ingest: Ingest) -> None:
+    huge = Inbound("carebell/v1/devices/" + "x" * 5000 + "/events", b"y" * 100_000, T0)
+    assert ingest.store_batch([huge]) == [Outcome.REJECTED]
+    with db.session() as session:
+        [letter] = session.exec(select(DeadLetter)).all()
+    assert letter.reason == "bad_topic"
+    assert len(letter.topic) <= 256
+    assert len(letter.payload) <= 8192
