@@ -22,6 +22,7 @@ def test_defaults_are_embedded_and_local(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_environment_overrides_config_file_which_overrides_defaults(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    monkeypatch.delenv("CAREBELL_REDIS_URL", raising=False)  # the file's to give here
     config = tmp_path / "carebell.toml"
     config.write_text('http_port = 9100\nredis_url = "redis://cache:6379/2"\n')
     monkeypatch.setenv("CAREBELL_CONFIG_FILE", str(config))
