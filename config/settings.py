@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     alert_types_file: Path = CONFIG_DIR / "alert_types.yaml"
     services_file: Path = CONFIG_DIR / "services.yaml"  # the home-service menu and its rules
+    # Fernet keys sealing the most sensitive fields at rest, newest first, as JSON:
+    # ["<new>", "<old>"] (docs/privacy.md: `carebell keys new`, `carebell keys rotate`).
+    # Empty: stored as they are (the demo).
+    data_keys: list[str] = []
     # The capability-assessment scale (GB/T 42195-2022; see the file for what is verified).
     assessment_file: Path = CONFIG_DIR / "assessment.yaml"
     # Prefix of every Redis key, so several deployments or tests can share one server.

@@ -25,10 +25,10 @@ from dispatch.errors import CareBellError
 from dispatch.homecare.menu import load_menu
 from dispatch.homecare.planner import plan_day
 from dispatch.matching.travel import DetourTravelModel
-from dispatch.registry import accounts, provisioning
+from dispatch.registry import accounts, privacy, provisioning
 from dispatch.runtime.app import create_app
 from dispatch.runtime.catalog_file import load_catalog
-from dispatch.store import backup
+from dispatch.store import backup, sealed
 from dispatch.store.db import Database
 
 cli = typer.Typer(
@@ -91,7 +91,9 @@ cli.add_typer(devices_cli, name="devices")
 
 
 def _database() -> Database:
-    db = Database(Settings().database_url)
+    settings = Settings()
+    sealed.use_keys(settings.data_keys)
+    db = Database(settings.database_url)
     db.create_schema()
     return db
 
@@ -222,6 +224,36 @@ def restore_command(
         typer.echo(f"carebell restore: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"restored {source}")
+
+
+keys_cli = typer.Typer(help="The keys sealing sensitive fields at rest (docs/privacy.md).")
+cli.add_typer(keys_cli, name="keys")
+
+
+@keys_cli.command("new")
+def new_key() -> None:
+    """Print a new key: put it first in CAREBELL_DATA_KEYS, then run `keys rotate`."""
+    typer.echo(sealed.new_key())
+
+
+@keys_cli.command("rotate")
+def rotate_keys() -> None:
+    """Re-seal every sealed field with the newest key (and seal values stored plain).
+
+    Afterwards the keys after the first may be removed from CAREBELL_DATA_KEYS.
+    """
+    if not Settings().data_keys:
+        typer.echo("refused: CAREBELL_DATA_KEYS is empty", err=True)
+        raise typer.Exit(1)
+    db = _database()
+    try:
+        count = privacy.reseal_all(db)
+    except sealed.SealError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    typer.echo(f"{count} records sealed with the newest key")
 
 
 @cli.command("plan")

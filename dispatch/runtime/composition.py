@@ -35,6 +35,7 @@ from dispatch.runtime import metrics
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.runtime.loops import LoopSupervisor
 from dispatch.runtime.stall_probe import StallProbe
+from dispatch.store import sealed
 from dispatch.store.db import Database
 from dispatch.store.retention import RetentionPolicy, prune
 from dispatch.voice import record as voice_record
@@ -121,6 +122,7 @@ class Services:
 @asynccontextmanager
 async def running_services(settings: Settings) -> AsyncIterator[Services]:
     """Build every part, run the background tasks, and tear all down on exit."""
+    sealed.use_keys(settings.data_keys)  # before the first read of a sealed field
     db = Database(settings.database_url)
     await db.run(db.create_schema)
     metrics.watch(db)

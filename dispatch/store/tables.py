@@ -22,6 +22,7 @@ from dispatch.domain.lifecycle import (
     RequestState,
     VisitState,
 )
+from dispatch.store.sealed import SealedText
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -69,6 +70,11 @@ def _utc(nullable: bool = False) -> Any:
     return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
 
 
+def _sealed() -> Any:
+    """Text encrypted at rest (dispatch/store/sealed.py)."""
+    return Field(default="", sa_column=Column(SealedText(), nullable=False))
+
+
 def _json() -> Any:
     return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
@@ -92,7 +98,8 @@ class Elder(SQLModel, table=True):
     name: str
     phone: str = ""  # the number to call first (the landline, or the elder's mobile)
     phones: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    id_number: str = ""  # 居民身份证号: sensitive (PIPL art. 28), shown whole to admins only
+    # 居民身份证号: sensitive (PIPL art. 28), shown whole to admins only; sealed at rest.
+    id_number: str = _sealed()
     birth_date: date | None = None
     sex: str = ""  # female | male
     address: str
@@ -108,12 +115,12 @@ class Elder(SQLModel, table=True):
     # 特困, 低保, 低保边缘, 失独, 空巢, 留守, 重残, 高龄 (codes in dispatch/domain/elders.py)
     hardship: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     economic_status: str = ""  # the subsidy table's column (config/services.yaml)
-    notes: str = ""  # key health notes for whoever goes
+    notes: str = _sealed()  # key health notes for whoever goes (sealed at rest)
     medicines: str = ""
     allergies: str = ""
     family_doctor: str = ""
     emergency_contact: str = ""  # family to call: the first contact, as one line for the card
-    access_notes: str = ""  # how to get in: door code, key with a neighbour
+    access_notes: str = _sealed()  # how to get in: door code, key with a neighbour (sealed)
     # What is normal for this elder (a wearable's reports are checked against it).
     heart_rate_min: int | None = None
     heart_rate_max: int | None = None

@@ -18,7 +18,7 @@ from dispatch.domain.elders import (
     DeactivationReason,
     mask_id_number,
 )
-from dispatch.registry import elders
+from dispatch.registry import elders, privacy
 from dispatch.registry.changes import changes_of
 from dispatch.registry.elder_fields import Contact, ElderCreate, ElderFields
 from dispatch.store.tables import Elder
@@ -260,3 +260,18 @@ async def elder_access_log(
     """Every read of the full record: who, when, through which screen or call."""
     rows = await db.run(elders.access_log, db, elder_id)
     return [AccessPublic.model_validate(r) for r in rows]
+
+
+@router.get("/{elder_id}/export")
+async def export_elder(db: DatabaseDep, admin: AdminDep, elder_id: uuid.UUID) -> dict[str, Any]:
+    """Everything held about the elder, as JSON (a PIPL request: art. 45); the
+    export is on the access log."""
+    return await db.run(privacy.export_elder, db, admin, elder_id, now=datetime.now(UTC))
+
+
+@router.post("/{elder_id}/anonymise", response_model=ElderListed)
+async def anonymise_elder(db: DatabaseDep, admin: AdminDep, elder_id: uuid.UUID) -> ElderListed:
+    """Remove what identifies the elder (name, numbers, address, health, contacts);
+    alerts, visits, assessments and the audit trail stay, naming nobody."""
+    elder = await db.run(privacy.anonymise_elder, db, admin, elder_id, now=datetime.now(UTC))
+    return ElderListed.of(elder)
