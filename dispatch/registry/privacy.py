@@ -27,6 +27,7 @@ from dispatch.store.tables import (
 
 SEALED_FIELDS = ("id_number", "notes", "access_notes")
 REMOVED = "(removed)"
+ANONYMISED = "anonymised"  # the change log's action (not an alert's audited action)
 # What anonymisation clears: everything that names, reaches or describes the person.
 PERSONAL: dict[str, Any] = {
     "name": None,
@@ -135,7 +136,7 @@ def anonymise_elder(
             RegistryChange(
                 entity="elder",
                 entity_id=str(elder.id),
-                action="anonymised",
+                action=ANONYMISED,
                 actor=principal.username,
                 at=now,
                 fields=fields,
