@@ -92,11 +92,11 @@ def _prune_by_id(db: Database, table: Any, where: tuple[Any, ...], batch: int) -
     total = 0
     while True:
         with db.session() as session:
-            ids = session.exec(select(table.id).where(*where).limit(batch)).all()
-            if ids:
-                _delete(session, table, col(table.id).in_(ids))
-        total += len(ids)
-        if len(ids) < batch:
+            # One statement a batch: the ids never travel to Python and back.
+            due = select(table.id).where(*where).limit(batch).scalar_subquery()
+            deleted = _delete(session, table, col(table.id).in_(due))
+        total += deleted
+        if deleted < batch:
             return total
 
 
