@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Protocol
@@ -28,10 +29,19 @@ class Listener(Protocol):
         ...
 
 
+_STREAM_ID = re.compile(r"\d{1,20}(-\d{1,20})?")
+
+
 def seq_key(seq: str) -> tuple[int, int]:
-    """Order Redis stream ids ("1700000000000-3") numerically."""
+    """Order Redis stream ids ("1700000000000-3") numerically; ValueError for what
+    Redis could not hold (each part is a 64-bit unsigned number)."""
+    if not _STREAM_ID.fullmatch(seq):
+        raise ValueError(f"{seq[:40]!r} is not a stream id")
     ms, _, n = seq.partition("-")
-    return int(ms), int(n or 0)
+    key = int(ms), int(n or 0)
+    if not all(0 <= part < 2**64 for part in key):
+        raise ValueError(f"{seq[:40]!r} is not a stream id")
+    return key
 
 
 class Fanout:

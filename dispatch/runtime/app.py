@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from config.settings import Settings
 from dispatch import web
+from dispatch.api.body_guard import BodyGuard
 from dispatch.api.deps import ServerParts, registry_access
 from dispatch.api.headers import SecurityHeaders, page_policy
 from dispatch.api.routes import (
@@ -73,7 +75,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(voice.router)
     app.include_router(hub.router)
     web.mount(app)
+    app.add_middleware(BodyGuard)
     app.add_middleware(SecurityHeaders, policy=page_policy(settings.voice_sip_ws_url))
+
+    @app.exception_handler(RequestValidationError)
+    async def unprocessable(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # What was wrong and where, never the value sent: it may be a password.
+        problems = [
+            {"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()
+        ]
+        return JSONResponse({"detail": problems}, status_code=422)
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> JSONResponse:

@@ -210,7 +210,13 @@ async def _stream(
 
 async def _read_loop(websocket: WebSocket, conn: LiveConnection, inbound: Any) -> None:
     while True:
-        text = await websocket.receive_text()
+        frame = await websocket.receive()
+        if frame["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(frame.get("code", 1000))
+        text = frame.get("text")
+        if text is None:  # a binary frame: the protocol is JSON text only
+            conn.reply({"type": "error", "code": "bad_json", "message": "send JSON text frames"})
+            continue
         if inbound is None:
             continue  # a socket that only listens
         try:

@@ -437,9 +437,7 @@ async def test_an_operator_records_a_familys_request_on_the_services_page(
     """A daughter calls: the operator finds her mother, picks the service and the
     days, and the request waits for a decision."""
     # An operator finds only the elders of their own areas (docs/privacy.md).
-    username = await asyncio.to_thread(
-        make_user, server.services.db, "operator", areas=("东城区",)
-    )
+    username = await asyncio.to_thread(make_user, server.services.db, "operator", areas=("东城区",))
     page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
     await page.goto(f"{server.http}/services/")
     await sign_in(page, username)

@@ -21,7 +21,7 @@ from dispatch.store.tables import Alert, AuditRecord, DeadLetter, Order
 
 router = APIRouter(prefix="/api/v1")
 Limit = Query(100, ge=1, le=1000)
-Offset = Query(0, ge=0)
+Offset = Query(0, ge=0, le=2**31)
 
 
 class AlertOrder(StrEnum):

@@ -160,7 +160,7 @@ def list_elders(
     q: str | None = Query(None, max_length=100, description="part of a name, phone or address"),
     active: bool | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**31),
 ) -> list[ElderListed]:
     """Elders in the caller's areas, masked (no health notes, door access or whole ID)."""
     query = select(Elder).order_by(col(Elder.name), col(Elder.id))

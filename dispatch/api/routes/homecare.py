@@ -348,7 +348,7 @@ async def record_follow_up(
     )
 
 
-Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+Month = Annotated[str, Query(pattern=r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 
 
 def _first_of(month: str) -> date:

@@ -17,7 +17,7 @@ from dispatch.store.tables import Caregiver, Device, Elder
 
 router = APIRouter(prefix="/api/v1")
 Limit = Query(100, ge=1, le=1000)
-Offset = Query(0, ge=0)
+Offset = Query(0, ge=0, le=2**31)
 T = TypeVar("T")
 
 
