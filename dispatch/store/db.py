@@ -20,6 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from dispatch.store import (
@@ -57,7 +58,11 @@ class _WriteGate:
 
     def enter(self) -> None:
         if not self._threads.acquire(timeout=self._timeout_s):
-            raise sqlite3.OperationalError("database is locked (writers' queue)")
+            # As SQLite's own busy timeout surfaces: callers that retry on
+            # OperationalError (the dispatcher, the outbox) retry on this too.
+            raise OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            )
         try:
             if self._fd is None or self._pid != os.getpid():
                 # A forked child opens its own: an inherited descriptor would

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dispatch.domain.access import Role
 from dispatch.registry import accounts
@@ -185,3 +185,32 @@ def test_writers_of_two_processes_take_turns(sqlite_db: Database, tmp_path: Path
             assert got_in.is_set()
         finally:
             other.kill()
+
+
+def test_a_writer_kept_out_too_long_fails_as_a_busy_database_does(sqlite_db: Database) -> None:
+    # Callers retry on SQLAlchemy's OperationalError (the dispatcher's round, the
+    # outbox's sweep): the queue's time-out must be that error, not sqlite3's own.
+    gate = sqlite_db._gate
+    assert gate is not None
+    gate._timeout_s = 0.2
+    writing, done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with sqlite_db.session() as session:
+            session.exec(text("UPDATE device SET online = online"))  # type: ignore[call-overload]
+            writing.set()
+            done.wait(30)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(30)
+        with (
+            pytest.raises(OperationalError, match="database is locked"),
+            sqlite_db.session() as session,
+        ):
+            session.exec(text("UPDATE device SET online = online"))  # type: ignore[call-overload]
+    finally:
+        done.set()
+        thread.join()
+    assert writers_queue_is_free(sqlite_db)
