@@ -1,5 +1,5 @@
 """The alert-type catalogue: alert types, what each device kind's events raise,
-the device policies and the supervision rules (pure; loaded from
+the device policies, the supervision rules and the closure codes (pure; loaded from
 config/alert_types.yaml by dispatch/runtime/catalog_file.py)."""
 
 from __future__ import annotations
@@ -40,6 +40,15 @@ class Supervision:
         return local >= self.quiet_start or local < self.quiet_end
 
 
+@dataclass(frozen=True, slots=True)
+class ClosureCode:
+    """Why an alert was closed, from a configured list, so reports can count them."""
+
+    code: str
+    label_en: str
+    label_zh: str
+
+
 @dataclass(frozen=True)
 class Catalog:
     alert_types: Mapping[str, AlertType]
@@ -47,6 +56,7 @@ class Catalog:
     events: Mapping[str, Mapping[str, str | None]]
     policy: DevicePolicy = field(default_factory=DevicePolicy)
     supervision: Mapping[str, Supervision] = field(default_factory=dict)
+    closure_codes: Mapping[str, ClosureCode] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for kind, mapping in self.events.items():

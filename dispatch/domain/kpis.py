@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -22,6 +23,7 @@ class AlertTimes:
     deadline_at: datetime
     answered_at: datetime | None  # see counts_as_answer
     arrived_at: datetime | None  # first caregiver on scene
+    closure_code: str | None = None  # why it was closed; None while open
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,8 @@ class Kpis:
     reached_within_deadline: float | None  # share of alerts whose deadline has come
     caregivers_available: int
     devices_offline: int
+    # Closed alerts by closure code (false alarms, tests, real emergencies...).
+    closed_by_code: dict[str, int] = field(default_factory=dict)
 
 
 def counts_as_answer(*, action: str | None, entity: str, to_state: str, device_talks: bool) -> bool:
@@ -80,4 +84,5 @@ def compute(
         reached_within_deadline=len(on_time) / len(judged) if judged else None,
         caregivers_available=caregivers_available,
         devices_offline=devices_offline,
+        closed_by_code=dict(Counter(t.closure_code for t in times if t.closure_code)),
     )

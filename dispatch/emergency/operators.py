@@ -164,13 +164,23 @@ def assign(
         return order
 
 
-def cancel(db: Database, alert_id: UUID, operator: str, reason: str, *, at: datetime) -> Alert:
-    """Close an alert as a false alarm (or otherwise not needed), with the reason."""
+def cancel(
+    db: Database, alert_id: UUID, operator: str, reason: str, code: str, *, at: datetime
+) -> Alert:
+    """Close an alert as a false alarm (or otherwise not needed), with its closure code."""
     with db.session() as session:
         alert = _open_alert(session, alert_id)
         close_alert(
-            session, alert, AlertState.CANCELLED, actor=_actor(operator), at=at, reason=reason
+            session,
+            alert,
+            AlertState.CANCELLED,
+            actor=_actor(operator),
+            at=at,
+            reason=reason,
+            detail={"reason": reason, "code": code},
         )
+        alert.closure_code, alert.closure_note = code, reason
+        session.add(alert)
         return alert
 
 
@@ -207,8 +217,11 @@ def escalate(db: Database, alert_id: UUID, operator: str, reason: str, *, at: da
         return alert
 
 
-def resolve(db: Database, alert_id: UUID, operator: str, note: str, *, at: datetime) -> Alert:
-    """Close an alert the operator saw through (on scene, or escalated and handled)."""
+def resolve(
+    db: Database, alert_id: UUID, operator: str, code: str, note: str, *, at: datetime
+) -> Alert:
+    """Close an alert the operator saw through (on scene, or escalated and handled),
+    with its closure code (validated against the catalogue by the caller)."""
     with db.session() as session:
         alert = _open_alert(session, alert_id)
         close_alert(
@@ -218,6 +231,8 @@ def resolve(db: Database, alert_id: UUID, operator: str, note: str, *, at: datet
             actor=_actor(operator),
             at=at,
             reason="resolved by an operator",
-            detail={"note": note},
+            detail={"note": note, "code": code},
         )
+        alert.closure_code, alert.closure_note = code, note
+        session.add(alert)
         return alert

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from dispatch.domain.catalog import Catalog, DevicePolicy, Supervision
+from dispatch.domain.catalog import Catalog, ClosureCode, DevicePolicy, Supervision
 from dispatch.domain.model import AlertType, Severity
 
 
@@ -43,4 +43,8 @@ def load_catalog(path: Path) -> Catalog:
         events=raw["events"],
         policy=DevicePolicy(**raw.get("policies", {})),
         supervision={k: _supervision(v) for k, v in raw.get("supervision", {}).items()},
+        closure_codes={
+            code: ClosureCode(code, spec["label_en"], spec["label_zh"])
+            for code, spec in raw.get("closure_codes", {}).items()
+        },
     )

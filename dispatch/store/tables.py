@@ -306,6 +306,9 @@ class Alert(SQLModel, table=True):
     acknowledged_by: str | None = None  # the operator who took ownership
     # A dispatcher process holds an alert while it matches it; see dispatcher.claim.
     claimed_until: datetime | None = _utc(nullable=True)
+    # Why it was closed (config/alert_types.yaml closure_codes), counted by reports.
+    closure_code: str | None = Field(default=None, max_length=32, index=True)
+    closure_note: str | None = Field(default=None, max_length=4000)
 
 
 class Order(SQLModel, table=True):

@@ -32,7 +32,7 @@ from dispatch.domain.lifecycle import RequestState
 from dispatch.domain.model import GeoPoint
 from dispatch.homecare import requests, visits
 from dispatch.homecare.planner import plan_day
-from dispatch.store.tables import AuditRecord, Device, FollowUp, ServiceRequest, Visit
+from dispatch.store.tables import Alert, AuditRecord, Device, FollowUp, ServiceRequest, Visit
 from simulators.devices import DevicePublisher
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, PASSWORD, SmallCity, make_user, seed_small_city, wait_until
@@ -169,6 +169,36 @@ async def test_a_press_travels_from_the_board_to_the_phone_and_back(
     # A button that talks is answered by a call (tests/test_voice_calls.py); none was made.
     await expect(board.locator('[data-kpi="answered_within_target"] b')).to_have_text("–")
     await expect(board.locator('[data-kpi="reached_within_deadline"] b')).to_have_text("100%")
+
+
+async def test_the_operator_closes_an_alert_with_a_closure_code_in_either_language(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher, browser: Browser
+) -> None:
+    board = await open_board(browser, server, english=False)
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    row = board.locator(".alert")
+    await expect(row).to_have_count(1, timeout=2000)
+    await row.click()
+    codes = board.locator('#detail [data-field="closure-code"]')
+    await expect(codes.locator("option", has_text="误按")).to_have_count(1)
+    await board.click("header .lang")
+    await expect(board.locator("html")).to_have_attribute("lang", "en")
+    await row.click()
+    await expect(codes.locator("option", has_text="Accidental press")).to_have_count(1)
+
+    # Resolving asks why first; nothing is sent without a code.
+    await board.click('#detail [data-action="resolve"]')
+    await expect(board.locator("#detail")).to_contain_text("Choose a closure code first.")
+    await expect(row).to_have_count(1)
+    await codes.select_option("accidental_press")
+    await board.fill('#detail [data-field="closure-note"]', "pressed while dusting")
+    await shoot(board, "board-closure-en")
+    await board.click('#detail [data-action="resolve"]')
+    await expect(row).to_have_count(0)
+    with server.services.db.session() as session:
+        closed = session.exec(select(Alert)).one()
+    assert (closed.state, closed.closure_code) == ("resolved", "accidental_press")
+    assert closed.closure_note == "pressed while dusting"
 
 
 async def test_a_list_the_board_asked_for_before_a_live_event_does_not_undo_it(

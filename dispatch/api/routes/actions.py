@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dispatch.api.deps import (
     BoardDep,
     BusDep,
+    CatalogDep,
     DatabaseDep,
     Publish,
     PublishDep,
@@ -21,6 +22,7 @@ from dispatch.api.deps import (
     forbid,
 )
 from dispatch.domain.access import Principal
+from dispatch.domain.catalog import Catalog
 from dispatch.domain.model import GeoPoint, TransportMode, great_circle_m
 from dispatch.emergency import operators
 from dispatch.errors import NotFound
@@ -59,7 +61,23 @@ class Reason(_Body):
 
 
 class Resolution(_Body):
+    code: str = Field(min_length=1, max_length=32)  # one of the catalogue's closure codes
     note: str = Field(default="", max_length=4000)
+
+
+class Cancellation(_Body):
+    code: str = Field(min_length=1, max_length=32)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+def _known_code(catalog: Catalog, code: str) -> str:
+    """A closure code from the configured list, or a 422 naming the ones there are."""
+    if code not in catalog.closure_codes:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"unknown closure code {code!r}; one of: {', '.join(catalog.closure_codes)}",
+        )
+    return code
 
 
 def _check_area(
@@ -191,14 +209,18 @@ async def assign(
 @router.post("/{alert_id}/cancel", response_model=Alert)
 async def cancel(
     db: DatabaseDep,
+    catalog: CatalogDep,
     publish: PublishDep,
     principal: BoardDep,
     request: Request,
     alert_id: uuid.UUID,
-    body: Reason,
+    body: Cancellation,
 ) -> Alert:
-    """Close the alert as a false alarm (or not needed), with the reason."""
-    return await _act(db, publish, request, principal, alert_id, operators.cancel, body.reason)
+    """Close the alert as a false alarm (or not needed), with a closure code and the reason."""
+    code = _known_code(catalog, body.code)
+    return await _act(
+        db, publish, request, principal, alert_id, operators.cancel, body.reason, code
+    )
 
 
 @router.post("/{alert_id}/escalate", response_model=Alert)
@@ -221,9 +243,12 @@ async def resolve(
     principal: BoardDep,
     request: Request,
     alert_id: uuid.UUID,
+    catalog: CatalogDep,
     body: Resolution,
 ) -> Alert:
-    return await _act(db, publish, request, principal, alert_id, operators.resolve, body.note)
+    """Close the alert with a closure code from the configured list and a note."""
+    code = _known_code(catalog, body.code)
+    return await _act(db, publish, request, principal, alert_id, operators.resolve, code, body.note)
 
 
 def _load(db: Database, alert_id: uuid.UUID) -> Alert:

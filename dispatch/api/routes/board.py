@@ -19,6 +19,7 @@ from config.settings import Settings
 from dispatch.api.deps import (
     BoardDep,
     BusDep,
+    CatalogDep,
     DatabaseDep,
     SessionDep,
     SettingsDep,
@@ -122,7 +123,14 @@ def _kpi_rows(
         if r.entity == "order" and r.to_state == "on_scene":
             arrived.setdefault(r.alert_id, r.at)
     times = [
-        AlertTimes(a.id, a.raised_at, a.deadline_at, answered.get(a.id), arrived.get(a.id))
+        AlertTimes(
+            a.id,
+            a.raised_at,
+            a.deadline_at,
+            answered.get(a.id),
+            arrived.get(a.id),
+            closure_code=a.closure_code,
+        )
         for a in alerts
     ]
     return times, int(open_count), int(offline)
@@ -262,6 +270,12 @@ async def caregivers_live(
             }
         )
     return out
+
+
+@router.get("/board/closure-codes")
+async def closure_codes(catalog: CatalogDep, principal: BoardDep) -> list[dict[str, str]]:
+    """The codes an operator closes an alert with, in the configured order."""
+    return [asdict(code) for code in catalog.closure_codes.values()]
 
 
 @router.get("/board/settings")

@@ -2,7 +2,7 @@
 
 import { Api } from "../shared/api.js";
 import { $, fill, h } from "../shared/dom.js";
-import { apply, fmt, t } from "../shared/i18n.js";
+import { apply, currentLocale, fmt, t } from "../shared/i18n.js";
 import { startPage } from "../shared/page.js";
 import { Live, beep, statusShownIn } from "../shared/live.js";
 import { CityMap } from "./map.js";
@@ -22,6 +22,7 @@ const state = {
   // From /api/v1/board/settings: alarm timings and the queue's rules (open states,
   // what counts as answered, urgency), which the server applies too.
   settings: null,
+  closureCodes: [], // from /api/v1/board/closure-codes: {code, label_en, label_zh}
   alarmed: new Map(), // alert id -> how many times it has sounded
   kpis: null,
 };
@@ -68,6 +69,7 @@ async function enter() {
   $("#user").textContent = api.user.display_name || api.user.username;
   $("#to-review").hidden = !["supervisor", "admin"].includes(api.user.role);
   state.settings = await api.get("/api/v1/board/settings");
+  state.closureCodes = await api.get("/api/v1/board/closure-codes");
   map = map || new CityMap($("#map"));
   map.areas(await api.get("/api/v1/map/areas"));
   $("#select-all").addEventListener("change", (e) => {
@@ -466,8 +468,32 @@ function actions(a, message) {
     h("option", { value: "" }, t("action.assign_pick")),
     free.map((c) => h("option", { value: c.id }, c.name)),
   );
-  const cancelReason = input("action.reason_placeholder");
   const escalateReason = input("action.reason_placeholder");
+  // Closing asks why, from the configured closure codes, so reports can count them.
+  const closeCode = h(
+    "select",
+    { "data-field": "closure-code", onchange: () => (message.textContent = "") },
+    h("option", { value: "" }, t("action.closure_pick")),
+    state.closureCodes.map((c) =>
+      h("option", { value: c.code }, currentLocale() === "en" ? c.label_en : c.label_zh),
+    ),
+  );
+  const closeNote = h("input", { "data-field": "closure-note", placeholder: t("action.closure_note") });
+  const closing = (path) => {
+    if (!closeCode.value) {
+      message.textContent = t("action.closure_needed");
+      return;
+    }
+    if (path === "cancel") {
+      if (!closeNote.value) {
+        message.textContent = t("action.closure_reason_needed");
+        return;
+      }
+      act("cancel", { code: closeCode.value, reason: closeNote.value });
+    } else {
+      act("resolve", { code: closeCode.value, note: closeNote.value });
+    }
+  };
   return h(
     "div",
     { class: "actions" },
@@ -503,19 +529,6 @@ function actions(a, message) {
     h(
       "div",
       { class: "row" },
-      cancelReason,
-      h(
-        "button",
-        {
-          class: "danger",
-          onclick: () => cancelReason.value && act("cancel", { reason: cancelReason.value }),
-        },
-        t("action.cancel"),
-      ),
-    ),
-    h(
-      "div",
-      { class: "row" },
       escalateReason,
       h(
         "button",
@@ -523,7 +536,18 @@ function actions(a, message) {
         t("action.escalate"),
       ),
     ),
-    h("button", { "data-action": "resolve", onclick: () => act("resolve", {}) }, t("action.resolve")),
+    h(
+      "div",
+      { class: "row closing" },
+      closeCode,
+      closeNote,
+      h("button", { "data-action": "resolve", onclick: () => closing("resolve") }, t("action.resolve")),
+      h(
+        "button",
+        { class: "danger", "data-action": "cancel", onclick: () => closing("cancel") },
+        t("action.cancel"),
+      ),
+    ),
   );
 }
 
