@@ -335,22 +335,27 @@ class Dispatcher:
             )
             for c in caregivers
         }
-        candidates = tuple(
-            Candidate(
-                caregiver_id=c.id,
-                position=GeoPoint(nearby[c.id].lat, nearby[c.id].lon),
-                skills=days[c.id].skills,
-                shift=Shift(*shift),
-                mode=TransportMode(c.transport),
-                position_age_s=max(0.0, epoch_now - nearby[c.id].seen_at),
-                busy=c.id in busy,
-                on_visit=c.id in visiting,
-                orders_today=today.get(c.id, 0),
-            )
-            for c in caregivers
-            if (shift := days[c.id].shift) is not None
-        )
-        return MatchSnapshot(local_now, tuple(alerts), candidates)
+        candidates = []
+        for c in caregivers:
+            if (shift := days[c.id].shift) is None:
+                continue
+            try:
+                candidates.append(
+                    Candidate(
+                        caregiver_id=c.id,
+                        position=GeoPoint(nearby[c.id].lat, nearby[c.id].lon),
+                        skills=days[c.id].skills,
+                        shift=Shift(*shift),
+                        mode=TransportMode(c.transport),
+                        position_age_s=max(0.0, epoch_now - nearby[c.id].seen_at),
+                        busy=c.id in busy,
+                        on_visit=c.id in visiting,
+                        orders_today=today.get(c.id, 0),
+                    )
+                )
+            except ValueError as exc:  # a row the domain refuses: one caregiver, not the round
+                log.error("caregiver %s left out of dispatch: %s", c.id, exc)
+        return MatchSnapshot(local_now, tuple(alerts), tuple(candidates))
 
     def _search_radius_m(self, alert: WaitingAlert, now: datetime) -> float:
         """Far enough to find everyone who can still be on time, and then some.

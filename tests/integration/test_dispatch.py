@@ -329,3 +329,21 @@ async def test_escalated_alerts_are_tried_again_in_turn(
         assert tried is not None
         assert first_try[alert_id] is not None
         assert tried > first_try[alert_id]
+
+
+async def test_a_caregiver_row_with_a_shift_of_no_length_is_left_out_not_fatal(
+    city: City,
+) -> None:
+    # Written before the API refused it: a shift that starts when it ends. Before,
+    # the dispatcher's round raised on it, and every alert stayed raised.
+    broken = await city.caregiver(100)
+    with city.db.session() as session:
+        row = session.get(Caregiver, broken)
+        assert row is not None
+        row.shift_end = row.shift_start
+        session.add(row)
+    sound = await city.caregiver(600)
+    alert_id = city.raise_alert("help_button")
+    await city.dispatcher.run_round()
+    assert city.alert(alert_id).state == AlertState.OFFERED
+    assert [o.caregiver_id for o in city.orders(alert_id)] == [sound]
