@@ -44,4 +44,5 @@ scripts/setup.sh dev
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/lint-imports
+scripts/audit.sh  # known vulnerabilities in the lock files (skips, saying so, offline)
 PYTHONASYNCIODEBUG=${PYTHONASYNCIODEBUG:-0} .venv/bin/pytest "$@"

@@ -32,7 +32,7 @@ def test_file_follows_the_compose_specification(compose: dict[str, Any]) -> None
 
 def test_stack_has_broker_cache_database_and_server(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"mosquitto", "redis", "postgres", "coturn", "carebell"}
+    assert set(services) == {"mosquitto", "redis", "postgres", "coturn", "carebell", "caddy"}
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no healthcheck"
     depends = services["carebell"]["depends_on"]
@@ -42,7 +42,9 @@ def test_stack_has_broker_cache_database_and_server(compose: dict[str, Any]) -> 
 
 
 def test_server_environment_names_real_settings(compose: dict[str, Any]) -> None:
-    env = compose["services"]["carebell"]["environment"]
+    env = dict(compose["services"]["carebell"]["environment"])
+    # uvicorn's own: trust the proxy's X-Forwarded-For (the server is reached only through it).
+    assert env.pop("FORWARDED_ALLOW_IPS") == "*"
     fields = {f"CAREBELL_{name.upper()}" for name in Settings.model_fields}
     assert set(env) <= fields, set(env) - fields
     # As compose interpolates ${NAME:?why} from the environment it runs in.
@@ -95,3 +97,11 @@ def test_production_broker_takes_tls_and_accounts_only() -> None:
     assert settings["allow_anonymous"] == ["false"]
     assert {"certfile", "keyfile", "plugin", "plugin_opt_config_file"} <= set(settings)
     assert settings["plugin"][0].endswith("mosquitto_dynamic_security.so")
+
+
+def test_http_reaches_the_server_only_through_tls(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert "ports" not in services["carebell"]
+    assert services["caddy"]["ports"] == ["80:80", "443:443"]
+    caddyfile = (ROOT / "config" / "Caddyfile").read_text()
+    assert "reverse_proxy carebell:8000" in caddyfile
