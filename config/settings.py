@@ -120,6 +120,13 @@ class Settings(BaseSettings):
     voice_sip_ws_url: str | None = Field(default=None, pattern=r"^wss?://")
     voice_sip_domain: str = "carebell.local"
 
+    # SMS to families and contacts (docs/contacts.md, "SMS"): "none" sends nothing.
+    sms_provider: Literal["none", "aliyun"] = "none"
+    sms_aliyun_endpoint: str = Field(default="https://dysmsapi.aliyuncs.com", pattern=r"^https?://")
+    sms_aliyun_access_key_id: str = ""
+    sms_aliyun_access_key_secret: str = ""
+    sms_aliyun_sign_name: str = ""  # the approved signature, e.g. 某某区居家养老
+
     @property
     def gateway_client_id(self) -> str:
         """The MQTT client id (and Redis consumer name) of this process's gateway."""

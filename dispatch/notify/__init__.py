@@ -1,0 +1,1 @@
+"""Telling people outside the call centre: SMS providers (more channels to come)."""
