@@ -139,7 +139,13 @@ class TransitionFields(Protocol):
     def detail(self) -> dict[str, Any]: ...
 
 
-def elder_view(elder: ElderFields | None) -> dict[str, Any] | None:
+# A caregiver learns how to get in (door code, key holder) only once they are on
+# their way or there (docs/privacy.md): an offer they may decline does not carry it.
+DOOR_ACCESS_STATES = frozenset({"en_route", "on_scene"})
+
+
+def elder_view(elder: ElderFields | None, *, door_access: bool = True) -> dict[str, Any] | None:
+    """The elder's card; ``door_access=False`` leaves the door access out."""
     if elder is None:
         return None
     return {
@@ -151,7 +157,7 @@ def elder_view(elder: ElderFields | None) -> dict[str, Any] | None:
         "lon": elder.lon,
         "notes": elder.notes,
         "emergency_contact": elder.emergency_contact,
-        "access_notes": elder.access_notes,
+        "access_notes": elder.access_notes if door_access else "",
     }
 
 
@@ -241,7 +247,7 @@ def transition_event(
     )
     if order is not None:
         message["order"] = order_view(order)
-        message["elder"] = elder_view(elder)
+        message["elder"] = elder_view(elder, door_access=order.state in DOOR_ACCESS_STATES)
     return message
 
 

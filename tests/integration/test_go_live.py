@@ -48,6 +48,7 @@ def elders_xlsx() -> bytes:
             "living_situation",
             "contact1_name",
             "contact1_phones",
+            "access_notes",
         ]
     )
     sheet.append(
@@ -62,6 +63,7 @@ def elders_xlsx() -> bytes:
             "alone",
             "赵敏",
             "13900001111",
+            "门禁 1234#",
         ]
     )
     sheet.append(
@@ -174,6 +176,7 @@ async def test_from_an_empty_install_to_a_press_dispatched_to_the_right_caregive
         )
         assert device.status_code == 201
         phones: dict[str, LiveClient] = {}
+        tokens: dict[str, str] = {}
         for key, north in [("CG-NEAR", 0.002), ("CG-FAR", 0.012)]:
             issued = (
                 await http.post(
@@ -188,15 +191,26 @@ async def test_from_an_empty_install_to_a_press_dispatched_to_the_right_caregive
             phone = await LiveClient.connect(f"{server.ws}/ws/v1/caregivers/{ids[key]}", token)
             await phone.send(type="position", lat=CENTER[0] + north, lon=CENTER[1])
             phones[key] = phone
+            tokens[key] = token
         bus = server.services.bus
         await wait_until(lambda: bus.nearby(CENTER[0], CENTER[1], 5000, 50))
         await wait_until(lambda: _both_seen(bus), timeout_s=10)
 
     # 7. A fall needs first aid: the farther caregiver, whose certificate is valid, goes.
     await asyncio.to_thread(publisher.publish_event, "wr-hp-001", "fall")
-    offer = await phones["CG-FAR"].next("order.offered")
+    far = phones["CG-FAR"]
+    offer = await far.next("order.offered")
     assert offer["alert"]["alert_type"] == "fall"
     assert not [m for m in phones["CG-NEAR"].received if m["type"] == "order.offered"]
+    # The door code reaches the caregiver only once they are on their way.
+    assert offer["elder"]["access_notes"] == ""
+    order_id = offer["order"]["id"]
+    for action in ("accept", "en_route"):
+        await far.send(type="action", action=action, order_id=order_id, ref=action)
+        await far.next("reply", ref=action)
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(tokens["CG-FAR"])) as http:
+        [mine] = (await http.get("/api/v1/me/orders")).json()
+    assert mine["elder"]["access_notes"] == "门禁 1234#"
     for phone in phones.values():
         await phone.close()
 

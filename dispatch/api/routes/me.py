@@ -21,7 +21,12 @@ from dispatch.api.deps import (
 )
 from dispatch.api.routes.homecare import visit_view, visits_of_day
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES
-from dispatch.domain.live_events import alert_view, elder_view, order_view
+from dispatch.domain.live_events import (
+    DOOR_ACCESS_STATES,
+    alert_view,
+    elder_view,
+    order_view,
+)
 from dispatch.domain.model import GeoPoint
 from dispatch.homecare import visits
 from dispatch.homecare.menu import ServiceMenu
@@ -52,7 +57,11 @@ def my_orders(session: SessionDep, principal: CaregiverDep) -> list[dict[str, An
         assert alert is not None
         elder = session.get(Elder, alert.elder_id) if alert.elder_id else None
         out.append(
-            {"order": order_view(order), "alert": alert_view(alert), "elder": elder_view(elder)}
+            {
+                "order": order_view(order),
+                "alert": alert_view(alert),
+                "elder": elder_view(elder, door_access=order.state in DOOR_ACCESS_STATES),
+            }
         )
     return out
 
