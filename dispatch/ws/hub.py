@@ -26,6 +26,7 @@ from dispatch.live.fanout import seq_key
 from dispatch.live.sessions import LiveSessions
 from dispatch.registry import accounts
 from dispatch.voice.session import Party, PartyKind
+from dispatch.ws.coalesce import PositionCoalescer
 
 if TYPE_CHECKING:
     from dispatch.domain.catalog import Catalog
@@ -429,6 +430,13 @@ async def caregiver(
 
     party = Party(PartyKind.CAREGIVER, str(caregiver_id))
 
+    async def publish_position(lat: float, lon: float) -> None:
+        await services.bus.set_position(str(caregiver_id), lat, lon)
+        event = caregiver_position_event(str(caregiver_id), lat, lon, datetime.now(UTC))
+        await services.bus.publish([(services.bus.board_stream, event)])
+
+    positions = PositionCoalescer(publish_position)
+
     async def inbound(message: dict[str, Any], conn: LiveConnection) -> None:
         ref = message.get("ref")
         if str(message.get("type", "")).startswith("voice."):
@@ -438,11 +446,7 @@ async def caregiver(
         try:
             if message.get("type") == "position":
                 pos = PositionMessage.model_validate(message)
-                await services.bus.set_position(str(caregiver_id), pos.lat, pos.lon)
-                event = caregiver_position_event(
-                    str(caregiver_id), pos.lat, pos.lon, datetime.now(UTC)
-                )
-                await services.bus.publish([(services.bus.board_stream, event)])
+                await positions.offer(pos.lat, pos.lon)
                 return
             action = ActionMessage.model_validate(message)
             # An app that resends an action after losing its connection gets the
@@ -482,6 +486,7 @@ async def caregiver(
             voice_party=party,
         )
     finally:
+        await positions.close()
         # The phone is gone: offer it nothing until it reports a position again
         # (waiting for the position to age out would waste an offer timeout).
         with contextlib.suppress(RedisError, OSError):
