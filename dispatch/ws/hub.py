@@ -15,6 +15,7 @@ from uuid import UUID
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, ValidationError
 from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
 from starlette.websockets import WebSocketDisconnected
 
 from dispatch.domain.access import BOARD_ROLES, Principal
@@ -230,6 +231,16 @@ async def _read_loop(websocket: WebSocket, conn: LiveConnection, inbound: Any) -
         await inbound(message, conn)
 
 
+async def _publish_committed(services: HubParts) -> None:
+    """Publish what a caregiver's action committed. The action stands whatever
+    happens here: should the database or Redis be too busy now, the outbox's
+    sweep publishes it, and the app gets its reply."""
+    try:
+        await services.after_change()
+    except (OperationalError, RedisError, OSError) as exc:
+        log.warning("an action's live events wait for the outbox's sweep: %s", exc)
+
+
 def _valid_seq(seq: str) -> bool:
     try:
         seq_key(seq)
@@ -401,7 +412,7 @@ async def caregiver(
             backup = await services.db.run(
                 request_help, services.db, services.catalog, caregiver_id, action.order_id, at=at
             )
-            await services.after_change()
+            await _publish_committed(services)
             return {
                 "type": "reply",
                 "ref": action.ref,
@@ -419,7 +430,7 @@ async def caregiver(
             at=at,
             detail=detail,
         )
-        await services.after_change()
+        await _publish_committed(services)
         return {
             "type": "reply",
             "ref": action.ref,
@@ -470,7 +481,9 @@ async def caregiver(
             )
         except NotFound as exc:
             conn.reply({"type": "error", "ref": ref, "code": "not_found", "message": str(exc)})
-        except (CareBellError, RedisError) as exc:
+        except (CareBellError, RedisError, OperationalError) as exc:
+            # The database too busy (a surge) is the app's to retry, not a reason
+            # to close its socket.
             log.warning("caregiver %s message failed: %s", caregiver_id, exc)
             conn.reply({"type": "error", "ref": ref, "code": "unavailable", "message": str(exc)})
 

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from simulators.devices import DevicePublisher
 from tests.conftest import RunningServer
@@ -157,3 +159,38 @@ async def test_a_phone_that_disconnects_is_offered_nothing(
     await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
     offer = await far.next("order.offered")
     assert offer["order"]["caregiver_id"] == str(city.far_id)
+
+
+async def test_a_database_too_busy_answers_unavailable_and_keeps_the_socket_open(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher
+) -> None:
+    # In a surge a caregiver's action can wait past the busy timeout: the app
+    # gets an error to retry on, not a closed socket.
+    db = server.services.db
+    if db._gate is None:
+        pytest.skip("the writers' queue is SQLite's")
+    near = await on_shift(server, city.near_id, 0.0045)
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    order_id = (await near.next("order.offered"))["order"]["id"]
+    busy_timeout_s = db._gate._timeout_s
+    db._gate._timeout_s = 0.3
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with db.session() as session:
+            session.exec(text("UPDATE device SET online = online"))
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    try:
+        assert await asyncio.to_thread(holding.wait, 30)
+        await near.send(type="action", action="accept", order_id=order_id, ref="busy")
+        assert (await near.next("error", ref="busy"))["code"] == "unavailable"
+    finally:
+        release.set()
+        await asyncio.to_thread(holder.join)
+        db._gate._timeout_s = busy_timeout_s
+    await near.send(type="action", action="accept", order_id=order_id, ref="again")
+    assert (await near.next("reply", ref="again"))["state"] == "accepted"
