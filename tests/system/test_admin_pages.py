@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from openpyxl import Workbook
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from dispatch.domain.access import Role
@@ -77,7 +78,7 @@ async def add_area(page: Page, name: str, parent: str) -> None:
 
 
 async def test_an_administrator_sets_up_accounts_areas_an_elder_and_a_caregiver(
-    server: RunningServer, browser: Browser
+    server: RunningServer, browser: Browser, tmp_path: Path
 ) -> None:
     page = await first_admin(browser, server)
     await page.click("header .lang")  # to English, remembered on the account
@@ -150,6 +151,27 @@ async def test_an_administrator_sets_up_accounts_areas_an_elder_and_a_caregiver(
     await page.locator("#deactivate-reason").select_option("in_institution")
     await page.click("#elder-deactivate")
     await expect(listed).to_contain_text("Deactivated")
+
+    # An XLSX file of elders: a dry run first, then the import; the bad row is named.
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["external_id", "name", "address", "lat", "lon", "district", "street"])
+    sheet.append(["HZ-0100", "孙秀兰", "和平里7幢", 30.281, 120.161, "东城区", "和平街道"])
+    sheet.append(["HZ-0101", "周大爷", "和平里8幢", 95, 120.161, "东城区", "和平街道"])
+    path = tmp_path / "elders.xlsx"
+    book.save(path)
+    upload = page.locator("#elder-import")
+    await upload.locator("[name=file]").set_input_files(path)
+    await upload.locator("[type=submit]").click()
+    await expect(page.locator("#message")).to_contain_text("Dry run: 1 would be created")
+    await expect(upload.locator('.report [data-line="3"]')).to_contain_text("HZ-0101")
+    await expect(page.locator("#elders")).not_to_contain_text("孙秀兰")
+    await upload.locator("[name=dry_run]").uncheck()
+    await upload.locator("[type=submit]").click()
+    await expect(page.locator("#message")).to_contain_text("Imported: 1 created")
+    await expect(page.locator("#elders")).to_contain_text("孙秀兰")
+    await shoot(page, "admin-import-en")
 
     await page.click("[data-tab=caregivers]")
     cg = page.locator("#new-caregiver")

@@ -55,6 +55,7 @@ async function start() {
   $("#elder-cancel").addEventListener("click", () => { state.editing = null; render(); });
   $("#elder-deactivate").addEventListener("click", deactivateElder);
   $("#elder-search").addEventListener("input", () => loadElders().then(render));
+  for (const form of document.querySelectorAll("[data-kind]")) form.addEventListener("submit", importFile);
   await startPage({ api, roles: ["admin"], onEnter: enter, onRender: render, onLeave: () => {} });
 }
 
@@ -148,6 +149,29 @@ function createCaregiver(event) {
     await api.post("/api/v1/caregivers", body);
     form.reset();
   }, "services.saved");
+}
+
+// A CSV or XLSX file, as it is, to the import; the report lists every failed row.
+async function importFile(event) {
+  event.preventDefault();
+  const form = event.target;
+  const file = form.file.files[0];
+  if (!file) return;
+  const dry = form.dry_run.checked;
+  const response = await fetch(`/api/v1/${form.dataset.kind}/import?dry_run=${dry}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${api.token}`, "Content-Type": "application/octet-stream" },
+    body: file,
+  });
+  const report = await response.json();
+  if (!response.ok) {
+    state.message = t("action.failed", { why: report.detail ?? response.statusText });
+  } else {
+    state.message = t(dry ? "admin.import_dry" : "admin.import_done", report);
+    fill(form.querySelector(".report"), report.rows.filter((r) => r.outcome === "failed").map((r) =>
+      h("li", { "data-line": r.line }, t("admin.import_row", { line: r.line, id: r.external_id, error: r.error }))));
+  }
+  await load();
 }
 
 async function editElder(elder) {
