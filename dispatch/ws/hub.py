@@ -412,7 +412,6 @@ async def caregiver(
             backup = await services.db.run(
                 request_help, services.db, services.catalog, caregiver_id, action.order_id, at=at
             )
-            await _publish_committed(services)
             return {
                 "type": "reply",
                 "ref": action.ref,
@@ -430,7 +429,6 @@ async def caregiver(
             at=at,
             detail=detail,
         )
-        await _publish_committed(services)
         return {
             "type": "reply",
             "ref": action.ref,
@@ -467,10 +465,17 @@ async def caregiver(
             if earlier is not None:
                 conn.reply({**json.loads(earlier), "repeated": True})
                 return
-            reply = await act(action)
+            reply = await act(action)  # committed: from here on the answer is this one
+            conn.reply(reply)
             if key:
                 await services.bus.remember_reply(key, json.dumps(reply))
-            conn.reply(reply)
+            # Publishing the step comes after the answer is kept: if it fails, a
+            # retry with the same ref still gets the first answer (the outbox
+            # publishes the step later).
+            try:
+                await _publish_committed(services)
+            except Exception:
+                log.exception("caregiver %s: publishing after %s failed", caregiver_id, action.ref)
         except ValidationError as exc:
             conn.reply(
                 {"type": "error", "ref": ref, "code": "invalid", "message": exc.errors()[0]["msg"]}

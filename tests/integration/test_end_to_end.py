@@ -194,3 +194,40 @@ async def test_a_database_too_busy_answers_unavailable_and_keeps_the_socket_open
         db._gate._timeout_s = busy_timeout_s
     await near.send(type="action", action="accept", order_id=order_id, ref="again")
     assert (await near.next("reply", ref="again"))["state"] == "accepted"
+
+
+async def test_an_answer_is_kept_even_when_publishing_the_step_fails(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher
+) -> None:
+    """The probe's case: the action was applied, publishing it failed, the app
+    retried with the same ref and got illegal_transition. Now the retry gets the
+    first answer (the fault is injected into the publishing step only)."""
+    near = await on_shift(server, city.near_id, 0.0045)
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    offer = await near.next("order.offered")
+    order_id = offer["order"]["id"]
+    services = server.services
+    publish = services.after_change
+    failures = 0
+
+    async def failing() -> None:
+        nonlocal failures
+        failures += 1
+        raise RuntimeError("injected: publishing failed")
+
+    services.after_change = failing
+    try:
+        await near.send(type="action", action="accept", order_id=order_id, ref="acc-1")
+        first = await near.next("reply", ref="acc-1")
+        await wait_until(lambda: _true(failures >= 1))
+        await near.send(type="action", action="accept", order_id=order_id, ref="acc-1")
+        again = await near.next("reply", ref="acc-1")
+    finally:
+        services.after_change = publish
+    assert first["state"] == "accepted"
+    assert again["repeated"] is True
+    assert again["state"] == "accepted"
+
+
+async def _true(value: bool) -> bool:
+    return value
