@@ -163,7 +163,7 @@ def elder_view(elder: ElderFields | None, *, door_access: bool = True) -> dict[s
 
 class AlertFields(Protocol):
     """What the live messages read of an alert: its row object, or an alert a
-    batch is about to insert (dispatch.store.audit.NewAlert)."""
+    batch is about to insert (dispatch.domain.device_effects.OpenAlert)."""
 
     @property
     def id(self) -> uuid.UUID: ...

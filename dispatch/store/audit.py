@@ -8,13 +8,13 @@ outbox (see AuditRecord). The caller commits.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from dispatch.domain.actor import Actor
+from dispatch.domain.device_effects import OpenAlert
 from dispatch.domain.lifecycle import (
     ACTIVE_ORDER_STATES,
     AlertState,
@@ -64,35 +64,6 @@ def _record(
     return record
 
 
-@dataclass(slots=True)
-class NewAlert:
-    """An alert raised in a batch of device messages, inserted with the batch's
-    others in one statement: building an Alert row object costs more than
-    storing the row. Its fields are the alert table's."""
-
-    id: uuid.UUID
-    device_id: str | None
-    elder_id: uuid.UUID | None
-    alert_type: str
-    severity: str
-    raised_at: datetime
-    deadline_at: datetime
-    device_ts: datetime
-    updated_at: datetime
-    lat: float
-    lon: float
-    district: str
-    state: AlertState = AlertState.RAISED
-    press_count: int = 1
-    escalation_reason: str | None = None
-    acknowledged_at: datetime | None = None
-    acknowledged_by: str | None = None
-    claimed_until: datetime | None = None
-
-    def row(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
 def new_alert(
     kind: AlertType,
     *,
@@ -102,9 +73,9 @@ def new_alert(
     lon: float,
     at: datetime,
     device_ts: datetime,
-) -> NewAlert:
+) -> OpenAlert:
     """A new alert of ``kind``, born raised (not yet audited nor stored)."""
-    return NewAlert(
+    return OpenAlert(
         id=uuid.uuid4(),
         device_id=device_id,
         elder_id=elder.id if elder else None,
