@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 _EVENTS: Table = SQLModel.metadata.tables["device_event"]
 _DEVICES: Table = SQLModel.metadata.tables["device"]
 _ALERTS: Table = SQLModel.metadata.tables["alert"]
+# What a device message's decision reads of an open alert (the table has more).
+_OPEN_ALERT_COLUMNS = [_ALERTS.c[f.name] for f in fields(OpenAlert)]
 _AUDIT: Table = SQLModel.metadata.tables["audit_record"]
 _ELDERS: Table = SQLModel.metadata.tables["elder"]
 _LETTERS: Table = SQLModel.metadata.tables["dead_letter"]
@@ -390,7 +392,7 @@ def _views(
     open_alerts: dict[str, list[OpenAlert]] = {}
     for row in (
         session.execute(
-            select(_ALERTS)
+            select(*_OPEN_ALERT_COLUMNS)
             .where(
                 _among(session, _ALERTS.c.device_id, full_ids),
                 _ALERTS.c.state.in_(OPEN_ALERT_STATES),
