@@ -54,6 +54,7 @@ async function start() {
   $("#elder-form").addEventListener("submit", saveElder);
   $("#elder-cancel").addEventListener("click", () => { state.editing = null; render(); });
   $("#elder-deactivate").addEventListener("click", deactivateElder);
+  $("#assess").addEventListener("click", assess);
   $("#elder-search").addEventListener("input", () => loadElders().then(render));
   for (const form of document.querySelectorAll("[data-kind]")) form.addEventListener("submit", importFile);
   await startPage({ api, roles: ["admin"], onEnter: enter, onRender: render, onLeave: () => {} });
@@ -61,6 +62,7 @@ async function start() {
 
 async function enter() {
   $("#user").textContent = api.user.display_name || api.user.username;
+  state.scale = await api.get("/api/v1/assessment-scale");
   await load();
 }
 
@@ -227,6 +229,40 @@ function saveElder(event) {
   }, "services.saved");
 }
 
+// The capability assessment: every item of the configured scale, then the grade.
+function assess() {
+  const editing = state.editing;
+  const form = $("#elder-form");
+  const scores = {};
+  for (const input of form.querySelectorAll("[name^=score_]")) {
+    scores[input.name.slice(6)] = input.value === "" ? -1 : Number(input.value);
+  }
+  const body = {
+    assessed_on: form.assessed_on.value,
+    assessor: form.assessor.value.trim(),
+    scores,
+  };
+  return run(async () => {
+    const done = await api.post(`/api/v1/elders/${editing.id}/assessments`, body);
+    const grade = state.scale.grades.find((g) => g.code === done.grade);
+    state.editing = null;
+    return t("admin.assessed", { total: done.total, grade: label(grade), level: done.care_level, due: done.next_due });
+  });
+}
+
+const label = (x) => (document.documentElement.lang === "en" ? x.label_en : x.label_zh);
+
+function renderAssessment(e) {
+  $("#assessment").hidden = !e.id || !state.scale;
+  if (!e.id || !state.scale) return;
+  const scale = state.scale;
+  $("#assessment-scale").textContent = t(scale.verified ? "admin.scale" : "admin.scale_unverified", { standard: scale.standard });
+  fill($("#assessment-items"), scale.indicators.flatMap((ind) => ind.items.map((item) =>
+    h("label", {}, h("span", {}, `${label(ind)} · ${label(item)} (0–${item.max_score})`),
+      h("input", { name: `score_${item.code}`, type: "number", min: 0, max: item.max_score })))));
+  $("#elder-form").assessed_on.value = new Date().toISOString().slice(0, 10);
+}
+
 function deactivateElder() {
   const editing = state.editing;
   if (!editing?.id) return;
@@ -293,6 +329,7 @@ function renderElderForm() {
   const rows = [...e.contacts];
   while (rows.length < CONTACT_ROWS) rows.push(null);
   fill($("#elder-contacts"), rows.map(contactRow));
+  renderAssessment(e);
   $("#elder-deactivate").hidden = !e.id || !e.active;
   $("#deactivate-reason").hidden = !e.id || !e.active;
 }
