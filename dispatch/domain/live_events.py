@@ -30,6 +30,9 @@ class AlertAction(StrEnum):
     CALL_STARTED = "call_started"  # voice (dispatch/voice/record.py)
     CALL_ANSWERED = "call_answered"
     CALL_ENDED = "call_ended"
+    HANDED_OVER = "handed_over"  # an operator handed it to 120 / 110 / 119
+    HANDOVER_OUTCOME = "handover_outcome"  # what the emergency service said it would do
+    AMBULANCE_ARRIVED = "ambulance_arrived"
 
 
 class LiveEventType(StrEnum):
@@ -54,6 +57,9 @@ class LiveEventType(StrEnum):
     ALERT_CALL_STARTED = "alert.call_started"
     ALERT_CALL_ANSWERED = "alert.call_answered"
     ALERT_CALL_ENDED = "alert.call_ended"
+    ALERT_HANDED_OVER = "alert.handed_over"
+    ALERT_HANDOVER_OUTCOME = "alert.handover_outcome"
+    ALERT_AMBULANCE_ARRIVED = "alert.ambulance_arrived"
     ORDER_OFFERED = "order.offered"
     ORDER_ACCEPTED = "order.accepted"
     ORDER_EN_ROUTE = "order.en_route"

@@ -16,6 +16,7 @@ from dispatch.domain.lifecycle import (
     AlertState,
 )
 from dispatch.emergency import offers
+from dispatch.emergency.handover import awaiting_outcome
 from dispatch.errors import Conflict, NotFound
 from dispatch.store.audit import (
     close_alert,
@@ -52,6 +53,13 @@ def _open_alert(session: Session, alert_id: UUID) -> Alert:
     alert = session.get(Alert, alert_id, with_for_update=True)
     if alert is None:
         raise NotFound("alert", str(alert_id))
+    return alert
+
+
+def _closable(session: Session, alert_id: UUID) -> Alert:
+    alert = _open_alert(session, alert_id)
+    if awaiting_outcome(session, alert_id):
+        raise Conflict(f"alert {alert_id} was handed over; record the outcome before closing it")
     return alert
 
 
@@ -169,7 +177,7 @@ def cancel(
 ) -> Alert:
     """Close an alert as a false alarm (or otherwise not needed), with its closure code."""
     with db.session() as session:
-        alert = _open_alert(session, alert_id)
+        alert = _closable(session, alert_id)
         close_alert(
             session,
             alert,
@@ -223,7 +231,7 @@ def resolve(
     """Close an alert the operator saw through (on scene, or escalated and handled),
     with its closure code (validated against the catalogue by the caller)."""
     with db.session() as session:
-        alert = _open_alert(session, alert_id)
+        alert = _closable(session, alert_id)
         close_alert(
             session,
             alert,

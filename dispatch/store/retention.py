@@ -29,6 +29,7 @@ from dispatch.store.tables import (
     AuditRecord,
     DeadLetter,
     DeviceEvent,
+    Handover,
     Order,
     SessionToken,
     Visit,
@@ -119,7 +120,7 @@ def _prune_sessions(db: Database, expired_before: datetime, batch: int) -> int:
 def _prune_records(db: Database, closed_before: datetime, batch: int) -> dict[str, int]:
     """Closed alerts last changed before ``closed_before``, with everything that
     points at them (children first: the foreign keys)."""
-    totals = dict.fromkeys(("audit_record", "order", "voice_call", "alert"), 0)
+    totals = dict.fromkeys(("audit_record", "order", "voice_call", "handover", "alert"), 0)
     while True:
         with db.session() as session:
             alert_ids: list[UUID] = list(
@@ -138,6 +139,9 @@ def _prune_records(db: Database, closed_before: datetime, batch: int) -> dict[st
                 )
                 totals["voice_call"] += _delete(
                     session, VoiceCall, col(VoiceCall.alert_id).in_(alert_ids)
+                )
+                totals["handover"] += _delete(
+                    session, Handover, col(Handover.alert_id).in_(alert_ids)
                 )
                 session.execute(
                     update(DeviceEvent)

@@ -311,6 +311,22 @@ class Alert(SQLModel, table=True):
     closure_note: str | None = Field(default=None, max_length=4000)
 
 
+class Handover(SQLModel, table=True):
+    """An alert handed to the public emergency service (120, 110 or 119): who handed
+    over and when, the outcome, the arrival. The sheet read out is built from the
+    record when asked (its health notes and door access stay sealed at rest)."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    alert_id: uuid.UUID = Field(foreign_key="alert.id", index=True)
+    service: str = Field(max_length=8)  # 120 | 110 | 119
+    handed_by: str = Field(max_length=64)
+    handed_at: datetime = _utc()
+    outcome: str | None = Field(default=None, max_length=32)  # None: still waiting for it
+    outcome_note: str = ""
+    outcome_at: datetime | None = _utc(nullable=True)
+    arrived_at: datetime | None = _utc(nullable=True)  # the ambulance (or police) at the door
+
+
 class Order(SQLModel, table=True):
     __table_args__ = (
         # The database, not process memory, guarantees one emergency per caregiver.

@@ -126,6 +126,7 @@ def test_prune_keeps_the_record_and_drops_what_is_past_its_time(db: Database) ->
         "audit_record": 1,
         "order": 1,
         "voice_call": 0,
+        "handover": 0,
         "alert": 1,
     }
     with db.session() as session:

@@ -32,7 +32,7 @@ from dispatch.domain.lifecycle import RequestState
 from dispatch.domain.model import GeoPoint
 from dispatch.homecare import requests, visits
 from dispatch.homecare.planner import plan_day
-from dispatch.store.tables import Alert, AuditRecord, Device, FollowUp, ServiceRequest, Visit
+from dispatch.store.tables import Alert, AuditRecord, Device, Elder, FollowUp, ServiceRequest, Visit
 from simulators.devices import DevicePublisher
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, PASSWORD, SmallCity, make_user, seed_small_city, wait_until
@@ -199,6 +199,42 @@ async def test_the_operator_closes_an_alert_with_a_closure_code_in_either_langua
         closed = session.exec(select(Alert)).one()
     assert (closed.state, closed.closure_code) == ("resolved", "accidental_press")
     assert closed.closure_note == "pressed while dusting"
+
+
+async def test_the_operator_hands_an_alert_to_120_and_reads_the_sheet(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher, browser: Browser
+) -> None:
+    with server.services.db.session() as session:
+        elder = session.get(Elder, city.elder_id)
+        assert elder is not None
+        elder.building, elder.room, elder.allergies = "3号楼", "301", "青霉素"
+        session.add(elder)
+    board = await open_board(browser, server)
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    row = board.locator(".alert")
+    await expect(row).to_have_count(1, timeout=2000)
+    await row.click()
+    await board.click('#detail [data-action="handover"]')
+    panel = board.locator('#detail [data-section="handover"]')
+    await expect(panel).to_contain_text("Hand-over sheet for 120")
+    await expect(panel).to_contain_text("青霉素")
+    await expect(panel).to_contain_text("3号楼")
+    await shoot(board, "board-handover-en")
+    # Not closed while 120's answer is missing.
+    await board.locator('#detail [data-field="closure-code"]').select_option("real_emergency")
+    await board.click('#detail [data-action="resolve"]')
+    await expect(board.locator("#detail")).to_contain_text("record the outcome")
+    await board.click('#detail [data-action="handover-outcome"]')
+    await expect(panel).to_contain_text("Ambulance (or police, fire) sent")
+    await board.click('#detail [data-action="handover-arrived"]')
+    await expect(panel).to_contain_text("Arrived at")
+    timeline = board.locator("#detail ol.timeline li")
+    await expect(timeline.filter(has_text="handed over · to 120")).to_have_count(1)
+    # The last step's live event redraws the card; choose the code after it.
+    await expect(timeline.filter(has_text="ambulance arrived")).to_have_count(1)
+    await board.locator('#detail [data-field="closure-code"]').select_option("handed_to_120")
+    await board.click('#detail [data-action="resolve"]')
+    await expect(row).to_have_count(0)
 
 
 async def test_a_list_the_board_asked_for_before_a_live_event_does_not_undo_it(

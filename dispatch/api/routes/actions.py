@@ -24,12 +24,12 @@ from dispatch.api.deps import (
 from dispatch.domain.access import Principal
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.model import GeoPoint, TransportMode, great_circle_m
-from dispatch.emergency import operators
+from dispatch.emergency import handover, operators
 from dispatch.errors import NotFound
 from dispatch.live.bus import LiveBus
 from dispatch.matching.travel import TravelModel
 from dispatch.store.db import Database
-from dispatch.store.tables import Alert, Caregiver, Order
+from dispatch.store.tables import Alert, Caregiver, Handover, Order
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["operator actions"])
 T = TypeVar("T")
@@ -68,6 +68,15 @@ class Resolution(_Body):
 class Cancellation(_Body):
     code: str = Field(min_length=1, max_length=32)
     reason: str = Field(min_length=1, max_length=1000)
+
+
+class HandOver(_Body):
+    service: handover.Service = handover.Service.AMBULANCE
+
+
+class HandoverOutcome(_Body):
+    outcome: handover.Outcome
+    note: str = Field(default="", max_length=4000)
 
 
 def _known_code(catalog: Catalog, code: str) -> str:
@@ -286,3 +295,52 @@ async def _estimate(
     return operators.Estimate(
         travel.travel_time_s(origin, target, mode), great_circle_m(origin, target)
     )
+
+
+@router.post("/{alert_id}/handover")
+async def hand_over(
+    db: DatabaseDep,
+    publish: PublishDep,
+    principal: BoardDep,
+    request: Request,
+    alert_id: uuid.UUID,
+    body: HandOver,
+) -> dict[str, Any]:
+    """Hand the alert to 120 / 110 / 119, recorded with who and when; answers the
+    sheet to read out. The alert stays open until the outcome is in."""
+    await _act(db, publish, request, principal, alert_id, handover.hand_over, body.service)
+    view: dict[str, Any] = await db.run(handover.view, db, alert_id)
+    return view
+
+
+@router.post("/{alert_id}/handover/outcome", response_model=Handover)
+async def handover_outcome(
+    db: DatabaseDep,
+    publish: PublishDep,
+    principal: BoardDep,
+    request: Request,
+    alert_id: uuid.UUID,
+    body: HandoverOutcome,
+) -> Handover:
+    """What the emergency service said it would do (ambulance sent, advice only...)."""
+    return await _act(
+        db, publish, request, principal, alert_id, handover.record_outcome, body.outcome, body.note
+    )
+
+
+@router.post("/{alert_id}/handover/arrived", response_model=Handover)
+async def handover_arrived(
+    db: DatabaseDep, publish: PublishDep, principal: BoardDep, request: Request, alert_id: uuid.UUID
+) -> Handover:
+    """The ambulance (police, fire engine) is at the door."""
+    return await _act(db, publish, request, principal, alert_id, handover.record_arrival)
+
+
+@router.get("/{alert_id}/handover")
+async def handovers(
+    db: DatabaseDep, principal: BoardDep, request: Request, alert_id: uuid.UUID
+) -> dict[str, Any]:
+    """The alert's hand-overs, oldest first, and the sheet to read out."""
+    await _guard(db, request, principal, alert_id)
+    view: dict[str, Any] = await db.run(handover.view, db, alert_id)
+    return view

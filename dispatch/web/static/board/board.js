@@ -536,6 +536,7 @@ function actions(a, message) {
         t("action.escalate"),
       ),
     ),
+    handoverPanel(a, message),
     h(
       "div",
       { class: "row closing" },
@@ -731,6 +732,100 @@ function oneLinePerStep(timeline) {
   return timeline.filter((r) => r.entity !== "alert" || r.action || !orderSteps.has(key(r)));
 }
 
+function closureLabel(code) {
+  const known = state.closureCodes.find((c) => c.code === code);
+  if (!known) return code;
+  return currentLocale() === "en" ? known.label_en : known.label_zh;
+}
+
+// The hand-over to 120 / 110 / 119: the sheet to read out on the phone, then
+// the outcome and the arrival (the alert cannot close before the outcome).
+function handoverPanel(a, message) {
+  const panel = h("div", { class: "handover", "data-section": "handover" });
+  const service = h(
+    "select",
+    { "data-field": "handover-service" },
+    ["120", "110", "119"].map((s) => h("option", { value: s }, s)),
+  );
+  const outcome = h(
+    "select",
+    { "data-field": "handover-outcome" },
+    ["dispatched", "advice_only", "refused", "transported"].map((o) => h("option", { value: o }, t(`handover.${o}`))),
+  );
+  const outcomeNote = h("input", { placeholder: t("action.closure_note") });
+  const post = async (path, body) => {
+    message.textContent = "";
+    try {
+      await api.post(`/api/v1/alerts/${a.id}/${path}`, body);
+      await show();
+      await loadCard(a.id);
+    } catch (error) {
+      message.textContent = t("action.failed", { why: error.message });
+    }
+  };
+  const show = async () => {
+    const view = await api.get(`/api/v1/alerts/${a.id}/handover`);
+    if (!view.handovers.length) return;
+    const last = view.handovers[view.handovers.length - 1];
+    const e = view.sheet.elder || {};
+    // The address often already names the building and room; add only what it lacks.
+    const parts = [e.building, e.unit, e.room].filter((p) => p && !(e.address || "").includes(p));
+    const where = [e.address, ...parts].filter(Boolean).join(" ");
+    const position = view.sheet.device_position;
+    fill(
+      panel,
+      h("h3", {}, t("handover.sheet", { service: last.service })),
+      facts([
+        ["detail.elder", [e.name, e.birth_date].filter(Boolean).join(" · ")],
+        ["detail.address", where],
+        ["detail.access", e.door_access],
+        ["handover.position", position && `${position.lat.toFixed(5)}, ${position.lon.toFixed(5)}`],
+        ["detail.health", e.health_notes],
+        ["handover.medicines", e.medicines],
+        ["handover.allergies", e.allergies],
+        ["handover.family_doctor", e.family_doctor],
+        [
+          "detail.contact",
+          view.sheet.contacts
+            .map((c) => `${c.name}${c.relation ? ` (${c.relation})` : ""} ${c.phones.join(", ")}${c.key_holder ? ` · ${t("handover.key")}` : ""}`)
+            .join("; "),
+        ],
+      ]),
+      last.outcome
+        ? h("p", {}, `${t(`handover.${last.outcome}`)}${last.outcome_note ? ` · ${last.outcome_note}` : ""}`)
+        : h(
+            "div",
+            { class: "row closing" },
+            outcome,
+            outcomeNote,
+            h(
+              "button",
+              { "data-action": "handover-outcome", onclick: () => post("handover/outcome", { outcome: outcome.value, note: outcomeNote.value }) },
+              t("handover.record_outcome"),
+            ),
+          ),
+      last.arrived_at
+        ? h("p", {}, t("handover.arrived_at", { time: fmt.time(last.arrived_at) }))
+        : h("button", { "data-action": "handover-arrived", onclick: () => post("handover/arrived", {}) }, t("handover.arrived")),
+    );
+  };
+  fill(
+    panel,
+    h(
+      "div",
+      { class: "row" },
+      service,
+      h(
+        "button",
+        { class: "danger", "data-action": "handover", onclick: () => post("handover", { service: service.value }) },
+        t("handover.start"),
+      ),
+    ),
+  );
+  show().catch(() => {});
+  return panel;
+}
+
 function timelineSection(timeline) {
   return [
     h("h3", {}, t("detail.timeline")),
@@ -741,8 +836,11 @@ function timelineSection(timeline) {
         const step = r.action
           ? t(`step.${r.action}`)
           : `${r.entity === "order" ? "→ " : ""}${t(`state.${r.to_state}`)}`;
-        const outcome = r.detail?.outcome ? t(`callback.${r.detail.outcome}`) : "";
-        const extra = [outcome, callText(r), r.detail?.reason, r.detail?.note, r.detail?.text]
+        const kind = r.action === "handover_outcome" ? "handover" : "callback";
+        const outcome = r.detail?.outcome ? t(`${kind}.${r.detail.outcome}`) : "";
+        const code = r.detail?.code ? closureLabel(r.detail.code) : "";
+        const service = r.detail?.service ? t("handover.to", { service: r.detail.service }) : "";
+        const extra = [service, outcome, code, callText(r), r.detail?.reason, r.detail?.note, r.detail?.text]
           .filter(Boolean)
           .join(" · ");
         return h(
