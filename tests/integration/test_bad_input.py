@@ -62,6 +62,7 @@ async def test_query_values_out_of_range_are_422(server: RunningServer) -> None:
             f"/api/v1/alerts?offset={2**63}",
             f"/api/v1/devices?offset={2**63}",
             "/api/v1/reports/statements?month=0000-01",
+            "/api/v1/elders?q=%00",
         ]:
             answer = await http.get(path)
             assert answer.status_code == 422, (path, answer.status_code, answer.text[:200])

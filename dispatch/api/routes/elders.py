@@ -157,7 +157,12 @@ def list_elders(
     session: SessionDep,
     principal: ReaderDep,
     district: str | None = None,
-    q: str | None = Query(None, max_length=100, description="part of a name, phone or address"),
+    q: str | None = Query(
+        None,
+        max_length=100,
+        pattern=r"^[^\x00-\x1f]*$",  # a NUL made SQLite's LIKE match every elder
+        description="part of a name, phone or address",
+    ),
     active: bool | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=2**31),
