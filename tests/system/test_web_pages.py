@@ -230,9 +230,11 @@ async def test_the_operator_hands_an_alert_to_120_and_reads_the_sheet(
     await expect(panel).to_contain_text("Arrived at")
     timeline = board.locator("#detail ol.timeline li")
     await expect(timeline.filter(has_text="handed over · to 120")).to_have_count(1)
-    # The last step's live event redraws the card; choose the code after it.
     await expect(timeline.filter(has_text="ambulance arrived")).to_have_count(1)
-    await board.locator('#detail [data-field="closure-code"]').select_option("handed_to_120")
+    # The code chosen before the outcome survived the redraws since.
+    await expect(board.locator('#detail [data-field="closure-code"]')).to_have_value(
+        "real_emergency"
+    )
     await board.click('#detail [data-action="resolve"]')
     await expect(row).to_have_count(0)
 

@@ -23,6 +23,7 @@ const state = {
   // what counts as answered, urgency), which the server applies too.
   settings: null,
   closureCodes: [], // from /api/v1/board/closure-codes: {code, label_en, label_zh}
+  closing: new Map(), // alert id -> {code, note} chosen but not yet sent
   alarmed: new Map(), // alert id -> how many times it has sounded
   kpis: null,
 };
@@ -472,13 +473,29 @@ function actions(a, message) {
   // Closing asks why, from the configured closure codes, so reports can count them.
   const closeCode = h(
     "select",
-    { "data-field": "closure-code", onchange: () => (message.textContent = "") },
+    {
+      "data-field": "closure-code",
+      onchange: () => {
+        message.textContent = "";
+        keepClosing();
+      },
+    },
     h("option", { value: "" }, t("action.closure_pick")),
     state.closureCodes.map((c) =>
       h("option", { value: c.code }, currentLocale() === "en" ? c.label_en : c.label_zh),
     ),
   );
-  const closeNote = h("input", { "data-field": "closure-note", placeholder: t("action.closure_note") });
+  const closeNote = h("input", {
+    "data-field": "closure-note",
+    placeholder: t("action.closure_note"),
+    oninput: () => keepClosing(),
+  });
+  // A live event redraws the card: what the operator chose so far survives it.
+  const kept = state.closing.get(a.id);
+  if (kept) [closeCode.value, closeNote.value] = [kept.code, kept.note];
+  function keepClosing() {
+    state.closing.set(a.id, { code: closeCode.value, note: closeNote.value });
+  }
   const closing = (path) => {
     if (!closeCode.value) {
       message.textContent = t("action.closure_needed");
