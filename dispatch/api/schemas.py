@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from devices.protocol import DEVICE_ID_PATTERN
-from dispatch.domain.model import TransportMode
 
 
 class DeviceCreate(BaseModel):
@@ -18,25 +17,6 @@ class DeviceCreate(BaseModel):
     kind: str
     elder_id: uuid.UUID | None = None
     active: bool = True
-
-
-class CaregiverCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
-    phone: str = Field(default="", max_length=40)
-    skills: list[str] = Field(min_length=1)
-    shift_start: time
-    shift_end: time
-    transport: TransportMode = TransportMode.EBIKE
-    home_lat: float = Field(ge=-90, le=90)
-    home_lon: float = Field(ge=-180, le=180)
-
-    @model_validator(mode="after")
-    def _shift_has_length(self) -> CaregiverCreate:
-        # The dispatcher's Shift refuses an empty window: refuse it here, with a 422.
-        if self.shift_start == self.shift_end:
-            raise ValueError("shift_start and shift_end must differ")
-        return self
 
 
 class AuditPublic(BaseModel):

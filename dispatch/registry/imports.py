@@ -17,13 +17,13 @@ from datetime import date, datetime, time
 from typing import Any
 
 from openpyxl import load_workbook
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 from sqlmodel import Session, select
 
-from dispatch.domain.model import TransportMode
 from dispatch.errors import CareBellError, InvalidInput
 from dispatch.registry.elder_fields import ElderCreate
 from dispatch.registry.elders import add_elder, update_elder
+from dispatch.registry.workforce import CaregiverCreate
 from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver, Elder
 
@@ -218,23 +218,10 @@ def _run(
     return reports
 
 
-class CaregiverRow(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    external_id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=100)
-    phone: str = Field(default="", max_length=40)
-    skills: list[str] = Field(min_length=1)
-    shift_start: time
-    shift_end: time
-    transport: TransportMode = TransportMode.EBIKE
-    home_lat: float = Field(ge=-90, le=90)
-    home_lon: float = Field(ge=-180, le=180)
+class CaregiverRow(CaregiverCreate):
+    """A caregiver as a row of an import file: the API's fields and the bureau's id."""
 
-    @model_validator(mode="after")
-    def _shift_has_length(self) -> CaregiverRow:
-        if self.shift_start == self.shift_end:
-            raise ValueError("shift_start and shift_end must differ")
-        return self
+    external_id: str = Field(min_length=1, max_length=64)
 
 
 def import_caregivers(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import col, select
 
-from dispatch.domain.model import Shift
+from dispatch.domain.model import Shift, TransportMode
 from dispatch.domain.workforce import certificates_of, weekly_of
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.registry.changes import record_change
@@ -16,6 +17,25 @@ from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver, Facility, Provider
 
 FACILITY_KINDS = ("day_care", "canteen", "station")
+
+
+class CaregiverCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    phone: str = Field(default="", max_length=40)
+    skills: list[str] = Field(min_length=1)
+    shift_start: time
+    shift_end: time
+    transport: TransportMode = TransportMode.EBIKE
+    home_lat: float = Field(ge=-90, le=90)
+    home_lon: float = Field(ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _shift_has_length(self) -> CaregiverCreate:
+        # The dispatcher's Shift refuses an empty window: refuse it here, with a 422.
+        if self.shift_start == self.shift_end:
+            raise ValueError("shift_start and shift_end must differ")
+        return self
 
 
 def add_provider(db: Database, values: dict[str, Any], *, actor: str, now: datetime) -> Provider:

@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
 from dispatch.api.deps import CatalogDep, DatabaseDep, SessionDep
-from dispatch.api.schemas import CaregiverCreate, DeviceCreate
+from dispatch.api.schemas import DeviceCreate
 from dispatch.registry import provisioning
+from dispatch.registry.workforce import CaregiverCreate
 from dispatch.store.tables import Caregiver, Device, Elder
 
 router = APIRouter(prefix="/api/v1")
