@@ -27,6 +27,7 @@ from dispatch.api.routes import (
     imports,
     me,
     registry,
+    reports,
     users,
     voice,
     workforce,
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(actions.router)
     app.include_router(me.router)
     app.include_router(homecare.router)
+    app.include_router(reports.router)
     app.include_router(voice.router)
     app.include_router(hub.router)
     web.mount(app)
