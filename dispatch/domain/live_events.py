@@ -33,6 +33,7 @@ class AlertAction(StrEnum):
     HANDED_OVER = "handed_over"  # an operator handed it to 120 / 110 / 119
     HANDOVER_OUTCOME = "handover_outcome"  # what the emergency service said it would do
     AMBULANCE_ARRIVED = "ambulance_arrived"
+    NOTIFIED = "notified"  # a contact was sent the step, or could not be (dispatch/notify)
 
 
 class LiveEventType(StrEnum):
@@ -60,6 +61,7 @@ class LiveEventType(StrEnum):
     ALERT_HANDED_OVER = "alert.handed_over"
     ALERT_HANDOVER_OUTCOME = "alert.handover_outcome"
     ALERT_AMBULANCE_ARRIVED = "alert.ambulance_arrived"
+    ALERT_NOTIFIED = "alert.notified"
     ORDER_OFFERED = "order.offered"
     ORDER_ACCEPTED = "order.accepted"
     ORDER_EN_ROUTE = "order.en_route"

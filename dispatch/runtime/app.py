@@ -26,6 +26,7 @@ from dispatch.api.routes import (
     homecare,
     imports,
     me,
+    notifications,
     registry,
     reports,
     users,
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     # Registry: the call centre reads it, administrators change it.
     app.include_router(registry.router, dependencies=[Depends(registry_access)])
     app.include_router(alerts.router)
+    app.include_router(notifications.router)
     app.include_router(actions.router)
     app.include_router(me.router)
     app.include_router(homecare.router)

@@ -31,6 +31,9 @@ from dispatch.live.bus import LiveBus, StreamEntry
 from dispatch.live.fanout import Fanout
 from dispatch.live.outbox import Outbox
 from dispatch.matching.travel import DetourTravelModel, TravelModel
+from dispatch.notify import rules as notification_rules
+from dispatch.notify.notifier import Notifier
+from dispatch.notify.providers import sms_sender
 from dispatch.runtime import metrics
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.runtime.loops import LoopSupervisor
@@ -48,6 +51,7 @@ log = logging.getLogger(__name__)
 # expired offer is re-offered in the round that expired it.)
 WAKING_EVENTS = frozenset({LiveEventType.ALERT_RAISED, LiveEventType.ORDER_DECLINED})
 OUTBOX_SWEEP_S = 2.0
+NOTIFY_EVERY_S = 2.0  # how often the notifier looks for new steps and sends
 
 
 @dataclass
@@ -70,6 +74,7 @@ class Services:
     device_supervision: Supervisor | None = None
     command_relay: CommandRelay | None = None
     loops: LoopSupervisor | None = None
+    notifier: Notifier | None = None
 
     @property
     def loops_down(self) -> list[str]:
@@ -211,6 +216,12 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
                 "replan", lambda: services.homecare.replan_on_diversion(settings.replan_check_s)
             )
             loops.start("retention", lambda: _prune_every(db, settings))
+            sms = sms_sender(settings)
+            if sms is not None:  # no channel configured: nobody is told, nothing is queued
+                notifier = services.notifier = Notifier(
+                    db, notification_rules.load(), {"sms": sms}, timezone=settings.timezone
+                )
+                loops.start("notify", lambda: notifier.run(NOTIFY_EVERY_S))
         if services.gateway is not None:
             gateway = services.gateway
             if services.ingest_process is not None:

@@ -544,3 +544,31 @@ class DeadLetter(SQLModel, table=True):
     payload: str  # UTF-8 text, or "base64:" + the bytes when they are not text
     reason: str = Field(index=True)
     detail: str
+
+
+class Notification(SQLModel, table=True):
+    """One message to one of an elder's contacts about one step of an alert.
+
+    Made by the notifier from the step's committed audit record (``audit_id``), at
+    most once per record and contact; ``channel`` is the channel tried last (a failed
+    one falls back to the next the rule names); ``failed`` is kept, never dropped.
+    """
+
+    __table_args__ = (UniqueConstraint("audit_id", "contact_id", name="one_notice_per_step"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    alert_id: uuid.UUID = Field(foreign_key="alert.id", index=True)
+    audit_id: int = Field(foreign_key="audit_record.id")
+    contact_id: uuid.UUID = Field(foreign_key="elder_contact.id")
+    contact_name: str = ""
+    phone: str = ""
+    step: str = Field(max_length=32)  # raised | en_route | on_scene | resolved | ...
+    channels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    channel: str = Field(max_length=16)
+    status: str = Field(default="queued", max_length=16, index=True)
+    attempts: int = 0
+    error: str = ""
+    provider_id: str = ""
+    created_at: datetime = _utc()
+    sent_at: datetime | None = _utc(nullable=True)
+    updated_at: datetime = _utc()

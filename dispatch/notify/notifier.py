@@ -1,0 +1,236 @@
+"""Tells an elder's contacts of their alert's steps, per the notification rules.
+
+The notifier reads the steps from the committed audit records (the same rows the
+outbox relays), so an alert's step is acknowledged once committed and no step is
+lost: a record is turned into notifications at most once per contact (a unique
+constraint), the first pass after a start looks back ``lookback`` for what was
+committed while no notifier ran. Each notification is sent on its rule's first
+channel; a failed channel falls back to the next; when none is left it is
+``failed`` with the reason, on the alert's timeline like every attempt's end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from dispatch.background import cancelling
+from dispatch.domain.actor import Actor
+from dispatch.domain.live_events import AlertAction
+from dispatch.notify.rules import ACTION_STEPS, Rules, channel_after, step_of
+from dispatch.notify.sms import SmsFailed, SmsMessage, SmsSender
+from dispatch.store.audit import record_note
+from dispatch.store.db import Database
+from dispatch.store.tables import Alert, AuditRecord, Elder, ElderContact, Notification
+
+log = logging.getLogger(__name__)
+ACTOR = Actor.system("notifier")
+# A step's audit record is stamped inside its transaction and committed moments
+# later: passes after the first look back this far, past the previous pass.
+COMMIT_MARGIN = timedelta(seconds=60)
+BATCH = 100
+
+
+class Notifier:
+    def __init__(
+        self,
+        db: Database,
+        rules: Rules,
+        channels: Mapping[str, SmsSender],
+        *,
+        lookback: timedelta = timedelta(hours=1),
+        timezone: str = "Asia/Shanghai",
+    ) -> None:
+        self.db, self.rules, self.channels = db, rules, channels
+        self.lookback, self.zone = lookback, ZoneInfo(timezone)
+        self._since: datetime | None = None
+
+    async def run(self, every_s: float) -> None:
+        while True:
+            try:
+                await self.pass_once()
+            except SQLAlchemyError:  # the database away: the next pass tries again
+                if cancelling():
+                    raise
+                log.exception("notification pass failed")
+            await asyncio.sleep(every_s)
+
+    async def pass_once(self) -> None:
+        """Make the notifications of newly committed steps, then send what is queued."""
+        await asyncio.to_thread(self.enqueue)
+        for notice_id in await asyncio.to_thread(self._queued):
+            await self.send(notice_id)
+
+    def enqueue(self, now: datetime | None = None) -> int:
+        """Notifications for the steps committed since the last pass; how many were made."""
+        now = now or datetime.now(UTC)
+        since = now - self.lookback if self._since is None else self._since - COMMIT_MARGIN
+        states = [s for s in self.rules.steps if s not in ACTION_STEPS.values()]
+        actions = [a for a, s in ACTION_STEPS.items() if s in self.rules.steps]
+        made = 0
+        try:
+            with self.db.session() as session:
+                records = session.exec(
+                    select(AuditRecord)
+                    .where(
+                        AuditRecord.entity == "alert",
+                        col(AuditRecord.at) >= since,
+                        (col(AuditRecord.action).is_(None) & col(AuditRecord.to_state).in_(states))
+                        | col(AuditRecord.action).in_(actions),
+                    )
+                    .order_by(col(AuditRecord.id))
+                ).all()
+                for record in records:
+                    made += self._notices_of(session, record, now)
+        except IntegrityError:  # another process made them first: nothing lost
+            log.info("notifications already made elsewhere")
+            return 0
+        self._since = now
+        return made
+
+    def _notices_of(self, session: Session, record: AuditRecord, now: datetime) -> int:
+        step = step_of(record.entity, record.from_state, record.to_state, record.action)
+        if step is None or record.id is None:
+            return 0
+        done = set(
+            session.exec(
+                select(Notification.contact_id).where(Notification.audit_id == record.id)
+            ).all()
+        )
+        alert = session.get(Alert, record.alert_id)
+        if alert is None or alert.elder_id is None:
+            return 0
+        contacts = session.exec(
+            select(ElderContact)
+            .where(ElderContact.elder_id == alert.elder_id)
+            .order_by(col(ElderContact.position))
+        ).all()
+        made = 0
+        for contact in contacts:
+            if contact.id in done:
+                continue
+            channels = self.rules.channels_for(
+                alert_type=alert.alert_type,
+                severity=alert.severity,
+                role=contact.role,
+                key_holder=contact.key_holder,
+                step=step,
+            )
+            if not channels:
+                continue
+            session.add(
+                Notification(
+                    alert_id=alert.id,
+                    audit_id=record.id,
+                    contact_id=contact.id,
+                    contact_name=contact.name,
+                    phone=contact.phones[0] if contact.phones else "",
+                    step=step,
+                    channels=list(channels),
+                    channel=channels[0],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            made += 1
+        return made
+
+    def _queued(self) -> list[UUID]:
+        with self.db.session() as session:
+            return list(
+                session.exec(
+                    select(Notification.id)
+                    .where(Notification.status == "queued")
+                    .order_by(col(Notification.created_at))
+                    .limit(BATCH)
+                ).all()
+            )
+
+    def _message(self, notice: Notification) -> SmsMessage:
+        with self.db.session() as session:
+            alert = session.get(Alert, notice.alert_id)
+            elder = session.get(Elder, alert.elder_id) if alert and alert.elder_id else None
+            record = session.get(AuditRecord, notice.audit_id)
+        at = (record.at if record else notice.created_at).astimezone(self.zone)
+        return SmsMessage(
+            phone=notice.phone,
+            template_code=self.rules.templates[notice.step],
+            params={
+                "elder": elder.name if elder else "",
+                "time": at.strftime("%H:%M"),
+                "alert_type": alert.alert_type if alert else "",
+            },
+        )
+
+    async def send(self, notice_id: UUID) -> Notification | None:
+        """Try the notice's channels from the current one on, until one takes it."""
+        notice = await asyncio.to_thread(self._get, notice_id)
+        if notice is None or notice.status != "queued":
+            return notice
+        message = await asyncio.to_thread(self._message, notice)
+        channel: str | None = notice.channel
+        errors: list[str] = []
+        while channel is not None:
+            sender = self.channels.get(channel)
+            notice.attempts += 1
+            if not notice.phone:
+                errors.append(f"{channel}: the contact has no phone")
+            elif sender is None:
+                errors.append(f"{channel}: channel not configured")
+            else:
+                try:
+                    receipt = await sender.send(message)
+                except SmsFailed as failed:
+                    errors.append(f"{channel}: {failed}")
+                else:
+                    notice.channel, notice.status = channel, "sent"
+                    notice.provider_id = receipt.provider_id
+                    notice.sent_at = datetime.now(UTC)
+                    break
+            notice.channel = channel
+            channel = channel_after(notice.channels, channel)
+        else:
+            notice.status = "failed"
+        notice.error = "; ".join(errors)
+        notice.updated_at = datetime.now(UTC)
+        return await asyncio.to_thread(self._finish, notice)
+
+    def _get(self, notice_id: UUID) -> Notification | None:
+        with self.db.session() as session:
+            return session.get(Notification, notice_id)
+
+    def _finish(self, notice: Notification) -> Notification:
+        """Store the outcome and put it on the alert's timeline, in one transaction."""
+        with self.db.session() as session:
+            stored = session.get(Notification, notice.id, with_for_update=True)
+            alert = session.get(Alert, notice.alert_id)
+            assert stored is not None
+            assert alert is not None
+            for name in ("channel", "status", "attempts", "error", "provider_id", "sent_at"):
+                setattr(stored, name, getattr(notice, name))
+            stored.updated_at = notice.updated_at
+            session.add(stored)
+            record_note(
+                session,
+                alert,
+                action=AlertAction.NOTIFIED,
+                actor=ACTOR,
+                at=notice.updated_at,
+                detail={
+                    "contact": notice.contact_name,
+                    "step": notice.step,
+                    "channel": notice.channel,
+                    "status": notice.status,
+                    "error": notice.error,
+                },
+            )
+            session.flush()
+            session.refresh(stored)
+            return stored

@@ -1,0 +1,246 @@
+"""Notifications to an elder's contacts, on real services: the database (SQLite and
+PostgreSQL), the broker for the press, and the SMS provider's local stand-in
+(simulators/sms_provider.py), which checks every request's signature."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlmodel import col, select
+
+from config.settings import Settings
+from dispatch.domain.model import AlertType, Severity
+from dispatch.notify.aliyun import AliyunSms
+from dispatch.notify.notifier import Notifier
+from dispatch.notify.rules import load, parse
+from dispatch.store.audit import raise_alert
+from dispatch.store.db import Database
+from dispatch.store.tables import AuditRecord, Elder, ElderContact, Notification
+from simulators.devices import DevicePublisher
+from simulators.sms_provider import AliyunSmsStandIn
+from tests.conftest import RunningServer
+from tests.helpers import CENTER, bearer, login, seed_small_city, wait_until
+
+KEY_ID, SECRET = "LTAI-carebell-notify", "notify-secret"
+
+
+@pytest.fixture
+def provider() -> Iterator[AliyunSmsStandIn]:
+    with AliyunSmsStandIn({KEY_ID: SECRET}) as stand_in:
+        yield stand_in
+
+
+def sms(url: str, secret: str = SECRET) -> AliyunSms:
+    return AliyunSms(
+        endpoint=url, access_key_id=KEY_ID, access_key_secret=secret, sign_name="东城区居家养老"
+    )
+
+
+def add_contacts(db: Database, elder_id: uuid.UUID) -> None:
+    with db.session() as session:
+        session.add(
+            ElderContact(
+                elder_id=elder_id,
+                position=0,
+                name="王丽",
+                relation="女儿",
+                role="family",
+                phones=["13800138001"],
+            )
+        )
+        session.add(  # a neighbour without a key is told of nothing by the shipped rules
+            ElderContact(
+                elder_id=elder_id,
+                position=1,
+                name="赵阿姨",
+                relation="邻居",
+                role="neighbour",
+                phones=["13800138002"],
+            )
+        )
+
+
+PRESS = AlertType("press", Severity.HIGH, frozenset({"basic_care"}), 900, "press", "呼叫")
+
+
+def press(db: Database, elder_id: uuid.UUID) -> uuid.UUID:
+    """An alert raised for the elder and audited, as the ingest path does."""
+    now = datetime.now(UTC)
+    with db.session() as session:
+        alert = raise_alert(
+            session,
+            PRESS,
+            device_id=None,
+            elder=session.get(Elder, elder_id),
+            lat=CENTER[0],
+            lon=CENTER[1],
+            at=now,
+            device_ts=now,
+            actor="device:test",
+        )
+        return alert.id
+
+
+def notices(db: Database, alert_id: uuid.UUID) -> list[Notification]:
+    with db.session() as session:
+        return list(
+            session.exec(
+                select(Notification)
+                .where(Notification.alert_id == alert_id)
+                .order_by(col(Notification.created_at))
+            ).all()
+        )
+
+
+def timeline_notes(db: Database, alert_id: uuid.UUID) -> list[dict[str, str]]:
+    with db.session() as session:
+        return [
+            r.detail
+            for r in session.exec(
+                select(AuditRecord).where(
+                    AuditRecord.alert_id == alert_id, AuditRecord.action == "notified"
+                )
+            ).all()
+        ]
+
+
+async def test_a_press_sends_the_family_a_signed_sms_once_and_puts_it_on_the_timeline(
+    db: Database, provider: AliyunSmsStandIn
+) -> None:
+    city = await asyncio.to_thread(seed_small_city, db)
+    await asyncio.to_thread(add_contacts, db, city.elder_id)
+    alert_id = await asyncio.to_thread(press, db, city.elder_id)
+    notifier = Notifier(db, load(), {"sms": sms(provider.url)})
+
+    await notifier.pass_once()
+    await notifier.pass_once()  # a second pass neither makes nor sends it again
+
+    [sent] = provider.sent  # the stand-in accepted it: its own signature check passed
+    assert sent["PhoneNumbers"] == "13800138001"
+    assert sent["TemplateCode"] == "SMS_CAREBELL_RAISED"
+    assert '"elder": "王秀英"' in sent["TemplateParam"]
+    [notice] = notices(db, alert_id)
+    assert (notice.contact_name, notice.step, notice.channel) == ("王丽", "raised", "sms")
+    assert (notice.status, notice.attempts, notice.error) == ("sent", 1, "")
+    assert notice.provider_id == sent["BizId"]
+    [note] = timeline_notes(db, alert_id)
+    assert (note["contact"], note["status"], note["step"]) == ("王丽", "sent", "raised")
+
+
+async def test_a_notifier_started_later_still_tells_of_a_step_committed_before(
+    db: Database, provider: AliyunSmsStandIn
+) -> None:
+    city = await asyncio.to_thread(seed_small_city, db)
+    await asyncio.to_thread(add_contacts, db, city.elder_id)
+    first = Notifier(db, load(), {"sms": sms(provider.url)})
+    await first.pass_once()
+    alert_id = await asyncio.to_thread(press, db, city.elder_id)
+    # The first notifier died before seeing the step; a new one looks back for it.
+    await Notifier(db, load(), {"sms": sms(provider.url)}).pass_once()
+    assert [n.status for n in notices(db, alert_id)] == ["sent"]
+    await first.pass_once()  # and the old one, back, makes no second notice
+    assert len(provider.sent) == 1
+
+
+async def test_a_refused_sms_is_failed_with_the_providers_reason(
+    db: Database, provider: AliyunSmsStandIn
+) -> None:
+    city = await asyncio.to_thread(seed_small_city, db)
+    await asyncio.to_thread(add_contacts, db, city.elder_id)
+    alert_id = await asyncio.to_thread(press, db, city.elder_id)
+    refused = sms(provider.url, secret="not the secret")
+
+    await Notifier(db, load(), {"sms": refused}).pass_once()
+
+    assert provider.sent == []
+    [notice] = notices(db, alert_id)
+    assert (notice.status, notice.channel, notice.attempts) == ("failed", "sms", 1)
+    assert "SignatureDoesNotMatch" in notice.error
+    [note] = timeline_notes(db, alert_id)
+    assert note["status"] == "failed"
+    assert "SignatureDoesNotMatch" in note["error"]
+
+
+RULES_WITH_FALLBACK = {
+    "templates": {"raised": "SMS_CAREBELL_RAISED"},
+    "rules": [
+        {
+            "name": "family, with a second provider",
+            "roles": ["family"],
+            "steps": ["raised"],
+            "channels": ["sms", "sms_backup"],
+        }
+    ],
+}
+
+
+async def test_a_failed_channel_falls_back_to_the_next_and_keeps_the_first_reason(
+    db: Database, provider: AliyunSmsStandIn
+) -> None:
+    city = await asyncio.to_thread(seed_small_city, db)
+    await asyncio.to_thread(add_contacts, db, city.elder_id)
+    alert_id = await asyncio.to_thread(press, db, city.elder_id)
+    channels = {"sms": sms(provider.url, secret="not the secret"), "sms_backup": sms(provider.url)}
+
+    await Notifier(db, parse(RULES_WITH_FALLBACK), channels).pass_once()
+
+    [sent] = provider.sent
+    assert sent["PhoneNumbers"] == "13800138001"
+    [notice] = notices(db, alert_id)
+    assert (notice.status, notice.channel, notice.attempts) == ("sent", "sms_backup", 2)
+    assert notice.error.startswith("sms: SignatureDoesNotMatch")
+
+
+@pytest.fixture
+def settings(settings: Settings, provider: AliyunSmsStandIn) -> Settings:
+    """The server's own SMS settings point at the stand-in."""
+    return settings.model_copy(
+        update={
+            "sms_provider": "aliyun",
+            "sms_aliyun_endpoint": provider.url,
+            "sms_aliyun_access_key_id": KEY_ID,
+            "sms_aliyun_access_key_secret": SECRET,
+            "sms_aliyun_sign_name": "东城区居家养老",
+        }
+    )
+
+
+async def test_a_device_press_reaches_the_family_through_the_servers_own_loop(
+    server: RunningServer, publisher: DevicePublisher, provider: AliyunSmsStandIn
+) -> None:
+    db = server.services.db
+    city = await asyncio.to_thread(seed_small_city, db)
+    await asyncio.to_thread(add_contacts, db, city.elder_id)
+
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+
+    async def sms_sent() -> bool:
+        return bool(provider.sent)
+
+    await wait_until(sms_sent, timeout_s=30)
+    assert provider.sent[0]["PhoneNumbers"] == "13800138001"
+    operator = await login(server.http, db, "operator", areas=("东城区",))
+    outsider = await login(server.http, db, "operator", areas=("西城区",))
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        alerts = (await http.get("/api/v1/alerts", headers=bearer(operator))).json()
+        [alert_id] = [a["id"] for a in alerts if a["device_id"] == city.device_id]
+        url = f"/api/v1/alerts/{alert_id}/notifications"
+
+        async def listed() -> list[dict[str, str]]:
+            found = (await http.get(url, headers=bearer(operator))).json()
+            return [n for n in found if n["status"] == "sent"]
+
+        [notice] = await wait_until(listed)
+        assert (notice["contact_name"], notice["step"], notice["channel"]) == (
+            "王丽",
+            "raised",
+            "sms",
+        )
+        assert (await http.get(url, headers=bearer(outsider))).status_code == 403
+        missing = f"/api/v1/alerts/{uuid.uuid4()}/notifications"
+        assert (await http.get(missing, headers=bearer(operator))).status_code == 404
