@@ -22,6 +22,7 @@ def mount(app: FastAPI) -> None:
     app.mount("/services", StaticFiles(directory=STATIC / "services", html=True), name="services")
     app.mount("/admin", StaticFiles(directory=STATIC / "admin", html=True), name="admin")
     app.mount("/review", StaticFiles(directory=STATIC / "review", html=True), name="review")
+    app.mount("/reports", StaticFiles(directory=STATIC / "reports", html=True), name="reports")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -19,6 +19,7 @@ SCRIPTS = [
     STATIC / "services/services.js",
     STATIC / "admin/admin.js",
     STATIC / "review/review.js",
+    STATIC / "reports/reports.js",
 ]
 
 
