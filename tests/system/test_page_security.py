@@ -92,7 +92,9 @@ async def test_stored_markup_in_names_stays_text_on_the_board(
     assert violations.messages == []
 
 
-@pytest.mark.parametrize("path", ["/board/", "/app/", "/services/", "/admin/", "/review/"])
+@pytest.mark.parametrize(
+    "path", ["/board/", "/app/", "/services/", "/admin/", "/review/", "/reports/"]
+)
 async def test_every_page_loads_within_its_content_security_policy(
     server: RunningServer, browser: Browser, path: str
 ) -> None:
