@@ -13,22 +13,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from dispatch.background import cancelling
 from dispatch.domain.actor import Actor
+from dispatch.domain.lifecycle import OrderState
 from dispatch.domain.live_events import AlertAction
 from dispatch.notify.rules import ACTION_STEPS, Rules, channel_after, step_of
 from dispatch.notify.sms import SmsFailed, SmsMessage, SmsSender
 from dispatch.store.audit import record_note
 from dispatch.store.db import Database
-from dispatch.store.tables import Alert, AuditRecord, Elder, ElderContact, Notification
+from dispatch.store.tables import (
+    Alert,
+    AuditRecord,
+    Caregiver,
+    Elder,
+    ElderContact,
+    Notification,
+    Order,
+)
 
 log = logging.getLogger(__name__)
 ACTOR = Actor.system("notifier")
@@ -36,6 +47,9 @@ ACTOR = Actor.system("notifier")
 # later: passes after the first look back this far, past the previous pass.
 COMMIT_MARGIN = timedelta(seconds=60)
 BATCH = 100
+# A notification being sent is leased this long; one whose notifier died mid-send
+# is queued again after it (it may then go out twice, never not at all).
+SENDING_LEASE = timedelta(minutes=2)
 
 
 class Notifier:
@@ -143,7 +157,14 @@ class Notifier:
         return made
 
     def _queued(self) -> list[UUID]:
+        """What waits to be sent, with what a notifier that died mid-send left."""
+        stale = datetime.now(UTC) - SENDING_LEASE
         with self.db.session() as session:
+            session.execute(
+                update(Notification)
+                .where(col(Notification.status) == "sending", col(Notification.updated_at) < stale)
+                .values(status="queued")
+            )
             return list(
                 session.exec(
                     select(Notification.id)
@@ -153,11 +174,24 @@ class Notifier:
                 ).all()
             )
 
+    def _claim(self, notice_id: UUID) -> Notification | None:
+        """The notice, marked ``sending`` by this notifier, or None when another took it."""
+        with self.db.session() as session:
+            claimed = session.execute(
+                update(Notification)
+                .where(col(Notification.id) == notice_id, col(Notification.status) == "queued")
+                .values(status="sending", updated_at=datetime.now(UTC))
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            return session.get(Notification, notice_id)
+
     def _message(self, notice: Notification) -> SmsMessage:
         with self.db.session() as session:
             alert = session.get(Alert, notice.alert_id)
             elder = session.get(Elder, alert.elder_id) if alert and alert.elder_id else None
             record = session.get(AuditRecord, notice.audit_id)
+            on_the_way = self._on_the_way(session, notice) if notice.step == "en_route" else {}
         at = (record.at if record else notice.created_at).astimezone(self.zone)
         return SmsMessage(
             phone=notice.phone,
@@ -166,14 +200,36 @@ class Notifier:
                 "elder": elder.name if elder else "",
                 "time": at.strftime("%H:%M"),
                 "alert_type": alert.alert_type if alert else "",
+                **on_the_way,
             },
         )
 
+    @staticmethod
+    def _on_the_way(session: Session, notice: Notification) -> dict[str, str]:
+        """Who is on the way and about how many minutes off: the offer's travel time
+        less the time since the offer (at least a minute)."""
+        record = session.get(AuditRecord, notice.audit_id)
+        order = session.get(Order, record.order_id) if record and record.order_id else None
+        if order is None:
+            order = session.exec(
+                select(Order)
+                .where(Order.alert_id == notice.alert_id, Order.state == OrderState.EN_ROUTE)
+                .order_by(col(Order.updated_at).desc())
+            ).first()
+        if order is None or record is None:
+            return {}
+        caregiver = session.get(Caregiver, order.caregiver_id)
+        left_s = order.eta_s - (record.at - order.offered_at).total_seconds()
+        return {
+            "caregiver": caregiver.name if caregiver else "",
+            "eta_min": str(max(1, math.ceil(left_s / 60))),
+        }
+
     async def send(self, notice_id: UUID) -> Notification | None:
         """Try the notice's channels from the current one on, until one takes it."""
-        notice = await asyncio.to_thread(self._get, notice_id)
-        if notice is None or notice.status != "queued":
-            return notice
+        notice = await asyncio.to_thread(self._claim, notice_id)
+        if notice is None:
+            return None
         message = await asyncio.to_thread(self._message, notice)
         channel: str | None = notice.channel
         errors: list[str] = []
@@ -201,10 +257,6 @@ class Notifier:
         notice.error = "; ".join(errors)
         notice.updated_at = datetime.now(UTC)
         return await asyncio.to_thread(self._finish, notice)
-
-    def _get(self, notice_id: UUID) -> Notification | None:
-        with self.db.session() as session:
-            return session.get(Notification, notice_id)
 
     def _finish(self, notice: Notification) -> Notification:
         """Store the outcome and put it on the alert's timeline, in one transaction."""

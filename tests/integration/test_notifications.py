@@ -5,22 +5,24 @@ PostgreSQL), the broker for the press, and the SMS provider's local stand-in
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from sqlmodel import col, select
 
 from config.settings import Settings
+from dispatch.domain.lifecycle import AlertState, OrderState
 from dispatch.domain.model import AlertType, Severity
 from dispatch.notify.aliyun import AliyunSms
 from dispatch.notify.notifier import Notifier
 from dispatch.notify.rules import load, parse
-from dispatch.store.audit import raise_alert
+from dispatch.store.audit import move_alert, move_order, raise_alert
 from dispatch.store.db import Database
-from dispatch.store.tables import AuditRecord, Elder, ElderContact, Notification
+from dispatch.store.tables import Alert, AuditRecord, Elder, ElderContact, Notification, Order
 from simulators.devices import DevicePublisher
 from simulators.sms_provider import AliyunSmsStandIn
 from tests.conftest import RunningServer
@@ -164,6 +166,77 @@ async def test_a_refused_sms_is_failed_with_the_providers_reason(
     [note] = timeline_notes(db, alert_id)
     assert note["status"] == "failed"
     assert "SignatureDoesNotMatch" in note["error"]
+
+
+def send_on_the_way(db: Database, alert_id: uuid.UUID, caregiver_id: uuid.UUID) -> None:
+    """The caregiver took the offer five minutes ago with nine minutes to go, and
+    now sets off."""
+    now = datetime.now(UTC)
+    with db.session() as session:
+        alert = session.get(Alert, alert_id)
+        assert alert is not None
+        for state in (AlertState.DISPATCHING, AlertState.OFFERED):
+            move_alert(session, alert, state, actor="system:dispatcher", at=now)
+        order = Order(
+            alert_id=alert_id,
+            caregiver_id=caregiver_id,
+            offered_at=now - timedelta(minutes=5),
+            expires_at=now + timedelta(minutes=1),
+            updated_at=now,
+            eta_s=9 * 60,
+            distance_m=2000,
+        )
+        session.add(order)
+        for target in (OrderState.ACCEPTED, OrderState.EN_ROUTE):
+            move_order(session, order, alert, target, actor="caregiver:x", at=now)
+
+
+async def test_the_family_hears_who_is_on_the_way_and_about_how_long(
+    db: Database, provider: AliyunSmsStandIn
+) -> None:
+    city = await asyncio.to_thread(seed_small_city, db)
+    await asyncio.to_thread(add_contacts, db, city.elder_id)
+    alert_id = await asyncio.to_thread(press, db, city.elder_id)
+    notifier = Notifier(db, load(), {"sms": sms(provider.url)})
+    await notifier.pass_once()
+    await asyncio.to_thread(send_on_the_way, db, alert_id, city.near_id)
+
+    await notifier.pass_once()
+
+    assert [m["TemplateCode"] for m in provider.sent] == [
+        "SMS_CAREBELL_RAISED",
+        "SMS_CAREBELL_EN_ROUTE",
+    ]
+    on_the_way = json.loads(provider.sent[1]["TemplateParam"])
+    assert (on_the_way["caregiver"], on_the_way["eta_min"]) == ("李桂兰", "4")
+    assert [n.step for n in notices(db, alert_id)] == ["raised", "en_route"]
+
+
+async def test_a_notice_being_sent_is_sent_by_one_notifier_and_resent_if_it_died(
+    db: Database, provider: AliyunSmsStandIn
+) -> None:
+    city = await asyncio.to_thread(seed_small_city, db)
+    await asyncio.to_thread(add_contacts, db, city.elder_id)
+    alert_id = await asyncio.to_thread(press, db, city.elder_id)
+    notifier = Notifier(db, load(), {"sms": sms(provider.url)})
+    await asyncio.to_thread(notifier.enqueue)
+    [notice] = notices(db, alert_id)
+    assert notice.status == "queued"
+    # Another process claims it, then dies before sending.
+    assert await asyncio.to_thread(Notifier(db, load(), {})._claim, notice.id) is not None
+    assert await notifier.send(notice.id) is None  # taken: this one leaves it alone
+    assert provider.sent == []
+
+    with db.session() as session:  # the dead process's lease runs out
+        claimed = session.get(Notification, notice.id)
+        assert claimed is not None
+        assert claimed.status == "sending"
+        claimed.updated_at = datetime.now(UTC) - timedelta(minutes=3)
+        session.add(claimed)
+    await notifier.pass_once()
+
+    assert len(provider.sent) == 1
+    assert [n.status for n in notices(db, alert_id)] == ["sent"]
 
 
 RULES_WITH_FALLBACK = {
