@@ -65,6 +65,7 @@ class AlertFilter:
     closure_code: str | None = None
     operator: str | None = None  # acknowledged_by
     caregiver_id: uuid.UUID | None = None
+    provider_id: uuid.UUID | None = None  # employs a caregiver who took an order on it
     reached: bool | None = None  # by the deadline; alerts not yet judged match neither
 
     def __post_init__(self) -> None:
@@ -161,6 +162,15 @@ def _filtered(
             exists().where(
                 col(Order.alert_id) == col(Alert.id),
                 col(Order.caregiver_id) == f.caregiver_id,
+                col(Order.state).in_([s.value for s in TAKEN_ORDER_STATES]),
+            )
+        )
+    if f.provider_id is not None:
+        query = query.where(
+            exists().where(
+                col(Order.alert_id) == col(Alert.id),
+                col(Order.caregiver_id) == col(Caregiver.id),
+                col(Caregiver.provider_id) == f.provider_id,
                 col(Order.state).in_([s.value for s in TAKEN_ORDER_STATES]),
             )
         )

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from dispatch.domain.lifecycle import AlertState, OrderState
 from dispatch.store.alert_history import COLUMNS
 from dispatch.store.db import Database
-from dispatch.store.tables import Alert, AuditRecord, Caregiver, Elder, Order
+from dispatch.store.tables import Alert, AuditRecord, Caregiver, Elder, Order, Provider
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, bearer, login
 
@@ -28,6 +28,7 @@ class History:
     late: uuid.UUID  # a press in 西城区, reached after the deadline
     october: uuid.UUID  # an old one in 东城区, never acknowledged
     caregiver_id: uuid.UUID
+    provider_id: uuid.UUID
 
 
 def _alert(
@@ -91,8 +92,10 @@ def seed_history(db: Database) -> History:
         district="西城区",
         street="月坛街道",
     )
+    provider = Provider(name=f"康乐居家养老服务中心-{uuid.uuid4().hex[:4]}")
     carer = Caregiver(
         name="李桂兰",
+        provider_id=provider.id,
         skills=["basic_care"],
         shift_start=time(0, 0),
         shift_end=time(23, 59, 59),
@@ -110,6 +113,8 @@ def seed_history(db: Database) -> History:
     october = _alert(east, "help_button", "medium", AlertState.CANCELLED,
                      datetime(2026, 10, 5, 8, 0, tzinfo=UTC), code="test")  # fmt: skip
     with db.session() as session:
+        session.add(provider)
+        session.flush()
         session.add_all([east, west, carer])
         session.flush()
         session.add_all([caught, pressed, late, october])
@@ -137,7 +142,7 @@ def seed_history(db: Database) -> History:
                 _step(october, "alert", "cancelled", 120),
             ]
         )
-    return History(caught.id, pressed.id, late.id, october.id, carer.id)
+    return History(caught.id, pressed.id, late.id, october.id, carer.id, provider.id)
 
 
 async def _ids(http: httpx.AsyncClient, **params: object) -> list[str]:
@@ -166,6 +171,8 @@ async def test_history_filters_page_and_scope(server: RunningServer) -> None:
         assert await _ids(http, operator="op-zhang") == [late, caught]
         assert await _ids(http, caregiver_id=str(h.caregiver_id)) == [late, caught]
         assert await _ids(http, caregiver_id=str(uuid.uuid4())) == []
+        assert await _ids(http, provider_id=str(h.provider_id)) == [late, caught]
+        assert await _ids(http, provider_id=str(uuid.uuid4())) == []
         assert await _ids(http, reached="true") == [caught]
         assert await _ids(http, reached="false") == [late, pressed, october]
         assert await _ids(http, reached="false", operator="op-zhang", **nov) == [late]

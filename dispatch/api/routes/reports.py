@@ -38,6 +38,7 @@ def alert_filter(
     closure_code: str | None = Query(None, max_length=32),
     operator: str | None = Query(None, max_length=64),
     caregiver_id: uuid.UUID | None = None,
+    provider_id: uuid.UUID | None = None,
     reached: bool | None = None,
 ) -> AlertFilter:
     """The history's filters as query parameters; a malformed one is a 422."""
@@ -54,6 +55,7 @@ def alert_filter(
             closure_code=closure_code,
             operator=operator,
             caregiver_id=caregiver_id,
+            provider_id=provider_id,
             reached=reached,
         )
     except ValueError as e:
