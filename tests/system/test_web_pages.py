@@ -32,8 +32,21 @@ from dispatch.domain.lifecycle import RequestState
 from dispatch.domain.model import GeoPoint
 from dispatch.homecare import requests, visits
 from dispatch.homecare.planner import plan_day
-from dispatch.store.tables import Alert, AuditRecord, Device, Elder, FollowUp, ServiceRequest, Visit
+from dispatch.notify.aliyun import AliyunSms
+from dispatch.notify.notifier import Notifier
+from dispatch.notify.rules import load as load_notification_rules
+from dispatch.store.tables import (
+    Alert,
+    AuditRecord,
+    Device,
+    Elder,
+    ElderContact,
+    FollowUp,
+    ServiceRequest,
+    Visit,
+)
 from simulators.devices import DevicePublisher
+from simulators.sms_provider import AliyunSmsStandIn
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, PASSWORD, SmallCity, make_user, seed_small_city, wait_until
 
@@ -237,6 +250,38 @@ async def test_the_operator_hands_an_alert_to_120_and_reads_the_sheet(
     )
     await board.click('#detail [data-action="resolve"]')
     await expect(row).to_have_count(0)
+
+
+async def test_the_timeline_shows_the_family_told_by_sms(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher, browser: Browser
+) -> None:
+    db = server.services.db
+    with db.session() as session:
+        session.add(
+            ElderContact(
+                elder_id=city.elder_id,
+                position=0,
+                name="王丽",
+                role="family",
+                phones=["13800138001"],
+            )
+        )
+    board = await open_board(browser, server)
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    row = board.locator(".alert")
+    await expect(row).to_have_count(1, timeout=2000)
+    with AliyunSmsStandIn({"key": "secret"}) as provider:
+        sms = AliyunSms(
+            endpoint=provider.url, access_key_id="key", access_key_secret="secret", sign_name="x"
+        )
+        await Notifier(db, load_notification_rules(), {"sms": sms}).pass_once()
+        assert len(provider.sent) == 1
+    await row.click()
+    timeline = board.locator("#detail ol.timeline li")
+    told = timeline.filter(has_text="王丽 · New · sms sent")
+    await expect(told).to_have_count(1)
+    await told.scroll_into_view_if_needed()
+    await shoot(board, "board-notified-en")
 
 
 async def test_a_list_the_board_asked_for_before_a_live_event_does_not_undo_it(

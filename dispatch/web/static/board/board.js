@@ -843,6 +843,14 @@ function handoverPanel(a, message) {
   return panel;
 }
 
+// A contact told of a step: who, of which step, and whether the message went out.
+function notifiedText(d) {
+  const status = t(`notify.${d.status}`);
+  const step = d.step === "handed_over" ? t("step.handed_over") : t(`state.${d.step}`);
+  const what = `${d.contact} · ${step} · ${d.channel} ${status}`;
+  return d.error ? `${what} (${d.error})` : what;
+}
+
 function timelineSection(timeline) {
   return [
     h("h3", {}, t("detail.timeline")),
@@ -857,7 +865,8 @@ function timelineSection(timeline) {
         const outcome = r.detail?.outcome ? t(`${kind}.${r.detail.outcome}`) : "";
         const code = r.detail?.code ? closureLabel(r.detail.code) : "";
         const service = r.detail?.service ? t("handover.to", { service: r.detail.service }) : "";
-        const extra = [service, outcome, code, callText(r), r.detail?.reason, r.detail?.note, r.detail?.text]
+        const notice = r.action === "notified" ? notifiedText(r.detail) : "";
+        const extra = [service, outcome, code, notice, callText(r), r.detail?.reason, r.detail?.note, r.detail?.text]
           .filter(Boolean)
           .join(" · ");
         return h(
