@@ -106,34 +106,35 @@ class HistoryPage:
     rows: list[HistoryRow]
 
 
-def _arrivals() -> Any:
+def _first_audit(entity: str, states: list[str]) -> Any:
+    """When the alert's first audit step of ``entity`` into ``states`` was (a correlated
+    subquery: an index lookup per alert shown, not an aggregate over the whole trail)."""
     return (
-        sa_select(col(AuditRecord.alert_id).label("alert_id"), func.min(AuditRecord.at).label("at"))
-        .where(col(AuditRecord.entity) == "order", col(AuditRecord.to_state) == "on_scene")
-        .group_by(col(AuditRecord.alert_id))
-        .subquery("arrival")
+        sa_select(func.min(AuditRecord.at))
+        .where(
+            col(AuditRecord.alert_id) == col(Alert.id),
+            col(AuditRecord.entity) == entity,
+            col(AuditRecord.to_state).in_(states),
+        )
+        .correlate(Alert)
+        .scalar_subquery()
     )
 
 
-def _closings() -> Any:
-    closed = [s.value for s in CLOSED_STATES]
-    return (
-        sa_select(col(AuditRecord.alert_id).label("alert_id"), func.min(AuditRecord.at).label("at"))
-        .where(col(AuditRecord.entity) == "alert", col(AuditRecord.to_state).in_(closed))
-        .group_by(col(AuditRecord.alert_id))
-        .subquery("closing")
-    )
+def _arrival() -> Any:
+    return _first_audit("order", ["on_scene"])
 
 
-def _filtered(
-    principal: Principal, f: AlertFilter, now: datetime, arrival: Any, closing: Any
-) -> Any:
+def _closing() -> Any:
+    return _first_audit("alert", [s.value for s in CLOSED_STATES])
+
+
+def _filtered(principal: Principal, f: AlertFilter, now: datetime, *columns: Any) -> Any:
+    """A select of ``columns`` over the alerts matching ``f`` in the principal's areas."""
     query = (
-        sa_select(Alert, col(Elder.street), col(Elder.community), arrival.c.at, closing.c.at)
+        sa_select(*columns)
         .select_from(Alert)
         .outerjoin(Elder, col(Elder.id) == col(Alert.elder_id))
-        .outerjoin(arrival, arrival.c.alert_id == col(Alert.id))
-        .outerjoin(closing, closing.c.alert_id == col(Alert.id))
     )
     query = in_areas(query, principal)
     if f.since is not None:
@@ -175,12 +176,14 @@ def _filtered(
             )
         )
     if f.reached is True:
-        query = query.where(arrival.c.at.is_not(None), arrival.c.at <= col(Alert.deadline_at))
+        arrived = _arrival()
+        query = query.where(arrived.is_not(None), arrived <= col(Alert.deadline_at))
     elif f.reached is False:
+        arrived = _arrival()
         query = query.where(
             or_(
-                and_(arrival.c.at.is_(None), col(Alert.deadline_at) <= now),
-                arrival.c.at > col(Alert.deadline_at),
+                and_(arrived.is_(None), col(Alert.deadline_at) <= now),
+                arrived > col(Alert.deadline_at),
             )
         )
     return query
@@ -216,9 +219,11 @@ def alert_history(
 ) -> HistoryPage:
     """The page of alerts matching ``f`` in the principal's areas, newest first;
     ``limit`` None for all of them (exports)."""
-    arrival, closing = _arrivals(), _closings()
-    query = _filtered(principal, f, now, arrival, closing)
-    total = session.execute(sa_select(func.count()).select_from(query.subquery())).scalar_one()
+    matching = _filtered(principal, f, now, col(Alert.id)).subquery()
+    total = session.execute(sa_select(func.count()).select_from(matching)).scalar_one()
+    query = _filtered(
+        principal, f, now, Alert, col(Elder.street), col(Elder.community), _arrival(), _closing()
+    )
     query = query.order_by(col(Alert.raised_at).desc(), col(Alert.id)).offset(offset)
     if limit is not None:
         query = query.limit(limit)
@@ -269,16 +274,13 @@ def acknowledged_between(
     session: Session, start: datetime, end: datetime
 ) -> list[tuple[str, datetime, datetime, datetime | None]]:
     """(operator, raised, acknowledged, closed) for alerts acknowledged in [start, end)."""
-    closing = _closings()
     rows = session.execute(
         sa_select(
             col(Alert.acknowledged_by),
             col(Alert.raised_at),
             col(Alert.acknowledged_at),
-            closing.c.at,
-        )
-        .outerjoin(closing, closing.c.alert_id == col(Alert.id))
-        .where(
+            _closing(),
+        ).where(
             col(Alert.acknowledged_by).is_not(None),
             col(Alert.acknowledged_at) >= start,
             col(Alert.acknowledged_at) < end,
