@@ -15,6 +15,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -47,6 +48,7 @@ ACTOR = Actor.system("notifier")
 # later: passes after the first look back this far, past the previous pass.
 COMMIT_MARGIN = timedelta(seconds=60)
 BATCH = 100
+KEPT = ("channel", "status", "attempts", "error", "provider_id", "sent_at", "phone")
 # A notification being sent is leased this long; one whose notifier died mid-send
 # is queued again after it (it may then go out twice, never not at all).
 SENDING_LEASE = timedelta(minutes=2)
@@ -186,14 +188,19 @@ class Notifier:
                 return None
             return session.get(Notification, notice_id)
 
-    def _message(self, notice: Notification) -> SmsMessage:
+    def _message(self, notice: Notification) -> tuple[SmsMessage, list[str]]:
+        """The message, and the contact's phones as they are now, the first one
+        noted when the notice was made first."""
         with self.db.session() as session:
             alert = session.get(Alert, notice.alert_id)
             elder = session.get(Elder, alert.elder_id) if alert and alert.elder_id else None
             record = session.get(AuditRecord, notice.audit_id)
             on_the_way = self._on_the_way(session, notice) if notice.step == "en_route" else {}
+            contact = session.get(ElderContact, notice.contact_id)
+        current = list(contact.phones) if contact else []
+        phones = list(dict.fromkeys(p for p in [notice.phone, *current] if p))
         at = (record.at if record else notice.created_at).astimezone(self.zone)
-        return SmsMessage(
+        message = SmsMessage(
             phone=notice.phone,
             template_code=self.rules.templates[notice.step],
             params={
@@ -203,6 +210,7 @@ class Notifier:
                 **on_the_way,
             },
         )
+        return message, phones
 
     @staticmethod
     def _on_the_way(session: Session, notice: Notification) -> dict[str, str]:
@@ -230,26 +238,19 @@ class Notifier:
         notice = await asyncio.to_thread(self._claim, notice_id)
         if notice is None:
             return None
-        message = await asyncio.to_thread(self._message, notice)
+        message, phones = await asyncio.to_thread(self._message, notice)
         channel: str | None = notice.channel
         errors: list[str] = []
         while channel is not None:
             sender = self.channels.get(channel)
-            notice.attempts += 1
-            if not notice.phone:
+            if not phones:
+                notice.attempts += 1
                 errors.append(f"{channel}: the contact has no phone")
             elif sender is None:
+                notice.attempts += 1
                 errors.append(f"{channel}: channel not configured")
-            else:
-                try:
-                    receipt = await sender.send(message)
-                except SmsFailed as failed:
-                    errors.append(f"{channel}: {failed}")
-                else:
-                    notice.channel, notice.status = channel, "sent"
-                    notice.provider_id = receipt.provider_id
-                    notice.sent_at = datetime.now(UTC)
-                    break
+            elif await self._try_phones(sender, channel, message, phones, notice, errors):
+                break
             notice.channel = channel
             channel = channel_after(notice.channels, channel)
         else:
@@ -258,6 +259,29 @@ class Notifier:
         notice.updated_at = datetime.now(UTC)
         return await asyncio.to_thread(self._finish, notice)
 
+    @staticmethod
+    async def _try_phones(
+        sender: SmsSender,
+        channel: str,
+        message: SmsMessage,
+        phones: list[str],
+        notice: Notification,
+        errors: list[str],
+    ) -> bool:
+        """Send on one channel to the contact's phones in order until one is taken."""
+        for phone in phones:
+            notice.attempts += 1
+            try:
+                receipt = await sender.send(replace(message, phone=phone))
+            except SmsFailed as failed:
+                errors.append(f"{channel} {phone}: {failed}")
+                continue
+            notice.channel, notice.status, notice.phone = channel, "sent", phone
+            notice.provider_id = receipt.provider_id
+            notice.sent_at = datetime.now(UTC)
+            return True
+        return False
+
     def _finish(self, notice: Notification) -> Notification:
         """Store the outcome and put it on the alert's timeline, in one transaction."""
         with self.db.session() as session:
@@ -265,7 +289,7 @@ class Notifier:
             alert = session.get(Alert, notice.alert_id)
             assert stored is not None
             assert alert is not None
-            for name in ("channel", "status", "attempts", "error", "provider_id", "sent_at"):
+            for name in KEPT:
                 setattr(stored, name, getattr(notice, name))
             stored.updated_at = notice.updated_at
             session.add(stored)

@@ -239,6 +239,31 @@ async def test_a_notice_being_sent_is_sent_by_one_notifier_and_resent_if_it_died
     assert [n.status for n in notices(db, alert_id)] == ["sent"]
 
 
+async def test_a_phone_the_provider_refuses_falls_back_to_the_contacts_next_phone(
+    db: Database, provider: AliyunSmsStandIn
+) -> None:
+    city = await asyncio.to_thread(seed_small_city, db)
+    with db.session() as session:
+        session.add(
+            ElderContact(
+                elder_id=city.elder_id,
+                position=0,
+                name="王强",
+                relation="儿子",
+                role="family",
+                phones=["010-6512-3456", "13800138009"],  # a landline SMS cannot reach first
+            )
+        )
+    alert_id = await asyncio.to_thread(press, db, city.elder_id)
+
+    await Notifier(db, load(), {"sms": sms(provider.url)}).pass_once()
+
+    assert [m["PhoneNumbers"] for m in provider.sent] == ["13800138009"]
+    [notice] = notices(db, alert_id)
+    assert (notice.status, notice.phone, notice.attempts) == ("sent", "13800138009", 2)
+    assert "isv.MOBILE_NUMBER_ILLEGAL" in notice.error
+
+
 RULES_WITH_FALLBACK = {
     "templates": {"raised": "SMS_CAREBELL_RAISED"},
     "rules": [
@@ -266,7 +291,7 @@ async def test_a_failed_channel_falls_back_to_the_next_and_keeps_the_first_reaso
     assert sent["PhoneNumbers"] == "13800138001"
     [notice] = notices(db, alert_id)
     assert (notice.status, notice.channel, notice.attempts) == ("sent", "sms_backup", 2)
-    assert notice.error.startswith("sms: SignatureDoesNotMatch")
+    assert notice.error.startswith("sms 13800138001: SignatureDoesNotMatch")
 
 
 @pytest.fixture
