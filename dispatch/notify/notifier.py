@@ -67,6 +67,7 @@ class Notifier:
         self.db, self.rules, self.channels = db, rules, channels
         self.lookback, self.zone = lookback, ZoneInfo(timezone)
         self._since: datetime | None = None
+        self._handled: dict[int, datetime] = {}  # audit id -> its time, within the window
 
     async def run(self, every_s: float) -> None:
         while True:
@@ -93,21 +94,26 @@ class Notifier:
         made = 0
         try:
             with self.db.session() as session:
-                records = session.exec(
-                    select(AuditRecord)
-                    .where(
+                found = session.exec(
+                    select(AuditRecord.id, AuditRecord.at).where(
                         AuditRecord.entity == "alert",
                         col(AuditRecord.at) >= since,
                         (col(AuditRecord.action).is_(None) & col(AuditRecord.to_state).in_(states))
                         | col(AuditRecord.action).in_(actions),
                     )
-                    .order_by(col(AuditRecord.id))
                 ).all()
-                for record in records:
-                    made += self._notices_of(session, record, now)
+                # Passes overlap by the commit margin: what this notifier handled is
+                # skipped here rather than looked at again.
+                new = sorted(i for i, _ in found if i is not None and i not in self._handled)
+                for record_id in new:
+                    record = session.get(AuditRecord, record_id)
+                    if record is not None:
+                        made += self._notices_of(session, record, now)
         except IntegrityError:  # another process made them first: nothing lost
             log.info("notifications already made elsewhere")
             return 0
+        self._handled.update({i: at for i, at in found if i is not None})
+        self._handled = {i: at for i, at in self._handled.items() if at >= since}
         self._since = now
         return made
 
