@@ -83,6 +83,9 @@ async function load() {
 }
 
 async function run(work, done) {
+  // What the last action said no longer stands while this one is under way.
+  state.message = "";
+  $("#message").textContent = "";
   try {
     const said = await work();
     state.message = typeof said === "string" ? said : t(done);
@@ -225,7 +228,7 @@ function saveElder(event) {
       const clean = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null));
       await api.post("/api/v1/elders", { ...top, ...clean, contacts });
     }
-    state.editing = null;
+    if (state.editing === editing) state.editing = null; // not a record opened since
   }, "services.saved");
 }
 
@@ -245,7 +248,7 @@ function assess() {
   return run(async () => {
     const done = await api.post(`/api/v1/elders/${editing.id}/assessments`, body);
     const grade = state.scale.grades.find((g) => g.code === done.grade);
-    state.editing = null;
+    if (state.editing === editing) state.editing = null;
     return t("admin.assessed", { total: done.total, grade: label(grade), level: done.care_level, due: done.next_due });
   });
 }
@@ -317,11 +320,23 @@ function contactRow(contact) {
     h("label", {}, h("input", { type: "checkbox", name: "c_key", checked: Boolean(c.key_holder) }), t("admin.f.key_holder")));
 }
 
+// The record and language the elder form was built for: a render for anything else
+// (a list reloaded after a save) must not rebuild it and wipe what is being typed.
+let formBuiltFor = { record: null, lang: "" };
+
 function renderElderForm() {
   const form = $("#elder-form");
   form.hidden = !state.editing;
-  if (!state.editing) return;
+  if (!state.editing) {
+    // A closed form keeps no inputs of the record it showed (nor their typed values).
+    for (const part of ["#elder-fields", "#elder-hardship", "#elder-contacts", "#assessment-items"]) fill($(part));
+    formBuiltFor = { record: null, lang: "" };
+    return;
+  }
   const e = state.editing;
+  const lang = document.documentElement.lang;
+  if (formBuiltFor.record === e && formBuiltFor.lang === lang) return;
+  formBuiltFor = { record: e, lang };
   $("#elder-form-title").textContent = e.id ? t("admin.edit_elder", { name: e.name }) : t("admin.new_elder");
   fill($("#elder-fields"), ELDER_FIELDS.map(elderInput));
   fill($("#elder-hardship"), HARDSHIP.map((code) =>
