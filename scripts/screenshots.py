@@ -1,7 +1,9 @@
-"""Pictures of both pages against a running demo, for docs/screenshots/.
+"""Pictures of the pages against a running demo, for docs/screenshots/.
 
     scripts/demo.sh --press-every-s 4 &      # wait until it says it is serving
     .venv/bin/python scripts/screenshots.py  # http://127.0.0.1:8000 by default
+    # with /admin/ too: an administrator made with `carebell users add NAME --role admin`
+    .venv/bin/python scripts/screenshots.py --admin NAME --admin-password SECRET
 
 Uses Debian's chromium through Playwright, like the browser tests, and Debian's
 fonts-noto-cjk for the Chinese pictures (installed when missing, as root).
@@ -44,7 +46,11 @@ async def sign_in(page: Page, url: str, username: str, password: str, locale: st
         await page.wait_for_selector(f"html[lang='{locale}']")
 
 
-async def main(base: str, password: str, wait_s: float) -> None:
+LARGE = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+async def main(base: str, password: str, wait_s: float, admin: tuple[str, str] | None) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as p:
         browser = await p.chromium.launch(
@@ -72,6 +78,16 @@ async def main(base: str, password: str, wait_s: float) -> None:
             await sign_in(phone, f"{base}/app/", "cg01", password, locale)
             await asyncio.sleep(2.0)
             await phone.screenshot(path=OUT / f"app-{tag}.png")
+            # The other pages, on a large screen and on a small phone.
+            pages = [("sup1", password, page) for page in ("reports", "review", "services")]
+            if admin:
+                pages.append((*admin, "admin"))
+            for username, secret, page_name in pages:
+                for size, viewport in (("large", LARGE), ("phone", PHONE)):
+                    page = await (await browser.new_context(viewport=viewport)).new_page()
+                    await sign_in(page, f"{base}/{page_name}/", username, secret, locale)
+                    await asyncio.sleep(2.0)
+                    await page.screenshot(path=OUT / f"{page_name}-{size}-{tag}.png")
         await browser.close()
     print(f"screenshots in {OUT}")
 
@@ -81,6 +97,9 @@ if __name__ == "__main__":
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--password", default="carebell")
     parser.add_argument("--wait-s", type=float, default=20.0, help="let alerts come in first")
+    parser.add_argument("--admin", default="", help="an administrator's account, for /admin/")
+    parser.add_argument("--admin-password", default="", help="its password")
     args = parser.parse_args()
     ensure_cjk_font()
-    asyncio.run(main(args.url, args.password, args.wait_s))
+    admin = (args.admin, args.admin_password) if args.admin else None
+    asyncio.run(main(args.url, args.password, args.wait_s, admin))
