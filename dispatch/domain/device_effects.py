@@ -26,6 +26,7 @@ from devices.protocol import DeviceEvent, DeviceStatus
 from dispatch.domain import device_rules
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import AlertState
+from dispatch.domain.model import AlertType
 
 # What Redis GEO can index (EPSG:900913): a latitude beyond it is refused by
 # GEOADD/GEOSEARCH, so it must never reach the dispatcher.
@@ -93,6 +94,35 @@ class OpenAlert:
 
     def row(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def born(
+        cls,
+        kind: AlertType,
+        *,
+        id: uuid.UUID,
+        device_id: str | None,
+        elder_id: uuid.UUID | None,
+        place: tuple[float, float],
+        district: str,
+        at: datetime,
+        device_ts: datetime,
+    ) -> OpenAlert:
+        """A new alert of ``kind``, born raised at ``at`` with its arrival deadline."""
+        return cls(
+            id=id,
+            device_id=device_id,
+            elder_id=elder_id,
+            alert_type=kind.code,
+            severity=kind.severity.value,
+            raised_at=at,
+            deadline_at=at + timedelta(seconds=kind.arrival_deadline_s),
+            device_ts=device_ts,
+            updated_at=at,
+            lat=place[0],
+            lon=place[1],
+            district=district,
+        )
 
 
 # Views and effects are values: nothing changes them once built (not frozen only
@@ -330,19 +360,15 @@ def _event(
         reason = "position_out_of_range" if "position_out_of_range" in flags else "no_position"
         raise PayloadError(reason, f"device {device.id} has no elder and sent no usable position")
     kind = catalog.alert_types[code]
-    alert = OpenAlert(
+    alert = OpenAlert.born(
+        kind,
         id=alert_id_of(device.id, event.event_id),
         device_id=device.id,
         elder_id=device.elder_id,
-        alert_type=kind.code,
-        severity=kind.severity.value,
-        raised_at=now,
-        deadline_at=now + timedelta(seconds=kind.arrival_deadline_s),
-        device_ts=device_ts,
-        updated_at=now,
-        lat=place[0],
-        lon=place[1],
+        place=place,
         district=device.district,
+        at=now,
+        device_ts=device_ts,
     )
     # Call back first: straight to the operators, never to the matcher.
     escalate = None if kind.auto_dispatch else device_rules.CALL_BACK_FIRST

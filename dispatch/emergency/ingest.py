@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -257,19 +257,15 @@ class Ingest:
         if view.home is None:
             return Outcome.UPDATED  # an elder with no position: nowhere to send anyone
         kind = self.catalog.alert_types[device_rules.DEVICE_OFFLINE]
-        alert = OpenAlert(
+        alert = OpenAlert.born(
+            kind,
             id=uuid.uuid4(),
             device_id=device.id,
             elder_id=view.elder_id,
-            alert_type=kind.code,
-            severity=kind.severity.value,
-            raised_at=at,
-            deadline_at=at + timedelta(seconds=kind.arrival_deadline_s),
-            device_ts=at,
-            updated_at=at,
-            lat=view.home[0],
-            lon=view.home[1],
+            place=view.home,
             district=view.district,
+            at=at,
+            device_ts=at,
         )
         escalate = None if kind.auto_dispatch else device_rules.CALL_BACK_FIRST
         effect = Effect(

@@ -8,7 +8,7 @@ outbox (see AuditRecord). The caller commits.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -75,19 +75,15 @@ def new_alert(
     device_ts: datetime,
 ) -> OpenAlert:
     """A new alert of ``kind``, born raised (not yet audited nor stored)."""
-    return OpenAlert(
+    return OpenAlert.born(
+        kind,
         id=uuid.uuid4(),
         device_id=device_id,
         elder_id=elder.id if elder else None,
-        alert_type=kind.code,
-        severity=kind.severity.value,
-        raised_at=at,
-        deadline_at=at + timedelta(seconds=kind.arrival_deadline_s),
-        device_ts=device_ts,
-        updated_at=at,
-        lat=lat,
-        lon=lon,
+        place=(lat, lon),
         district=elder.district if elder else "",
+        at=at,
+        device_ts=device_ts,
     )
 
 
