@@ -280,7 +280,13 @@ async def test_the_timeline_shows_the_family_told_by_sms(
     timeline = board.locator("#detail ol.timeline li")
     told = timeline.filter(has_text="王丽 · New · sms sent")
     await expect(told).to_have_count(1)
-    await told.scroll_into_view_if_needed()
+    # The panel is drawn anew on each of the alert's live steps (the dispatcher goes
+    # on meanwhile), so the line is found and scrolled to in one script, not through
+    # a handle that such a redraw can detach between the two.
+    await board.evaluate(
+        """() => [...document.querySelectorAll('#detail ol.timeline li')]
+            .find((li) => li.textContent.includes('sms sent'))?.scrollIntoView()"""
+    )
     await shoot(board, "board-notified-en")
 
 
