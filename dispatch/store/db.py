@@ -164,18 +164,26 @@ class Database:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
         self._gate: _WriteGate | None = None
         if parsed.get_backend_name() == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            on_disk = bool(parsed.database) and parsed.database != ":memory:"
+            # A connection for every database thread and a few for callers on
+            # threads of their own: with the default five, the sixth concurrent
+            # session opened a new connection (and its pragmas) and closed it
+            # again on return, 124 opens for 400 sessions eight at a time. (An
+            # in-memory database keeps one connection per thread anyway.)
+            pool = {"pool_size": workers + 2, "max_overflow": 10} if on_disk else {}
+            if on_disk:
+                Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
                 url,
+                **pool,
                 connect_args={
                     "check_same_thread": False,
                     "timeout": BUSY_TIMEOUT_S,
                     "factory": _GatedConnection,
                 },
             )
-            if parsed.database and parsed.database != ":memory:":
-                self._gate = _WriteGate(str(Path(parsed.database).resolve()), BUSY_TIMEOUT_S)
+            if on_disk:
+                self._gate = _WriteGate(str(Path(str(parsed.database)).resolve()), BUSY_TIMEOUT_S)
             gate = self._gate
 
             def gated(dbapi_conn: Any, _record: Any) -> None:

@@ -7,6 +7,7 @@ offer and caregiver answer queues on that one lock.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dispatch.domain.access import Role
@@ -214,3 +215,30 @@ def test_a_writer_kept_out_too_long_fails_as_a_busy_database_does(sqlite_db: Dat
         done.set()
         thread.join()
     assert writers_queue_is_free(sqlite_db)
+
+
+def test_the_database_threads_keep_their_connections_open(db: Database) -> None:
+    """Every database thread busy at once reuses pooled connections: the pool
+    used to keep five, so the rest were opened (with their pragmas) and closed
+    again on every session."""
+    opened = 0
+
+    def count(*_: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(db.engine, "connect", count)
+    all_busy = threading.Barrier(8)
+
+    def session() -> None:
+        with db.read() as s:
+            s.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            all_busy.wait(10)
+
+    async def rounds() -> None:
+        for _ in range(20):
+            await asyncio.gather(*(db.run(session) for _ in range(8)))
+
+    asyncio.run(rounds())
+    event.remove(db.engine, "connect", count)
+    assert opened <= 8  # one per thread at most, the first time; 20 rounds reuse them
