@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
-from dispatch.domain.areas import CITY_WIDE, Place, covers, covers_district
+from dispatch.domain.areas import CITY_WIDE, Place, covers
 
 
 class Role(StrEnum):
@@ -41,18 +40,9 @@ class Principal:
             self.role is Role.OPERATOR and CITY_WIDE in self.areas
         )
 
-    def may_see_area(self, district: str) -> bool:
-        """Records kept by district (alerts): only a scope over the whole district."""
-        return self.sees_every_area or (
-            self.role is Role.OPERATOR and any(covers_district(s, district) for s in self.areas)
-        )
-
     def may_see_place(self, place: Place) -> bool:
-        """An elder's record: any of the operator's areas at or above where they live."""
+        """What lies at ``place`` (an elder, their alerts, devices and calls): any of the
+        operator's areas at or above it."""
         return self.sees_every_area or (
             self.role is Role.OPERATOR and any(covers(s, place) for s in self.areas)
         )
-
-    def visible_areas(self, all_areas: Iterable[str]) -> frozenset[str] | None:
-        """The districts to filter on, or None for no filter."""
-        return None if self.sees_every_area else frozenset(self.areas) & frozenset(all_areas)

@@ -3,7 +3,10 @@
 An area is named by its key, the path of names below the city joined by "/":
 "东城区", "东城区/和平街道", "东城区/和平街道/和平里社区"; the whole city is "*".
 Operators and supervisors are scoped to any node and see everything below it:
-that is :func:`covers`, the one rule every read model asks.
+that is :func:`covers`, the one rule every read model asks. Records that lie
+somewhere (elders, and alerts, which keep their elder's place) carry the three
+levels as columns, and dispatch/store/reads.in_areas asks the same rule of them
+in SQL through :func:`scope_levels`.
 """
 
 from __future__ import annotations
@@ -38,6 +41,17 @@ class Place:
         if self.community and not self.street:
             raise ValueError("a community lies in a street: name the street")
 
+    @classmethod
+    def known(cls, district: str, street: str = "", community: str = "") -> Place:
+        """A place from stored columns, a community without its street dropped (such a
+        record is known to its district only)."""
+        return cls(district, street, community if street else "")
+
+    @property
+    def levels(self) -> tuple[str, str, str]:
+        """(district, street, community), "" where not known: the columns' order."""
+        return (self.district, self.street, self.community)
+
     @property
     def parts(self) -> tuple[str, ...]:
         named = (self.district, self.street, self.community)
@@ -69,14 +83,13 @@ def parent_of(key: str) -> str | None:
     return SEPARATOR.join(parts[:-1]) or CITY_WIDE
 
 
+def scope_levels(scope: str) -> tuple[str, ...]:
+    """What a place must hold to lie under ``scope``: its first levels (district, then
+    street, then community) equal to these, one by one; () for the whole city."""
+    return parts_of(scope)
+
+
 def covers(scope: str, place: Place) -> bool:
     """Whether someone scoped to ``scope`` may see what lies at ``place``."""
-    wanted = parts_of(scope)
-    return place.parts[: len(wanted)] == wanted
-
-
-def covers_district(scope: str, district: str) -> bool:
-    """Whether ``scope`` covers the whole of ``district`` (records kept by district only,
-    such as alerts, are shown to a scope only when it covers all of the district)."""
-    wanted = parts_of(scope)
-    return len(wanted) <= 1 and covers(scope, Place(district))
+    wanted = scope_levels(scope)
+    return place.levels[: len(wanted)] == wanted

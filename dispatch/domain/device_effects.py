@@ -24,9 +24,12 @@ from typing import Any
 from devices.errors import PayloadError
 from devices.protocol import DeviceEvent, DeviceStatus
 from dispatch.domain import device_rules
+from dispatch.domain.areas import Place
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import AlertState
 from dispatch.domain.model import AlertType
+
+NOWHERE = Place("")  # a device with no elder: no area
 
 # What Redis GEO can index (EPSG:900913): a latitude beyond it is refused by
 # GEOADD/GEOSEARCH, so it must never reach the dispatcher.
@@ -85,6 +88,8 @@ class OpenAlert:
     lat: float
     lon: float
     district: str
+    street: str = ""
+    community: str = ""
     state: AlertState = AlertState.RAISED
     press_count: int = 1
     escalation_reason: str | None = None
@@ -104,7 +109,7 @@ class OpenAlert:
         device_id: str | None,
         elder_id: uuid.UUID | None,
         place: tuple[float, float],
-        district: str,
+        area: Place,
         at: datetime,
         device_ts: datetime,
     ) -> OpenAlert:
@@ -121,7 +126,10 @@ class OpenAlert:
             updated_at=at,
             lat=place[0],
             lon=place[1],
-            district=district,
+            # The elder's place when it was raised: operators' areas are checked on it.
+            district=area.district,
+            street=area.street,
+            community=area.community,
         )
 
 
@@ -136,7 +144,7 @@ class DeviceView:
     active: bool = True
     online: bool | None = None
     elder_id: uuid.UUID | None = None
-    district: str = ""
+    area: Place = NOWHERE  # where the elder lives
     home: tuple[float, float] | None = None  # the elder's position
     limits: device_rules.ElderLimits = NO_LIMITS
     open_alerts: tuple[OpenAlert, ...] = ()  # oldest first
@@ -366,7 +374,7 @@ def _event(
         device_id=device.id,
         elder_id=device.elder_id,
         place=place,
-        district=device.district,
+        area=device.area,
         at=now,
         device_ts=device_ts,
     )

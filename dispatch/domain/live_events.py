@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from dispatch.domain.areas import Place
 from dispatch.domain.lifecycle import AlertState, OrderState
 
 PROTOCOL_VERSION = 1
@@ -200,6 +201,10 @@ class AlertFields(Protocol):
     @property
     def district(self) -> str: ...
     @property
+    def street(self) -> str: ...
+    @property
+    def community(self) -> str: ...
+    @property
     def acknowledged_at(self) -> datetime | None: ...
     @property
     def acknowledged_by(self) -> str | None: ...
@@ -219,10 +224,26 @@ def alert_view(alert: AlertFields) -> dict[str, Any]:
         "lon": alert.lon,
         "press_count": alert.press_count,
         "escalation_reason": alert.escalation_reason,
+        # Where the elder lives: an operator's areas are checked against it.
         "district": alert.district,
+        "street": alert.street,
+        "community": alert.community,
         "acknowledged_at": iso(alert.acknowledged_at),
         "acknowledged_by": alert.acknowledged_by,
     }
+
+
+def alert_place(alert: AlertFields) -> Place:
+    """Where an alert lies for area scoping: its elder's place when it was raised."""
+    return Place.known(alert.district, alert.street, alert.community)
+
+
+def place_in_view(view: dict[str, Any]) -> Place:
+    """The place of an alert as :func:`alert_view` wrote it ("" where a field is missing)."""
+    district, street, community = (
+        str(view.get(level) or "") for level in ("district", "street", "community")
+    )
+    return Place.known(district, street, community)
 
 
 def order_view(order: OrderFields) -> dict[str, Any]:

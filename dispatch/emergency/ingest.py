@@ -40,9 +40,11 @@ from sqlmodel import Session, SQLModel
 
 from devices.protocol import DeviceEvent, parse_event, parse_status, parse_topic
 from dispatch.domain import device_rules
+from dispatch.domain.areas import Place
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.device_effects import (
     NO_LIMITS,
+    NOWHERE,
     DeviceView,
     Effect,
     Message,
@@ -263,7 +265,7 @@ class Ingest:
             device_id=device.id,
             elder_id=view.elder_id,
             place=view.home,
-            district=view.district,
+            area=view.area,
             at=at,
             device_ts=at,
         )
@@ -376,6 +378,8 @@ def _views(
                     _ELDERS.c.lat,
                     _ELDERS.c.lon,
                     _ELDERS.c.district,
+                    _ELDERS.c.street,
+                    _ELDERS.c.community,
                     _ELDERS.c.heart_rate_min,
                     _ELDERS.c.heart_rate_max,
                     _ELDERS.c.geofence_radius_m,
@@ -421,7 +425,11 @@ def _views(
             active=d.active,
             online=d.online,
             elder_id=d.elder_id,
-            district=elder.district if elder is not None else "",
+            area=(
+                Place.known(elder.district, elder.street, elder.community)
+                if elder is not None
+                else NOWHERE
+            ),
             home=home,
             limits=limits,
             open_alerts=tuple(open_alerts.get(d.id, ())),

@@ -35,7 +35,7 @@ class ElderRecord:
 
 
 def place_of(elder: Elder) -> Place:
-    return Place(elder.district, elder.street, elder.community if elder.street else "")
+    return Place.known(elder.district, elder.street, elder.community)
 
 
 def scoped(session: Session, principal: Principal, elder_id: uuid.UUID) -> Elder:

@@ -19,8 +19,8 @@ from sqlmodel import Session, col
 from dispatch.domain.access import Principal
 from dispatch.domain.areas import parts_of
 from dispatch.domain.lifecycle import AlertState, OrderState
-from dispatch.store.reads import in_areas
-from dispatch.store.tables import Alert, AuditRecord, Caregiver, Elder, Order
+from dispatch.store.reads import ALERT_PLACE, in_areas, under_areas
+from dispatch.store.tables import Alert, AuditRecord, Caregiver, Order
 
 # Orders that put a caregiver on the alert (offers declined or let expire do not).
 TAKEN_ORDER_STATES = (
@@ -131,24 +131,13 @@ def _closing() -> Any:
 
 def _filtered(principal: Principal, f: AlertFilter, now: datetime, *columns: Any) -> Any:
     """A select of ``columns`` over the alerts matching ``f`` in the principal's areas."""
-    query = (
-        sa_select(*columns)
-        .select_from(Alert)
-        .outerjoin(Elder, col(Elder.id) == col(Alert.elder_id))
-    )
-    query = in_areas(query, principal)
+    query = in_areas(sa_select(*columns).select_from(Alert), principal)
     if f.since is not None:
         query = query.where(col(Alert.raised_at) >= f.since)
     if f.until is not None:
         query = query.where(col(Alert.raised_at) < f.until)
     if f.area is not None:
-        # Alerts keep the district; a street or community is where the elder lives.
-        for column, part in zip(
-            (col(Alert.district), col(Elder.street), col(Elder.community)),
-            parts_of(f.area),
-            strict=False,
-        ):
-            query = query.where(column == part)
+        query = query.where(under_areas([f.area], ALERT_PLACE))
     equal: list[tuple[Any, str | None]] = [
         (col(Alert.alert_type), f.alert_type),
         (col(Alert.severity), f.severity),
@@ -221,16 +210,14 @@ def alert_history(
     ``limit`` None for all of them (exports)."""
     matching = _filtered(principal, f, now, col(Alert.id)).subquery()
     total = session.execute(sa_select(func.count()).select_from(matching)).scalar_one()
-    query = _filtered(
-        principal, f, now, Alert, col(Elder.street), col(Elder.community), _arrival(), _closing()
-    )
+    query = _filtered(principal, f, now, Alert, _arrival(), _closing())
     query = query.order_by(col(Alert.raised_at).desc(), col(Alert.id)).offset(offset)
     if limit is not None:
         query = query.limit(limit)
     found = session.execute(query).all()
     names = _caregiver_names(session, [row[0].id for row in found])
     rows = []
-    for alert, street, community, arrived_at, closed_at in found:
+    for alert, arrived_at, closed_at in found:
         arrived = _utc(arrived_at)
         if arrived is not None:
             reached: bool | None = arrived <= alert.deadline_at
@@ -244,8 +231,8 @@ def alert_history(
                 severity=alert.severity,
                 state=str(alert.state),
                 district=alert.district,
-                street=street or "",
-                community=community or "",
+                street=alert.street,
+                community=alert.community,
                 elder_id=alert.elder_id,
                 device_id=alert.device_id,
                 acknowledged_by=alert.acknowledged_by,

@@ -14,7 +14,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from dispatch.domain.actor import Actor
-from dispatch.domain.device_effects import OpenAlert
+from dispatch.domain.areas import Place
+from dispatch.domain.device_effects import NOWHERE, OpenAlert
 from dispatch.domain.lifecycle import (
     ACTIVE_ORDER_STATES,
     AlertState,
@@ -81,7 +82,7 @@ def new_alert(
         device_id=device_id,
         elder_id=elder.id if elder else None,
         place=(lat, lon),
-        district=elder.district if elder else "",
+        area=Place.known(elder.district, elder.street, elder.community) if elder else NOWHERE,
         at=at,
         device_ts=device_ts,
     )

@@ -1,24 +1,44 @@
 """Read models' shared pieces for the routers: queries a principal may run.
 
-Area scoping is written here once: an operator sees the alerts (and devices) of
-their areas, a supervisor or administrator every area (dispatch/domain/access.py).
+Area scoping is written here once: an operator sees what lies under their areas
+(alerts, elders, devices), a supervisor or administrator every area
+(dispatch/domain/access.py). It is the domain's rule (dispatch/domain/areas.covers)
+asked in SQL, so a page of results is a page of what the caller may see.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlalchemy import and_, false, or_
 from sqlmodel import col
 
-from dispatch.domain.access import Principal
-from dispatch.store.tables import Alert
+from dispatch.domain.access import Principal, Role
+from dispatch.domain.areas import scope_levels
+from dispatch.store.tables import Alert, Elder
+
+# The (district, street, community) columns of what lies somewhere.
+ALERT_PLACE: tuple[Any, Any, Any] = (col(Alert.district), col(Alert.street), col(Alert.community))
+ELDER_PLACE: tuple[Any, Any, Any] = (col(Elder.district), col(Elder.street), col(Elder.community))
 
 
-def in_areas(query: Any, principal: Principal, district: Any = None) -> Any:
+def under_areas(areas: Iterable[str], place: Sequence[Any]) -> Any:
+    """A condition true where ``place`` (its three level columns) lies under any of
+    ``areas``: each scope's levels equal, one by one (areas.covers)."""
+    terms = [
+        and_(*(column == level for column, level in zip(place, scope_levels(scope), strict=False)))
+        for scope in sorted(areas)
+    ]
+    return or_(*terms) if terms else false()
+
+
+def in_areas(query: Any, principal: Principal, place: Sequence[Any] = ALERT_PLACE) -> Any:
     """``query`` (a select of any shape) narrowed to the principal's areas by
-    ``district`` (a column; the alert's district unless given), unchanged for
-    those who see every area."""
+    ``place`` (the alert's columns unless given; ELDER_PLACE for elders and their
+    devices), unchanged for those who see every area."""
     if principal.sees_every_area:
         return query
-    column = col(Alert.district) if district is None else district
-    return query.where(column.in_(sorted(principal.areas)))
+    if principal.role is not Role.OPERATOR:
+        return query.where(false())  # as may_see_place: only operators have areas
+    return query.where(under_areas(principal.areas, place))

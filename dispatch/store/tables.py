@@ -301,7 +301,11 @@ class Alert(SQLModel, table=True):
     lon: float
     press_count: int = 1
     escalation_reason: str | None = None
-    district: str = Field(default="", index=True)  # the elder's, for operators' areas
+    # Where the elder lived when it was raised (dispatch/domain/areas.py): an operator
+    # scoped to a district, street or community sees the alerts that lie under it.
+    district: str = Field(default="", index=True)
+    street: str = ""
+    community: str = ""
     acknowledged_at: datetime | None = _utc(nullable=True)
     acknowledged_by: str | None = None  # the operator who took ownership
     # A dispatcher process holds an alert while it matches it; see dispatcher.claim.

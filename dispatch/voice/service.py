@@ -19,6 +19,8 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from devices.protocol import VoiceDownPayload, VoiceSignal
+from dispatch.domain.areas import Place
+from dispatch.domain.device_effects import NOWHERE
 from dispatch.domain.live_events import LiveEventType
 from dispatch.errors import CareBellError, IllegalTransition
 from dispatch.store.db import Database
@@ -65,7 +67,7 @@ class Waiting:
     since: datetime
     name: str
     alert_id: uuid.UUID | None = None
-    district: str = ""
+    place: Place = NOWHERE  # the elder's: operators of other areas do not see the call
     alert_type: str | None = None
 
     def view(self) -> dict[str, Any]:
@@ -74,7 +76,7 @@ class Waiting:
             "since": self.since.isoformat(),
             "name": self.name,
             "alert_id": str(self.alert_id) if self.alert_id else None,
-            "district": self.district,
+            "district": self.place.district,
             "alert_type": self.alert_type,
         }
 
@@ -83,7 +85,7 @@ class Waiting:
 class DeviceFacts:
     kind: str
     elder_name: str
-    district: str
+    place: Place
 
 
 class VoiceService:
@@ -109,16 +111,16 @@ class VoiceService:
         self.requested_by: dict[uuid.UUID, str] = {}
         self.channels: dict[Party, list[Channel]] = {}
         self.waiting: dict[Party, Waiting] = {}
-        self.areas: dict[int, Callable[[str], bool]] = {}  # an operator's socket: may see
+        self.areas: dict[int, Callable[[Place], bool]] = {}  # an operator's socket: may see
         self._timers: set[asyncio.TimerHandle] = set()
         self._lock = asyncio.Lock()  # one event at a time: each reads and replaces a call
 
     # Browsers coming and going.
 
     def attach(
-        self, party: Party, channel: Channel, may_see: Callable[[str], bool] | None = None
+        self, party: Party, channel: Channel, may_see: Callable[[Place], bool] | None = None
     ) -> None:
-        """Reach ``party`` on ``channel``; an operator's ``may_see(district)`` keeps
+        """Reach ``party`` on ``channel``; an operator's ``may_see(place)`` keeps
         callers of other areas off their board."""
         self.channels.setdefault(party, []).append(channel)
         if may_see is not None:
@@ -310,7 +312,7 @@ class VoiceService:
                 self.clock(),
                 facts.elder_name or device_id,
                 uuid.UUID(alert["id"]),
-                facts.district,
+                facts.place,
                 alert.get("alert_type"),
             )
             self.waiting[party] = waiting
@@ -335,7 +337,7 @@ class VoiceService:
         """Who waits, as ``channel``'s operator may see them (callers of their areas)."""
         may_see = self.areas.get(id(channel))
         waiting = sorted(self.waiting.values(), key=lambda w: w.since)
-        return [w for w in waiting if may_see is None or not w.district or may_see(w.district)]
+        return [w for w in waiting if may_see is None or not w.place.district or may_see(w.place)]
 
     def _waiting_message(self, channel: Channel) -> dict[str, Any]:
         return {"type": "voice.waiting", "waiting": [w.view() for w in self._visible(channel)]}
@@ -347,7 +349,7 @@ class VoiceService:
                 continue
             for channel in channels:
                 may_see = self.areas.get(id(channel))
-                if may_see is None or not changed.district or may_see(changed.district):
+                if may_see is None or not changed.place.district or may_see(changed.place):
                     channel.reply(self._waiting_message(channel))
 
     # Applying the machine's decisions.
@@ -461,7 +463,9 @@ def _device_facts(db: Database, device_id: str) -> DeviceFacts | None:
             return None
         elder = session.get(Elder, device.elder_id) if device.elder_id else None
         return DeviceFacts(
-            device.kind, elder.name if elder else "", elder.district if elder else ""
+            device.kind,
+            elder.name if elder else "",
+            Place.known(elder.district, elder.street, elder.community) if elder else NOWHERE,
         )
 
 

@@ -19,7 +19,12 @@ from sqlalchemy.exc import OperationalError
 from starlette.websockets import WebSocketDisconnected
 
 from dispatch.domain.access import BOARD_ROLES, Principal
-from dispatch.domain.live_events import PROTOCOL_VERSION, caregiver_position_event
+from dispatch.domain.areas import Place
+from dispatch.domain.live_events import (
+    PROTOCOL_VERSION,
+    caregiver_position_event,
+    place_in_view,
+)
 from dispatch.emergency.orders import CaregiverAction, act_on_order, request_help
 from dispatch.errors import CareBellError, IllegalTransition, NotFound
 from dispatch.live.bus import StreamEntry
@@ -124,7 +129,7 @@ async def _serve(
     inbound: Any = None,
     accepts: Callable[[dict[str, Any]], bool] | None = None,
     voice_party: Party | None = None,
-    voice_areas: Callable[[str], bool] | None = None,
+    voice_areas: Callable[[Place], bool] | None = None,
 ) -> None:
     """Subscribe, replay what the client missed, then stream until it leaves."""
     if last_seq and not _valid_seq(last_seq):
@@ -340,7 +345,7 @@ def _area_filter(principal: Principal) -> Callable[[dict[str, Any]], bool] | Non
 
     def visible(message: dict[str, Any]) -> bool:
         alert = message.get("alert")
-        return alert is None or principal.may_see_area(alert.get("district", ""))
+        return alert is None or principal.may_see_place(place_in_view(alert))
 
     return visible
 
@@ -373,7 +378,7 @@ async def board(websocket: WebSocket, last_seq: str | None = None) -> None:
         inbound,
         accepts=_area_filter(principal),
         voice_party=party,
-        voice_areas=None if principal.sees_every_area else principal.may_see_area,
+        voice_areas=None if principal.sees_every_area else principal.may_see_place,
     )
 
 

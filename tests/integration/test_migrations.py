@@ -72,3 +72,46 @@ def test_a_database_from_before_migrations_is_adopted_with_its_rows(database_url
         assert elder.hardship == []
         assert elder.care_level == 2
     db.dispose()
+
+
+def test_past_alerts_take_their_elders_street_and_community(database_url: str) -> None:
+    """Revision 0014 gives alerts the street and community operators are scoped by:
+    past alerts take their elder's, unless the elder has since left the alert's district."""
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(migrate.config(connection), "0013")
+    elder, stayed, moved = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO elder (id, name, phone, phones, id_number, address, lat, lon,"
+                " district, street, community, building, unit, room, sex, living_situation,"
+                " hardship, economic_status, notes, medicines, allergies, family_doctor,"
+                " emergency_contact, access_notes, care_level, regular_visits, active)"
+                " VALUES (:id, '王秀英', '', '[]', '', '和平里3幢', 30.27, 120.15, '东城区',"
+                " '和平街道', '和平里社区', '', '', '', '', '', '[]', '', '', '', '', '', '',"
+                " '', 0, :no, :yes)"
+            ),
+            {"id": elder.hex, "no": False, "yes": True},
+        )
+        for alert, district in [(stayed, "东城区"), (moved, "西城区")]:
+            connection.execute(
+                text(
+                    "INSERT INTO alert (id, elder_id, alert_type, severity, state, raised_at,"
+                    " deadline_at, device_ts, updated_at, lat, lon, press_count, district)"
+                    " VALUES (:id, :elder, 'press', 'high', 'resolved', :at, :at, :at, :at,"
+                    " 30.27, 120.15, 1, :district)"
+                ),
+                {
+                    "id": alert.hex,
+                    "elder": elder.hex,
+                    "at": "2026-11-30 08:00:00",
+                    "district": district,
+                },
+            )
+        command.upgrade(migrate.config(connection), "head")
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, street, community FROM alert")).all()
+    engine.dispose()
+    places = {uuid.UUID(str(i)): (s, c) for i, s, c in rows}
+    assert places == {stayed: ("和平街道", "和平里社区"), moved: ("", "")}

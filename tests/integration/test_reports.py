@@ -54,6 +54,8 @@ def _alert(
         lat=CENTER[0],
         lon=CENTER[1],
         district=elder.district,
+        street=elder.street,
+        community=elder.community,
         acknowledged_by=by,
         acknowledged_at=raised + timedelta(seconds=ack_after_s) if by else None,
         closure_code=code,

@@ -12,7 +12,6 @@ from dispatch.domain.areas import (
     AreaLevel,
     Place,
     covers,
-    covers_district,
     level_of,
     parent_of,
     parts_of,
@@ -34,10 +33,12 @@ def test_a_scope_covers_everything_below_it_and_nothing_beside_it() -> None:
     assert not covers("东城区/和平街道", Place("东城区"))
 
 
-def test_records_kept_by_district_need_a_scope_over_the_whole_district() -> None:
-    assert covers_district("东城区", "东城区")
-    assert covers_district(CITY_WIDE, "东城区")
-    assert not covers_district("东城区/和平街道", "东城区")
+def test_a_place_is_covered_level_by_level_not_by_its_names_alone() -> None:
+    # A street of the same name in another district is another street.
+    assert not covers("东城区/和平街道", Place("西城区", "和平街道"))
+    # Stored columns with a community but no street are known to the district only.
+    assert Place.known("东城区", "", "和平里社区") == Place("东城区")
+    assert not covers("东城区/和平街道", Place.known("东城区", "", "和平里社区"))
 
 
 def test_keys_name_their_level_and_parent() -> None:
@@ -55,7 +56,9 @@ def test_operators_see_places_under_their_areas_supervisors_everywhere() -> None
     street = Principal("op", Role.OPERATOR, frozenset({"东城区/和平街道"}))
     assert street.may_see_place(HOME)
     assert not street.may_see_place(Place("东城区", "望湖街道"))
-    assert not street.may_see_area("东城区")  # alerts: the whole district only
+    # A street's operator sees nothing known only to its district (an alert of an
+    # elder with no street), nor the district's other streets.
+    assert not street.may_see_place(Place("东城区"))
     city = Principal("op2", Role.OPERATOR, frozenset({CITY_WIDE}))
     assert city.sees_every_area
     assert Principal("sup", Role.SUPERVISOR).may_see_place(HOME)

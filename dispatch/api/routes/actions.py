@@ -23,6 +23,7 @@ from dispatch.api.deps import (
 )
 from dispatch.domain.access import Principal
 from dispatch.domain.catalog import Catalog
+from dispatch.domain.live_events import alert_place
 from dispatch.domain.model import GeoPoint, TransportMode, great_circle_m
 from dispatch.emergency import handover, operators
 from dispatch.errors import NotFound
@@ -97,7 +98,7 @@ def _check_area(
             alert = session.get(Alert, alert_id)
             if alert is None:
                 raise NotFound("alert", str(alert_id))
-            if not principal.may_see_area(alert.district):
+            if not principal.may_see_place(alert_place(alert)):
                 raise forbid(request, principal, f"alert {alert_id} is outside your areas")
 
 

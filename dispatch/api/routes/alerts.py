@@ -14,6 +14,7 @@ from dispatch.api.deps import BoardDep, SessionDep, forbid
 from dispatch.api.schemas import AuditPublic
 from dispatch.domain.access import Principal
 from dispatch.domain.lifecycle import AlertState, OrderState
+from dispatch.domain.live_events import alert_place
 from dispatch.domain.model import Severity
 from dispatch.domain.urgency import JUMPS_THE_QUEUE
 from dispatch.store.reads import in_areas
@@ -51,7 +52,7 @@ def visible_alert(
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} not found")
-    if not principal.may_see_area(alert.district):
+    if not principal.may_see_place(alert_place(alert)):
         raise forbid(request, principal, f"alert {alert_id} is outside your areas")
     return alert
 

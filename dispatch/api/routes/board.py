@@ -34,7 +34,7 @@ from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, Or
 from dispatch.domain.model import Shift
 from dispatch.domain.urgency import board_rules
 from dispatch.store.db import Database
-from dispatch.store.reads import in_areas
+from dispatch.store.reads import ELDER_PLACE, in_areas
 from dispatch.store.tables import (
     Alert,
     AuditRecord,
@@ -113,7 +113,7 @@ def _kpi_rows(
                 .join(Elder, col(Elder.id) == col(Device.elder_id), isouter=True)
                 .where(col(Device.online).is_(False), col(Device.active).is_(True)),
                 principal,
-                district=col(Elder.district),
+                ELDER_PLACE,
             )
         ).one()
     arrived: dict[uuid.UUID, datetime] = {}
@@ -308,11 +308,11 @@ def map_areas(session: SessionDep, principal: BoardDep) -> list[dict[str, Any]]:
         .group_by(col(Elder.district))
         .order_by(col(Elder.district))
     )
-    rows = session.execute(extent).all()
+    # The extent of the elders the caller may see: a street's operator sees their street's.
+    rows = session.execute(in_areas(extent, principal, ELDER_PLACE)).all()
     return [
         {"district": d, "south": s, "west": w, "north": n, "east": e, "elders": count}
         for d, s, w, n, e, count in rows
-        if principal.may_see_area(d)
     ]
 
 
@@ -325,7 +325,7 @@ def map_devices_offline(session: SessionDep, principal: BoardDep) -> list[dict[s
         .where(col(Device.active).is_(True), col(Device.online).is_(False))
     )
     # Scoped before the limit: in a big city the first 2,000 may all lie elsewhere.
-    rows = session.exec(in_areas(query, principal, col(Elder.district)).limit(2000)).all()
+    rows = session.exec(in_areas(query, principal, ELDER_PLACE).limit(2000)).all()
     return [
         {
             "device_id": d.id,

@@ -21,6 +21,7 @@ from dispatch.domain.elders import (
 from dispatch.registry import elders, privacy
 from dispatch.registry.changes import changes_of
 from dispatch.registry.elder_fields import Contact, ElderCreate, ElderFields
+from dispatch.store.reads import ELDER_PLACE, in_areas
 from dispatch.store.tables import Elder
 
 router = APIRouter(prefix="/api/v1/elders", tags=["elders"])
@@ -181,12 +182,9 @@ def list_elders(
                 col(Elder.address).contains(q, autoescape=True),
             )
         )
-    if principal.sees_every_area:
-        rows = session.exec(query.offset(offset).limit(limit)).all()
-        return [ElderListed.of(e) for e in rows]
-    # Scoped: the rule is the domain's (any area node at or above the elder's place).
-    scoped = [e for e in session.exec(query) if principal.may_see_place(elders.place_of(e))]
-    return [ElderListed.of(e) for e in scoped[offset : offset + limit]]
+    # Scoped in SQL by the domain's rule (any area node at or above the elder's place).
+    rows = session.exec(in_areas(query, principal, ELDER_PLACE).offset(offset).limit(limit)).all()
+    return [ElderListed.of(e) for e in rows]
 
 
 @router.post("", response_model=ElderFull, status_code=status.HTTP_201_CREATED)
