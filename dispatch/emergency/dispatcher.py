@@ -39,7 +39,8 @@ from dispatch.domain.model import GeoPoint, Shift, TransportMode
 from dispatch.domain.workforce import working_day
 from dispatch.emergency import offers
 from dispatch.live.bus import LiveBus
-from dispatch.live.outbox import Outbox
+from dispatch.live.outbox import BATCH as OUTBOX_BATCH
+from dispatch.live.outbox import Claimed, Outbox, claim_pending
 from dispatch.matching.matcher import (
     Candidate,
     Decision,
@@ -151,20 +152,27 @@ class Dispatcher:
     async def run_round(self) -> None:
         now = datetime.now(UTC)
         waiting = await self.db.run(self._expire_and_claim, now)
+        published = False
         if waiting:
             try:
-                await self._match_and_offer(waiting, now)
+                published = await self._match_and_offer(waiting, now)
             except _DEGRADED:
                 raise
             except Exception:
                 log.exception("dispatch round of %d alerts failed; trying each alone", len(waiting))
                 await self._match_one_by_one(waiting, now)
-        await self.outbox.flush()
+        if not published:
+            await self.outbox.flush()
 
-    async def _match_and_offer(self, waiting: Sequence[WaitingAlert], now: datetime) -> None:
+    async def _match_and_offer(self, waiting: Sequence[WaitingAlert], now: datetime) -> bool:
+        """Match and offer; True when every event of the round is published."""
         snapshot = await self._snapshot(waiting, now)
         decisions = await asyncio.to_thread(assign, snapshot, self.travel, self.policy.match)
-        await self.db.run(self._apply, decisions, now)
+        claimed, complete = await self.db.run(self._apply, decisions, now)
+        # The offers' events were claimed in the round's own transaction: they go
+        # to Redis now, not after an outbox pass of their own.
+        published = await self.outbox.publish_claimed(claimed)
+        return published and complete
 
     async def _match_one_by_one(self, waiting: Sequence[WaitingAlert], now: datetime) -> None:
         """Isolate what broke a round: each alert alone; one that fails alone is
@@ -409,12 +417,16 @@ class Dispatcher:
             ).all()
         return list(caregivers), busy, visiting, {cid: int(n) for cid, n in served}
 
-    def _apply(self, decisions: Sequence[Decision], now: datetime) -> None:
+    def _apply(self, decisions: Sequence[Decision], now: datetime) -> tuple[list[Claimed], bool]:
         """Every decision of the round in one transaction, each in a savepoint.
 
         One transaction per decision cost a surge round of 500 alerts 500 commits
         (on SQLite, 500 turns of the single write lock). A decision that fails is
         rolled back alone and its alert escalated after the commit.
+
+        The same transaction claims the live events waiting in the outbox, the
+        round's offers with them. Returns those and whether they are all the
+        round wrote (False: more to publish, by a pass of the outbox).
         """
         failed: list[tuple[UUID, Exception]] = []
         with self.db.session() as session:
@@ -426,8 +438,10 @@ class Dispatcher:
                     raise
                 except Exception as exc:  # this decision's savepoint is rolled back
                     failed.append((decision.alert_id, exc))
+            claimed = claim_pending(session)
         for alert_id, error in failed:
             self._escalate_failed(alert_id, error, now)
+        return claimed, not failed and len(claimed) < OUTBOX_BATCH
 
     def _apply_one(self, session: Session, decision: Decision, now: datetime) -> None:
         alert = session.get(Alert, decision.alert_id, with_for_update=True)

@@ -23,7 +23,7 @@ from uuid import UUID
 from redis.exceptions import RedisError
 from sqlalchemy import or_, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from dispatch.background import cancelling
 from dispatch.live.bus import LiveBus
@@ -36,7 +36,7 @@ LEASE = timedelta(seconds=5)  # far longer than an append to Redis takes
 
 
 @dataclass(frozen=True, slots=True)
-class _Claimed:
+class Claimed:
     id: int
     caregiver_id: UUID | None
     entity: str
@@ -76,27 +76,9 @@ class Outbox:
             if cancelling():  # a client library took the cancel for an error of its own
                 raise asyncio.CancelledError
 
-    def _claim(self) -> list[_Claimed]:
-        now = datetime.now(UTC)
+    def _claim(self) -> list[Claimed]:
         with self.db.session() as session:
-            ids = select(AuditRecord.id).where(
-                col(AuditRecord.published).is_(False),
-                or_(col(AuditRecord.lease_until).is_(None), col(AuditRecord.lease_until) < now),
-            )
-            ids = ids.order_by(col(AuditRecord.id)).limit(BATCH)
-            claim = (
-                update(AuditRecord)
-                .where(col(AuditRecord.id).in_(ids.scalar_subquery()))
-                .values(lease_until=now + LEASE)
-                .returning(
-                    col(AuditRecord.id),
-                    col(AuditRecord.caregiver_id),
-                    col(AuditRecord.entity),
-                    col(AuditRecord.event),
-                )
-            )
-            claimed = session.execute(claim).all()
-        return sorted((_Claimed(*row) for row in claimed), key=lambda c: c.id)
+            return claim_pending(session)
 
     def _settle(self, ids: list[int], *, published: bool) -> None:
         """Mark leased records published, or release them for a later flush."""
@@ -107,7 +89,7 @@ class Outbox:
                 .values(published=published, lease_until=None)
             )
 
-    def deliveries(self, records: list[_Claimed]) -> list[tuple[str, dict[str, Any]]]:
+    def deliveries(self, records: list[Claimed]) -> list[tuple[str, dict[str, Any]]]:
         """Every record goes to the board; order records also to their caregiver."""
         out: list[tuple[str, dict[str, Any]]] = []
         for record in records:
@@ -133,22 +115,71 @@ class Outbox:
             self._covered = covers
             return sent
 
+    async def publish_claimed(self, records: list[Claimed]) -> bool:
+        """Publish records a writer claimed in its own transaction (:func:`claim_pending`).
+
+        The writer's transaction was the claim, so its events go out without a
+        pass of their own (one transaction less between a commit and the live
+        stream). False when Redis could not take them: they are released for the
+        next pass. Passes hold the same lock, so a pass that claimed earlier
+        records publishes them first.
+        """
+        if not records:
+            return True
+        async with self._lock:
+            return await self._publish(records)
+
+    async def _publish(self, records: list[Claimed]) -> bool:
+        ids = [r.id for r in records]
+        try:
+            await self.bus.publish(self.deliveries(records))
+        except (RedisError, OSError) as exc:
+            log.warning("live events held back, Redis unavailable: %s", exc)
+            await self.db.run(self._settle, ids, published=False)
+            return False
+        await self.db.run(self._settle, ids, published=True)
+        return True
+
     async def _publish_pending(self) -> int:
         sent = 0
         while True:
             records = await self.db.run(self._claim)
             if not records:
                 return sent
-            ids = [r.id for r in records]
-            try:
-                await self.bus.publish(self.deliveries(records))
-            except (RedisError, OSError) as exc:
-                log.warning("live events held back, Redis unavailable: %s", exc)
-                await self.db.run(self._settle, ids, published=False)
+            if not await self._publish(records):
                 return sent
-            await self.db.run(self._settle, ids, published=True)
             sent += len(records)
             if len(records) < BATCH:
                 # Drained when claimed; whatever was committed since comes with a
                 # request of its own, which starts the next pass.
                 return sent
+
+
+def claim_pending(session: Session) -> list[Claimed]:
+    """Lease the oldest unpublished records (up to BATCH) in ``session``'s transaction.
+
+    A writer that calls this in its own transaction, after its changes, claims
+    its records with them; it then hands the result to :meth:`Outbox.publish_claimed`
+    after the commit. Fewer than BATCH means nothing else was waiting.
+    """
+    now = datetime.now(UTC)
+    session.flush()  # the session's own new records are claimed with the rest
+    ids = select(AuditRecord.id).where(
+        col(AuditRecord.published).is_(False),
+        or_(col(AuditRecord.lease_until).is_(None), col(AuditRecord.lease_until) < now),
+    )
+    ids = ids.order_by(col(AuditRecord.id)).limit(BATCH)
+    claim = (
+        update(AuditRecord)
+        .where(col(AuditRecord.id).in_(ids.scalar_subquery()))
+        .values(lease_until=now + LEASE)
+        .returning(
+            col(AuditRecord.id),
+            col(AuditRecord.caregiver_id),
+            col(AuditRecord.entity),
+            col(AuditRecord.event),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    claimed = session.execute(claim).all()
+    return sorted((Claimed(*row) for row in claimed), key=lambda c: c.id)

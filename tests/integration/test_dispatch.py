@@ -19,7 +19,7 @@ from dispatch.emergency import dispatcher as dispatcher_module
 from dispatch.emergency.dispatcher import Dispatcher, DispatchPolicy
 from dispatch.emergency.orders import CaregiverAction, act_on_order
 from dispatch.live.bus import LiveBus
-from dispatch.live.outbox import Outbox
+from dispatch.live.outbox import Claimed, Outbox
 from dispatch.matching.travel import DetourTravelModel
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
@@ -347,3 +347,34 @@ async def test_a_caregiver_row_with_a_shift_of_no_length_is_left_out_not_fatal(
     await city.dispatcher.run_round()
     assert city.alert(alert_id).state == AlertState.OFFERED
     assert [o.caregiver_id for o in city.orders(alert_id)] == [sound]
+
+
+async def test_a_rounds_offers_go_live_without_an_outbox_pass_of_their_own(city: City) -> None:
+    # The round's transaction claims its events: no claim transaction of the
+    # outbox's own stands between the committed offer and the caregiver's stream.
+    caregiver = await city.caregiver(300)
+    alert_id = city.raise_alert("help_button")
+    outbox = city.dispatcher.outbox
+    passes = 0
+    claim = outbox._claim
+
+    def counting_claim() -> list[Claimed]:
+        nonlocal passes
+        passes += 1
+        return claim()
+
+    outbox._claim = counting_claim  # type: ignore[method-assign]
+    await city.dispatcher.run_round()
+    assert passes == 0
+    [order] = city.orders(alert_id)
+    to_caregiver = await city.bus.read_since(city.bus.caregiver_stream(str(caregiver)), "0")
+    assert [(e.message["type"], e.message["order"]["id"]) for e in to_caregiver] == [
+        ("order.offered", str(order.id))
+    ]
+    # The board has every step, in the order they were written, each once.
+    board = await city.bus.read_since(city.bus.board_stream, "0")
+    audit_ids = [e.message["audit_id"] for e in board]
+    with city.db.session() as session:
+        written = session.exec(select(AuditRecord).order_by(col(AuditRecord.id))).all()
+    assert audit_ids == [r.id for r in written]
+    assert all(r.published and r.lease_until is None for r in written)

@@ -137,7 +137,7 @@ async def test_writers_flushing_at_once_share_passes_and_each_step_goes_out_once
     claims = 0
     claim = outbox._claim
 
-    def counting_claim() -> list[outbox_module._Claimed]:
+    def counting_claim() -> list[outbox_module.Claimed]:
         nonlocal claims
         claims += 1
         return claim()
