@@ -100,11 +100,15 @@ def build_problem(
     now: datetime | None = None,
     mode: TransportMode = TransportMode.EBIKE,
 ) -> RoutingProblem:
-    """The problem for ``day``; with ``now``, nothing is planned to start before it."""
+    """The problem for ``day``; with ``now``, nothing is planned to start before it,
+    and a visit whose window has closed is left out (unplanned: the operator agrees a
+    new time with the elder, rather than a cleaning being planned at 3 a.m.)."""
     places = _Places()
     earliest = seconds_into(day, tz, now) if now is not None else 0
     stops = []
     for v in visits:
+        if now is not None and v.window_end <= now:
+            continue
         item = menu.item(v.item)
         opens = max(seconds_into(day, tz, v.window_start), earliest, 0)
         closes = max(opens, seconds_into(day, tz, v.window_end))

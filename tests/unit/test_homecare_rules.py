@@ -19,6 +19,7 @@ from dispatch.homecare.menu import load_menu
 from dispatch.homecare.problem import CaregiverDay, VisitToPlan, build_problem
 from dispatch.homecare.recurrence import Recurrence
 from dispatch.matching.travel import DetourTravelModel
+from dispatch.planning.model import TimeWindow
 
 TZ = ZoneInfo("Asia/Shanghai")
 MENU = load_menu(Settings().services_file)
@@ -171,3 +172,35 @@ def test_problem_uses_local_seconds_shifts_lunch_and_where_a_busy_caregiver_will
     travel = later.travel_s
     assert travel[0][0] == 0
     assert travel[0][1] == travel[1][0] > 60
+
+
+def test_a_visit_whose_window_has_closed_is_not_planned_at_the_hour_of_the_plan() -> None:
+    day = date(2026, 11, 30)
+
+    def visit(opens: int, closes: int) -> VisitToPlan:
+        return VisitToPlan(
+            id=uuid.uuid4(),
+            item="cleaning",
+            place=GeoPoint(30.28, 120.16),
+            window_start=datetime(2026, 11, 30, opens, 0, tzinfo=TZ),
+            window_end=datetime(2026, 11, 30, closes, 0, tzinfo=TZ),
+        )
+
+    missed, open_now, later = visit(8, 10), visit(10, 12), visit(14, 16)
+    night = _caregiver((time(19, 0), time(7, 30)))
+    day_shift = _caregiver((time(8, 0), time(17, 0)))
+    at_eleven = datetime(2026, 11, 30, 11, 0, tzinfo=TZ)
+    problem = build_problem(
+        day,
+        TZ,
+        [missed, open_now, later],
+        [night, day_shift],
+        MENU,
+        DetourTravelModel(),
+        now=at_eleven,
+    )
+    assert [s.id for s in problem.stops] == [str(open_now.id), str(later.id)]
+    assert problem.stops[0].window == TimeWindow(11 * 3600, 12 * 3600)
+    # Planned ahead (no now), the whole day counts.
+    ahead = build_problem(day, TZ, [missed], [day_shift], MENU, DetourTravelModel())
+    assert len(ahead.stops) == 1
