@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from openpyxl import Workbook
 from playwright.async_api import Browser, Page, async_playwright, expect
@@ -227,3 +228,119 @@ async def test_other_roles_are_refused_by_the_admin_page(
     await page.click("#login [type=submit]")
     await expect(page.locator("#login-error")).to_have_text("This account cannot use this page")
     await expect(page.locator("#main")).to_be_hidden()
+
+
+async def test_providers_facilities_and_a_caregivers_shifts_leave_and_certificates(
+    server: RunningServer, browser: Browser
+) -> None:
+    page = await first_admin(browser, server)
+    await page.click("header .lang")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await page.click("[data-tab=areas]")
+    await add_area(page, "杭州市", "")
+    await add_area(page, "东城区", "*")
+
+    await page.click("[data-tab=providers]")
+    await expect(page.locator("#providers-none")).to_be_visible()
+    provider = page.locator("#new-provider")
+    await provider.locator("[name=name]").fill("康乐居家养老服务中心")
+    await provider.locator("[name=phone]").fill("0571-88880000")
+    await provider.locator("[type=submit]").click()
+    await expect(page.locator("#providers")).to_contain_text("康乐居家养老服务中心")
+    # A name that is markup stays text (the page escapes everything).
+    await provider.locator("[name=name]").fill("<img src=x onerror=alert(1)>")
+    await provider.locator("[type=submit]").click()
+    await expect(page.locator("#providers")).to_contain_text("<img src=x onerror=alert(1)>")
+    assert await page.locator("#providers img").count() == 0
+    facility = page.locator("#new-facility")
+    await facility.locator("[name=name]").fill("和平服务站")
+    await facility.locator("[name=kind]").select_option("station")
+    await facility.locator("[name=provider_id]").select_option(label="康乐居家养老服务中心")
+    await facility.locator("[name=area]").select_option("东城区")
+    await facility.locator("[name=lat]").fill("30.275")
+    await facility.locator("[name=lon]").fill("120.155")
+    await facility.locator("[name=opening_hours]").fill("Mo-Su 07:00-21:00")
+    await facility.locator("[type=submit]").click()
+    station_row = page.locator("#facilities tr", has_text="和平服务站")
+    await expect(station_row).to_contain_text("Service station")
+    await expect(station_row).to_contain_text("康乐居家养老服务中心")
+    await shoot(page, "admin-providers-en")
+
+    await page.click("[data-tab=caregivers]")
+    new = page.locator("#new-caregiver")
+    await new.locator("[name=name]").fill("周海燕")
+    await new.locator("[name=skills]").fill("basic_care, first_aid")
+    await new.locator("[name=home_lat]").fill("30.27")
+    await new.locator("[name=home_lon]").fill("120.15")
+    await new.locator("[type=submit]").click()
+    row = page.locator("#caregivers tr", has_text="周海燕")
+    await expect(row).to_contain_text("daily 08:00–20:00")
+    await row.get_by_role("button", name="Open").click()
+    form = page.locator("#caregiver-form")
+    await expect(form).to_be_visible()
+    await form.locator("[name=provider_id]").select_option(label="康乐居家养老服务中心")
+    await form.locator("[name=station_id]").select_option(label="和平服务站")
+    for day in ("1", "3", "5"):
+        week_day = form.locator(f'[data-weekday="{day}"]')
+        await week_day.locator("[name=works]").check()
+        await week_day.locator("[name=day_start]").fill("07:30")
+        await week_day.locator("[name=day_end]").fill("15:30")
+    for day in ("2030-01-07", "2030-01-08", "2030-01-09"):
+        await form.locator("[name=leave_day]").fill(day)
+        await form.locator("#add-leave").click()
+    await form.locator('[data-leave="2030-01-08"] button').click()
+    await expect(form.locator("#caregiver-leave li")).to_have_count(2)
+    cert = form.locator(".certificate").first
+    await cert.locator("[name=cert_skill]").fill("first_aid")
+    await cert.locator("[name=cert_name]").fill("红十字救护员证")
+    await cert.locator("[name=cert_expires]").fill("2020-06-30")
+    await shoot(page, "admin-caregiver-en")
+    await form.locator("[type=submit]").click()
+    await expect(page.locator("#message")).to_have_text("Saved")
+    await expect(form).to_be_hidden()
+    await expect(row).to_contain_text("康乐居家养老服务中心")
+    await expect(row).to_contain_text("Mon 07:30–15:30、Wed 07:30–15:30、Fri 07:30–15:30")
+    await expect(row).to_contain_text("2030-01-07、2030-01-09")
+
+    # What the page saved is the record the dispatcher reads.
+    token = await page.evaluate("JSON.parse(localStorage['carebell.board.session']).token")
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        listed = await http.get("/api/v1/caregivers", headers={"Authorization": f"Bearer {token}"})
+    [record] = [c for c in listed.json() if c["name"] == "周海燕"]
+    assert record["weekly_shifts"] == {d: ["07:30:00", "15:30:00"] for d in ("1", "3", "5")}
+    assert record["leave_days"] == ["2030-01-07", "2030-01-09"]
+    assert record["provider"] == "康乐居家养老服务中心"
+    assert (record["station_lat"], record["station_lon"]) == (30.275, 120.155)
+    assert record["certificates"] == [
+        {"skill": "first_aid", "name": "红十字救护员证", "expires_on": "2020-06-30"}
+    ]
+
+    # A shift that starts when it ends is refused with the reason, and nothing is lost.
+    await row.get_by_role("button", name="Open").click()
+    await form.locator("[name=shift_start]").fill("09:00")
+    await form.locator("[name=shift_end]").fill("09:00")
+    await form.locator("[type=submit]").click()
+    await expect(page.locator("#message")).to_contain_text("Could not do that")
+    await expect(form).to_be_visible()
+    await expect(form.locator('[data-weekday="3"] [name=works]')).to_be_checked()
+
+
+async def test_the_workforce_controls_fit_a_phone_in_chinese(
+    server: RunningServer, browser: Browser
+) -> None:
+    page = await first_admin(browser, server, width=390)
+    await page.click("[data-tab=providers]")
+    await expect(page.locator("#new-facility h2")).to_have_text("新建设施")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+    await shoot(page, "admin-providers-phone-zh")
+    await page.click("[data-tab=caregivers]")
+    new = page.locator("#new-caregiver")
+    await new.locator("[name=name]").fill("周海燕")
+    await new.locator("[name=skills]").fill("basic_care")
+    await new.locator("[name=home_lat]").fill("30.27")
+    await new.locator("[name=home_lon]").fill("120.15")
+    await new.locator("[type=submit]").click()
+    await page.locator("#caregivers tr", has_text="周海燕").get_by_role("button").click()
+    await expect(page.locator('#caregiver-form [data-weekday="1"]')).to_contain_text("周一")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+    await shoot(page, "admin-caregiver-phone-zh")

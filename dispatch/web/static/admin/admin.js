@@ -1,4 +1,5 @@
-// Administration for a care bureau: accounts, areas, elders' records, caregivers.
+// Administration for a care bureau: accounts, areas, providers and facilities,
+// elders' records, caregivers with their shifts, leave and certificates.
 // Administrators only; every text comes from the catalogues.
 
 import { Api } from "../shared/api.js";
@@ -7,7 +8,12 @@ import { apply, t } from "../shared/i18n.js";
 import { startPage } from "../shared/page.js";
 
 const api = new Api("carebell.board.session"); // one log-in for the board's pages
-const state = { tab: "users", users: [], areas: [], elders: [], caregivers: [], message: "", editing: null };
+const state = {
+  tab: "users", users: [], areas: [], elders: [], caregivers: [], providers: [], facilities: [],
+  message: "", editing: null, caregiver: null,
+};
+const WEEKDAYS = ["1", "2", "3", "4", "5", "6", "7"]; // ISO: 1 is Monday
+const CERTIFICATE_ROWS = 3;
 const HARDSHIP = ["tekun", "dibao", "dibao_edge", "shidu", "kongchao", "liushou", "zhongcan", "gaoling"];
 // The record's fields on the form: [name, input type, options].
 const ELDER_FIELDS = [
@@ -50,6 +56,11 @@ async function start() {
   $("#new-user").addEventListener("submit", createUser);
   $("#new-area").addEventListener("submit", createArea);
   $("#new-caregiver").addEventListener("submit", createCaregiver);
+  $("#new-provider").addEventListener("submit", createProvider);
+  $("#new-facility").addEventListener("submit", createFacility);
+  $("#caregiver-form").addEventListener("submit", saveCaregiver);
+  $("#caregiver-cancel").addEventListener("click", () => { state.caregiver = null; render(); });
+  $("#add-leave").addEventListener("click", addLeave);
   $("#new-elder").addEventListener("click", () => editElder(null));
   $("#elder-form").addEventListener("submit", saveElder);
   $("#elder-cancel").addEventListener("click", () => { state.editing = null; render(); });
@@ -72,12 +83,14 @@ async function loadElders() {
 }
 
 async function load() {
-  const [users, areas, caregivers] = await Promise.all([
+  const [users, areas, caregivers, providers, facilities] = await Promise.all([
     api.get("/api/v1/users"),
     api.get("/api/v1/areas"),
     api.get("/api/v1/caregivers?limit=1000"),
+    api.get("/api/v1/providers"),
+    api.get("/api/v1/facilities"),
   ]);
-  Object.assign(state, { users, areas, caregivers });
+  Object.assign(state, { users, areas, caregivers, providers, facilities });
   await loadElders();
   render();
 }
@@ -153,6 +166,103 @@ function createCaregiver(event) {
   return run(async () => {
     await api.post("/api/v1/caregivers", body);
     form.reset();
+  }, "services.saved");
+}
+
+function createProvider(event) {
+  event.preventDefault();
+  const form = event.target;
+  const body = { name: form.name.value.trim(), phone: form.phone.value.trim(), address: form.address.value.trim() };
+  return run(async () => {
+    await api.post("/api/v1/providers", body);
+    form.reset();
+  }, "services.saved");
+}
+
+function createFacility(event) {
+  event.preventDefault();
+  const form = event.target;
+  const body = {
+    name: form.name.value.trim(),
+    kind: form.kind.value,
+    provider_id: form.provider_id.value || null,
+    area: form.area.value,
+    address: form.address.value.trim(),
+    lat: Number(form.lat.value),
+    lon: Number(form.lon.value),
+    opening_hours: form.opening_hours.value.trim(),
+  };
+  return run(async () => {
+    await api.post("/api/v1/facilities", body);
+    form.reset();
+  }, "services.saved");
+}
+
+// A caregiver's record: provider, station, skills, certificates, the daily shift or a
+// weekly pattern, and leave days. Leave is kept on the draft until it is saved.
+function editCaregiver(caregiver) {
+  state.caregiver = caregiver ? { ...caregiver, leave_days: [...caregiver.leave_days] } : null;
+  render();
+  if (caregiver) $("#caregiver-form [name=name]").focus();
+}
+
+function addLeave() {
+  const input = $("#caregiver-form [name=leave_day]");
+  const day = input.value;
+  const draft = state.caregiver;
+  if (!draft || !day) return;
+  if (!draft.leave_days.includes(day)) draft.leave_days = [...draft.leave_days, day].sort();
+  input.value = "";
+  renderLeave();
+}
+
+function removeLeave(day) {
+  const draft = state.caregiver;
+  draft.leave_days = draft.leave_days.filter((d) => d !== day);
+  renderLeave();
+}
+
+function caregiverBody(form) {
+  const weekly = {};
+  for (const day of WEEKDAYS) {
+    const row = form.querySelector(`[data-weekday="${day}"]`);
+    if (row.querySelector("[name=works]").checked) {
+      weekly[day] = [row.querySelector("[name=day_start]").value, row.querySelector("[name=day_end]").value];
+    }
+  }
+  const certificates = [];
+  for (const row of form.querySelectorAll(".certificate")) {
+    const skill = row.querySelector("[name=cert_skill]").value.trim();
+    if (!skill) continue;
+    certificates.push({
+      skill,
+      name: row.querySelector("[name=cert_name]").value.trim(),
+      expires_on: row.querySelector("[name=cert_expires]").value || null,
+    });
+  }
+  return {
+    name: form.name.value.trim(),
+    phone: form.phone.value.trim(),
+    provider_id: form.provider_id.value || null,
+    station_id: form.station_id.value || null,
+    transport: form.transport.value,
+    skills: form.skills.value.split(/[,，\s]+/).filter(Boolean),
+    active: form.active.checked,
+    shift_start: form.shift_start.value,
+    shift_end: form.shift_end.value,
+    weekly_shifts: weekly,
+    leave_days: state.caregiver.leave_days,
+    certificates,
+  };
+}
+
+function saveCaregiver(event) {
+  event.preventDefault();
+  const draft = state.caregiver;
+  const body = caregiverBody(event.target);
+  return run(async () => {
+    await api.request("PATCH", `/api/v1/caregivers/${draft.id}`, body);
+    if (state.caregiver === draft) state.caregiver = null; // not a record opened since
   }, "services.saved");
 }
 
@@ -379,9 +489,108 @@ function render() {
       h("td", {}, e.active ? t("admin.active") : t("admin.inactive")),
       h("td", {}, h("button", { type: "button", onclick: () => editElder(e) }, t("admin.edit"))))));
   renderElderForm();
+  renderWorkforce();
+}
+
+const hm = (clock) => clock.slice(0, 5);
+const providerName = (id) => state.providers.find((p) => p.id === id)?.name ?? "";
+
+// The hours a caregiver works: the weekly pattern's days, or the daily shift.
+function shiftText(c) {
+  const days = Object.entries(c.weekly_shifts).sort(([a], [b]) => a.localeCompare(b));
+  if (!days.length) return t("admin.daily_shift", { start: hm(c.shift_start), end: hm(c.shift_end) });
+  return days.map(([d, [start, end]]) => `${t(`admin.weekday.${d}`)} ${hm(start)}–${hm(end)}`).join("、");
+}
+
+// A select's options rebuilt from the records, keeping what was chosen.
+function choices(select, rows, none = "–") {
+  const chosen = select.value;
+  fill(select, h("option", { value: "" }, none), rows.map((r) => h("option", { value: r.id }, r.name)));
+  select.value = rows.some((r) => r.id === chosen) ? chosen : "";
+}
+
+function renderWorkforce() {
+  fill($("#providers"), state.providers.map((p) =>
+    h("tr", { "data-provider": p.id }, h("td", {}, p.name), h("td", {}, p.phone), h("td", {}, p.address))));
+  $("#providers-none").hidden = state.providers.length > 0;
+  fill($("#facilities"), state.facilities.map((f) =>
+    h("tr", { "data-facility": f.id }, h("td", {}, f.name), h("td", {}, t(`admin.kind.${f.kind}`)),
+      h("td", {}, providerName(f.provider_id)), h("td", {}, f.area ? areaName(f.area) : ""), h("td", {}, f.opening_hours))));
+  $("#facilities-none").hidden = state.facilities.length > 0;
+  for (const select of document.querySelectorAll("#new-facility .provider-choice")) choices(select, state.providers);
+  const area = $("#facility-area").value;
+  fill($("#facility-area"), h("option", { value: "" }, "–"),
+    state.areas.filter((a) => a.key !== "*").map((a) => h("option", { value: a.key }, `${"\u3000".repeat(depth(a.key) - 1)}${a.name}`)));
+  $("#facility-area").value = area;
   fill($("#caregivers"), state.caregivers.map((c) =>
-    h("tr", {}, h("td", {}, c.name), h("td", {}, c.skills.join(", ")),
-      h("td", {}, `${c.shift_start.slice(0, 5)}–${c.shift_end.slice(0, 5)}`), h("td", {}, t(`admin.transport.${c.transport}`)))));
+    h("tr", { "data-caregiver": c.id },
+      h("td", {}, c.name),
+      h("td", {}, providerName(c.provider_id) || c.provider),
+      h("td", {}, c.skills.join(", ")),
+      h("td", {}, shiftText(c)),
+      h("td", {}, c.leave_days.join("、")),
+      h("td", {}, c.active ? t("admin.active") : t("admin.inactive")),
+      h("td", {}, h("button", { type: "button", onclick: () => editCaregiver(c) }, t("admin.edit"))))));
+  renderCaregiverForm();
+}
+
+function weekRow(day, hours) {
+  return h("div", { class: "row wrap day", "data-weekday": day },
+    h("label", { class: "row" }, h("input", { type: "checkbox", name: "works", checked: Boolean(hours) }), t(`admin.weekday.${day}`)),
+    h("input", { type: "time", name: "day_start", value: hm(hours?.[0] ?? "08:00"), "aria-label": t("admin.weekday.start") }),
+    h("span", { class: "to" }),
+    h("input", { type: "time", name: "day_end", value: hm(hours?.[1] ?? "17:00"), "aria-label": t("admin.weekday.end") }));
+}
+
+function certificateRow(c) {
+  const cert = c ?? {};
+  return h("div", { class: "certificate row wrap" },
+    h("input", { name: "cert_skill", value: cert.skill ?? "", placeholder: t("admin.cert.skill"), "aria-label": t("admin.cert.skill") }),
+    h("input", { name: "cert_name", value: cert.name ?? "", placeholder: t("admin.cert.name"), "aria-label": t("admin.cert.name") }),
+    h("label", {}, t("admin.cert.expires"), h("input", { type: "date", name: "cert_expires", value: cert.expires_on ?? "" })));
+}
+
+function renderLeave() {
+  const draft = state.caregiver;
+  fill($("#caregiver-leave"), (draft?.leave_days ?? []).map((day) =>
+    h("li", { "data-leave": day }, day, " ",
+      h("button", { type: "button", class: "link", onclick: () => removeLeave(day), "aria-label": t("admin.remove_leave", { day }) }, "×"))));
+}
+
+// Built once per record and language: a list reloaded meanwhile keeps what is typed.
+let caregiverFormFor = { record: null, lang: "" };
+
+function renderCaregiverForm() {
+  const form = $("#caregiver-form");
+  const c = state.caregiver;
+  form.hidden = !c;
+  if (!c) {
+    fill($("#caregiver-week"));
+    fill($("#caregiver-certificates"));
+    fill($("#caregiver-leave"));
+    caregiverFormFor = { record: null, lang: "" };
+    return;
+  }
+  const lang = document.documentElement.lang;
+  if (caregiverFormFor.record === c && caregiverFormFor.lang === lang) return;
+  caregiverFormFor = { record: c, lang };
+  $("#caregiver-form-title").textContent = t("admin.edit_caregiver", { name: c.name });
+  choices(form.provider_id, state.providers);
+  choices(form.station_id, state.facilities.filter((f) => f.kind === "station"));
+  form.provider_id.value = c.provider_id ?? "";
+  form.station_id.value = c.station_id ?? "";
+  form.name.value = c.name;
+  form.phone.value = c.phone;
+  form.transport.value = c.transport;
+  form.skills.value = c.skills.join(", ");
+  form.active.checked = c.active;
+  form.shift_start.value = hm(c.shift_start);
+  form.shift_end.value = hm(c.shift_end);
+  fill($("#caregiver-week"), WEEKDAYS.map((d) => weekRow(d, c.weekly_shifts[d])));
+  const certs = [...c.certificates];
+  while (certs.length < CERTIFICATE_ROWS) certs.push(null);
+  fill($("#caregiver-certificates"), certs.map(certificateRow));
+  renderLeave();
 }
 
 start();
