@@ -58,7 +58,7 @@ async def main(base: str, password: str, wait_s: float, admin: tuple[str, str] |
         )
         for locale, tag in (("zh-CN", "zh"), ("en", "en")):
             board = await (
-                await browser.new_context(viewport={"width": 1440, "height": 900})
+                await browser.new_context(viewport={"width": 1440, "height": 900}, locale=locale)
             ).new_page()
             await sign_in(board, f"{base}/board/", "sup1", password, locale)
             await asyncio.sleep(wait_s)
@@ -69,6 +69,7 @@ async def main(base: str, password: str, wait_s: float, admin: tuple[str, str] |
             phone = await (
                 await browser.new_context(
                     viewport={"width": 390, "height": 844},
+                    locale=locale,  # as a Chinese user's phone: dates in the page's language
                     is_mobile=True,
                     has_touch=True,
                     permissions=["geolocation"],
@@ -84,7 +85,9 @@ async def main(base: str, password: str, wait_s: float, admin: tuple[str, str] |
                 pages.append((*admin, "admin"))
             for username, secret, page_name in pages:
                 for size, viewport in (("large", LARGE), ("phone", PHONE)):
-                    page = await (await browser.new_context(viewport=viewport)).new_page()
+                    page = await (
+                        await browser.new_context(viewport=viewport, locale=locale)
+                    ).new_page()
                     await sign_in(page, f"{base}/{page_name}/", username, secret, locale)
                     await asyncio.sleep(2.0)
                     await page.screenshot(path=OUT / f"{page_name}-{size}-{tag}.png")
