@@ -33,6 +33,10 @@ class VoiceCatalog:
     def calls_on(self, device_kind: str | None, alert_type: str) -> bool:
         return alert_type in self.of(device_kind).call_on
 
+    def any_calls_on(self, alert_type: str) -> bool:
+        """Some device kind opens a voice session on this alert type."""
+        return any(alert_type in voice.call_on for voice in self.kinds.values())
+
 
 def parse_voice_section(raw: Mapping[str, Any], alert_types: frozenset[str]) -> VoiceCatalog:
     """The ``voice:`` section of config/alert_types.yaml; ValueError naming what is wrong."""

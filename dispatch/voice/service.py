@@ -24,9 +24,10 @@ from dispatch.domain.device_effects import NOWHERE
 from dispatch.domain.live_events import LiveEventType
 from dispatch.errors import CareBellError, IllegalTransition
 from dispatch.store.db import Database
-from dispatch.store.tables import Caregiver, Device, Elder
+from dispatch.store.tables import Caregiver
 from dispatch.voice import record
 from dispatch.voice.capability import VoiceCatalog
+from dispatch.voice.facts import FactsLookup
 from dispatch.voice.session import (
     Answer,
     Call,
@@ -81,13 +82,6 @@ class Waiting:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceFacts:
-    kind: str
-    elder_name: str
-    place: Place
-
-
 class VoiceService:
     def __init__(
         self,
@@ -114,6 +108,7 @@ class VoiceService:
         self.areas: dict[int, Callable[[Place], bool]] = {}  # an operator's socket: may see
         self._timers: set[asyncio.TimerHandle] = set()
         self._lock = asyncio.Lock()  # one event at a time: each reads and replaces a call
+        self._facts = FactsLookup(db)  # a burst of alerts reads its devices in one query
 
     # Browsers coming and going.
 
@@ -211,7 +206,7 @@ class VoiceService:
             raise ValueError("only an operator dials")
         to = Party.parse(str(message["to"]))
         if to.kind is PartyKind.DEVICE:
-            facts = await self.db.run(_device_facts, self.db, to.id)
+            facts = await self._facts.get(to.id)
             if facts is None or not self.voices.of(facts.kind).talks:
                 channel.reply(
                     {
@@ -302,7 +297,9 @@ class VoiceService:
         party = Party(PartyKind.DEVICE, device_id)
         kind = message.get("type")
         if kind == LiveEventType.ALERT_RAISED:
-            facts = await self.db.run(_device_facts, self.db, device_id)
+            if not self.voices.any_calls_on(alert.get("alert_type", "")):
+                return  # no device kind opens a session for it: nothing to look up
+            facts = await self._facts.get(device_id)
             if facts is None or not self.voices.calls_on(facts.kind, alert.get("alert_type", "")):
                 return
             if any(c.has(party) and c.leg(party).live for c in self.calls.values()):
@@ -454,19 +451,6 @@ def _call_view(call: Call) -> dict[str, Any]:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("voice timer failed", exc_info=task.exception())
-
-
-def _device_facts(db: Database, device_id: str) -> DeviceFacts | None:
-    with db.read() as session:  # read on every alert raised: no write lock
-        device = session.get(Device, device_id)
-        if device is None:
-            return None
-        elder = session.get(Elder, device.elder_id) if device.elder_id else None
-        return DeviceFacts(
-            device.kind,
-            elder.name if elder else "",
-            Place.known(elder.district, elder.street, elder.community) if elder else NOWHERE,
-        )
 
 
 def _party_name(db: Database, party: Party) -> str:
