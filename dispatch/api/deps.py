@@ -256,3 +256,14 @@ def registry_access(request: Request, principal: PrincipalDep) -> Principal:
 BoardDep = Annotated[Principal, Depends(allow(*BOARD_ROLES))]
 AdminDep = Annotated[Principal, Depends(allow(Role.ADMIN))]
 CaregiverDep = Annotated[Principal, Depends(allow(Role.CAREGIVER))]
+
+
+def family_user(request: Request, user: UserDep) -> UserAccount:
+    """A family account: the family page's routes answer it alone (its links are by
+    account, so the route needs the account, not only the role)."""
+    if user.role != Role.FAMILY.value:
+        raise forbid(request, accounts.principal_of(user), "only a family account may do this")
+    return user
+
+
+FamilyDep = Annotated[UserAccount, Depends(family_user)]

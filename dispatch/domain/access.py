@@ -14,6 +14,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # every area; escalations land here
     CAREGIVER = "caregiver"  # their own offers and orders, and the elders on them
     ADMIN = "admin"  # registry and accounts
+    FAMILY = "family"  # an elder's relative: the family page, their linked elders' alerts only
 
 
 BOARD_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})

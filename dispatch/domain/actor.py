@@ -18,6 +18,7 @@ class ActorKind(StrEnum):
     OPERATOR = "operator"  # anyone at the board: operators, supervisors, administrators
     SYSTEM = "system"  # a part of CareBell: the dispatcher, the offer timer, a policy
     PHONE = "phone"  # a caller on the phone network
+    FAMILY = "family"  # a family member on the family page (their account's name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,10 @@ class Actor:
     @classmethod
     def phone(cls, number: str) -> Actor:
         return cls(ActorKind.PHONE, number)
+
+    @classmethod
+    def family(cls, username: str) -> Actor:
+        return cls(ActorKind.FAMILY, username)
 
 
 DISPATCHER = Actor.system("dispatcher")

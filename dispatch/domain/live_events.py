@@ -35,6 +35,7 @@ class AlertAction(StrEnum):
     HANDOVER_OUTCOME = "handover_outcome"  # what the emergency service said it would do
     AMBULANCE_ARRIVED = "ambulance_arrived"
     NOTIFIED = "notified"  # a contact was sent the step, or could not be (dispatch/notify)
+    FAMILY_ANSWER = "family_answer"  # a family member: "I am going" or "I cannot come"
 
 
 class LiveEventType(StrEnum):
@@ -63,6 +64,7 @@ class LiveEventType(StrEnum):
     ALERT_HANDOVER_OUTCOME = "alert.handover_outcome"
     ALERT_AMBULANCE_ARRIVED = "alert.ambulance_arrived"
     ALERT_NOTIFIED = "alert.notified"
+    ALERT_FAMILY_ANSWER = "alert.family_answer"
     ORDER_OFFERED = "order.offered"
     ORDER_ACCEPTED = "order.accepted"
     ORDER_EN_ROUTE = "order.en_route"

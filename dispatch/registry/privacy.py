@@ -20,6 +20,8 @@ from dispatch.store.tables import (
     Device,
     Elder,
     ElderContact,
+    FamilyInvitation,
+    FamilyLink,
     RecordAccess,
     RegistryChange,
     Visit,
@@ -126,6 +128,9 @@ def anonymise_elder(
         elder.deactivation_reason = "anonymised"
         session.add(elder)
         session.exec(delete(ElderContact).where(col(ElderContact.elder_id) == elder.id))
+        # Nobody is their family any more: no link or code may lead to the record.
+        session.exec(delete(FamilyLink).where(col(FamilyLink.elder_id) == elder.id))
+        session.exec(delete(FamilyInvitation).where(col(FamilyInvitation.elder_id) == elder.id))
         for change in changes_of(session, "elder", str(elder.id)):
             change.before = {k: REMOVED for k in change.before}
             change.after = {k: REMOVED for k in change.after}

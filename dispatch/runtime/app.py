@@ -22,6 +22,7 @@ from dispatch.api.routes import (
     auth,
     board,
     elders,
+    family,
     health,
     homecare,
     imports,
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(registry.router, dependencies=[Depends(registry_access)])
     app.include_router(alerts.router)
     app.include_router(notifications.router)
+    app.include_router(family.router)
     app.include_router(actions.router)
     app.include_router(me.router)
     app.include_router(homecare.router)

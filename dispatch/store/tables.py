@@ -576,3 +576,34 @@ class Notification(SQLModel, table=True):
     created_at: datetime = _utc()
     sent_at: datetime | None = _utc(nullable=True)
     updated_at: datetime = _utc()
+
+
+class FamilyLink(SQLModel, table=True):
+    """A family account linked to an elder: the family page shows that elder's
+    alerts to that account, and nothing of anyone else's (docs/contacts.md)."""
+
+    __tablename__ = "family_link"
+    __table_args__ = (UniqueConstraint("user_id", "elder_id", name="one_link_per_elder"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="user_account.id", index=True)
+    elder_id: uuid.UUID = Field(foreign_key="elder.id", index=True)
+    relation: str = Field(default="", max_length=40)  # 女儿, 儿子 … as the family member is
+    linked_by: str = Field(max_length=64)  # the administrator, or "invitation:<created by>"
+    linked_at: datetime = _utc()
+
+
+class FamilyInvitation(SQLModel, table=True):
+    """A one-time code an administrator gives a family member, who enters it on the
+    family page to link their account to the elder. Only its SHA-256 is kept."""
+
+    __tablename__ = "family_invitation"
+
+    code_hash: str = Field(primary_key=True, max_length=64)
+    elder_id: uuid.UUID = Field(foreign_key="elder.id", index=True)
+    relation: str = Field(default="", max_length=40)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = _utc()
+    expires_at: datetime = _utc()
+    used_by: str | None = Field(default=None, max_length=64)
+    used_at: datetime | None = _utc(nullable=True)

@@ -1,5 +1,5 @@
 """The web pages CareBell serves itself: the operators' board, the home-services page,
-the administrators' pages, the supervisors' call review and the caregivers' app.
+the administrators' pages, the supervisors' call review, the caregivers' app and the family page.
 
 Plain HTML, CSS and ES modules with no build step; Leaflet is vendored under
 static/vendor so the map works with no internet (docs/web.md).
@@ -19,6 +19,7 @@ STATIC = Path(__file__).parent / "static"
 def mount(app: FastAPI) -> None:
     app.mount("/board", StaticFiles(directory=STATIC / "board", html=True), name="board")
     app.mount("/app", StaticFiles(directory=STATIC / "app", html=True), name="app")
+    app.mount("/family", StaticFiles(directory=STATIC / "family", html=True), name="family")
     app.mount("/services", StaticFiles(directory=STATIC / "services", html=True), name="services")
     app.mount("/admin", StaticFiles(directory=STATIC / "admin", html=True), name="admin")
     app.mount("/review", StaticFiles(directory=STATIC / "review", html=True), name="review")

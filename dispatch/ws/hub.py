@@ -18,13 +18,15 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from starlette.websockets import WebSocketDisconnected
 
-from dispatch.domain.access import BOARD_ROLES, Principal
+from dispatch.domain.access import BOARD_ROLES, Principal, Role
 from dispatch.domain.areas import Place
+from dispatch.domain.family import STORY_EVENT_TYPES
 from dispatch.domain.live_events import (
     PROTOCOL_VERSION,
     caregiver_position_event,
     place_in_view,
 )
+from dispatch.emergency.family import elder_ids_of
 from dispatch.emergency.orders import CaregiverAction, act_on_order, request_help
 from dispatch.errors import CareBellError, IllegalTransition, NotFound
 from dispatch.live.bus import StreamEntry
@@ -86,10 +88,12 @@ class LiveConnection:
         websocket: WebSocket,
         stream_name: str,
         accepts: Callable[[dict[str, Any]], bool] | None = None,
+        shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.websocket = websocket
         self.stream_name = stream_name
         self.accepts = accepts  # e.g. an operator sees only alerts of their areas
+        self.shape = shape  # e.g. a family's socket gets a few fields of what it accepts
         self.queue: asyncio.Queue[StreamEntry | dict[str, Any]] = asyncio.Queue()
         self.last_sent: tuple[int, int] = (0, 0)
         self.too_slow = asyncio.Event()
@@ -111,7 +115,8 @@ class LiveConnection:
             self.last_sent = key
             if self.accepts is not None and not self.accepts(item.message):
                 return
-            item = {**item.message, "seq": item.seq, "stream": self.stream_name}
+            message = item.message if self.shape is None else self.shape(item.message)
+            item = {**message, "seq": item.seq, "stream": self.stream_name}
         await self.websocket.send_text(json.dumps(item, ensure_ascii=False))
 
     async def write_loop(self) -> None:
@@ -130,12 +135,13 @@ async def _serve(
     accepts: Callable[[dict[str, Any]], bool] | None = None,
     voice_party: Party | None = None,
     voice_areas: Callable[[Place], bool] | None = None,
+    shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
     """Subscribe, replay what the client missed, then stream until it leaves."""
     if last_seq and not _valid_seq(last_seq):
         await websocket.close(CLOSE_BAD_REQUEST, "last_seq is not a stream id")
         return
-    conn = LiveConnection(websocket, stream_name, accepts)
+    conn = LiveConnection(websocket, stream_name, accepts, shape)
     fanout = services.fanout
     # Subscribe first, then replay: live entries queue up meanwhile, and the
     # writer skips those the replay already sent.
@@ -261,6 +267,7 @@ class SocketSession:
     principal: Principal
     token: str
     expires_at: datetime
+    user_id: UUID
 
 
 async def _authenticate(websocket: WebSocket, services: HubParts) -> SocketSession | None:
@@ -300,7 +307,7 @@ async def _authenticate(websocket: WebSocket, services: HubParts) -> SocketSessi
         log.warning("4403 %s: %s must change their password", websocket.url.path, user.username)
         await websocket.close(CLOSE_FORBIDDEN, "password_change_required")
         return None
-    return SocketSession(accounts.principal_of(user), token, expires_at)
+    return SocketSession(accounts.principal_of(user), token, expires_at, user.id)
 
 
 async def _first_message_token(websocket: WebSocket) -> str | None:
@@ -380,6 +387,75 @@ async def board(websocket: WebSocket, last_seq: str | None = None) -> None:
         voice_party=party,
         voice_areas=None if principal.sees_every_area else principal.may_see_place,
     )
+
+
+class FamilyView:
+    """What a family's socket lets through: the story steps of its linked elders'
+    alerts, as a few fields (the page reads the story itself over REST). The links
+    are read again every RECHECK_S, so an elder unlinked stops showing within it."""
+
+    def __init__(self, elder_ids: frozenset[UUID]) -> None:
+        self.elder_ids = frozenset(str(e) for e in elder_ids)
+
+    def accepts(self, message: dict[str, Any]) -> bool:
+        alert = message.get("alert")
+        return (
+            message.get("type") in STORY_EVENT_TYPES
+            and isinstance(alert, dict)
+            and alert.get("elder_id") in self.elder_ids
+        )
+
+    @staticmethod
+    def shape(message: dict[str, Any]) -> dict[str, Any]:
+        alert = message["alert"]
+        return {
+            "v": PROTOCOL_VERSION,
+            "type": "family.step",
+            "step": message["type"],
+            "at": message.get("at"),
+            "alert_id": alert["id"],
+            "elder_id": alert["elder_id"],
+            "state": alert["state"],
+        }
+
+
+@router.websocket("/ws/v1/family")
+async def family(websocket: WebSocket, last_seq: str | None = None) -> None:
+    services: HubParts = websocket.app.state.services
+    session = await _authenticate(websocket, services)
+    if session is None:
+        return
+    principal = session.principal
+    user_id = session.user_id
+    if principal.role is not Role.FAMILY:
+        await _refuse(websocket, principal, f"a {principal.role} has no family stream")
+        return
+    view = FamilyView(await services.db.run(elder_ids_of, services.db, user_id))
+
+    async def reread_links() -> None:
+        while True:
+            await asyncio.sleep(RECHECK_S)
+            with contextlib.suppress(OperationalError):
+                view.elder_ids = FamilyView(
+                    await services.db.run(elder_ids_of, services.db, user_id)
+                ).elder_ids
+
+    rereading = asyncio.create_task(reread_links())
+    try:
+        await _serve(
+            websocket,
+            services,
+            session,
+            services.bus.board_stream,
+            "family",
+            last_seq,
+            accepts=view.accepts,
+            shape=view.shape,
+        )
+    finally:
+        rereading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await rereading
 
 
 class ActionMessage(BaseModel):

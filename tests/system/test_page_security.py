@@ -93,12 +93,12 @@ async def test_stored_markup_in_names_stays_text_on_the_board(
 
 
 @pytest.mark.parametrize(
-    "path", ["/board/", "/app/", "/services/", "/admin/", "/review/", "/reports/"]
+    "path", ["/board/", "/app/", "/family/", "/services/", "/admin/", "/review/", "/reports/"]
 )
 async def test_every_page_loads_within_its_content_security_policy(
     server: RunningServer, browser: Browser, path: str
 ) -> None:
-    page, violations = await _page(browser, 390 if path == "/app/" else 1440)
+    page, violations = await _page(browser, 390 if path in ("/app/", "/family/") else 1440)
     response = await page.goto(f"{server.http}{path}")
     assert response is not None
     policy = response.headers["content-security-policy"]

@@ -35,6 +35,7 @@ from dispatch.homecare.planner import plan_day
 from dispatch.notify.aliyun import AliyunSms
 from dispatch.notify.notifier import Notifier
 from dispatch.notify.rules import load as load_notification_rules
+from dispatch.registry import family
 from dispatch.store.tables import (
     Alert,
     AuditRecord,
@@ -48,7 +49,16 @@ from dispatch.store.tables import (
 from simulators.devices import DevicePublisher
 from simulators.sms_provider import AliyunSmsStandIn
 from tests.conftest import RunningServer
-from tests.helpers import CENTER, PASSWORD, SmallCity, make_user, seed_small_city, wait_until
+from tests.helpers import (
+    CENTER,
+    PASSWORD,
+    LiveClient,
+    SmallCity,
+    login,
+    make_user,
+    seed_small_city,
+    wait_until,
+)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("CAREBELL_SCREENSHOTS")  # a folder: keep pictures of the pages
@@ -405,6 +415,133 @@ async def test_the_chinese_board_is_drawn_in_a_font_that_has_its_characters(
         "the zh-CN board draws its characters as boxes: no CJK font (apt-get install "
         "fonts-noto-cjk)"
     )
+
+
+async def open_family_page(
+    browser: Browser, server: RunningServer, city: SmallCity, *, english: bool
+) -> Page:
+    """A daughter's phone, 300 m from her mother, on the family page."""
+    db = server.services.db
+    username = await asyncio.to_thread(make_user, db, "family")
+    await asyncio.to_thread(
+        family.link, db, city.elder_id, username, "女儿", by="admin", now=datetime.now(UTC)
+    )
+    context = await browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        permissions=["geolocation"],
+        geolocation={"latitude": CENTER[0] + 0.0027, "longitude": CENTER[1]},
+    )
+    page = await context.new_page()
+    await page.goto(f"{server.http}/family/")
+    await sign_in(page, username, english=english)
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "connected")
+    await expect(page.locator("#elders")).to_have_text("王秀英 (女儿)")
+    return page
+
+
+async def caregiver_on_shift(server: RunningServer, city: SmallCity) -> LiveClient:
+    token = await login(server.http, server.services.db, "caregiver", caregiver_id=city.near_id)
+    app = await LiveClient.connect(f"{server.ws}/ws/v1/caregivers/{city.near_id}", token)
+    await app.send(type="position", lat=CENTER[0] + 0.0045, lon=CENTER[1])
+    bus = server.services.bus
+    await wait_until(lambda: bus.nearby(CENTER[0], CENTER[1], 5000, 50))
+    return app
+
+
+@pytest.mark.parametrize("english", [True, False], ids=["en", "zh-CN"])
+async def test_the_family_follows_a_press_live_and_says_they_are_going(
+    server: RunningServer,
+    city: SmallCity,
+    publisher: DevicePublisher,
+    browser: Browser,
+    english: bool,
+) -> None:
+    words = {
+        True: (
+            "Pressed for help",
+            "李桂兰 on the way, about",
+            "王秀英 · Help button pressed",
+            "I am going",
+            "李桂兰 arrived",
+            "Resolved",
+            "nearer than the caregiver",
+        ),
+        False: (
+            "按下呼叫求助",
+            "李桂兰正在赶来，约",
+            "王秀英 · 一键呼叫",
+            "我这就过去",
+            "李桂兰已到达",
+            "已处理",
+            "比护理员更近",
+        ),
+    }[english]
+    pressed, on_the_way, title, going, arrived, resolved, nearer = words
+    phone = await open_family_page(browser, server, city, english=english)
+    board = await open_board(browser, server, english=english)
+    near = await caregiver_on_shift(server, city)
+    await expect(phone.locator("#alerts-none")).to_be_visible()
+
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    card = phone.locator(".card")
+    await expect(card).to_have_count(1, timeout=5000)
+    await expect(card.locator("h3")).to_have_text(title)
+    await expect(card.locator(".story li").first).to_contain_text(pressed)
+
+    offer = await near.next("order.offered")
+    order_id = offer["order"]["id"]
+    for action in ("accept", "en_route"):
+        await near.send(type="action", action=action, order_id=order_id, ref=action)
+        await near.next("reply", ref=action)
+    await expect(card.locator('.story li[data-kind="en_route"]')).to_contain_text(
+        re.compile(re.escape(on_the_way) + r" ?\d+")
+    )
+
+    await card.locator('[data-answer="going"]').click()
+    answer = card.locator('.story li[data-kind="family_answer"]')
+    await expect(answer).to_contain_text(going)
+    await shoot(phone, f"family-{'en' if english else 'zh-CN'}")
+
+    # The operator reads it on the timeline, with the distances.
+    row = board.locator(".alert")
+    await row.click()
+    told = board.locator("#detail ol.timeline li").filter(has_text=going)
+    await expect(told).to_have_count(1)
+    await expect(told).to_contain_text(nearer)
+
+    for action in ("arrive", "complete"):
+        await near.send(type="action", action=action, order_id=order_id, ref=action)
+        await near.next("reply", ref=action)
+    await expect(card.locator('.story li[data-kind="on_scene"]')).to_contain_text(arrived)
+    await expect(card.locator('.story li[data-kind="resolved"]')).to_contain_text(resolved)
+    await expect(card.locator(".answers")).to_have_count(0)
+    await near.close()
+
+
+async def test_a_family_member_links_their_account_with_an_invitation_code(
+    server: RunningServer, city: SmallCity, browser: Browser
+) -> None:
+    db = server.services.db
+    username = await asyncio.to_thread(make_user, db, "family")
+    code, _ = await asyncio.to_thread(
+        family.invite, db, city.elder_id, "儿子", by="admin", now=datetime.now(UTC)
+    )
+    page = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
+    await page.goto(f"{server.http}/family/")
+    await sign_in(page, username)
+    await expect(page.locator("#elders-none")).to_be_visible()
+    await page.fill("#link [name=code]", "2222-2222")
+    await page.click("#link [type=submit]")
+    await expect(page.locator("#message")).to_have_text(
+        "That code is not valid (wrong, used or expired)."
+    )
+    await page.fill("#link [name=code]", code.lower())
+    await page.click("#link [type=submit]")
+    await expect(page.locator("#message")).to_have_text("Linked to 王秀英.")
+    await expect(page.locator("#elders")).to_have_text("王秀英 (儿子)")
+    await expect(page.locator("#alerts-none")).to_be_visible()
 
 
 async def test_a_caregiver_account_is_refused_by_the_board(

@@ -16,6 +16,7 @@ PAGES = sorted(STATIC.glob("*/index.html"))
 SCRIPTS = [
     STATIC / "board/board.js",
     STATIC / "app/app.js",
+    STATIC / "family/family.js",
     STATIC / "services/services.js",
     STATIC / "admin/admin.js",
     STATIC / "review/review.js",

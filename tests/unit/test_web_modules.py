@@ -21,14 +21,14 @@ IMPORT = re.compile(r"""(?:\bimport\s*\(\s*|\bimport\s+|\bfrom\s+)["'](\.{1,2}/[
 MODULES = sorted(p for p in STATIC.rglob("*.js") if p.is_file())
 
 
-# Where the server mounts each folder (dispatch/web.mount): the app's pages load
-# its modules from /app/, everything else from /static/.
-MOUNTS = {"/app/": STATIC / "app", "/static/": STATIC}
+# Where the server mounts each folder (dispatch/web.mount): the app's and the family
+# page's modules load from /app/ and /family/, everything else from /static/.
+MOUNTS = {"/app/": STATIC / "app", "/family/": STATIC / "family", "/static/": STATIC}
 
 
 def served_at(path: Path) -> str:
     relative = path.relative_to(STATIC).as_posix()
-    if relative.startswith("app/") and relative.count("/") == 1:
+    if relative.startswith(("app/", "family/")) and relative.count("/") == 1:
         return "/" + relative
     return "/static/" + relative
 

@@ -681,6 +681,7 @@ function actorLabel(actor) {
   if (kind === "system") return t("actor.system");
   if (kind === "device") return `${t("actor.device")} ${who}`;
   if (kind === "caregiver") return state.caregivers.get(who)?.name || who.slice(0, 8);
+  if (kind === "family") return t("actor.family");
   return who || actor;
 }
 
@@ -851,6 +852,19 @@ function notifiedText(d) {
   return d.error ? `${what} (${d.error})` : what;
 }
 
+// A family member's answer on the family page: who, what, and how far they are
+// beside the caregiver (when their phone said where it was), for the operator to decide.
+function familyText(d) {
+  const who = d.relation ? `${d.who} (${d.relation})` : d.who;
+  const parts = [`${who}: ${t(`family.answer.${d.answer}`)}`];
+  if (d.distance_m != null) parts.push(t("family.distance", { d: fmt.distance(d.distance_m) }));
+  if (d.caregiver_distance_m != null) {
+    parts.push(t("family.caregiver_distance", { name: d.caregiver, d: fmt.distance(d.caregiver_distance_m) }));
+  }
+  if (d.nearer) parts.push(t("family.nearer"));
+  return parts.join(" · ");
+}
+
 function timelineSection(timeline) {
   return [
     h("h3", {}, t("detail.timeline")),
@@ -866,7 +880,8 @@ function timelineSection(timeline) {
         const code = r.detail?.code ? closureLabel(r.detail.code) : "";
         const service = r.detail?.service ? t("handover.to", { service: r.detail.service }) : "";
         const notice = r.action === "notified" ? notifiedText(r.detail) : "";
-        const extra = [service, outcome, code, notice, callText(r), r.detail?.reason, r.detail?.note, r.detail?.text]
+        const family = r.action === "family_answer" ? familyText(r.detail) : "";
+        const extra = [service, outcome, code, notice, family, callText(r), r.detail?.reason, r.detail?.note, r.detail?.text]
           .filter(Boolean)
           .join(" · ");
         return h(
