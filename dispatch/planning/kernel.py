@@ -37,6 +37,13 @@ def jit(function: F) -> F:
     return cast(F, njit(cache=True, nogil=True)(function))
 
 
+def inline(function: F) -> F:
+    """``jit``, but inlined into its callers (numba IR inlining): a call that
+    passes the P, S or X tuples costs a reference count on each of their arrays,
+    which made the small helpers of the inner loops cost more than their work."""
+    return cast(F, njit(cache=True, nogil=True, inline="always")(function))
+
+
 # Indices into P (see arrays.py, which builds the tuple in this order).
 # travel, loc, dur, e, l, due, late, partner, push_lag, demand, allowed, fam,
 # capacity, w_start, w_end, shift_s, shift_e, max_work, fixed, unit_a, unit_b,
@@ -130,7 +137,7 @@ def new_scratch(n_tasks: int, n_workers: int, start: Any) -> Any:
     )
 
 
-@jit
+@inline
 def _elem(routes: Any, virt_k: Any, virt_t: Any, w: int, i: int) -> int:
     vk = virt_k[w]
     if vk < 0 or i < vk:
@@ -140,7 +147,7 @@ def _elem(routes: Any, virt_k: Any, virt_t: Any, w: int, i: int) -> int:
     return int(routes[w, i - 1])
 
 
-@jit
+@inline
 def _enqueue(X: Any, w: int) -> None:
     queue, inq, counts = X[7], X[8], X[13]
     if inq[w]:
@@ -151,36 +158,56 @@ def _enqueue(X: Any, w: int) -> None:
     inq[w] = True
 
 
-@jit
-def _lateness(P: Any, t: int, s: int) -> int:
-    late = s - P[5][t]
-    return P[6][t] * late if late > 0 else 0
+@inline
+def _lateness(due: Any, late: Any, t: int, s: int) -> int:
+    over = s - due[t]
+    return int(late[t] * over) if over > 0 else 0
 
 
-@jit
+@inline
 def _set_start(P: Any, X: Any, st: Any, x: int, s: int) -> bool:
     """Set x's start; False once the move tried costs more than the bound."""
     if st[x] != s:
-        counts = X[13]
-        if not X[2][x]:
-            X[2][x] = True
-            X[1][counts[0]] = x
-            counts[0] += 1
-        counts[4] += _lateness(P, x, s) - _lateness(P, x, int(st[x]))
-        if P[6][x] > 0:  # a soft window: the largest lateness may grow
-            worst = max(counts[7], counts[8])
-            if s - P[5][x] > worst:
-                counts[4] += P[24] * (s - P[5][x] - worst)
-                counts[7] = s - P[5][x]
-        st[x] = s
-        if X[5][x]:
-            # From a settled schedule, a cycle of synchronisations the move made
-            # runs through the tried task and pushes it again and again.
-            X[14][x] += 1
-            if X[14][x] > MAX_PUSHES:
-                return False
-        return bool(counts[4] < counts[5])
+        return _set_start_arrays(P[5], P[6], P[24], X[1], X[2], X[5], X[14], X[13], st, x, s)
     return True
+
+
+@inline
+def _set_start_arrays(
+    due: Any,
+    late: Any,
+    maxlate_cost: int,
+    touched: Any,
+    is_touched: Any,
+    is_virt: Any,
+    pushes: Any,
+    counts: Any,
+    st: Any,
+    x: int,
+    s: int,
+) -> bool:
+    """``_set_start`` on arrays the caller took out of P and X once (the walk's
+    inner loop)."""
+    if st[x] == s:
+        return True
+    if not is_touched[x]:
+        is_touched[x] = True
+        touched[counts[0]] = x
+        counts[0] += 1
+    counts[4] += _lateness(due, late, x, s) - _lateness(due, late, x, int(st[x]))
+    if late[x] > 0:  # a soft window: the largest lateness may grow
+        worst = max(counts[7], counts[8])
+        if s - due[x] > worst:
+            counts[4] += maxlate_cost * (s - due[x] - worst)
+            counts[7] = s - due[x]
+    st[x] = s
+    if is_virt[x]:
+        # From a settled schedule, a cycle of synchronisations the move made
+        # runs through the tried task and pushes it again and again.
+        pushes[x] += 1
+        if pushes[x] > MAX_PUSHES:
+            return False
+    return bool(counts[4] < counts[5])
 
 
 @jit
@@ -193,6 +220,8 @@ def _walk(P: Any, S: Any, X: Any, w: int, st: Any) -> bool:
     w_start, w_end, shift_s, shift_e, max_work = P[13], P[14], P[15], P[16], P[17]
     routes, rlen, route_of, arrive = S[0], S[1], S[2], S[5]
     virt_k, virt_t, is_virt, vroute = X[3], X[4], X[5], X[6]
+    due, late, maxlate_cost = P[5], P[6], P[24]
+    touched, is_touched, pushes, counts = X[1], X[2], X[14], X[13]
     n = rlen[w] + (1 if virt_k[w] >= 0 else 0)
     visits = 0
     for i in range(n):
@@ -220,7 +249,9 @@ def _walk(P: Any, S: Any, X: Any, w: int, st: Any) -> bool:
                 s = a if a <= latest[x] else max(t, e[x])
                 if depart < 0:  # a day that starts with the break starts just before it
                     depart = a - tr if a <= latest[x] else t
-                if not _set_start(P, X, st, x, s):
+                if not _set_start_arrays(
+                    due, late, maxlate_cost, touched, is_touched, is_virt, pushes, counts, st, x, s
+                ):
                     return False
                 arrive[x] = t
                 tot += tr
@@ -238,7 +269,9 @@ def _walk(P: Any, S: Any, X: Any, w: int, st: Any) -> bool:
                     return False
                 if depart < 0:
                     depart = s - tr  # leave just in time for the first visit
-                if not _set_start(P, X, st, x, s):
+                if not _set_start_arrays(
+                    due, late, maxlate_cost, touched, is_touched, is_virt, pushes, counts, st, x, s
+                ):
                     return False
                 arrive[x] = a
                 if active and st[p] < s + push_lag[x]:
@@ -356,8 +389,8 @@ def try_insert(
         delta += X[11][w] - rtravel[w]
     for i in range(counts[0]):
         t = touched[i]
-        old = _lateness(P, t, int(start[t])) if route_of[t] >= 0 else 0
-        delta += _lateness(P, t, int(ov[t])) - old
+        old = _lateness(P[5], P[6], t, int(start[t])) if route_of[t] >= 0 else 0
+        delta += _lateness(P[5], P[6], t, int(ov[t])) - old
     delta += fam[w1, t1]
     if t2 >= 0:
         delta += fam[w2, t2]
@@ -365,7 +398,7 @@ def try_insert(
     return True, delta
 
 
-@jit
+@inline
 def _detour(P: Any, S: Any, w: int, k: int, x: int) -> int:
     """Extra travel of putting x at k on w (nothing for a break)."""
     travel, loc = P[0], P[1]
@@ -389,7 +422,7 @@ def _detour(P: Any, S: Any, w: int, k: int, x: int) -> int:
     return int(travel[here, loc[x]] + travel[loc[x], nxt] - travel[here, nxt])
 
 
-@jit
+@inline
 def _mark_walked(X: Any, w: int) -> None:
     if not X[10][w]:
         X[10][w] = True
@@ -508,14 +541,30 @@ def cost(P: Any, S: Any) -> int:
 # Insertion ------------------------------------------------------------------
 
 
-@jit
-def _bound(P: Any, S: Any, w: int, k: int, x: int) -> Any:
+@inline
+def _bound(
+    travel: Any,
+    loc: Any,
+    dur: Any,
+    e: Any,
+    latest: Any,
+    due: Any,
+    late: Any,
+    fam: Any,
+    w_start: Any,
+    w_end: Any,
+    shift_s: Any,
+    shift_e: Any,
+    routes: Any,
+    rlen: Any,
+    start: Any,
+    w: int,
+    k: int,
+    x: int,
+) -> Any:
     """(lower bound on the cost of x at k on w, earliest start there); bound INF
-    when a hard rule rules the place out at once."""
-    travel, loc, dur, e, latest = P[0], P[1], P[2], P[3], P[4]
-    due, late, fam = P[5], P[6], P[11]
-    w_start, w_end, shift_s, shift_e = P[13], P[14], P[15], P[16]
-    routes, rlen, start = S[0], S[1], S[4]
+    when a hard rule rules the place out at once. Arrays, not the P and S tuples:
+    it runs for every place of every insertion."""
     if loc[x] < 0:
         return fam[w, x], 0
     here = w_start[w]
@@ -558,7 +607,10 @@ def _places(P: Any, S: Any, x: int, blink: float, tail_only: bool) -> Any:
     """Every place x may go (``tail_only``: only after the last stop of a route),
     with bounds, sorted by bound."""
     allowed, demand, capacity = P[10], P[9], P[12]
-    rlen, rload = S[1], S[8]
+    travel, loc, dur, e, latest = P[0], P[1], P[2], P[3], P[4]
+    due, late, fam = P[5], P[6], P[11]
+    w_start, w_end, shift_s, shift_e = P[13], P[14], P[15], P[16]
+    routes, rlen, rload, start = S[0], S[1], S[8], S[4]
     n_w = len(rlen)
     size = 0
     for w in range(n_w):
@@ -575,7 +627,26 @@ def _places(P: Any, S: Any, x: int, blink: float, tail_only: bool) -> Any:
         for k in range(rlen[w] if tail_only else 0, rlen[w] + 1):
             if blink > 0.0 and np.random.random() < blink:
                 continue
-            lb, s = _bound(P, S, w, k, x)
+            lb, s = _bound(
+                travel,
+                loc,
+                dur,
+                e,
+                latest,
+                due,
+                late,
+                fam,
+                w_start,
+                w_end,
+                shift_s,
+                shift_e,
+                routes,
+                rlen,
+                start,
+                w,
+                k,
+                x,
+            )
             if lb >= INF:
                 continue
             cw[m], ck[m], cb[m], cs[m] = w, k, lb, s
@@ -677,7 +748,7 @@ def _remove_unit(P: Any, S: Any, u: int) -> None:
         remove(P, S, int(P[20][u]))
 
 
-@jit
+@inline
 def _removable(P: Any, S: Any, t: int) -> bool:
     return S[2][t] >= 0 and not P[18][t] and P[1][t] >= 0
 
