@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_
+from sqlalchemy import exists, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -165,17 +165,29 @@ def _filtered(principal: Principal, f: AlertFilter, now: datetime, *columns: Any
             )
         )
     if f.reached is True:
-        arrived = _arrival()
-        query = query.where(arrived.is_not(None), arrived <= col(Alert.deadline_at))
+        query = query.where(_on_scene(by_deadline=True))
     elif f.reached is False:
-        arrived = _arrival()
+        # Nobody on scene by the deadline, and the deadline passed or somebody came late.
+        # EXISTS, not the first arrival compared: an index probe per alert, and
+        # PostgreSQL runs it as an anti-join.
         query = query.where(
-            or_(
-                and_(arrived.is_(None), col(Alert.deadline_at) <= now),
-                arrived > col(Alert.deadline_at),
-            )
+            ~_on_scene(by_deadline=True),
+            or_(col(Alert.deadline_at) <= now, _on_scene(by_deadline=False)),
         )
     return query
+
+
+def _on_scene(*, by_deadline: bool) -> Any:
+    """Some order of the alert went on scene (by its deadline, or at all)."""
+    cond = [
+        col(AuditRecord.alert_id) == col(Alert.id),
+        col(AuditRecord.entity) == "order",
+        col(AuditRecord.to_state) == "on_scene",
+    ]
+    if by_deadline:
+        cond.append(col(AuditRecord.at) <= col(Alert.deadline_at))
+    # Selecting only the key keeps the probe inside the index (no read of the row).
+    return sa_select(col(AuditRecord.id)).where(*cond).correlate(Alert).exists()
 
 
 def _caregiver_names(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:

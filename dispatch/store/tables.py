@@ -286,6 +286,9 @@ class Caregiver(SQLModel, table=True):
 
 
 class Alert(SQLModel, table=True):
+    # Lists and reports go newest first and by a time range of raising.
+    __table_args__ = (Index("ix_alert_raised_at", "raised_at"),)
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     # None for alerts a person raised (a caregiver's visit exception), not a device.
     device_id: str | None = Field(default=None, foreign_key="device.id", index=True)
@@ -472,6 +475,11 @@ class AuditRecord(SQLModel, table=True):
     """
 
     __tablename__ = "audit_record"
+    __table_args__ = (
+        # The reports ask "when did this alert's first order go on scene (or the alert
+        # close)": one probe of this index per alert, never a read of the rows.
+        Index("ix_audit_record_alert_step", "alert_id", "entity", "to_state", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     alert_id: uuid.UUID = Field(foreign_key="alert.id", index=True)
