@@ -1,18 +1,21 @@
-"""The care bureau's reports: the alert history (paged, CSV, XLSX) and operators' work."""
+"""The care bureau's reports: the alert and visit histories (paged, CSV, XLSX) and
+operators' work."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
-from dispatch.api.deps import BoardDep, SessionDep, SettingsDep, allow
+from dispatch.api.deps import BoardDep, MenuDep, SessionDep, SettingsDep, allow
 from dispatch.api.export import to_csv, to_xlsx
 from dispatch.domain.access import Principal, Role
+from dispatch.domain.lifecycle import VisitState
 from dispatch.domain.operator_work import Acknowledgement, month_bounds, summarise
 from dispatch.store.alert_history import (
     COLUMNS,
@@ -21,6 +24,8 @@ from dispatch.store.alert_history import (
     acknowledged_between,
     alert_history,
 )
+from dispatch.store.visit_history import COLUMNS as VISIT_COLUMNS
+from dispatch.store.visit_history import VisitFilter, VisitPage, visit_history
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -97,26 +102,117 @@ def _attachment(name: str, suffix: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}-{stamp}.{suffix}"'}
 
 
+def _csv(name: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Response:
+    return Response(
+        to_csv(columns, rows),
+        media_type="text/csv; charset=utf-8",
+        headers=_attachment(name, "csv"),
+    )
+
+
+def _xlsx(name: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Response:
+    return Response(
+        to_xlsx(columns, rows, title=name),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=_attachment(name, "xlsx"),
+    )
+
+
 @router.get("/alerts.csv")
 def alerts_csv(session: SessionDep, principal: BoardDep, f: FilterDep) -> Response:
     """The same alerts as a CSV file; the header row names the columns."""
     page = _everything(session, principal, f)
-    body = to_csv(COLUMNS, (row.as_dict() for row in page.rows))
-    return Response(
-        body, media_type="text/csv; charset=utf-8", headers=_attachment("alerts", "csv")
-    )
+    return _csv("alerts", COLUMNS, (row.as_dict() for row in page.rows))
 
 
 @router.get("/alerts.xlsx")
 def alerts_xlsx(session: SessionDep, principal: BoardDep, f: FilterDep) -> Response:
     """The same alerts as an Excel workbook."""
     page = _everything(session, principal, f)
-    body = to_xlsx(COLUMNS, (row.as_dict() for row in page.rows), title="alerts")
-    return Response(
-        body,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=_attachment("alerts", "xlsx"),
+    return _xlsx("alerts", COLUMNS, (row.as_dict() for row in page.rows))
+
+
+def visit_filter(
+    since: date | None = None,
+    until: date | None = None,
+    area: str | None = Query(None, max_length=200),
+    service: str | None = Query(None, max_length=64),
+    state: VisitState | None = None,
+    exception: str | None = Query(None, max_length=32),
+    caregiver_id: uuid.UUID | None = None,
+    provider_id: uuid.UUID | None = None,
+    away: bool | None = None,
+) -> VisitFilter:
+    """The visit history's filters as query parameters; a malformed one is a 422."""
+    try:
+        return VisitFilter(
+            since=since,
+            until=until,
+            area=area or None,
+            service=service,
+            state=state,
+            exception=exception,
+            caregiver_id=caregiver_id,
+            provider_id=provider_id,
+            away=away,
+        )
+    except ValueError as e:
+        raise HTTPException(422, str(e)) from None
+
+
+VisitFilterDep = Annotated[VisitFilter, Depends(visit_filter)]
+
+
+@router.get("/visits")
+def visits_history(
+    session: SessionDep,
+    menu: MenuDep,
+    principal: BoardDep,
+    f: VisitFilterDep,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=2**31),
+) -> dict[str, Any]:
+    """Visits to elders in the caller's areas matching the filters, newest day first."""
+    page = visit_history(
+        session, principal, f, away_radius_m=menu.start_radius_m, limit=limit, offset=offset
     )
+    return {
+        "total": page.total,
+        "limit": limit,
+        "offset": offset,
+        "items": [row.as_dict() for row in page.rows],
+    }
+
+
+def _all_visits(
+    session: SessionDep, menu: MenuDep, principal: Principal, f: VisitFilter
+) -> VisitPage:
+    page = visit_history(
+        session, principal, f, away_radius_m=menu.start_radius_m, limit=EXPORT_MAX_ROWS + 1
+    )
+    if len(page.rows) > EXPORT_MAX_ROWS:
+        raise HTTPException(
+            422, f"{page.total} visits match; an export holds {EXPORT_MAX_ROWS}: narrow the filters"
+        )
+    return page
+
+
+@router.get("/visits.csv")
+def visits_csv(
+    session: SessionDep, menu: MenuDep, principal: BoardDep, f: VisitFilterDep
+) -> Response:
+    """The same visits as a CSV file; the header row names the columns."""
+    page = _all_visits(session, menu, principal, f)
+    return _csv("visits", VISIT_COLUMNS, (row.as_dict() for row in page.rows))
+
+
+@router.get("/visits.xlsx")
+def visits_xlsx(
+    session: SessionDep, menu: MenuDep, principal: BoardDep, f: VisitFilterDep
+) -> Response:
+    """The same visits as an Excel workbook."""
+    page = _all_visits(session, menu, principal, f)
+    return _xlsx("visits", VISIT_COLUMNS, (row.as_dict() for row in page.rows))
 
 
 @router.get("/operators")
