@@ -66,6 +66,7 @@ async function start() {
   $("#elder-cancel").addEventListener("click", () => { state.editing = null; render(); });
   $("#elder-deactivate").addEventListener("click", deactivateElder);
   $("#assess").addEventListener("click", assess);
+  $("#bind-device").addEventListener("click", bindDevice);
   $("#elder-search").addEventListener("input", () => loadElders().then(render));
   for (const form of document.querySelectorAll("[data-kind]")) form.addEventListener("submit", importFile);
   await startPage({ api, roles: ["admin"], onEnter: enter, onRender: render, onLeave: () => {} });
@@ -342,6 +343,36 @@ function saveElder(event) {
   }, "services.saved");
 }
 
+// A device given to the elder: registered and bound (or, already registered, bound
+// to them). Its broker log-in is issued on the device API (docs/devices.md).
+function bindDevice() {
+  const editing = state.editing;
+  const form = $("#elder-form");
+  const id = form.device_id.value.trim();
+  if (!editing?.id || !id || !form.device_id.checkValidity()) return;
+  const kind = form.device_kind.value;
+  return run(async () => {
+    try {
+      await api.post("/api/v1/devices", { id, kind, elder_id: editing.id });
+    } catch (error) {
+      if (error.status !== 409) throw error;
+      await api.request("PUT", `/api/v1/devices/${encodeURIComponent(id)}/elder`, { elder_id: editing.id });
+    }
+    form.device_id.value = "";
+    if (state.editing === editing) {
+      editing.devices = [...editing.devices.filter((d) => d.id !== id), { id, kind, active: true }];
+      renderDevices(editing);
+    }
+    return t("admin.device_bound", { device: id, name: editing.name });
+  });
+}
+
+function renderDevices(e) {
+  $("#elder-devices").hidden = !e.id;
+  fill($("#elder-device-list"), (e.devices ?? []).map((d) =>
+    h("li", { "data-device": d.id }, `${d.id} · ${t(`admin.device.${d.kind}`)}`)));
+}
+
 // The capability assessment: every item of the configured scale, then the grade.
 function assess() {
   const editing = state.editing;
@@ -439,7 +470,7 @@ function renderElderForm() {
   form.hidden = !state.editing;
   if (!state.editing) {
     // A closed form keeps no inputs of the record it showed (nor their typed values).
-    for (const part of ["#elder-fields", "#elder-hardship", "#elder-contacts", "#assessment-items"]) fill($(part));
+    for (const part of ["#elder-fields", "#elder-hardship", "#elder-contacts", "#assessment-items", "#elder-device-list"]) fill($(part));
     formBuiltFor = { record: null, lang: "" };
     return;
   }
@@ -454,6 +485,7 @@ function renderElderForm() {
   const rows = [...e.contacts];
   while (rows.length < CONTACT_ROWS) rows.push(null);
   fill($("#elder-contacts"), rows.map(contactRow));
+  renderDevices(e);
   renderAssessment(e);
   $("#elder-deactivate").hidden = !e.id || !e.active;
   $("#deactivate-reason").hidden = !e.id || !e.active;
