@@ -300,6 +300,39 @@ async def test_the_timeline_shows_the_family_told_by_sms(
     await shoot(board, "board-notified-en")
 
 
+async def test_what_the_operator_is_typing_survives_a_live_step_of_the_alert(
+    server: RunningServer, city: SmallCity, publisher: DevicePublisher, browser: Browser
+) -> None:
+    """The card is drawn anew when its alert moves on; a half-typed note, a chosen
+    call-back outcome and the cursor stay where the operator left them."""
+    board = await open_board(browser, server)
+    app = await open_app(browser, server, city)
+    await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+    row = board.locator(".alert")
+    await row.click()
+    await expect(app.locator("#offer")).to_be_visible()
+    await board.select_option('#detail [data-field="callback-outcome"]', "no_answer")
+    note = board.locator('#detail [data-field="note"]')
+    await note.fill("门锁着，邻居王阿姨有钥匙")
+    await note.evaluate("(el) => { el.dataset.drawn = 'before'; el.setSelectionRange(2, 2); }")
+
+    await app.click('[data-action="accept"]')
+    redrawn = board.locator('#detail [data-field="note"]:not([data-drawn])')
+    await expect(redrawn).to_have_count(1)  # the card was drawn anew by the live step
+    await expect(board.locator("#detail .badge").first).to_have_text("Accepted")
+    await expect(redrawn).to_have_value("门锁着，邻居王阿姨有钥匙")
+    await expect(redrawn).to_be_focused()
+    assert await redrawn.evaluate("(el) => [el.selectionStart, el.selectionEnd]") == [2, 2]
+    await expect(board.locator('#detail [data-field="callback-outcome"]')).to_have_value(
+        "no_answer"
+    )
+
+    # Once sent, the note is not carried over again.
+    await board.click('#detail .row:has([data-field="note"]) button')
+    await expect(board.locator("#detail ol.timeline")).to_contain_text("门锁着")
+    await expect(board.locator('#detail [data-field="note"]')).to_have_value("")
+
+
 async def test_a_list_the_board_asked_for_before_a_live_event_does_not_undo_it(
     server: RunningServer, city: SmallCity, publisher: DevicePublisher, browser: Browser
 ) -> None:

@@ -403,6 +403,37 @@ function render() {
   line?.render();
 }
 
+// The card is drawn anew on each of its alert's live steps; what the operator was
+// typing or picking there, and where the cursor was, is carried over to the new one.
+const drafts = { alertId: null, values: new Map(), focus: null };
+
+function keepDrafts(panel, alertId) {
+  if (drafts.alertId !== alertId) Object.assign(drafts, { alertId, values: new Map(), focus: null });
+  for (const field of panel.querySelectorAll("[data-field]")) drafts.values.set(field.dataset.field, field.value);
+  const active = document.activeElement;
+  drafts.focus = panel.contains(active) && active.dataset.field
+    ? { field: active.dataset.field, start: active.selectionStart, end: active.selectionEnd }
+    : null;
+}
+
+function restoreValues(panel) {
+  for (const field of panel.querySelectorAll("[data-field]")) {
+    const value = drafts.values.get(field.dataset.field);
+    if (value !== undefined && [...(field.options || [{ value }])].some((o) => o.value === value)) {
+      field.value = value;
+    }
+  }
+}
+
+function restoreDrafts(panel) {
+  restoreValues(panel);
+  const focus = drafts.focus && panel.querySelector(`[data-field="${drafts.focus.field}"]`);
+  if (focus) {
+    focus.focus();
+    if (drafts.focus.start != null) focus.setSelectionRange?.(drafts.focus.start, drafts.focus.end);
+  }
+}
+
 function renderDetail() {
   const panel = $("#detail");
   const card = state.card;
@@ -411,6 +442,7 @@ function renderDetail() {
     return;
   }
   const a = card.alert;
+  keepDrafts(panel, a.id);
   const message = h("p", { class: "message", role: "status" });
   fill(panel, 
     h("h2", {}, t(`alertType.${a.alert_type}`)),
@@ -440,6 +472,7 @@ function renderDetail() {
     callsSection(card.calls || []),
     timelineSection(card.timeline),
   );
+  restoreDrafts(panel);
 }
 
 function actions(a, message) {
@@ -448,16 +481,17 @@ function actions(a, message) {
     try {
       await api.post(`/api/v1/alerts/${a.id}/${path}`, body);
       message.textContent = t("action.done");
+      note.value = escalateReason.value = ""; // sent: not a draft to carry over
       await Promise.all([loadCard(a.id), loadAlerts()]);
     } catch (error) {
       message.textContent = t("action.failed", { why: error.message });
     }
   };
   const input = (placeholder) => h("input", { placeholder: t(placeholder) });
-  const note = h("textarea", { rows: 2, placeholder: t("action.note_placeholder") });
+  const note = h("textarea", { rows: 2, "data-field": "note", placeholder: t("action.note_placeholder") });
   const outcome = h(
     "select",
-    {},
+    { "data-field": "callback-outcome" },
     ["reached_ok", "reached_needs_help", "no_answer", "false_alarm"].map((o) =>
       h("option", { value: o }, t(`callback.${o}`)),
     ),
@@ -465,11 +499,12 @@ function actions(a, message) {
   const free = [...state.caregivers.values()].filter((c) => c.state === "free");
   const pick = h(
     "select",
-    {},
+    { "data-field": "assign-pick" },
     h("option", { value: "" }, t("action.assign_pick")),
     free.map((c) => h("option", { value: c.id }, c.name)),
   );
   const escalateReason = input("action.reason_placeholder");
+  escalateReason.dataset.field = "escalate-reason";
   // Closing asks why, from the configured closure codes, so reports can count them.
   const closeCode = h(
     "select",
@@ -770,11 +805,12 @@ function handoverPanel(a, message) {
     { "data-field": "handover-outcome" },
     ["dispatched", "advice_only", "refused", "transported"].map((o) => h("option", { value: o }, t(`handover.${o}`))),
   );
-  const outcomeNote = h("input", { placeholder: t("action.closure_note") });
+  const outcomeNote = h("input", { "data-field": "handover-note", placeholder: t("action.closure_note") });
   const post = async (path, body) => {
     message.textContent = "";
     try {
       await api.post(`/api/v1/alerts/${a.id}/${path}`, body);
+      outcomeNote.value = "";
       await show();
       await loadCard(a.id);
     } catch (error) {
@@ -826,6 +862,7 @@ function handoverPanel(a, message) {
         ? h("p", {}, t("handover.arrived_at", { time: fmt.time(last.arrived_at) }))
         : h("button", { "data-action": "handover-arrived", onclick: () => post("handover/arrived", {}) }, t("handover.arrived")),
     );
+    restoreValues(panel); // drawn after the card: the focus has moved on meanwhile
   };
   fill(
     panel,
