@@ -58,10 +58,20 @@ class Arcs:
         """Arcs ``ks`` as options that explain themselves."""
         at = np.asarray(ks, dtype=np.int64)
         cgs = snapshot.caregivers
+        who = self.caregiver[at].tolist()
+        # A caregiver's notes are the same on every alert but for "known to the elder".
+        notes = {j: _notes(cgs[j], False, policy) for j in set(who)}
         return [
-            Option(cg.caregiver_id, eta, late, cost, _notes(cg, familiar, policy), distance_m=m)
-            for cg, eta, late, cost, familiar, m in zip(
-                [cgs[j] for j in self.caregiver[at].tolist()],
+            Option(
+                cgs[j].caregiver_id,
+                eta,
+                late,
+                cost,
+                _notes(cgs[j], True, policy) if familiar else notes[j],
+                m,
+            )
+            for j, eta, late, cost, familiar, m in zip(
+                who,
                 self.eta_s[at].tolist(),
                 self.late_s[at].tolist(),
                 self.cost_s[at].tolist(),
@@ -182,21 +192,34 @@ class _AlertColumns:
         cls, snapshot: MatchSnapshot, policy: MatchPolicy, skill_bit: Mapping[str, int]
     ) -> _AlertColumns:
         now = snapshot.now
-        rows = [
-            (
-                a.position.lat,
-                a.position.lon,
-                _bits(a.alert_type.skills, skill_bit),
-                a.alert_type.severity in policy.divert_severities,
-                a.alert_type.on_scene_s * US_PER_S,
-                _us(a.deadline, now),
-                a.alert_type.severity.weight,
+        # What an alert's type says is the same for every alert of the type: a
+        # round has hundreds of alerts and a handful of types.
+        # (Keyed by identity: a dataclass's hash is Python code, and the catalog's
+        # types are shared objects.)
+        by_type: dict[int, tuple[int, int, int, int, int]] = {}
+        for kind in {id(a.alert_type): a.alert_type for a in snapshot.alerts}.values():
+            by_type[id(kind)] = (
+                _bits(kind.skills, skill_bit),
+                kind.severity in policy.divert_severities,
+                kind.on_scene_s * US_PER_S,
+                kind.arrival_deadline_s * US_PER_S,
+                kind.severity.weight,
             )
-            for a in snapshot.alerts
-        ]
-        position = np.array([r[:2] for r in rows], dtype=np.float64).reshape(-1, 2)
-        ints = np.array([r[2:] for r in rows], dtype=np.int64).reshape(-1, 5)
-        return cls(position, ints[:, 0], ints[:, 1] != 0, ints[:, 2], ints[:, 3], ints[:, 4])
+        position = np.array(
+            [(a.position.lat, a.position.lon) for a in snapshot.alerts], dtype=np.float64
+        ).reshape(-1, 2)
+        ints = np.array(
+            [by_type[id(a.alert_type)] for a in snapshot.alerts], dtype=np.int64
+        ).reshape(-1, 5)
+        # Until the deadline: raised_at + the type's deadline - now, to the microsecond.
+        since = np.fromiter(
+            (_us(a.raised_at, now) for a in snapshot.alerts),
+            dtype=np.int64,
+            count=len(snapshot.alerts),
+        )
+        return cls(
+            position, ints[:, 0], ints[:, 1] != 0, ints[:, 2], since + ints[:, 3], ints[:, 4]
+        )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -217,23 +240,27 @@ class _CaregiverColumns:
     @classmethod
     def of(cls, snapshot: MatchSnapshot, skill_bit: Mapping[str, int]) -> _CaregiverColumns:
         now = snapshot.now
+        cgs = snapshot.caregivers
         floats = np.array(
-            [(c.position.lat, c.position.lon, c.position_age_s) for c in snapshot.caregivers],
-            dtype=np.float64,
+            [(c.position.lat, c.position.lon, c.position_age_s) for c in cgs], dtype=np.float64
         ).reshape(-1, 3)
+        # Skill sets and shifts repeat across a team: each is read once (a frozenset
+        # keeps its hash; a shift is keyed by its two times, whose hash is C code).
+        bits = {s: _bits(s, skill_bit) for s in {c.skills for c in cgs}}
+        shifts = {(c.shift.start, c.shift.end): c.shift for c in cgs}
+        window = {k: (v.covers(now), _time_us(v.start), _time_us(v.end)) for k, v in shifts.items()}
+        mode = {id(m): i for i, m in enumerate(MODES)}
         ints = np.array(
             [
                 (
-                    _bits(c.skills, skill_bit),
+                    bits[c.skills],
                     c.busy,
                     c.on_visit,
-                    c.shift.covers(now),
-                    MODES.index(c.mode),
-                    _time_us(c.shift.start),
-                    _time_us(c.shift.end),
+                    *window[c.shift.start, c.shift.end],
+                    mode[id(c.mode)],
                     c.orders_today,
                 )
-                for c in snapshot.caregivers
+                for c in cgs
             ],
             dtype=np.int64,
         ).reshape(-1, 8)
@@ -245,9 +272,9 @@ class _CaregiverColumns:
             flags[:, 0],
             flags[:, 1],
             flags[:, 2],
+            ints[:, 6],
             ints[:, 4],
             ints[:, 5],
-            ints[:, 6],
             ints[:, 7],
         )
 

@@ -31,10 +31,10 @@ def cheapest_arcs(alert: Ints, caregiver: Ints, cost: Ints, slots: Ints, unassig
     if not len(alert):
         return taken
     # Rows: slot s of each alert that has an arc (the others only pay "nobody").
-    served, row_of_alert = np.unique(alert, return_inverse=True)
+    served, row_of_alert = _dense(alert)
     row_start = np.concatenate(([0], np.cumsum(slots[served])))
     n_rows = int(row_start[-1])
-    columns, column = np.unique(caregiver, return_inverse=True)
+    columns, column = _dense(caregiver)
     n_cols = len(columns) + n_rows
     rows, cols, weights, arcs = [], [], [], []
     for s in range(int(slots[served].max())):
@@ -60,3 +60,12 @@ def cheapest_arcs(alert: Ints, caregiver: Ints, cost: Ints, slots: Ints, unassig
     chosen = arc[np.searchsorted(edge, matched_rows * n_cols + matched_cols)]
     taken[chosen[chosen >= 0]] = True
     return taken
+
+
+def _dense(values: Ints) -> tuple[Ints, Ints]:
+    """``np.unique(values, return_inverse=True)`` for small whole numbers >= 0, by
+    counting instead of sorting (the values are indices into a round's snapshot)."""
+    present = np.zeros(int(values.max()) + 1, dtype=np.bool_)
+    present[values] = True
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[values]
