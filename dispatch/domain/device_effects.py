@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,7 +27,7 @@ from dispatch.domain import device_rules
 from dispatch.domain.areas import Place
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import AlertState
-from dispatch.domain.model import AlertType
+from dispatch.domain.model import AlertType, Severity
 
 NOWHERE = Place("")  # a device with no elder: no area
 
@@ -147,7 +147,7 @@ class DeviceView:
     area: Place = NOWHERE  # where the elder lives
     home: tuple[float, float] | None = None  # the elder's position
     limits: device_rules.ElderLimits = NO_LIMITS
-    open_alerts: tuple[OpenAlert, ...] = ()  # oldest first
+    open_alerts: tuple[OpenAlert, ...] = ()  # in raised order: by raised_at, then id
 
     def after(self, effect: Effect) -> DeviceView:
         """The device once ``effect`` is applied (pure)."""
@@ -167,6 +167,9 @@ class DeviceView:
             ]
         if effect.raised is not None:
             alerts.append(effect.raised_as_stored)
+            # In the order the database lists them, so the view carried through a
+            # batch is the view a reload would give.
+            alerts.sort(key=raised_order)
         return replace(self, online=online, open_alerts=tuple(alerts))
 
 
@@ -270,6 +273,21 @@ def decide(
         return _rejected(exc.reason, exc.detail, device.id)
 
 
+def raised_order(alert: OpenAlert) -> tuple[datetime, uuid.UUID]:
+    """The order of a device's open alerts: by when raised; of alerts raised at
+    one instant (a press and a long press received together), by id."""
+    return (alert.raised_at, alert.id)
+
+
+def _latest(alerts: Sequence[OpenAlert]) -> OpenAlert:
+    """The alert a cancel or a repeated press means: the one raised last; of alerts
+    raised at one instant (a press and a long press received together) the least
+    severe, so the graver one stays with the operators, then by type. Never by
+    list order or id: a batch's running view and a reload list such alerts in
+    different orders, and ids are hashes that say nothing of the elder's press."""
+    return max(alerts, key=lambda a: (a.raised_at, -Severity(a.severity).weight, a.alert_type))
+
+
 def alert_id_of(device_id: str, event_id: str) -> uuid.UUID:
     """The id of the alert an event raises: uuid5 of its idempotence key."""
     digest = hashlib.sha1(_ALERT_ID_PREFIX + f"{device_id}/{event_id}".encode()).digest()
@@ -358,7 +376,7 @@ def _event(
     since = now - timedelta(seconds=rules.merge_window_s)
     joinable = [a for a in still_open if a.alert_type == code and a.raised_at >= since]
     if joinable:
-        alert = max(joinable, key=lambda a: a.raised_at)
+        alert = _latest(joinable)
         count = alert.press_count + 1
         audited = _audit_merge(count, now - alert.updated_at, rules)
         merge = Merge(alert.id, count, now, audited)
@@ -388,7 +406,7 @@ def _cancel(stored: Effect, still_open: list[OpenAlert], catalog: Catalog, now: 
     withdrawn; later, the operators see the cancel and call back."""
     if not still_open:
         return stored
-    latest = max(still_open, key=lambda a: a.raised_at)
+    latest = _latest(still_open)
     window = timedelta(seconds=catalog.policy.cancel_window_s)
     on_the_way = latest.state in (AlertState.EN_ROUTE, AlertState.ON_SCENE)
     if now - latest.raised_at <= window and not on_the_way:

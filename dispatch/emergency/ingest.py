@@ -397,7 +397,7 @@ def _views(
                 _among(session, _ALERTS.c.device_id, full_ids),
                 _ALERTS.c.state.in_(OPEN_ALERT_STATES),
             )
-            .order_by(_ALERTS.c.raised_at, _ALERTS.c.id)
+            .order_by(_ALERTS.c.raised_at, _ALERTS.c.id)  # device_effects.raised_order
         )
         if full_ids
         else ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
@@ -20,6 +21,7 @@ from dispatch.domain.device_effects import (
     Refused,
     Rules,
     decide,
+    raised_order,
 )
 from dispatch.domain.lifecycle import AlertState
 from dispatch.runtime.catalog_file import load_catalog
@@ -78,6 +80,25 @@ def test_a_cancel_withdraws_a_fresh_press_and_only_notes_a_late_one() -> None:
     assert late[1].note is not None
     assert late[1].note.action == "cancel_late"
     assert len(device.open_alerts) == 1
+
+
+def test_a_cancel_withdraws_the_same_one_of_two_alerts_raised_together_in_any_order() -> None:
+    """A press and a long press received together: the view a batch carries lists
+    them as raised, a reload by id; the cancel must mean one alert either way."""
+    long_press = DeviceEvent("pb-1", "b", "longPress", NOW)
+    effects, device = run([(press("a"), NOW), (long_press, NOW)])
+    assert [e.outcome for e in effects] == [Outcome.RAISED, Outcome.RAISED]
+    assert list(device.open_alerts) == sorted(device.open_alerts, key=raised_order)
+    cancel = DeviceEvent("pb-1", "c", "cancel", NOW + timedelta(seconds=1))
+    withdrawn = set()
+    for order in (device.open_alerts, device.open_alerts[::-1]):
+        view = replace(device, open_alerts=order)
+        effect = decide(cancel, view, set(), CATALOG, RULES, NOW + timedelta(seconds=1))
+        assert effect.outcome is Outcome.CLOSED
+        withdrawn |= {c.alert_id for c in effect.closes}
+    # The least severe of the two: the SOS stays with the operators.
+    [help_button] = [a.id for a in device.open_alerts if a.alert_type == "help_button"]
+    assert withdrawn == {help_button}
 
 
 def test_a_device_heard_again_closes_its_offline_alert() -> None:
