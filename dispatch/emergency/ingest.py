@@ -40,6 +40,7 @@ from sqlmodel import Session, SQLModel
 
 from devices.protocol import DeviceEvent, parse_event, parse_status, parse_topic
 from dispatch.domain import device_rules
+from dispatch.domain.actor import DEVICE_POLICY, Actor
 from dispatch.domain.areas import Place
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.device_effects import (
@@ -458,7 +459,7 @@ class _Writer:
     def apply(self, effect: Effect, view: DeviceView | None, at: datetime) -> None:
         device_id = effect.device_id
         assert device_id is not None  # only refusals lack a device
-        actor = f"device:{device_id}"
+        actor = Actor.device(device_id)
         if effect.event is not None:
             event = effect.event
             self.events.append(
@@ -501,7 +502,7 @@ class _Writer:
                     )
             self.session.flush()
 
-    def _raise(self, effect: Effect, actor: str, at: datetime) -> None:
+    def _raise(self, effect: Effect, actor: Actor, at: datetime) -> None:
         raised = effect.raised
         assert raised is not None
         self.alerts[raised.id] = effect.raised_as_stored.row()
@@ -517,13 +518,13 @@ class _Writer:
                 alert_record(
                     effect.raised_as_stored,
                     from_state=raised.state.value,
-                    actor="system:policy",
+                    actor=DEVICE_POLICY,
                     at=at,
                     detail={"reason": effect.escalate, **effect.flags},
                 )
             )
 
-    def _merge(self, effect: Effect, view: DeviceView, actor: str, at: datetime) -> None:
+    def _merge(self, effect: Effect, view: DeviceView, actor: Actor, at: datetime) -> None:
         merge = effect.merge
         assert merge is not None
         changes: dict[str, Any] = {"press_count": merge.press_count, "updated_at": merge.at}

@@ -41,7 +41,7 @@ def _record(
     order: Order | None,
     entity: str,
     from_state: str | None,
-    actor: Actor | str,
+    actor: Actor,
     at: datetime,
     detail: dict[str, Any] | None,
     action: str | None = None,
@@ -92,7 +92,7 @@ def alert_record(
     alert: AlertFields,
     *,
     from_state: str | None,
-    actor: Actor | str,
+    actor: Actor,
     at: datetime,
     detail: dict[str, Any],
     action: str | None = None,
@@ -134,7 +134,7 @@ def raise_alert(
     lon: float,
     at: datetime,
     device_ts: datetime,
-    actor: Actor | str,
+    actor: Actor,
 ) -> Alert:
     """A new alert of ``kind``, born raised and audited (the caller commits)."""
     values = new_alert(
@@ -160,7 +160,7 @@ def record_note(
     alert: Alert,
     *,
     action: str,
-    actor: Actor | str,
+    actor: Actor,
     at: datetime,
     detail: dict[str, Any],
 ) -> AuditRecord:
@@ -186,7 +186,7 @@ def move_alert(
     alert: Alert,
     target: AlertState,
     *,
-    actor: Actor | str,
+    actor: Actor,
     at: datetime,
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
@@ -222,7 +222,7 @@ def move_order(
     alert: Alert,
     target: OrderState,
     *,
-    actor: Actor | str,
+    actor: Actor,
     at: datetime,
     detail: dict[str, Any] | None = None,
 ) -> list[AuditRecord]:
@@ -275,7 +275,7 @@ def record_offered(
     order: Order,
     alert: Alert,
     *,
-    actor: Actor | str,
+    actor: Actor,
     at: datetime,
     detail: dict[str, Any],
 ) -> list[AuditRecord]:
@@ -306,7 +306,7 @@ def record_offered(
 
 
 def withdraw_orders(
-    session: Session, alert: Alert, *, actor: Actor | str, at: datetime, reason: str
+    session: Session, alert: Alert, *, actor: Actor, at: datetime, reason: str
 ) -> None:
     """Cancel the alert's active orders (the caregivers see it on their app)."""
     active = session.exec(
@@ -329,7 +329,7 @@ def close_alert(
     alert: Alert,
     target: AlertState,
     *,
-    actor: Actor | str,
+    actor: Actor,
     at: datetime,
     reason: str,
     detail: dict[str, Any] | None = None,

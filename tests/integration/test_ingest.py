@@ -18,6 +18,7 @@ from sqlmodel import col, select
 
 from config.settings import Settings
 from devices.protocol import event_payload, events_topic, status_topic
+from dispatch.domain.actor import Actor
 from dispatch.domain.lifecycle import AlertState, OrderState
 from dispatch.domain.model import AlertType
 from dispatch.emergency.ingest import Inbound, Ingest, Outcome
@@ -155,7 +156,7 @@ def test_illegal_transition_changes_nothing(db: Database, ingest: Ingest) -> Non
     with db.session() as session:
         [alert] = session.exec(select(Alert)).all()
         with pytest.raises(IllegalTransition):
-            move_alert(session, alert, AlertState.RESOLVED, actor="operator:x", at=T0)
+            move_alert(session, alert, AlertState.RESOLVED, actor=Actor.operator("x"), at=T0)
     [alert] = alerts(db)
     assert alert.state == AlertState.RAISED
     with db.session() as session:

@@ -15,6 +15,7 @@ import pytest
 from sqlmodel import col, select
 
 from config.settings import Settings
+from dispatch.domain.actor import DISPATCHER, Actor
 from dispatch.domain.lifecycle import AlertState, OrderState
 from dispatch.domain.model import AlertType, Severity
 from dispatch.notify.aliyun import AliyunSms
@@ -83,7 +84,7 @@ def press(db: Database, elder_id: uuid.UUID) -> uuid.UUID:
             lon=CENTER[1],
             at=now,
             device_ts=now,
-            actor="device:test",
+            actor=Actor.device("test"),
         )
         return alert.id
 
@@ -176,7 +177,7 @@ def send_on_the_way(db: Database, alert_id: uuid.UUID, caregiver_id: uuid.UUID) 
         alert = session.get(Alert, alert_id)
         assert alert is not None
         for state in (AlertState.DISPATCHING, AlertState.OFFERED):
-            move_alert(session, alert, state, actor="system:dispatcher", at=now)
+            move_alert(session, alert, state, actor=DISPATCHER, at=now)
         order = Order(
             alert_id=alert_id,
             caregiver_id=caregiver_id,
@@ -188,7 +189,9 @@ def send_on_the_way(db: Database, alert_id: uuid.UUID, caregiver_id: uuid.UUID) 
         )
         session.add(order)
         for target in (OrderState.ACCEPTED, OrderState.EN_ROUTE):
-            move_order(session, order, alert, target, actor="caregiver:x", at=now)
+            move_order(
+                session, order, alert, target, actor=Actor.caregiver(order.caregiver_id), at=now
+            )
 
 
 async def test_the_family_hears_who_is_on_the_way_and_about_how_long(

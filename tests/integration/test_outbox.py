@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from config.settings import Settings
+from dispatch.domain.actor import Actor
 from dispatch.live import outbox as outbox_module
 from dispatch.live.bus import LiveBus
 from dispatch.live.outbox import Outbox
@@ -51,7 +52,7 @@ def raise_one(db: Database) -> uuid.UUID:
             lon=121.47,
             at=now,
             device_ts=now,
-            actor="device:pb-1",
+            actor=Actor.device("pb-1"),
         )
     return alert.id
 
