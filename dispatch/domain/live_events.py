@@ -172,6 +172,22 @@ def elder_view(elder: ElderFields | None, *, door_access: bool = True) -> dict[s
     }
 
 
+def scrubbed(event: dict[str, Any], card: dict[str, Any] | None) -> dict[str, Any]:
+    """A stored live message with nothing left of an anonymised elder but ``card``
+    (their anonymised card, or None): the card an order carried, the contact a
+    notification named, the home's exact position. Its kind, steps and times stay."""
+    out = dict(event)
+    if out.get("elder") is not None:
+        out["elder"] = card
+    alert = out.get("alert")
+    if isinstance(alert, dict) and card is not None:
+        out["alert"] = {**alert, "lat": card["lat"], "lon": card["lon"]}
+    detail = out.get("detail")
+    if isinstance(detail, dict) and "contact" in detail:
+        out["detail"] = {**detail, "contact": ""}
+    return out
+
+
 class AlertFields(Protocol):
     """What the live messages read of an alert: its row object, or an alert a
     batch is about to insert (dispatch.domain.device_effects.OpenAlert)."""

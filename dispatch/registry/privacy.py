@@ -8,20 +8,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
-from sqlmodel import col, delete, select
+from sqlmodel import Session, col, delete, select
 
 from dispatch.domain.access import Principal
+from dispatch.domain.live_events import elder_view, scrubbed
 from dispatch.registry.changes import _plain, changes_of
 from dispatch.registry.elders import _contacts, scoped
 from dispatch.store.db import Database
 from dispatch.store.tables import (
     Alert,
     Assessment,
+    AuditRecord,
     Device,
     Elder,
     ElderContact,
     FamilyInvitation,
     FamilyLink,
+    Notification,
     RecordAccess,
     RegistryChange,
     Visit,
@@ -127,7 +130,8 @@ def anonymise_elder(
         elder.deactivated_at = elder.deactivated_at or now
         elder.deactivation_reason = "anonymised"
         session.add(elder)
-        session.exec(delete(ElderContact).where(col(ElderContact.elder_id) == elder.id))
+        _forget_contacts(session, elder.id)
+        _scrub_alerts(session, elder)
         # Nobody is their family any more: no link or code may lead to the record.
         session.exec(delete(FamilyLink).where(col(FamilyLink.elder_id) == elder.id))
         session.exec(delete(FamilyInvitation).where(col(FamilyInvitation.elder_id) == elder.id))
@@ -150,3 +154,51 @@ def anonymise_elder(
             )
         )
         return elder
+
+
+def _forget_contacts(session: Session, elder_id: uuid.UUID) -> None:
+    """Contacts go; one a notification was sent to stays as a nameless row (the
+    notification, part of an alert's history, points to it) and the notification
+    keeps its step, channel and outcome but no name or number."""
+    contacts = list(session.exec(select(ElderContact).where(ElderContact.elder_id == elder_id)))
+    told = set(
+        session.exec(
+            select(Notification.contact_id).where(
+                col(Notification.contact_id).in_([c.id for c in contacts])
+            )
+        ).all()
+    )
+    for contact in contacts:
+        if contact.id not in told:
+            session.delete(contact)
+            continue
+        contact.name, contact.relation, contact.phones, contact.hours = REMOVED, "", [], ""
+        contact.key_holder = False
+        session.add(contact)
+    for notice in session.exec(select(Notification).where(col(Notification.contact_id).in_(told))):
+        notice.contact_name, notice.phone = REMOVED, ""
+        session.add(notice)
+
+
+def _scrub_alerts(session: Session, elder: Elder) -> None:
+    """The elder's alerts stay, at the rounded position, and so does every audited
+    step; what the steps' live messages carried of the person (the card an order
+    showed, a contact's name, the exact home) is replaced by the anonymised card."""
+    card = elder_view(elder)
+    alerts = list(session.exec(select(Alert).where(Alert.elder_id == elder.id)))
+    for alert in alerts:
+        alert.lat, alert.lon = elder.lat, elder.lon
+        session.add(alert)
+    ids = [a.id for a in alerts]
+    if not ids:
+        return
+    for record in session.exec(select(AuditRecord).where(col(AuditRecord.alert_id).in_(ids))):
+        event = scrubbed(record.event, card) if record.event else record.event
+        detail = dict(record.detail)
+        if "contact" in detail:
+            detail["contact"] = ""
+        if event != record.event or detail != record.detail:
+            record.event, record.detail = event, detail
+            flag_modified(record, "event")
+            flag_modified(record, "detail")
+            session.add(record)
