@@ -41,6 +41,12 @@ from dispatch.planning.model import (
 log = logging.getLogger(__name__)
 
 AVG_REMOVED = 10.0  # visits a round removes on average (SISR's c-bar)
+# Fewer on large days with many pairs, where a round of ten reinsertions is so
+# dear that small ruins make more progress in the same time (docs/planning.md).
+# A day's weight: its visit tasks, plus PAIR_WEIGHT per pair or link (putting a
+# pair back walks two routes and their partners': about five times a visit's walks).
+PAIR_WEIGHT = 4
+SMALLER_RUINS = ((400, 3.0), (220, 5.0))  # (weight above, visits removed)
 PAIR_TRIES = 16  # placements of a pair's two halves tried exactly, per insertion
 FIXED_CHUNK = 64  # rounds per compiled call when a round count, not the clock, ends the search
 # Annealing temperatures as shares of the average travel into a visit.
@@ -98,7 +104,8 @@ def solve_with_report(
     costs = np.array([first, first], dtype=np.int64)  # current, best
     planned = max(1, int((S[2][: len(compiled.tasks)] >= 0).sum()))
     avg_edge = max(1.0, float(S[6].sum()) / planned)
-    avg_removed = min(AVG_REMOVED, max(2.0, 0.2 * len(compiled.unit_a)))
+    pairs = int((compiled.unit_b >= 0).sum())
+    avg_removed = ruin_size(len(compiled.unit_a), n_tasks - len(compiled.break_units), pairs)
     done = improvements = 0
     chunk = 1
     while True:
@@ -141,6 +148,17 @@ def solve_with_report(
     report = SearchReport(done, improvements, first, int(kernel.cost(P, S)))
     log.debug("search: %s", report)
     return _read(problem, compiled, S, report), report
+
+
+def ruin_size(units: int, visit_tasks: int, pairs: int) -> float:
+    """How many visits a round removes on average: SISR's ten, fewer on a small day
+    or a heavy one (Mankowska: ten on D, 100 visits in 75 patients; five on E; three
+    on F and G; ten on Solomon and GH200, which have no pairs)."""
+    weight = visit_tasks + PAIR_WEIGHT * pairs
+    for above, removed in SMALLER_RUINS:
+        if weight > above:
+            return removed
+    return min(AVG_REMOVED, max(2.0, 0.2 * units))
 
 
 def warm_up() -> None:

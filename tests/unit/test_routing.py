@@ -299,3 +299,12 @@ def test_a_capped_day_that_opens_with_lunch_counts_from_lunch(solve: Solve) -> N
     )
     plan = solve(problem, QUICK_S)
     assert plan.unplanned == ()
+
+
+def test_a_day_heavy_with_pairs_is_searched_with_smaller_ruins() -> None:
+    plain = lns.ruin_size(units=200, visit_tasks=200, pairs=0)
+    middling = lns.ruin_size(units=100, visit_tasks=130, pairs=30)
+    heavy = lns.ruin_size(units=300, visit_tasks=400, pairs=100)
+    assert plain == lns.AVG_REMOVED
+    assert heavy < middling < plain
+    assert lns.ruin_size(units=10, visit_tasks=13, pairs=3) < plain  # a tiny day: a few
