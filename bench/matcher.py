@@ -377,9 +377,9 @@ def replay(
             else:  # nearest idle first, alerts in the order they came
                 picks, taken = {}, set()
                 for alert, opts in zip(queue, options(snapshot, TRAVEL, POLICY), strict=True):
-                    opts = sorted(opts, key=lambda o: o.eta_s)
-                    pick = next((o for o in opts if o.caregiver_id not in taken), None)
-                    if pick:
+                    by_eta = sorted(opts, key=lambda o: o.eta_s)
+                    pick = next((o for o in by_eta if o.caregiver_id not in taken), None)
+                    if pick is not None:
                         picks[alert.alert_id] = pick
                         taken.add(pick.caregiver_id)
             for alert in list(queue):

@@ -75,7 +75,10 @@ def nearest_covered(
         found = np.isfinite(near_m)
         # A full answer reaches its last member; a short one, the whole radius.
         reach_m = np.where(found.sum(axis=1) >= count, near_m[:, -1], radius_m)
-        picks = [row[ok].tolist() for row, ok in zip(nearest, found, strict=True)]
+        # Sorted by distance, the found ones (finite) come first in each row.
+        picks = [
+            row[:n] for row, n in zip(nearest.tolist(), found.sum(axis=1).tolist(), strict=True)
+        ]
     centre_lat, centre_lon, covered_m = covered
     from_centre = redis_distances_m(centre_lat, centre_lon, lat, lon)
     # A metre to spare: the two sides round their sines differently.

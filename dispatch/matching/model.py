@@ -6,7 +6,7 @@ one decision per alert comes out. The objective's knobs are a ``MatchPolicy``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
@@ -124,17 +124,16 @@ class Option(NamedTuple):
         return f"arrives in {self.eta_s:.0f} s{late}{notes}"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The matcher's answer for one alert, with what it weighed.
 
     ``chosen`` holds up to ``slots`` options; offer each. If ``escalation`` is set,
     tell the operators why (the alert may still have been given its best late
-    option).
+    option). (A named tuple, as ``Option`` is: one per alert of a surge round.)
     """
 
     alert_id: UUID
     chosen: tuple[Option, ...]
-    considered: tuple[Option, ...] = field(default=())
+    considered: tuple[Option, ...] = ()
     reason: str = ""
     escalation: Escalation | None = None
