@@ -93,3 +93,29 @@ def covers(scope: str, place: Place) -> bool:
     """Whether someone scoped to ``scope`` may see what lies at ``place``."""
     wanted = scope_levels(scope)
     return place.levels[: len(wanted)] == wanted
+
+
+# About 2 km of latitude: a caregiver just over a district's edge is still one its
+# operators may send (matching is by distance, not by district).
+NEAR_EDGE_DEG = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """The box a district's elders live in (south-west to north-east corner)."""
+
+    south: float
+    west: float
+    north: float
+    east: float
+
+    def __post_init__(self) -> None:
+        if self.south > self.north or self.west > self.east:
+            raise ValueError("an extent's south-west corner lies south-west of its north-east")
+
+    def holds(self, lat: float, lon: float, margin_deg: float = NEAR_EDGE_DEG) -> bool:
+        """Whether (lat, lon) lies inside the box or within ``margin_deg`` of it."""
+        return (
+            self.south - margin_deg <= lat <= self.north + margin_deg
+            and self.west - margin_deg <= lon <= self.east + margin_deg
+        )

@@ -9,11 +9,13 @@ from uuid import UUID
 
 from sqlmodel import Session, col, select
 
+from dispatch.domain.access import Principal
 from dispatch.domain.lifecycle import VisitState
 from dispatch.homecare.billing import BilledVisit, StatementLine, statement
 from dispatch.homecare.coverage import Coverage, coverage, month_of
 from dispatch.homecare.menu import ServiceMenu
 from dispatch.homecare.planner import month_visits
+from dispatch.store.reads import ELDER_PLACE, in_areas
 from dispatch.store.tables import Caregiver, Elder, FollowUp, Visit
 
 UNKNOWN_PROVIDER = "(none)"
@@ -62,15 +64,21 @@ def coverage_report(
     )
 
 
-def monthly_statement(session: Session, menu: ServiceMenu, month: date) -> list[StatementLine]:
-    """Per provider and item: visits, hours, subsidy and self-pay, exceptions, satisfaction."""
+def monthly_statement(
+    session: Session, menu: ServiceMenu, month: date, principal: Principal
+) -> list[StatementLine]:
+    """Per provider and item: visits, hours, subsidy and self-pay, exceptions,
+    satisfaction; of the visits to elders of the principal's areas."""
     first, last = month_of(month)
-    visits = session.exec(
-        select(Visit).where(
+    query = (
+        select(Visit)
+        .join(Elder, col(Elder.id) == col(Visit.elder_id))
+        .where(
             col(Visit.day).between(first, last),
             col(Visit.state).in_((VisitState.DONE, VisitState.MISSED)),
         )
-    ).all()
+    )
+    visits = session.exec(in_areas(query, principal, ELDER_PLACE)).all()
     providers: dict[UUID, str] = {
         c.id: c.provider or UNKNOWN_PROVIDER for c in session.exec(select(Caregiver))
     }

@@ -1,6 +1,7 @@
 """Operators of one district cannot read or change another district's home
-services, follow-ups, routes or coverage, nor the city's dead letters: one test
-per endpoint, each with an elder of 东城区 (the operator's) and one of 南湖区."""
+services, follow-ups, routes, coverage or statements, the caregivers working
+elsewhere, nor the city's dead letters: one test per endpoint, each with an
+elder of 东城区 (the operator's) and one of 南湖区."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ from datetime import UTC, datetime, time, timedelta
 import httpx
 import pytest
 
-from dispatch.store.tables import Elder, FollowUp, ServiceRequest, Visit
+from dispatch.domain.lifecycle import AlertState, OrderState, VisitState
+from dispatch.store.tables import (
+    Alert,
+    Caregiver,
+    Elder,
+    FollowUp,
+    Order,
+    Provider,
+    ServiceRequest,
+    Visit,
+)
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, bearer, login, seed_small_city
 
@@ -164,3 +175,88 @@ async def test_dead_letters_are_for_city_wide_roles(
     async with httpx.AsyncClient(base_url=server.http) as http:
         assert (await http.get("/api/v1/dead-letters", headers=city.operator)).status_code == 403
         assert (await http.get("/api/v1/dead-letters", headers=city.supervisor)).status_code == 200
+
+
+async def test_statements_bill_an_operator_only_the_visits_of_their_areas(
+    server: RunningServer, city: TwoDistricts
+) -> None:
+    db = server.services.db
+    suffix = uuid.uuid4().hex[:4]
+
+    def done_by_providers() -> None:
+        # Each visit made by a caregiver of a provider named for its district.
+        with db.session() as session:
+            for visit_id, district in ((city.our_visit, "东城"), (city.their_visit, "南湖")):
+                provider = Provider(name=f"{district}服务社-{suffix}")
+                carer = Caregiver(name=f"{district}护理员", provider=provider.name,
+                                  provider_id=provider.id, shift_start=time(0),
+                                  shift_end=time(23, 59), home_lat=CENTER[0],
+                                  home_lon=CENTER[1])  # fmt: skip
+                session.add(provider)
+                session.flush()
+                session.add(carer)
+                session.flush()
+                visit = session.get(Visit, visit_id)
+                assert visit is not None
+                visit.state, visit.caregiver_id, visit.subsidy_fen = VisitState.DONE, carer.id, 3000
+                session.add(visit)
+
+    await asyncio.to_thread(done_by_providers)
+    month = server.services.homecare.today().strftime("%Y-%m")
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        url = f"/api/v1/reports/statements?month={month}"
+        mine = (await http.get(url, headers=city.operator)).json()
+        every = (await http.get(url, headers=city.supervisor)).json()
+        csv = (await http.get(f"{url}&format=csv", headers=city.operator)).text
+    assert [(line["provider"], line["visits"]) for line in mine] == [(f"东城服务社-{suffix}", 1)]
+    assert {line["provider"] for line in every} == {f"东城服务社-{suffix}", f"南湖服务社-{suffix}"}
+    assert f"东城服务社-{suffix}" in csv
+    assert "南湖" not in csv
+
+
+async def test_caregivers_live_shows_an_operator_those_near_their_districts_or_on_their_alerts(
+    server: RunningServer, city: TwoDistricts
+) -> None:
+    db, bus = server.services.db, server.services.bus
+
+    def two_caregivers() -> tuple[uuid.UUID, uuid.UUID]:
+        with db.session() as session:
+            ids = []
+            for name in ("东城护理员", "南湖护理员"):
+                carer = Caregiver(name=name, shift_start=time(0), shift_end=time(23, 59),
+                                  home_lat=CENTER[0], home_lon=CENTER[1])  # fmt: skip
+                session.add(carer)
+                session.flush()
+                ids.append(carer.id)
+            return ids[0], ids[1]
+
+    near, away = await asyncio.to_thread(two_caregivers)
+    # One beside the operator's elder, one at the 南湖 elder's door (5.5 km north).
+    await bus.set_position(str(near), CENTER[0] + 0.003, CENTER[1])
+    await bus.set_position(str(away), CENTER[0] + 0.05, CENTER[1])
+
+    async def live(headers: dict[str, str]) -> set[str]:
+        async with httpx.AsyncClient(base_url=server.http) as http:
+            response = await http.get("/api/v1/caregivers/live", headers=headers)
+        assert response.status_code == 200, response.text
+        return {c["id"] for c in response.json()} & {str(near), str(away)}
+
+    assert await live(city.operator) == {str(near)}
+    assert await live(city.supervisor) == {str(near), str(away)}
+
+    def send_to_our_alert(caregiver_id: uuid.UUID) -> None:
+        # Wherever a caregiver is, the operator follows the one on their alert.
+        now = datetime.now(UTC)
+        with db.session() as session:
+            alert = Alert(elder_id=city.ours, alert_type="help_button", severity="high",
+                          state=AlertState.EN_ROUTE, raised_at=now, deadline_at=now,
+                          device_ts=now, updated_at=now, lat=CENTER[0], lon=CENTER[1],
+                          district="东城区")  # fmt: skip
+            session.add(alert)
+            session.flush()
+            session.add(Order(alert_id=alert.id, caregiver_id=caregiver_id,
+                              state=OrderState.EN_ROUTE, offered_at=now, expires_at=now,
+                              updated_at=now, eta_s=600, distance_m=5500))  # fmt: skip
+
+    await asyncio.to_thread(send_to_our_alert, away)
+    assert await live(city.operator) == {str(near), str(away)}

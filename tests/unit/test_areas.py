@@ -9,7 +9,9 @@ import pytest
 from dispatch.domain.access import Principal, Role
 from dispatch.domain.areas import (
     CITY_WIDE,
+    NEAR_EDGE_DEG,
     AreaLevel,
+    Extent,
     Place,
     covers,
     level_of,
@@ -75,3 +77,13 @@ def test_id_numbers_are_masked_to_region_and_last_four() -> None:
     assert mask_id_number("330102194403150023") == "330102********0023"
     assert mask_id_number("") == ""
     assert mask_id_number("12345") == "*****"
+
+
+def test_an_extent_holds_what_lies_in_it_or_near_its_edge() -> None:
+    box = Extent(south=30.0, west=120.0, north=30.1, east=120.2)
+    assert box.holds(30.05, 120.1)
+    assert box.holds(30.1 + NEAR_EDGE_DEG / 2, 120.1)  # just over the edge
+    assert not box.holds(30.1 + NEAR_EDGE_DEG * 2, 120.1)
+    assert not box.holds(30.05, 119.9)
+    with pytest.raises(ValueError, match="south-west"):
+        Extent(south=30.1, west=120.0, north=30.0, east=120.2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +29,7 @@ from dispatch.api.routes.alerts import visible_alert
 from dispatch.api.routes.voice import call_view
 from dispatch.api.schemas import AuditPublic
 from dispatch.domain.access import Principal
+from dispatch.domain.areas import Extent
 from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute, counts_as_answer
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
 from dispatch.domain.model import Shift
@@ -218,13 +219,60 @@ async def kpis_today(
     return asdict(kpis)
 
 
-def _caregiver_rows(db: Database) -> tuple[list[Caregiver], dict[uuid.UUID, OrderState]]:
+@dataclass(frozen=True, slots=True)
+class _CaregiverRows:
+    caregivers: list[Caregiver]
+    orders: dict[uuid.UUID, OrderState]
+    # An operator's share: caregivers on their alerts, and the extents of their
+    # districts (None: every caregiver is theirs to see).
+    on_our_alerts: frozenset[uuid.UUID]
+    extents: list[Extent] | None
+
+
+def _caregiver_rows(db: Database, principal: Principal) -> _CaregiverRows:
     with db.session() as session:
         caregivers = list(session.exec(select(Caregiver).where(col(Caregiver.active).is_(True))))
         active = session.exec(
             select(Order.caregiver_id, Order.state).where(col(Order.state).in_(ACTIVE_ORDER_STATES))
         ).all()
-    return caregivers, {cid: OrderState(state) for cid, state in active}
+        if principal.sees_every_area:
+            return _CaregiverRows(
+                caregivers, {cid: OrderState(s) for cid, s in active}, frozenset(), None
+            )
+        ours = session.exec(
+            in_areas(
+                select(Order.caregiver_id)
+                .join(Alert, col(Alert.id) == col(Order.alert_id))
+                .where(col(Order.state).in_(ACTIVE_ORDER_STATES)),
+                principal,
+            )
+        ).all()
+        boxes = session.execute(
+            in_areas(
+                sa_select(
+                    func.min(Elder.lat),
+                    func.min(Elder.lon),
+                    func.max(Elder.lat),
+                    func.max(Elder.lon),
+                ).group_by(col(Elder.district)),
+                principal,
+                ELDER_PLACE,
+            )
+        ).all()
+    return _CaregiverRows(
+        caregivers,
+        {cid: OrderState(s) for cid, s in active},
+        frozenset(ours),
+        [Extent(s, w, n, e) for s, w, n, e in boxes],
+    )
+
+
+def _sees_caregiver(rows: _CaregiverRows, caregiver_id: uuid.UUID, lat: float, lon: float) -> bool:
+    """An operator sees a caregiver on one of their alerts wherever they are, and any
+    other while in or near one of their districts (whom they could send)."""
+    if rows.extents is None or caregiver_id in rows.on_our_alerts:
+        return True
+    return any(box.holds(lat, lon) for box in rows.extents)
 
 
 _ORDER_TO_LIVE = {
@@ -239,15 +287,17 @@ _ORDER_TO_LIVE = {
 async def caregivers_live(
     db: DatabaseDep, bus: BusDep, settings: SettingsDep, principal: BoardDep
 ) -> list[dict[str, Any]]:
-    """Every caregiver with a live position and what they are doing."""
-    caregivers, orders = await db.run(_caregiver_rows, db)
+    """Every caregiver with a live position and what they are doing (an operator:
+    those on the alerts of their areas, and those in or near their districts)."""
+    rows = await db.run(_caregiver_rows, db, principal)
+    caregivers, orders = rows.caregivers, rows.orders
     positions = await bus.positions([str(c.id) for c in caregivers])
     now_local = datetime.now(ZoneInfo(settings.timezone))
     fresh_after = time.time() - timedelta(minutes=5).total_seconds()
     out = []
     for c in caregivers:
         pos = positions.get(str(c.id))
-        if pos is None:
+        if pos is None or not _sees_caregiver(rows, c.id, pos.lat, pos.lon):
             continue
         if c.id in orders:
             state = _ORDER_TO_LIVE[orders[c.id]]

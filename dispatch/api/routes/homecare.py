@@ -383,12 +383,13 @@ def coverage(
 def statements(
     session: SessionDep,
     menu: MenuDep,
-    _: BoardDep,
+    principal: BoardDep,
     month: Month,
     format: Literal["json", "csv"] = "json",
 ) -> Any:
-    """Monthly statement lines per service provider and menu item."""
-    lines = monthly_statement(session, menu, _first_of(month))
+    """Monthly statement lines per service provider and menu item (an operator: of
+    the visits to elders of their districts)."""
+    lines = monthly_statement(session, menu, _first_of(month), principal)
     if format == "csv":
         return Response(
             to_csv(lines),
