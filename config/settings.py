@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     # twice the telemetry (docs/devices.md). Needs a database both processes can
     # open (not an in-memory SQLite).
     gateway_ingest_process: bool = True
+    # Each device's fair share of the gateway (devices/fair_share.py): this many
+    # messages at once, then this many a second, go in arrival order; beyond that a
+    # device's messages wait behind every other device's (never dropped).
+    gateway_device_burst: int = Field(default=20, ge=1)
+    gateway_device_rate_per_s: float = Field(default=1.0, gt=0)
 
     merge_window_s: float = Field(default=300.0, ge=0)
     offer_timeout_s: float = Field(default=30.0, gt=0)

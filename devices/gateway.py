@@ -25,6 +25,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devices.errors import BrokerUnavailable
+from devices.fair_share import DEFAULT_BURST, DEFAULT_RATE_PER_S, FairShare
 from devices.mqtt import BrokerAddress
 from devices.protocol import (
     EVENTS_FILTER,
@@ -56,6 +57,13 @@ class _Received:
     payload: bytes
 
 
+def _device_of(message: _Received) -> str:
+    """The device a message came from by its topic ("" if the topic is not a device's:
+    refused downstream)."""
+    parts = message.topic.split("/")
+    return parts[3] if len(parts) == 5 else ""
+
+
 class MqttGateway:
     def __init__(
         self,
@@ -70,6 +78,8 @@ class MqttGateway:
         receive_maximum: int = 1000,
         connect_timeout_s: float = 10.0,
         batches_in_flight: int = 1,
+        device_burst: int = DEFAULT_BURST,
+        device_rate_per_s: float = DEFAULT_RATE_PER_S,
     ) -> None:
         self.address = BrokerAddress.parse(url)
         self.handler = handler
@@ -88,6 +98,10 @@ class MqttGateway:
         # Filled by paho's thread, drained by the event loop; the loop is woken once
         # per burst, not once per message.
         self._inbox: collections.deque[_Received] = collections.deque()
+        # A flood from one device waits behind the others' messages, not before them.
+        self._fair_share: FairShare[_Received] = FairShare(
+            _device_of, burst=device_burst, rate_per_s=device_rate_per_s
+        )
         self._ready = asyncio.Event()
         self._wake_pending = False
         self._connection = 0
@@ -166,8 +180,7 @@ class MqttGateway:
                 self._ready.clear()
                 self._wake_pending = False
                 while self._inbox:
-                    take = min(len(self._inbox), self.max_batch)
-                    batch = [self._inbox.popleft() for _ in range(take)]
+                    batch = self._fair_share.take(self._inbox, self.max_batch, time.monotonic())
                     in_flight.add(asyncio.create_task(self._store(batch)))
                     if len(in_flight) >= self.batches_in_flight:
                         done, in_flight = await asyncio.wait(

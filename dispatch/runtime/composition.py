@@ -187,6 +187,8 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             session_expiry_s=settings.mqtt_session_expiry_s,
             share_group=settings.mqtt_share_group,
             batches_in_flight=2 if services.ingest_process is not None else 1,
+            device_burst=settings.gateway_device_burst,
+            device_rate_per_s=settings.gateway_device_rate_per_s,
         )
         metrics.GATEWAY_BACKLOG.set_function(
             lambda: services.gateway.backlog if services.gateway else 0

@@ -13,6 +13,7 @@ from sqlmodel import func, select
 
 from config.settings import Settings
 from devices.gateway import MqttGateway
+from devices.protocol import event_payload, events_topic
 from dispatch.emergency.ingest import Inbound, Ingest
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
@@ -260,3 +261,48 @@ async def test_gateways_of_two_replicas_keep_their_sessions(
     for client_id in ids:
         assert f"as {client_id} " in log  # "New client connected from ... as <id> (p5, ...)"
     assert "already connected" not in log
+
+
+async def test_a_flood_from_one_device_waits_behind_another_devices_press(
+    mosquitto: local_services.LocalServer,
+    store: Database,
+    gateway_id: str,
+    running: list[asyncio.Task[None]],
+) -> None:
+    """300 presses from one button reach the gateway while it is busy, then one
+    from another elder's: that one goes into the very next batch, and every press
+    of the flood is still stored (devices/fair_share.py)."""
+    flooder, quiet = seed_small_city(store).device_id, seed_small_city(store).device_id
+    commit = committing_handler(store)
+    busy = asyncio.Event()
+    batches: list[list[str]] = []
+
+    async def handle(batch: list[tuple[str, bytes]]) -> None:
+        batches.append([topic.split("/")[3] for topic, _ in batch])
+        if len(batches) == 1:
+            await busy.wait()  # the first batch commits while the flood arrives
+        await commit(batch)  # type: ignore[misc]
+
+    gateway = MqttGateway(
+        mosquitto.url, handler=handle, client_id=gateway_id, share_group=gateway_id, max_batch=50
+    )
+    await gateway.start()
+    running.append(asyncio.create_task(gateway.run()))
+    publisher = DevicePublisher(mosquitto.url)
+    publisher.connect()
+
+    def send(device_id: str) -> None:
+        payload = event_payload(uuid.uuid4().hex, "press", datetime.now(UTC))
+        publisher.client.publish(events_topic(device_id), payload, qos=1).wait_for_publish(10)
+
+    for _ in range(300):
+        await asyncio.to_thread(send, flooder)
+    await asyncio.to_thread(send, quiet)
+    await wait_until(lambda: asyncio.sleep(0, len(batches) == 1 and gateway.backlog == 301))
+    busy.set()
+    await wait_until(lambda: counted(store, DeviceEvent, 301), timeout_s=30)
+    first_with_quiet = next(i for i, batch in enumerate(batches) if quiet in batch)
+    assert first_with_quiet == 1, [len(b) for b in batches]
+    assert sum(len(b) for b in batches) == 301  # each once: none lost, none twice
+    publisher.close()
+    await gateway.stop()
