@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from devices import broker_auth
 from devices.protocol import DEVICE_ID_PATTERN
 from dispatch.domain.catalog import Catalog
-from dispatch.errors import Conflict, NotFound
+from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.store.db import Database
 from dispatch.store.tables import Device, DeviceCredential, Elder
 
@@ -59,15 +59,23 @@ def _check(session: Session, catalog: Catalog, device_id: str, kind: str) -> str
 
 
 def import_csv(db: Database, catalog: Catalog, text: str) -> list[RowResult]:
-    """Create each good row (its own savepoint); report each bad one with its reason."""
+    """Create each good row (its own savepoint); report each bad one with its reason.
+    InvalidInput if the file cannot be read as CSV."""
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in CSV_COLUMNS[:2] if c not in (reader.fieldnames or [])]
+    try:
+        # Read whole before any row is created: a file the reader cannot take (a
+        # field over the csv module's limit, a NUL byte) is refused whole, clearly.
+        columns = reader.fieldnames or []
+        table = list(reader)
+    except csv.Error as exc:
+        raise InvalidInput([f"not a readable CSV file: {exc}"]) from exc
+    missing = [c for c in CSV_COLUMNS[:2] if c not in columns]
     if missing:
         return [RowResult(1, "", False, f"missing column(s): {', '.join(missing)}")]
     results: list[RowResult] = []
     seen: set[str] = set()
     with db.session() as session:
-        for line, row in enumerate(reader, start=2):
+        for line, row in enumerate(table, start=2):
             device_id = (row.get("device_id") or "").strip()
             kind = (row.get("kind") or "").strip()
             elder_text = (row.get("elder_id") or "").strip()

@@ -144,3 +144,22 @@ def test_the_broker_lets_each_device_write_only_its_own_topics(
             client.loop_stop()
             client.disconnect()
         broker.stop()
+
+
+async def test_a_field_over_the_csv_limit_is_a_clear_422_and_nothing_is_created(
+    server: RunningServer,
+) -> None:
+    admin = bearer(await login(server.http, server.services.db, "admin"))
+    huge = "x" * (129 * 1024)  # over the csv module's default field limit (128 KiB)
+    async with httpx.AsyncClient(base_url=server.http, timeout=30) as http:
+        for path, text in [
+            ("/api/v1/devices/import", f"device_id,kind\npb-big-1,panic_button\npb-{huge},x\n"),
+            ("/api/v1/elders/import", f"external_id,name,address\nHZ-big,{huge},路\n"),
+            ("/api/v1/caregivers/import", f"external_id,name\nCG-big,{huge}\n"),
+        ]:
+            refused = await http.post(path, content=text.encode(), headers=admin)
+            assert refused.status_code == 422, (path, refused.status_code)
+            assert "not a readable CSV file" in refused.text
+            assert huge not in refused.text  # the field is not echoed back
+    with server.services.db.session() as session:
+        assert session.get(Device, "pb-big-1") is None
