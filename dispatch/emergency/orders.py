@@ -14,6 +14,7 @@ from dispatch.domain.actor import Actor
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import OrderState, VisitState
 from dispatch.errors import NotFound
+from dispatch.store import replies
 from dispatch.store.audit import move_order, raise_alert
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Elder, Order, Visit
@@ -37,6 +38,28 @@ ORDER_STATE_FOR_ACTION: dict[CaregiverAction, OrderState] = {
 }
 
 
+def order_reply(ref: str | None, order: Order) -> dict[str, Any]:
+    """The app's answer to an order move (docs/protocol.md)."""
+    return {
+        "type": "reply",
+        "ref": ref,
+        "ok": True,
+        "order_id": str(order.id),
+        "state": order.state.value,
+    }
+
+
+def help_reply(ref: str | None, order_id: UUID, backup: Alert) -> dict[str, Any]:
+    """The app's answer to a call for help: the backup alert raised."""
+    return {
+        "type": "reply",
+        "ref": ref,
+        "ok": True,
+        "order_id": str(order_id),
+        "backup_alert_id": str(backup.id),
+    }
+
+
 def act_on_order(
     db: Database,
     caregiver_id: UUID,
@@ -45,10 +68,12 @@ def act_on_order(
     *,
     at: datetime,
     detail: dict[str, Any] | None = None,
+    ref: str | None = None,
 ) -> Order:
     """Apply a caregiver's action; raises NotFound or IllegalTransition, changing nothing.
 
-    An order of another caregiver is reported as not found, so nothing leaks.
+    An order of another caregiver is reported as not found, so nothing leaks. With
+    a ``ref``, the answer is kept with the move (dispatch/store/replies.py).
     """
     if action is CaregiverAction.NEED_HELP:
         raise ValueError("need_help is not an order move; call request_help")
@@ -72,6 +97,8 @@ def act_on_order(
             at=at,
             detail=detail or None,
         )
+        if ref is not None:
+            replies.keep(session, caregiver_id, ref, order_reply(ref, order), at)
         return order
 
 
@@ -100,11 +127,18 @@ BACKUP_ALERT = "backup"
 
 
 def request_help(
-    db: Database, catalog: Catalog, caregiver_id: UUID, order_id: UUID, *, at: datetime
+    db: Database,
+    catalog: Catalog,
+    caregiver_id: UUID,
+    order_id: UUID,
+    *,
+    at: datetime,
+    ref: str | None = None,
 ) -> Alert:
     """A caregiver at the door asks for a second pair of hands: a backup alert.
 
-    Raises NotFound for an order that is not this caregiver's.
+    Raises NotFound for an order that is not this caregiver's. With a ``ref``, the
+    answer is kept with the alert (a second call with it fails to commit).
     """
     kind = catalog.alert_types[BACKUP_ALERT]
     with db.session() as session:
@@ -125,4 +159,6 @@ def request_help(
             device_ts=at,
             actor=Actor.caregiver(caregiver_id),
         )
+        if ref is not None:
+            replies.keep(session, caregiver_id, ref, help_reply(ref, order_id, backup), at)
         return backup

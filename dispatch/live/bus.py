@@ -332,14 +332,6 @@ class LiveBus:
             if xy is not None
         }
 
-    async def remember_reply(self, key: str, reply: str, ttl_s: int = 86_400) -> None:
-        await self.redis.set(f"{self.prefix}:reply:{key}", reply, ex=ttl_s)
-
-    async def recall_reply(self, key: str) -> str | None:
-        """A reply already sent for this request key (exactly-once client retries)."""
-        value: Any = await self.redis.get(f"{self.prefix}:reply:{key}")
-        return _text(value) if value is not None else None
-
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
 

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from dispatch.domain.lifecycle import OPEN_ALERT_STATES
 from dispatch.store.db import Database
 from dispatch.store.tables import (
+    ActionReply,
     Alert,
     AuditRecord,
     DeadLetter,
@@ -80,6 +81,8 @@ def prune(db: Database, policy: RetentionPolicy, now: datetime) -> dict[str, int
         "session_token": _prune_sessions(
             db, now - timedelta(days=policy.sessions_days), policy.batch_rows
         ),
+        # An app retries an action within its session: its answer is kept as long.
+        "action_reply": _prune_replies(db, now - timedelta(days=policy.sessions_days)),
     }
     deleted.update(
         _prune_records(db, now - timedelta(days=365.25 * policy.records_years), policy.batch_rows)
@@ -115,6 +118,11 @@ def _prune_sessions(db: Database, expired_before: datetime, batch: int) -> int:
         total += len(hashes)
         if len(hashes) < batch:
             return total
+
+
+def _prune_replies(db: Database, before: datetime) -> int:
+    with db.session() as session:  # a few rows per order: one statement does
+        return _delete(session, ActionReply, col(ActionReply.created_at) < before)
 
 
 def _prune_records(db: Database, closed_before: datetime, batch: int) -> dict[str, int]:

@@ -394,6 +394,20 @@ class SessionToken(SQLModel, table=True):
     expires_at: datetime = _utc()
 
 
+class ActionReply(SQLModel, table=True):
+    """The answer a caregiver's action got, by the app's ``ref``, written in the
+    action's own transaction: an app that sends the action again (its answer
+    lost) gets this answer, whatever happened after the commit."""
+
+    __tablename__ = "action_reply"
+    __table_args__ = (Index("ix_action_reply_created_at", "created_at"),)  # pruned by age
+
+    caregiver_id: uuid.UUID = Field(foreign_key="caregiver.id", primary_key=True)
+    ref: str = Field(primary_key=True, max_length=64)
+    reply: dict[str, Any] = _json()
+    created_at: datetime = _utc()
+
+
 class ServiceRequest(SQLModel, table=True):
     """An order for planned home services, once or recurring, waiting for approval."""
 

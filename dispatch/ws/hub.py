@@ -15,7 +15,7 @@ from uuid import UUID
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, ValidationError
 from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.websockets import WebSocketDisconnected
 
 from dispatch.domain.access import BOARD_ROLES, Principal, Role
@@ -27,12 +27,19 @@ from dispatch.domain.live_events import (
     place_in_view,
 )
 from dispatch.emergency.family import elder_ids_of
-from dispatch.emergency.orders import CaregiverAction, act_on_order, request_help
+from dispatch.emergency.orders import (
+    CaregiverAction,
+    act_on_order,
+    help_reply,
+    order_reply,
+    request_help,
+)
 from dispatch.errors import CareBellError, IllegalTransition, NotFound
 from dispatch.live.bus import StreamEntry
 from dispatch.live.fanout import seq_key
 from dispatch.live.sessions import LiveSessions
 from dispatch.registry import accounts
+from dispatch.store import replies
 from dispatch.voice.session import Party, PartyKind
 from dispatch.ws.coalesce import PositionCoalescer
 
@@ -488,18 +495,19 @@ async def caregiver(
         return
 
     async def act(action: ActionMessage) -> dict[str, Any]:
+        """Carry out the action and keep its answer with it (by ``ref``)."""
         at = datetime.now(UTC)
         if action.action is CaregiverAction.NEED_HELP:
             backup = await services.db.run(
-                request_help, services.db, services.catalog, caregiver_id, action.order_id, at=at
+                request_help,
+                services.db,
+                services.catalog,
+                caregiver_id,
+                action.order_id,
+                at=at,
+                ref=action.ref,
             )
-            return {
-                "type": "reply",
-                "ref": action.ref,
-                "ok": True,
-                "order_id": str(action.order_id),
-                "backup_alert_id": str(backup.id),
-            }
+            return help_reply(action.ref, action.order_id, backup)
         detail = {"note": action.note} if action.note else None
         order = await services.db.run(
             act_on_order,
@@ -509,14 +517,15 @@ async def caregiver(
             action.action,
             at=at,
             detail=detail,
+            ref=action.ref,
         )
-        return {
-            "type": "reply",
-            "ref": action.ref,
-            "ok": True,
-            "order_id": str(order.id),
-            "state": order.state.value,
-        }
+        return order_reply(action.ref, order)
+
+    async def answered(ref: str | None) -> dict[str, Any] | None:
+        if ref is None:
+            return None
+        earlier = await services.db.run(replies.recall, services.db, caregiver_id, ref)
+        return None if earlier is None else {**earlier, "repeated": True}
 
     party = Party(PartyKind.CAREGIVER, str(caregiver_id))
 
@@ -540,16 +549,20 @@ async def caregiver(
                 return
             action = ActionMessage.model_validate(message)
             # An app that resends an action after losing its connection gets the
-            # first answer again: each ref is carried out once.
-            key = f"{caregiver_id}:{action.ref}" if action.ref else None
-            earlier = await services.bus.recall_reply(key) if key else None
+            # first answer again: each ref is carried out once, and its answer is
+            # in the database with it.
+            earlier = await answered(action.ref)
             if earlier is not None:
-                conn.reply({**json.loads(earlier), "repeated": True})
+                conn.reply(earlier)
                 return
-            reply = await act(action)  # committed: from here on the answer is this one
+            try:
+                reply = await act(action)  # committed with its answer
+            except (IllegalTransition, IntegrityError):
+                # The same ref at once on two sockets: the first committed.
+                if (earlier := await answered(action.ref)) is None:
+                    raise
+                reply = earlier
             conn.reply(reply)
-            if key:
-                await services.bus.remember_reply(key, json.dumps(reply))
             # Publishing the step comes after the answer is kept: if it fails, a
             # retry with the same ref still gets the first answer (the outbox
             # publishes the step later).

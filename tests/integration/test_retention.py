@@ -11,6 +11,7 @@ from dispatch.domain.lifecycle import AlertState, OrderState
 from dispatch.store.db import Database
 from dispatch.store.retention import RetentionPolicy, prune
 from dispatch.store.tables import (
+    ActionReply,
     Alert,
     AuditRecord,
     DeadLetter,
@@ -116,6 +117,10 @@ def test_prune_keeps_the_record_and_drops_what_is_past_its_time(db: Database) ->
             )
         for n, expired in enumerate([days(30), days(8), days(1), NOW + timedelta(hours=8)]):
             session.add(SessionToken(token_hash=f"{n:064d}", user_id=user_id, expires_at=expired))
+        for n, age in enumerate([9, 1]):
+            session.add(
+                ActionReply(caregiver_id=city.near_id, ref=f"a{n}", reply={}, created_at=days(age))
+            )
 
     deleted = prune(db, POLICY, NOW)
 
@@ -123,6 +128,7 @@ def test_prune_keeps_the_record_and_drops_what_is_past_its_time(db: Database) ->
         "device_event": 3,
         "dead_letter": 2,
         "session_token": 2,
+        "action_reply": 1,
         "audit_record": 1,
         "order": 1,
         "voice_call": 0,
