@@ -24,6 +24,7 @@ from dispatch.homecare.menu import ServiceMenu
 from dispatch.homecare.service import HomeCare
 from dispatch.live.bus import LiveBus
 from dispatch.live.fanout import Fanout
+from dispatch.live.login_throttle import SharedLoginThrottle
 from dispatch.live.sessions import LiveSessions
 from dispatch.matching.travel import TravelModel
 from dispatch.registry import accounts
@@ -142,13 +143,14 @@ PublishDep = Annotated[Publish, Depends(get_publish)]
 HealthDep = Annotated[HealthSources, Depends(get_health)]
 
 
-def get_login_throttle(connection: HTTPConnection) -> LoginThrottle:
-    """This process's count of wrong passwords (app.state, made by create_app)."""
-    throttle: LoginThrottle = connection.app.state.login_throttle
-    return throttle
+def get_login_throttle(connection: HTTPConnection) -> SharedLoginThrottle:
+    """Wrong passwords counted in Redis for every process; this process's own count
+    (app.state, made by create_app) while Redis is away."""
+    local: LoginThrottle = connection.app.state.login_throttle
+    return SharedLoginThrottle(get_bus(connection), local)
 
 
-LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
+LoginThrottleDep = Annotated[SharedLoginThrottle, Depends(get_login_throttle)]
 
 
 def get_live_sessions(connection: HTTPConnection) -> LiveSessions:

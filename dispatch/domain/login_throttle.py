@@ -8,6 +8,7 @@ answer nor its timing tells an attacker which names exist.
 from __future__ import annotations
 
 import collections
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,15 @@ class LoginLimits:
             raise ValueError("login limits must allow at least one attempt")
         if self.window_s <= 0 or self.lock_s <= 0:
             raise ValueError("login windows must be positive")
+
+
+def window_wait(times: Iterable[float], limit: int, window_s: float, now: float) -> float:
+    """Seconds until fewer than ``limit`` of ``times`` lie within the last
+    ``window_s`` (0: another attempt may go on now)."""
+    recent = sorted(t for t in times if t > now - window_s)
+    if len(recent) < limit:
+        return 0.0
+    return max(0.0, recent[-limit] + window_s - now)
 
 
 @dataclass

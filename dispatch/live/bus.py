@@ -7,6 +7,9 @@ Redis carries what is live and shared between server processes:
   with its last seq gets what it missed.
 - ``{prefix}:caregivers:geo``: caregiver positions (GEOADD), searched by radius;
   ``{prefix}:caregivers:seen``: when each position was reported (epoch seconds).
+- ``{prefix}:login:{key}``: wrong passwords per user name and per client address
+  (sorted sets of epoch seconds), and failures in a row per name (a counter), so
+  every server process throttles log-ins alike (dispatch/live/login_throttle.py).
 
 The database stays the record: nothing here is needed to rebuild an alert.
 """
@@ -14,7 +17,9 @@ The database stays the record: nothing here is needed to rebuild an alert.
 from __future__ import annotations
 
 import json
+import math
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -331,6 +336,36 @@ class LiveBus:
             for cid, xy, at in zip(caregiver_ids, coords, seen, strict=True)
             if xy is not None
         }
+
+    async def login_failures(self, keys: Sequence[str], since: float) -> list[list[float]]:
+        """For each key, the times (epoch seconds) of its wrong passwords after ``since``."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.zrangebyscore(f"{self.prefix}:login:{key}", f"({since}", "+inf", withscores=True)
+        found = await pipe.execute()
+        return [[float(score) for _, score in rows] for rows in found]
+
+    async def add_login_failure(
+        self, keys: Sequence[str], in_a_row_key: str, at: float, window_s: float, row_ttl_s: float
+    ) -> int:
+        """Count a wrong password under each key (kept ``window_s``), and one more in
+        a row under ``in_a_row_key``; returns how many in a row now."""
+        member = f"{at:.6f}:{uuid.uuid4().hex[:8]}"  # two at the same instant both count
+        pipe = self.redis.pipeline(transaction=True)
+        for key in keys:
+            name = f"{self.prefix}:login:{key}"
+            pipe.zadd(name, {member: at})
+            pipe.zremrangebyscore(name, "-inf", at - window_s)
+            pipe.expire(name, max(1, math.ceil(window_s)))
+        row = f"{self.prefix}:login:{in_a_row_key}"
+        pipe.incr(row)
+        pipe.expire(row, max(1, math.ceil(row_ttl_s)))
+        replies = await pipe.execute()
+        return int(replies[3 * len(keys)])
+
+    async def forget_login_failures(self, keys: Sequence[str]) -> None:
+        if keys:
+            await self.redis.delete(*(f"{self.prefix}:login:{key}" for key in keys))
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

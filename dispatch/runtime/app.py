@@ -55,7 +55,9 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Emergency alerts and caregiver dispatch for home-based elderly care",
         lifespan=lifespan,
     )
-    app.state.login_throttle = LoginThrottle()  # wrong passwords counted per process
+    # Wrong passwords are counted in Redis (every process alike); this process's own
+    # count stands in while Redis is away (dispatch/live/login_throttle.py).
+    app.state.login_throttle = LoginThrottle()
     app.state.live_sessions = LiveSessions()  # open sockets by session: logout closes them
     app.include_router(health.router)
     app.include_router(auth.router)

@@ -85,3 +85,16 @@ async def test_failures_in_a_row_lock_the_account_until_a_supervisor_releases_it
     assert [(c.entity, c.action) for c in changes] == [("user", "locked"), ("user", "unlocked")]
     assert changes[0].actor == "system:login"
     assert changes[1].actor.startswith("supervisor-")
+
+
+async def test_every_process_counts_the_same_wrong_passwords(server: RunningServer) -> None:
+    """The counts are in Redis, not in one process's memory: a process that saw
+    none of the five wrong passwords (its own memory fresh) answers 429 too."""
+    real = await asyncio.to_thread(make_user, server.services.db, "operator")
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        codes = [(await _log_in(http, real, "wrong-password")).status_code for _ in range(5)]
+        assert codes == [401] * 5
+        server.app.state.login_throttle = LoginThrottle()  # type: ignore[attr-defined]
+        refused = await _log_in(http, real, PASSWORD)
+        assert refused.status_code == 429
+        assert 0 < int(refused.headers["retry-after"]) <= 60

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -82,7 +81,7 @@ async def login(
     releases it or 15 minutes pass; an unknown name is answered exactly alike."""
     now = datetime.now(UTC)
     client = request.client.host if request.client else "?"
-    wait_s = throttle.retry_after(body.username, client, time.monotonic())
+    wait_s = await throttle.retry_after(body.username, client)
     if wait_s > 0:
         log.warning("429 login of %r from %s: throttled for %.0f s", body.username, client, wait_s)
         raise _too_many(wait_s)
@@ -97,12 +96,12 @@ async def login(
         raise _too_many((locked.until - now).total_seconds()) from None
     except accounts.LoginFailed:
         log.warning("401 login refused for %r from %s", body.username, client)
-        if throttle.failed(body.username, client, time.monotonic()):
+        if await throttle.failed(body.username, client):
             until = now + timedelta(seconds=throttle.limits.lock_s)
             if await db.run(accounts.lock, db, body.username, until, now=now):
                 log.warning("account %r locked until %s: wrong passwords", body.username, until)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password") from None
-    throttle.succeeded(body.username)
+    await throttle.succeeded(body.username)
     return Session(token=token, expires_at=now + accounts.SESSION_TTL, user=UserPublic.of(user))
 
 

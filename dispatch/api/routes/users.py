@@ -120,5 +120,5 @@ async def unlock_user(
     """Release an account that wrong passwords locked (supervisors and
     administrators; audited as a registry change)."""
     user = await db.run(accounts.unlock, db, username, by=by.username, now=datetime.now(UTC))
-    throttle.release(username)
+    await throttle.release(username)
     return UserAdmin.of(user)
