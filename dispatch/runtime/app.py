@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -127,6 +128,12 @@ def _build_routes(app: FastAPI) -> None:
     start. Matching a path no route has walks every route once.
     """
     for kind in ("http", "websocket"):
-        scope = {"type": kind, "method": "GET", "path": "/\x00", "root_path": "", "headers": []}
+        scope: dict[str, Any] = {
+            "type": kind,
+            "method": "GET",
+            "path": "/\x00",
+            "root_path": "",
+            "headers": [],
+        }
         for route in app.router.routes:
             route.matches(scope)
