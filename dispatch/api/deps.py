@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from config.settings import Settings
 from dispatch.domain.access import BOARD_ROLES, Principal, Role
+from dispatch.domain.cascade import CascadeRule
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.login_throttle import LoginThrottle
 from dispatch.homecare.menu import ServiceMenu
@@ -27,6 +28,7 @@ from dispatch.live.fanout import Fanout
 from dispatch.live.login_throttle import SharedLoginThrottle
 from dispatch.live.sessions import LiveSessions
 from dispatch.matching.travel import TravelModel
+from dispatch.notify.notifier import Notifier
 from dispatch.registry import accounts
 from dispatch.store.db import Database
 from dispatch.store.tables import UserAccount
@@ -68,6 +70,7 @@ class ServerParts(HealthSources, Protocol):
     menu: ServiceMenu
     homecare: HomeCare
     voice: VoiceService | None
+    notifier: Notifier | None  # None: no SMS provider, nobody outside is told
 
     async def after_change(self) -> None: ...
 
@@ -127,6 +130,13 @@ def get_publish(connection: HTTPConnection) -> Publish:
     return _server(connection).after_change
 
 
+def get_cascade_rule(connection: HTTPConnection) -> CascadeRule | None:
+    """The responder cascade's rule, or None when no cascade runs (no SMS provider,
+    or no ``cascade`` in config/notifications.yaml)."""
+    notifier = _server(connection).notifier
+    return notifier.rules.cascade if notifier is not None else None
+
+
 def get_health(connection: HTTPConnection) -> HealthSources:
     return _server(connection)
 
@@ -141,6 +151,7 @@ HomeCareDep = Annotated[HomeCare, Depends(get_homecare)]
 VoiceDep = Annotated[VoiceService | None, Depends(get_voice)]
 PublishDep = Annotated[Publish, Depends(get_publish)]
 HealthDep = Annotated[HealthSources, Depends(get_health)]
+CascadeRuleDep = Annotated[CascadeRule | None, Depends(get_cascade_rule)]
 
 
 def get_login_throttle(connection: HTTPConnection) -> SharedLoginThrottle:

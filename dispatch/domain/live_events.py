@@ -36,6 +36,10 @@ class AlertAction(StrEnum):
     AMBULANCE_ARRIVED = "ambulance_arrived"
     NOTIFIED = "notified"  # a contact was sent the step, or could not be (dispatch/notify)
     FAMILY_ANSWER = "family_answer"  # a family member: "I am going" or "I cannot come"
+    CASCADE_STARTED = "cascade_started"  # the elder's contacts are to be asked (dispatch/notify)
+    CASCADE_ASKED = "cascade_asked"  # a round of contacts asked
+    CASCADE_ANSWERED = "cascade_answered"  # a contact asked said yes or no (as an operator heard)
+    CASCADE_EXHAUSTED = "cascade_exhausted"  # everyone asked, nobody said yes in time
 
 
 class LiveEventType(StrEnum):
@@ -65,6 +69,10 @@ class LiveEventType(StrEnum):
     ALERT_AMBULANCE_ARRIVED = "alert.ambulance_arrived"
     ALERT_NOTIFIED = "alert.notified"
     ALERT_FAMILY_ANSWER = "alert.family_answer"
+    ALERT_CASCADE_STARTED = "alert.cascade_started"
+    ALERT_CASCADE_ASKED = "alert.cascade_asked"
+    ALERT_CASCADE_ANSWERED = "alert.cascade_answered"
+    ALERT_CASCADE_EXHAUSTED = "alert.cascade_exhausted"
     ORDER_OFFERED = "order.offered"
     ORDER_ACCEPTED = "order.accepted"
     ORDER_EN_ROUTE = "order.en_route"

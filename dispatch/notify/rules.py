@@ -10,11 +10,14 @@ from typing import Any
 
 import yaml
 
+from dispatch.domain.cascade import CascadeRule
+
 DEFAULT_PATH = Path(__file__).parents[2] / "config" / "notifications.yaml"
 STEPS = ("raised", "en_route", "on_scene", "resolved", "cancelled", "escalated", "handed_over")
 # Audited actions that are steps of their own (the others are state changes).
 ACTION_STEPS = {"handed_over": "handed_over", "escalated": "escalated"}
 ANY = "*"
+CASCADE = "cascade"  # the template of a cascade's question ("can you go to …?")
 KEY_HOLDER = "key_holder"  # a pseudo-role: any contact holding a key to the home
 
 
@@ -53,6 +56,7 @@ class Rule:
 class Rules:
     rules: tuple[Rule, ...]
     templates: Mapping[str, str]
+    cascade: CascadeRule | None = None  # None: no responder cascade
 
     def channels_for(
         self, *, alert_type: str, severity: str, role: str, key_holder: bool, step: str
@@ -98,10 +102,23 @@ def parse(raw: Mapping[str, Any]) -> Rules:
             )
         )
     templates = dict(raw.get("templates") or {})
-    missing = sorted({s for r in rules for s in r.steps} - set(templates))
+    cascade = _cascade(raw["cascade"]) if raw.get("cascade") else None
+    needed = {s for r in rules for s in r.steps} | ({CASCADE} if cascade else set())
+    missing = sorted(needed - set(templates))
     if missing:
         raise ValueError(f"no template for steps {missing}")
-    return Rules(tuple(rules), templates)
+    return Rules(tuple(rules), templates, cascade)
+
+
+def _cascade(raw: Mapping[str, Any]) -> CascadeRule:
+    return CascadeRule(
+        when=frozenset(_strings(raw.get("when"), "cascade.when")),
+        roles=frozenset(_strings(raw.get("roles"), "cascade.roles")),
+        at_once=int(raw.get("at_once", 1)),
+        timeout_s=float(raw.get("timeout_s", 180)),
+        medical_types=frozenset(raw.get("medical_types") or ()),
+        channels=tuple(_strings(raw.get("channels", ["sms"]), "cascade.channels")),
+    )
 
 
 def load(path: Path = DEFAULT_PATH) -> Rules:

@@ -32,6 +32,7 @@ from dispatch.live.fanout import Fanout
 from dispatch.live.outbox import Outbox
 from dispatch.matching.travel import DetourTravelModel, TravelModel
 from dispatch.notify import rules as notification_rules
+from dispatch.notify.cascade import Cascade
 from dispatch.notify.notifier import Notifier
 from dispatch.notify.providers import sms_sender
 from dispatch.runtime import metrics
@@ -220,10 +221,14 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             loops.start("retention", lambda: _prune_every(db, settings))
             sms = sms_sender(settings)
             if sms is not None:  # no channel configured: nobody is told, nothing is queued
+                rules = notification_rules.load()
                 notifier = services.notifier = Notifier(
-                    db, notification_rules.load(), {"sms": sms}, timezone=settings.timezone
+                    db, rules, {"sms": sms}, timezone=settings.timezone
                 )
                 loops.start("notify", lambda: notifier.run(NOTIFY_EVERY_S))
+                if rules.cascade is not None:  # asks go out through the notifier
+                    cascade = Cascade(db, rules.cascade)
+                    loops.start("cascade", lambda: cascade.run(NOTIFY_EVERY_S))
         if services.gateway is not None:
             gateway = services.gateway
             if services.ingest_process is not None:

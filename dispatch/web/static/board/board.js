@@ -579,6 +579,11 @@ function actions(a, message) {
       ),
     ),
     h(
+      "button",
+      { "data-action": "cascade", onclick: () => act("cascade") },
+      t("action.cascade"),
+    ),
+    h(
       "div",
       { class: "row" },
       escalateReason,
@@ -884,7 +889,7 @@ function handoverPanel(a, message) {
 // A contact told of a step: who, of which step, and whether the message went out.
 function notifiedText(d) {
   const status = t(`notify.${d.status}`);
-  const step = d.step === "handed_over" ? t("step.handed_over") : t(`state.${d.step}`);
+  const step = ["handed_over", "cascade"].includes(d.step) ? t(`step.${d.step}`) : t(`state.${d.step}`);
   const what = `${d.contact} · ${step} · ${d.channel} ${status}`;
   return d.error ? `${what} (${d.error})` : what;
 }
@@ -900,6 +905,27 @@ function familyText(d) {
   }
   if (d.nearer) parts.push(t("family.nearer"));
   return parts.join(" · ");
+}
+
+// The responder cascade's steps: who will be asked in which order, who was asked,
+// what they said (docs/contacts.md).
+function cascadeText(r) {
+  const d = r.detail || {};
+  switch (r.action) {
+    case "cascade_started": {
+      const why = d.reason === "operator" ? t("cascade.by_operator") : d.reason;
+      const alone = d.contacts_alone ? t("cascade.contacts_alone") : "";
+      return [why, (d.order || []).join(" → "), alone].filter(Boolean).join(" · ");
+    }
+    case "cascade_asked":
+      return t("cascade.round", { n: d.round, who: (d.contacts || []).join(", ") });
+    case "cascade_answered":
+      return `${d.contact}: ${t(`cascade.answer.${d.answer}`)}`;
+    case "cascade_exhausted":
+      return t("cascade.exhausted", { n: d.asked });
+    default:
+      return "";
+  }
 }
 
 function timelineSection(timeline) {
@@ -918,7 +944,9 @@ function timelineSection(timeline) {
         const service = r.detail?.service ? t("handover.to", { service: r.detail.service }) : "";
         const notice = r.action === "notified" ? notifiedText(r.detail) : "";
         const family = r.action === "family_answer" ? familyText(r.detail) : "";
-        const extra = [service, outcome, code, notice, family, callText(r), r.detail?.reason, r.detail?.note, r.detail?.text]
+        const cascade = r.action?.startsWith("cascade_") ? cascadeText(r) : "";
+        const reason = cascade ? "" : r.detail?.reason;
+        const extra = [service, outcome, code, notice, family, cascade, callText(r), reason, r.detail?.note, r.detail?.text]
           .filter(Boolean)
           .join(" · ");
         return h(
