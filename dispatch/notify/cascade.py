@@ -95,7 +95,7 @@ def start(
     alert: Alert,
     rule: CascadeRule,
     *,
-    actor: Actor | str,
+    actor: Actor,
     reason: str,
     now: datetime,
 ) -> AuditRecord:
