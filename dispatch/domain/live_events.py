@@ -1,16 +1,19 @@
 """The JSON messages of the live protocol (docs/protocol.md), built from views.
 
 Pure functions: anything with the fields below (a row, or an alert a batch is
-about to insert) in, plain dicts out. Every message carries ``v`` (protocol
-version) and ``type``; the hub adds ``seq`` when it delivers one.
+about to insert) in, plain dicts out, typed per kind of event (:class:`AlertEvent`
+for every transition, :class:`CaregiverPositionEvent`, :class:`RouteChangedEvent`):
+TypedDicts, so the wire format is the dicts themselves. Every message carries
+``v`` (protocol version) and ``type``; the hub adds ``seq`` when it delivers one.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
 from dispatch.domain.areas import Place
 from dispatch.domain.lifecycle import AlertState, OrderState
@@ -163,7 +166,21 @@ class TransitionFields(Protocol):
 DOOR_ACCESS_STATES = frozenset({"en_route", "on_scene"})
 
 
-def elder_view(elder: ElderFields | None, *, door_access: bool = True) -> dict[str, Any] | None:
+class ElderView(TypedDict):
+    """The elder's card, as an order's messages carry it."""
+
+    id: str
+    name: str
+    address: str
+    phone: str
+    lat: float
+    lon: float
+    notes: str
+    emergency_contact: str
+    access_notes: str  # "" until the caregiver is on the way (DOOR_ACCESS_STATES)
+
+
+def elder_view(elder: ElderFields | None, *, door_access: bool = True) -> ElderView | None:
     """The elder's card; ``door_access=False`` leaves the door access out."""
     if elder is None:
         return None
@@ -180,7 +197,7 @@ def elder_view(elder: ElderFields | None, *, door_access: bool = True) -> dict[s
     }
 
 
-def scrubbed(event: dict[str, Any], card: dict[str, Any] | None) -> dict[str, Any]:
+def scrubbed(event: dict[str, Any], card: ElderView | None) -> dict[str, Any]:
     """A stored live message with nothing left of an anonymised elder but ``card``
     (their anonymised card, or None): the card an order carried, the contact a
     notification named, the home's exact position. Its kind, steps and times stay."""
@@ -236,7 +253,29 @@ class AlertFields(Protocol):
     def acknowledged_by(self) -> str | None: ...
 
 
-def alert_view(alert: AlertFields) -> dict[str, Any]:
+class AlertView(TypedDict):
+    """An alert as every transition message carries it (times in ISO 8601)."""
+
+    id: str
+    device_id: str | None
+    elder_id: str | None
+    alert_type: str
+    severity: str
+    state: str
+    raised_at: str | None
+    deadline_at: str | None
+    lat: float
+    lon: float
+    press_count: int
+    escalation_reason: str | None
+    district: str
+    street: str
+    community: str
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+
+
+def alert_view(alert: AlertFields) -> AlertView:
     return {
         "id": str(alert.id),
         "device_id": alert.device_id,
@@ -264,7 +303,7 @@ def alert_place(alert: AlertFields) -> Place:
     return Place.known(alert.district, alert.street, alert.community)
 
 
-def place_in_view(view: dict[str, Any]) -> Place:
+def place_in_view(view: Mapping[str, object]) -> Place:
     """The place of an alert as :func:`alert_view` wrote it ("" where a field is missing)."""
     district, street, community = (
         str(view.get(level) or "") for level in ("district", "street", "community")
@@ -272,7 +311,18 @@ def place_in_view(view: dict[str, Any]) -> Place:
     return Place.known(district, street, community)
 
 
-def order_view(order: OrderFields) -> dict[str, Any]:
+class OrderView(TypedDict):
+    id: str
+    alert_id: str
+    caregiver_id: str
+    state: str
+    offered_at: str | None
+    expires_at: str | None
+    eta_s: float
+    distance_m: int
+
+
+def order_view(order: OrderFields) -> OrderView:
     return {
         "id": str(order.id),
         "alert_id": str(order.alert_id),
@@ -285,12 +335,50 @@ def order_view(order: OrderFields) -> dict[str, Any]:
     }
 
 
+# Every alert.* and order.* message: what happened ("from" the state before), to
+# which alert, by whom; an order's messages add the order and the elder's card.
+AlertEvent = TypedDict(
+    "AlertEvent",
+    {
+        "v": int,
+        "type": LiveEventType,
+        "at": str | None,
+        "actor": str,
+        "from": str | None,
+        "alert": AlertView,
+        "detail": dict[str, Any],  # the audit record's detail, free-form per step
+        "order": NotRequired[OrderView],
+        "elder": NotRequired[ElderView | None],
+    },
+)
+
+
+class CaregiverPositionEvent(TypedDict):
+    v: int
+    type: Literal[LiveEventType.CAREGIVER_POSITION]
+    at: str | None
+    caregiver_id: str
+    lat: float
+    lon: float
+
+
+class RouteChangedEvent(TypedDict):
+    """A caregiver's home-care route for ``day`` was planned anew: fetch it again."""
+
+    v: int
+    type: Literal[LiveEventType.ROUTE_CHANGED]
+    day: str  # ISO date
+
+
+LiveEvent = AlertEvent | CaregiverPositionEvent | RouteChangedEvent
+
+
 def transition_event(
     record: TransitionFields,
     alert: AlertFields,
     order: OrderFields | None,
     elder: ElderFields | None,
-) -> dict[str, Any]:
+) -> AlertEvent:
     """The live message for one audited transition."""
     message = alert_event(
         LiveEventType.of_transition(record.entity, record.to_state, record.action),
@@ -314,7 +402,7 @@ def alert_event(
     actor: str,
     from_state: str | None,
     detail: dict[str, Any],
-) -> dict[str, Any]:
+) -> AlertEvent:
     """The live message for something that happened to an alert."""
     return {
         "v": PROTOCOL_VERSION,
@@ -329,7 +417,7 @@ def alert_event(
 
 def caregiver_position_event(
     caregiver_id: str, lat: float, lon: float, at: datetime
-) -> dict[str, Any]:
+) -> CaregiverPositionEvent:
     return {
         "v": PROTOCOL_VERSION,
         "type": LiveEventType.CAREGIVER_POSITION,
@@ -338,3 +426,7 @@ def caregiver_position_event(
         "lat": lat,
         "lon": lon,
     }
+
+
+def route_changed_event(day: date) -> RouteChangedEvent:
+    return {"v": PROTOCOL_VERSION, "type": LiveEventType.ROUTE_CHANGED, "day": day.isoformat()}

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from dispatch.background import cancelling
-from dispatch.domain.live_events import PROTOCOL_VERSION, LiveEventType
+from dispatch.domain.live_events import route_changed_event
 from dispatch.homecare.menu import ServiceMenu
 from dispatch.homecare.planner import PlanOutcome, plan_day
 from dispatch.live.bus import LiveBus
@@ -59,11 +59,7 @@ class HomeCare:
         return outcome
 
     async def _tell(self, outcome: PlanOutcome) -> None:
-        message = {
-            "v": PROTOCOL_VERSION,
-            "type": LiveEventType.ROUTE_CHANGED,
-            "day": outcome.day.isoformat(),
-        }
+        message = route_changed_event(outcome.day)
         try:
             await self.bus.publish(
                 [(self.bus.caregiver_stream(str(c)), message) for c in outcome.changed]

@@ -60,7 +60,8 @@ def _record(
         detail=detail or {},
     )
     elder = session.get(Elder, alert.elder_id) if order and alert.elder_id else None
-    record.event = transition_event(record, alert, order, elder)
+    # The JSON column holds the message as it goes on the wire.
+    record.event = dict(transition_event(record, alert, order, elder))
     session.add(record)
     return record
 
