@@ -260,7 +260,14 @@ def allow(*roles: Role) -> Callable[[Request, Principal], Principal]:
 
 def registry_access(request: Request, principal: PrincipalDep) -> Principal:
     """The call centre reads the registry; only administrators change it."""
-    allowed = BOARD_ROLES if request.method in ("GET", "HEAD") else {Role.ADMIN}
+    reading = request.method in ("GET", "HEAD")
+    allowed = BOARD_ROLES if reading else {Role.ADMIN}
+    if (
+        principal.role is Role.PROVIDER_STAFF
+        and reading
+        and request.url.path.startswith("/api/v1/caregivers")
+    ):
+        return principal  # their provider's caregivers only: the routes narrow it
     if principal.role not in allowed:
         raise forbid(request, principal, f"a {principal.role} may not {request.method} here")
     return principal
@@ -268,6 +275,10 @@ def registry_access(request: Request, principal: PrincipalDep) -> Principal:
 
 BoardDep = Annotated[Principal, Depends(allow(*BOARD_ROLES))]
 AdminDep = Annotated[Principal, Depends(allow(Role.ADMIN))]
+# Orders and statements: the call centre's, or a provider's staff's own.
+WorkDep = Annotated[Principal, Depends(allow(*BOARD_ROLES, Role.PROVIDER_STAFF))]
+# An elder's access log, export and anonymisation: the PIPL requests.
+DataOfficerDep = Annotated[Principal, Depends(allow(Role.ADMIN, Role.DATA_OFFICER))]
 CaregiverDep = Annotated[Principal, Depends(allow(Role.CAREGIVER))]
 
 

@@ -15,6 +15,12 @@ class Role(StrEnum):
     CAREGIVER = "caregiver"  # their own offers and orders, and the elders on them
     ADMIN = "admin"  # registry and accounts
     FAMILY = "family"  # an elder's relative: the family page, their linked elders' alerts only
+    # A service provider's office: their own caregivers, those caregivers' orders and
+    # the provider's monthly statements; nothing of elders or alerts beyond that.
+    PROVIDER_STAFF = "provider_staff"
+    # The bureau's data-protection officer: who read an elder's record, exports and
+    # anonymisation on request; reads no record and changes nothing else.
+    DATA_OFFICER = "data_officer"
 
 
 BOARD_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
@@ -30,10 +36,13 @@ class Principal:
     # a community, or "*" for the whole city.
     areas: frozenset[str] = frozenset()
     caregiver_id: UUID | None = None
+    provider_id: UUID | None = None  # a provider's staff: theirs
 
     def __post_init__(self) -> None:
         if self.role is Role.CAREGIVER and self.caregiver_id is None:
             raise ValueError("a caregiver account must name its caregiver")
+        if self.role is Role.PROVIDER_STAFF and self.provider_id is None:
+            raise ValueError("a provider's staff account must name its provider")
 
     @property
     def sees_every_area(self) -> bool:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from sqlmodel import Session, col, select
 
-from dispatch.domain.access import Principal
+from dispatch.domain.access import Principal, Role
 from dispatch.domain.lifecycle import VisitState
 from dispatch.homecare.billing import BilledVisit, StatementLine, statement
 from dispatch.homecare.coverage import Coverage, coverage, month_of
@@ -78,7 +78,13 @@ def monthly_statement(
             col(Visit.state).in_((VisitState.DONE, VisitState.MISSED)),
         )
     )
-    visits = session.exec(in_areas(query, principal, ELDER_PLACE)).all()
+    if principal.role is Role.PROVIDER_STAFF:  # their own caregivers' visits
+        query = query.join(Caregiver, col(Caregiver.id) == col(Visit.caregiver_id)).where(
+            col(Caregiver.provider_id) == principal.provider_id
+        )
+    else:
+        query = in_areas(query, principal, ELDER_PLACE)
+    visits = session.exec(query).all()
     providers: dict[UUID, str] = {
         c.id: c.provider or UNKNOWN_PROVIDER for c in session.exec(select(Caregiver))
     }

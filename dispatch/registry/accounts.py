@@ -23,7 +23,7 @@ from dispatch.domain.passwords import password_problems
 from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dispatch.registry.areas import check_known
 from dispatch.store.db import Database
-from dispatch.store.tables import Caregiver, RegistryChange, SessionToken, UserAccount
+from dispatch.store.tables import Caregiver, Provider, RegistryChange, SessionToken, UserAccount
 
 SESSION_TTL = timedelta(hours=12)  # one shift and some
 _hasher = PasswordHash.recommended()  # argon2id with the library's current parameters
@@ -46,7 +46,13 @@ def _digest(token: str) -> str:
 
 
 def principal_of(user: UserAccount) -> Principal:
-    return Principal(user.username, Role(user.role), frozenset(user.areas), user.caregiver_id)
+    return Principal(
+        user.username,
+        Role(user.role),
+        frozenset(user.areas),
+        user.caregiver_id,
+        user.provider_id,
+    )
 
 
 def create_user(
@@ -58,13 +64,16 @@ def create_user(
     display_name: str = "",
     areas: Iterable[str] = (),
     caregiver_id: UUID | None = None,
+    provider_id: UUID | None = None,
     locale: str = "zh-CN",
     must_change_password: bool = False,
     now: datetime | None = None,
 ) -> UserAccount:
     """Store an account as given (no password policy: the demo and tests use this;
     administration goes through :func:`add_account`)."""
-    principal_of_new = Principal(username, role, frozenset(areas), caregiver_id)  # validates
+    principal_of_new = Principal(  # validates
+        username, role, frozenset(areas), caregiver_id, provider_id
+    )
     user = UserAccount(
         username=username,
         display_name=display_name or username,
@@ -72,6 +81,7 @@ def create_user(
         role=principal_of_new.role.value,
         areas=sorted(principal_of_new.areas),
         caregiver_id=caregiver_id,
+        provider_id=provider_id,
         locale=locale,
         must_change_password=must_change_password,
         created_at=now,
@@ -204,6 +214,7 @@ class NewAccount:
     areas: tuple[str, ...] = ()
     caregiver_id: UUID | None = None
     locale: str = "zh-CN"
+    provider_id: UUID | None = None
 
 
 def add_account(
@@ -220,6 +231,8 @@ def add_account(
             raise Conflict(f"user {new.username!r} already exists")
         if new.caregiver_id is not None and session.get(Caregiver, new.caregiver_id) is None:
             raise NotFound("caregiver", str(new.caregiver_id))
+        if new.provider_id is not None and session.get(Provider, new.provider_id) is None:
+            raise NotFound("provider", str(new.provider_id))
     try:
         user = create_user(
             db,
@@ -229,6 +242,7 @@ def add_account(
             display_name=new.display_name,
             areas=new.areas,
             caregiver_id=new.caregiver_id,
+            provider_id=new.provider_id,
             locale=new.locale,
             must_change_password=password is None,
             now=now,

@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from dispatch.domain.access import Principal, Role
 from dispatch.domain.areas import scope_levels
-from dispatch.store.tables import Alert, Elder
+from dispatch.store.tables import Alert, Caregiver, Elder, Order
 
 # The (district, street, community) columns of what lies somewhere.
 ALERT_PLACE: tuple[Any, Any, Any] = (col(Alert.district), col(Alert.street), col(Alert.community))
@@ -42,3 +42,13 @@ def in_areas(query: Any, principal: Principal, place: Sequence[Any] = ALERT_PLAC
     if principal.role is not Role.OPERATOR:
         return query.where(false())  # as may_see_place: only operators have areas
     return query.where(under_areas(principal.areas, place))
+
+
+def orders_in_scope(query: Any, principal: Principal) -> Any:
+    """``query`` (a select joining Order and Alert) narrowed to the orders the
+    principal may see: a provider's staff their own caregivers', others by area."""
+    if principal.role is Role.PROVIDER_STAFF:
+        return query.join(Caregiver, col(Caregiver.id) == col(Order.caregiver_id)).where(
+            col(Caregiver.provider_id) == principal.provider_id
+        )
+    return in_areas(query, principal)

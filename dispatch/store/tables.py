@@ -373,6 +373,7 @@ class UserAccount(SQLModel, table=True):
     role: str = Field(max_length=16)
     areas: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     caregiver_id: uuid.UUID | None = Field(default=None, foreign_key="caregiver.id")
+    provider_id: uuid.UUID | None = Field(default=None, foreign_key="provider.id")  # its staff
     locale: str = "zh-CN"
     active: bool = True
     # Set for a new or reset password: the holder must choose their own at log-in.

@@ -10,14 +10,14 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy import and_, case
 from sqlmodel import Session, col, select
 
-from dispatch.api.deps import BoardDep, SessionDep, forbid
+from dispatch.api.deps import BoardDep, SessionDep, WorkDep, forbid
 from dispatch.api.schemas import AuditPublic
 from dispatch.domain.access import Principal
 from dispatch.domain.lifecycle import AlertState, OrderState
 from dispatch.domain.live_events import alert_place
 from dispatch.domain.model import Severity
 from dispatch.domain.urgency import JUMPS_THE_QUEUE
-from dispatch.store.reads import in_areas
+from dispatch.store.reads import in_areas, orders_in_scope
 from dispatch.store.tables import Alert, AuditRecord, DeadLetter, Order
 
 router = APIRouter(prefix="/api/v1")
@@ -107,7 +107,7 @@ def alert_audit(
 @router.get("/orders", response_model=list[Order])
 def list_orders(
     session: SessionDep,
-    principal: BoardDep,
+    principal: WorkDep,
     alert_id: uuid.UUID | None = None,
     caregiver_id: uuid.UUID | None = None,
     device_id: str | None = None,
@@ -116,7 +116,7 @@ def list_orders(
     offset: int = Offset,
 ) -> list[Order]:
     query = select(Order).join(Alert).order_by(col(Order.offered_at).desc(), col(Order.id))
-    query = in_areas(query, principal)
+    query = orders_in_scope(query, principal)
     if alert_id is not None:
         query = query.where(Order.alert_id == alert_id)
     if caregiver_id is not None:
@@ -130,12 +130,12 @@ def list_orders(
 
 @router.get("/orders/{order_id}", response_model=Order)
 def get_order(
-    session: SessionDep, principal: BoardDep, request: Request, order_id: uuid.UUID
+    session: SessionDep, principal: WorkDep, request: Request, order_id: uuid.UUID
 ) -> Order:
-    order = session.get(Order, order_id)
-    if order is None:
+    query = orders_in_scope(select(Order).join(Alert), principal)
+    order: Order | None = session.exec(query.where(Order.id == order_id)).first()
+    if order is None:  # or not theirs: its existence is not told either
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"order {order_id} not found")
-    visible_alert(session, request, principal, order.alert_id)
     return order
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import col, or_, select
 
-from dispatch.api.deps import AdminDep, DatabaseDep, SessionDep, allow
+from dispatch.api.deps import AdminDep, DatabaseDep, DataOfficerDep, SessionDep, allow
 from dispatch.domain.access import BOARD_ROLES, Principal, Role
 from dispatch.domain.elders import (
     DeactivationReason,
@@ -258,7 +258,7 @@ def elder_changes(session: SessionDep, _admin: AdminDep, elder_id: uuid.UUID) ->
 
 @router.get("/{elder_id}/access-log", response_model=list[AccessPublic])
 async def elder_access_log(
-    db: DatabaseDep, _admin: AdminDep, elder_id: uuid.UUID
+    db: DatabaseDep, _officer: DataOfficerDep, elder_id: uuid.UUID
 ) -> list[AccessPublic]:
     """Every read of the full record: who, when, through which screen or call."""
     rows = await db.run(elders.access_log, db, elder_id)
@@ -266,15 +266,19 @@ async def elder_access_log(
 
 
 @router.get("/{elder_id}/export")
-async def export_elder(db: DatabaseDep, admin: AdminDep, elder_id: uuid.UUID) -> dict[str, Any]:
+async def export_elder(
+    db: DatabaseDep, officer: DataOfficerDep, elder_id: uuid.UUID
+) -> dict[str, Any]:
     """Everything held about the elder, as JSON (a PIPL request: art. 45); the
     export is on the access log."""
-    return await db.run(privacy.export_elder, db, admin, elder_id, now=datetime.now(UTC))
+    return await db.run(privacy.export_elder, db, officer, elder_id, now=datetime.now(UTC))
 
 
 @router.post("/{elder_id}/anonymise", response_model=ElderListed)
-async def anonymise_elder(db: DatabaseDep, admin: AdminDep, elder_id: uuid.UUID) -> ElderListed:
+async def anonymise_elder(
+    db: DatabaseDep, officer: DataOfficerDep, elder_id: uuid.UUID
+) -> ElderListed:
     """Remove what identifies the elder (name, numbers, address, health, contacts);
     alerts, visits, assessments and the audit trail stay, naming nobody."""
-    elder = await db.run(privacy.anonymise_elder, db, admin, elder_id, now=datetime.now(UTC))
+    elder = await db.run(privacy.anonymise_elder, db, officer, elder_id, now=datetime.now(UTC))
     return ElderListed.of(elder)

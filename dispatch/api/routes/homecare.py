@@ -17,6 +17,7 @@ from dispatch.api.deps import (
     HomeCareDep,
     MenuDep,
     SessionDep,
+    WorkDep,
     allow,
     forbid,
 )
@@ -383,12 +384,12 @@ def coverage(
 def statements(
     session: SessionDep,
     menu: MenuDep,
-    principal: BoardDep,
+    principal: WorkDep,
     month: Month,
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     """Monthly statement lines per service provider and menu item (an operator: of
-    the visits to elders of their districts)."""
+    the visits to elders of their districts; a provider's staff: their provider's)."""
     lines = monthly_statement(session, menu, _first_of(month), principal)
     if format == "csv":
         return Response(

@@ -10,8 +10,9 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
-from dispatch.api.deps import CatalogDep, DatabaseDep, SessionDep
+from dispatch.api.deps import CatalogDep, DatabaseDep, PrincipalDep, SessionDep
 from dispatch.api.schemas import DeviceCreate
+from dispatch.domain.access import Role
 from dispatch.registry import provisioning
 from dispatch.registry.workforce import CaregiverCreate
 from dispatch.store.tables import Caregiver, Device, Elder
@@ -80,9 +81,15 @@ def create_device(session: SessionDep, catalog: CatalogDep, body: DeviceCreate) 
 
 @router.get("/caregivers", response_model=list[Caregiver])
 def list_caregivers(
-    session: SessionDep, skill: str | None = None, limit: int = Limit, offset: int = Offset
+    session: SessionDep,
+    principal: PrincipalDep,
+    skill: str | None = None,
+    limit: int = Limit,
+    offset: int = Offset,
 ) -> list[Caregiver]:
     query = select(Caregiver).order_by(col(Caregiver.name), col(Caregiver.id))
+    if principal.role is Role.PROVIDER_STAFF:  # their provider's, none of the others'
+        query = query.where(Caregiver.provider_id == principal.provider_id)
     rows = session.exec(query).all() if skill else session.exec(query.offset(offset).limit(limit))
     if skill:  # skills are a JSON list; filtering here keeps SQLite and PostgreSQL alike
         return [c for c in rows if skill in c.skills][offset : offset + limit]
@@ -90,8 +97,13 @@ def list_caregivers(
 
 
 @router.get("/caregivers/{caregiver_id}", response_model=Caregiver)
-def get_caregiver(session: SessionDep, caregiver_id: uuid.UUID) -> Caregiver:
-    return _get_or_404(session, Caregiver, caregiver_id, "caregiver")
+def get_caregiver(
+    session: SessionDep, principal: PrincipalDep, caregiver_id: uuid.UUID
+) -> Caregiver:
+    caregiver = _get_or_404(session, Caregiver, caregiver_id, "caregiver")
+    if principal.role is Role.PROVIDER_STAFF and caregiver.provider_id != principal.provider_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"caregiver {caregiver_id} not found")
+    return caregiver
 
 
 @router.post("/caregivers", response_model=Caregiver, status_code=status.HTTP_201_CREATED)

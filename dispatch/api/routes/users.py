@@ -26,6 +26,7 @@ class UserCreate(BaseModel):
     display_name: str = Field(default="", max_length=100)
     areas: list[str] = Field(default_factory=list, max_length=100)
     caregiver_id: uuid.UUID | None = None
+    provider_id: uuid.UUID | None = None  # a provider's staff: whose
     locale: str = Field(default="zh-CN", pattern=r"^(zh-CN|en)$")
 
 
@@ -43,6 +44,7 @@ class UserAdmin(BaseModel):
     role: str
     areas: list[str]
     caregiver_id: uuid.UUID | None
+    provider_id: uuid.UUID | None
     locale: str
     active: bool
     must_change_password: bool
@@ -76,6 +78,7 @@ async def create_user(_admin: AdminDep, db: DatabaseDep, body: UserCreate) -> Us
         display_name=body.display_name,
         areas=tuple(body.areas),
         caregiver_id=body.caregiver_id,
+        provider_id=body.provider_id,
         locale=body.locale,
     )
     user, password = await db.run(accounts.add_account, db, new, now=datetime.now(UTC))

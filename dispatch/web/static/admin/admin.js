@@ -128,6 +128,7 @@ function createUser(event) {
     areas: [...form.areas.selectedOptions].map((o) => o.value),
   };
   if (body.role === "caregiver") body.caregiver_id = form.caregiver_id.value || null;
+  if (body.role === "provider_staff") body.provider_id = form.provider_id.value || null;
   return run(async () => {
     const user = await api.post("/api/v1/users", body);
     form.reset();
@@ -549,7 +550,9 @@ function renderWorkforce() {
     h("tr", { "data-facility": f.id }, h("td", {}, f.name), h("td", {}, t(`admin.kind.${f.kind}`)),
       h("td", {}, providerName(f.provider_id)), h("td", {}, f.area ? areaName(f.area) : ""), h("td", {}, f.opening_hours))));
   $("#facilities-none").hidden = state.facilities.length > 0;
-  for (const select of document.querySelectorAll("#new-facility .provider-choice")) choices(select, state.providers);
+  for (const select of document.querySelectorAll("#new-facility .provider-choice, #new-user .provider-choice")) {
+    choices(select, state.providers);
+  }
   const area = $("#facility-area").value;
   fill($("#facility-area"), h("option", { value: "" }, "–"),
     state.areas.filter((a) => a.key !== "*").map((a) => h("option", { value: a.key }, `${"\u3000".repeat(depth(a.key) - 1)}${a.name}`)));
