@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -48,6 +49,9 @@ class Settings(BaseSettings):
     roles: set[Literal["api", "gateway", "dispatcher"]] = {"api", "gateway", "dispatcher"}
 
     timezone: str = "Asia/Shanghai"
+    # When the call centre's shifts begin, in the centre's time zone (the operators'
+    # work per shift, docs/reports.md), as JSON: ["08:00", "16:00", "00:00"].
+    operator_shift_starts: list[str] = Field(default=["00:00", "08:00", "16:00"], min_length=1)
     alert_types_file: Path = CONFIG_DIR / "alert_types.yaml"
     services_file: Path = CONFIG_DIR / "services.yaml"  # the home-service menu and its rules
     # Fernet keys sealing the most sensitive fields at rest, newest first, as JSON:
@@ -155,6 +159,14 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url.removeprefix(prefix)
         return url
+
+    @field_validator("operator_shift_starts")
+    @classmethod
+    def _shift_starts(cls, starts: list[str]) -> list[str]:
+        parsed = [time.fromisoformat(s) for s in starts]  # ValueError names a bad one
+        if len(set(parsed)) != len(parsed):
+            raise ValueError("a shift start is named twice")
+        return starts
 
     @field_validator("voice_ice_servers", mode="before")
     @classmethod

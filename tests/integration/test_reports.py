@@ -274,3 +274,34 @@ async def test_operators_work_by_month(server: RunningServer) -> None:
     assert work["op-li"]["answer_median_s"] == 90
     assert work["op-li"]["ack_to_close_median_s"] == 210
     assert october.json()["operators"] == []
+
+
+async def test_operators_work_shift_by_shift(server: RunningServer) -> None:
+    await asyncio.to_thread(seed_history, server.services.db)
+    supervisor = await login(server.http, server.services.db, "supervisor")
+    operator = await login(server.http, server.services.db, "operator", areas=("东城区",))
+    url = "/api/v1/reports/operators/shifts"
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(supervisor)) as http:
+        november = await http.get(url, params={"month": "2026-11"})
+        bad = await http.get(url, params={"month": "2026-13"})
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(operator)) as http:
+        refused = await http.get(url, params={"month": "2026-11"})
+    assert (bad.status_code, refused.status_code) == (422, 403)
+    assert november.status_code == 200, november.text
+    body = november.json()
+    assert body["shift_starts"] == ["00:00", "08:00", "16:00"]
+    # Each alert was acknowledged about 10:00 in Shanghai (02:00 UTC): the day shift.
+    shifts = body["shifts"]
+    assert [s["start"] for s in shifts] == [
+        "2026-11-10T08:00:00+08:00",
+        "2026-11-12T08:00:00+08:00",
+        "2026-11-20T08:00:00+08:00",
+    ]
+    assert shifts[0]["end"] == "2026-11-10T16:00:00+08:00"
+    assert [(w["operator"], w["answer_median_s"]) for w in shifts[0]["operators"]] == [
+        ("op-zhang", 30)
+    ]
+    assert [s["total"]["acknowledged"] for s in shifts] == [1, 1, 1]
+    assert shifts[1]["total"]["operator"] == ""
+    assert shifts[1]["operators"][0]["operator"] == "op-li"
+    assert shifts[2]["total"]["ack_to_close_median_s"] == 3000 - 60

@@ -16,7 +16,13 @@ from dispatch.api.deps import BoardDep, MenuDep, SessionDep, SettingsDep, allow
 from dispatch.api.export import to_csv, to_xlsx
 from dispatch.domain.access import Principal, Role
 from dispatch.domain.lifecycle import VisitState
-from dispatch.domain.operator_work import Acknowledgement, month_bounds, summarise
+from dispatch.domain.operator_work import (
+    Acknowledgement,
+    month_bounds,
+    shift_starts,
+    summarise,
+    summarise_shifts,
+)
 from dispatch.store.alert_history import (
     COLUMNS,
     AlertFilter,
@@ -215,28 +221,59 @@ def visits_xlsx(
     return _xlsx("visits", VISIT_COLUMNS, (row.as_dict() for row in page.rows))
 
 
-@router.get("/operators")
-def operators_work(
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: SupervisorDep,
-    month: str = Query(..., max_length=7, description="YYYY-MM, in the centre's time zone"),
-) -> dict[str, Any]:
-    """Per operator over the month: alerts acknowledged, answer time (raised →
-    acknowledged) median and p90, acknowledged → closed median."""
+def _month_acknowledgements(
+    session: SessionDep, zone: ZoneInfo, month: str
+) -> list[Acknowledgement]:
+    """The alerts acknowledged in ``month`` (YYYY-MM in ``zone``); a 422 if malformed."""
     try:
         year, number = month_bounds(month)
     except ValueError as e:
         raise HTTPException(422, str(e)) from None
-    zone = ZoneInfo(settings.timezone)
     start = datetime(year, number, 1, tzinfo=zone)
     end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
-    acks = [
+    return [
         Acknowledgement(who, raised, acked, closed)
         for who, raised, acked, closed in acknowledged_between(session, start, end)
     ]
+
+
+MonthQuery = Query(..., max_length=7, description="YYYY-MM, in the centre's time zone")
+
+
+@router.get("/operators")
+def operators_work(
+    session: SessionDep, settings: SettingsDep, principal: SupervisorDep, month: str = MonthQuery
+) -> dict[str, Any]:
+    """Per operator over the month: alerts acknowledged, answer time (raised →
+    acknowledged) median and p90, acknowledged → closed median."""
+    acks = _month_acknowledgements(session, ZoneInfo(settings.timezone), month)
     return {
         "month": month,
         "timezone": settings.timezone,
         "operators": [asdict(work) for work in summarise(acks)],
+    }
+
+
+@router.get("/operators/shifts")
+def operators_work_by_shift(
+    session: SessionDep, settings: SettingsDep, principal: SupervisorDep, month: str = MonthQuery
+) -> dict[str, Any]:
+    """The month shift by shift (settings.operator_shift_starts, by when each alert was
+    acknowledged): each operator's work in the shift and the shift's in total."""
+    zone = ZoneInfo(settings.timezone)
+    starts = shift_starts(settings.operator_shift_starts)
+    shifts = summarise_shifts(_month_acknowledgements(session, zone, month), zone, starts)
+    return {
+        "month": month,
+        "timezone": settings.timezone,
+        "shift_starts": [t.strftime("%H:%M") for t in starts],
+        "shifts": [
+            {
+                "start": shift.start.isoformat(),
+                "end": shift.end.isoformat(),
+                "total": asdict(shift.total),
+                "operators": [asdict(w) for w in shift.operators],
+            }
+            for shift in shifts
+        ],
     }
