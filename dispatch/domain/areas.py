@@ -119,3 +119,10 @@ class Extent:
             self.south - margin_deg <= lat <= self.north + margin_deg
             and self.west - margin_deg <= lon <= self.east + margin_deg
         )
+
+
+def overlap(a: str, b: str) -> bool:
+    """Whether two areas share ground: one lies under the other (or they are one)."""
+    pa, pb = parts_of(a), parts_of(b)
+    shorter = min(len(pa), len(pb))
+    return pa[:shorter] == pb[:shorter]

@@ -31,6 +31,7 @@ from dispatch.api.routes import (
     notifications,
     registry,
     reports,
+    shift_handovers,
     users,
     voice,
     workforce,
@@ -81,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(me.router)
     app.include_router(homecare.router)
     app.include_router(reports.router)
+    app.include_router(shift_handovers.router)
     app.include_router(voice.router)
     app.include_router(hub.router)
     web.mount(app)

@@ -334,6 +334,30 @@ class Handover(SQLModel, table=True):
     arrived_at: datetime | None = _utc(nullable=True)  # the ambulance (or police) at the door
 
 
+class ShiftHandover(SQLModel, table=True):
+    """An operator's shift hand-over: the open alerts and the callbacks due in their
+    areas at the shift change, as they stood, with the outgoing operator's notes;
+    acknowledged by the incoming operator."""
+
+    __tablename__ = "shift_handover"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    handed_by: str = Field(max_length=64)
+    handed_at: datetime = _utc()
+    areas: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    notes: str = ""
+    # [{"alert_id", "alert_type", "severity", "state", "district", "street", "community",
+    #   "raised_at", "acknowledged_by"}], and for callbacks [{"alert_id", "at", "by", "note"}]
+    open_alerts: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    callbacks_due: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    acknowledged_by: str | None = Field(default=None, max_length=64)
+    acknowledged_at: datetime | None = _utc(nullable=True)
+
+
 class Order(SQLModel, table=True):
     __table_args__ = (
         # The database, not process memory, guarantees one emergency per caregiver.
