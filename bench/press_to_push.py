@@ -62,9 +62,8 @@ async def caregiver_app(
             offers[message["alert"]["device_id"]] = time.perf_counter()
             order_id = message["order"]["id"]
             for action in ("accept", "arrive", "complete"):
-                await ws.send(
-                    json.dumps({"type": "action", "action": action, "order_id": order_id})
-                )
+                step = {"type": "action", "action": action, "order_id": order_id}
+                await ws.send(json.dumps({**step, "code": "needed_help"}))
 
 
 async def press_to_push(

@@ -154,9 +154,8 @@ async def caregiver_app(ws: str, cid: str, token: str, busy_s: float, seen: Seen
         async def finish(order_id: str) -> None:
             await asyncio.sleep(busy_s)
             for action in ("arrive", "complete"):
-                await socket.send(
-                    json.dumps({"type": "action", "action": action, "order_id": order_id})
-                )
+                step = {"type": "action", "action": action, "order_id": order_id}
+                await socket.send(json.dumps({**step, "code": "needed_help"}))
 
         async with asyncio.TaskGroup() as group:
             async for raw in socket:

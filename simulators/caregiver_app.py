@@ -173,8 +173,8 @@ class CaregiverAppSim:
             await self._send({"type": "position", "lat": p.lat, "lon": p.lon})
             await asyncio.sleep(self.behaviour.position_every_s)
 
-    async def _act(self, order_id: str, action: str) -> None:
-        await self._send({"type": "action", "action": action, "order_id": order_id})
+    async def _act(self, order_id: str, action: str, **extra: str) -> None:
+        await self._send({"type": "action", "action": action, "order_id": order_id, **extra})
 
     async def _handle(self, offer: dict[str, Any]) -> None:
         b, order_id = self.behaviour, offer["order"]["id"]
@@ -194,10 +194,18 @@ class CaregiverAppSim:
             self._observe("arrived", offer)
             self._narrate("is at", offer)
             await asyncio.sleep(self.rng.uniform(*b.service_s) / b.time_scale)
-            await self._act(order_id, "complete")
+            # Completing closes the alert, with a code as the app asks for.
+            await self._act(order_id, "complete", code=self._closure_code(offer))
             self._narrate("completes", offer)
         finally:
             self.busy = False
+
+    def _closure_code(self, offer: dict[str, Any]) -> str:
+        """What a caregiver at the door usually finds: help was needed; now and then
+        a fall without injury, or a press by mistake."""
+        if offer["alert"].get("alert_type") == "fall":
+            return "fall_no_injury"
+        return "accidental_press" if self.rng.random() < 0.15 else "needed_help"
 
     def _narrate(self, step: str, offer: dict[str, Any]) -> None:
         if self.name is not None:

@@ -88,6 +88,9 @@ def act_on_order(
             diverted = _divert_visit(session, caregiver_id, at)
             if diverted is not None:
                 detail["diverted_visit_id"] = str(diverted.id)
+        if action is CaregiverAction.COMPLETE and "code" in detail:
+            # The caregiver closes the alert: with the code and note, as an operator would.
+            alert.closure_code, alert.closure_note = detail["code"], detail.get("note")
         move_order(
             session,
             order,

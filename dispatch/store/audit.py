@@ -267,7 +267,15 @@ def move_order(
             detail={"reason": "the alert was completed by another caregiver"},
         )
     if alert_target is not None:
-        records.append(move_alert(session, alert, alert_target, actor=actor, at=at))
+        # A completion's closure code and note are the alert's closing reason too.
+        closing = {
+            k: v
+            for k, v in (detail or {}).items()
+            if new_state == OrderState.COMPLETED and k in ("code", "note")
+        }
+        records.append(
+            move_alert(session, alert, alert_target, actor=actor, at=at, detail=closing or None)
+        )
     return records
 
 

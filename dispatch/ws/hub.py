@@ -34,7 +34,7 @@ from dispatch.emergency.orders import (
     order_reply,
     request_help,
 )
-from dispatch.errors import CareBellError, IllegalTransition, NotFound
+from dispatch.errors import CareBellError, IllegalTransition, InvalidInput, NotFound
 from dispatch.live.bus import StreamEntry
 from dispatch.live.fanout import seq_key
 from dispatch.live.sessions import LiveSessions
@@ -471,6 +471,7 @@ class ActionMessage(BaseModel):
     order_id: UUID
     ref: str | None = Field(default=None, max_length=64)
     note: str | None = Field(default=None, max_length=2000)
+    code: str | None = Field(default=None, max_length=32)  # the closure code, to complete
 
 
 class PositionMessage(BaseModel):
@@ -508,7 +509,13 @@ async def caregiver(
                 ref=action.ref,
             )
             return help_reply(action.ref, action.order_id, backup)
-        detail = {"note": action.note} if action.note else None
+        detail: dict[str, Any] = {"note": action.note} if action.note else {}
+        if action.action is CaregiverAction.COMPLETE:
+            # An alert closes with a reason reports can count, whoever closes it.
+            codes = services.catalog.closure_codes
+            if action.code not in codes:
+                raise InvalidInput([f"completing needs a closure code, one of: {', '.join(codes)}"])
+            detail["code"] = action.code
         order = await services.db.run(
             act_on_order,
             services.db,
@@ -516,7 +523,7 @@ async def caregiver(
             action.order_id,
             action.action,
             at=at,
-            detail=detail,
+            detail=detail or None,
             ref=action.ref,
         )
         return order_reply(action.ref, order)
@@ -580,6 +587,8 @@ async def caregiver(
             )
         except NotFound as exc:
             conn.reply({"type": "error", "ref": ref, "code": "not_found", "message": str(exc)})
+        except InvalidInput as exc:
+            conn.reply({"type": "error", "ref": ref, "code": "invalid", "message": str(exc)})
         except (CareBellError, RedisError, OperationalError) as exc:
             # The database too busy (a surge) is the app's to retry, not a reason
             # to close its socket.

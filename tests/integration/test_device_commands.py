@@ -51,7 +51,9 @@ async def test_a_press_hears_back_at_each_step_on_its_commands_topic(
         offer = await app.next("order.offered")
         order_id = offer["order"]["id"]
         for action in ("accept", "en_route", "arrive", "complete"):
-            await app.send(type="action", action=action, order_id=order_id, ref=action)
+            await app.send(
+                type="action", action=action, order_id=order_id, ref=action, code="needed_help"
+            )
             await app.next("reply", ref=action)
         await wait_until(lambda: _has(heard, "alert_closed"))
         listener.cancel()

@@ -62,17 +62,36 @@ async def test_press_reaches_caregiver_and_resolves_with_full_audit_trail(
         ("accept", "accepted"),
         ("en_route", "en_route"),
         ("arrive", "on_scene"),
-        ("complete", "completed"),
     ]:
         await near.send(type="action", action=action, order_id=order_id, ref=action)
         reply = await near.next("reply", ref=action)
         assert reply["state"] == state
         await board.next(f"order.{state}", order__id=order_id)
-    await board.next("alert.resolved", alert__id=alert_id)
+    # Completing closes the alert: not without a closure code from the list.
+    for code in (None, "fine"):
+        await near.send(
+            type="action", action="complete", order_id=order_id, ref=f"c-{code}", code=code
+        )
+        refused = await near.next("error", ref=f"c-{code}")
+        assert refused["code"] == "invalid"
+        assert "fall_no_injury" in refused["message"]
+    await near.send(
+        type="action",
+        action="complete",
+        order_id=order_id,
+        ref="complete",
+        code="fall_no_injury",
+        note="helped her up",
+    )
+    assert (await near.next("reply", ref="complete"))["state"] == "completed"
+    await board.next("order.completed", order__id=order_id)
+    resolved = await board.next("alert.resolved", alert__id=alert_id)
+    assert resolved["detail"] == {"code": "fall_no_injury", "note": "helped her up"}
 
     async with httpx.AsyncClient(base_url=server.http, headers=bearer(supervisor)) as http:
         alert = (await http.get(f"/api/v1/alerts/{alert_id}")).json()
         assert alert["state"] == "resolved"
+        assert (alert["closure_code"], alert["closure_note"]) == ("fall_no_injury", "helped her up")
         listed = (await http.get("/api/v1/alerts", params={"device_id": city.device_id})).json()
         assert [a["id"] for a in listed] == [alert_id]
         orders = (

@@ -177,7 +177,9 @@ async def test_a_family_member_follows_their_elders_press_and_says_they_are_goin
     await family.next("family.step", step="alert.family_answer", alert_id=alert_id)
 
     await near.send(type="action", action="arrive", order_id=order_id, ref="arrive")
-    await near.send(type="action", action="complete", order_id=order_id, ref="complete")
+    await near.send(
+        type="action", action="complete", order_id=order_id, ref="complete", code="needed_help"
+    )
     await family.next("family.step", step="alert.resolved", alert_id=alert_id)
     async with httpx.AsyncClient(base_url=server.http, headers=bearer(daughter)) as http:
         late = await http.post(

@@ -183,8 +183,18 @@ async def test_a_press_travels_from_the_board_to_the_phone_and_back(
     await shoot(board, "board-en")
     await shoot(app, "app-order-en")
     await app.fill("#order textarea", "Helped her up; no injury")
+    # Completing closes the alert: the app asks why first, as the board does.
+    await app.click('[data-action="complete"]')
+    await expect(app.locator("#message")).to_have_text("Choose a closure code first.")
+    await app.locator('#order [data-field="closure-code"]').select_option("fall_no_injury")
     await app.click('[data-action="complete"]')
     await expect(app.locator("#message")).to_have_text("Call completed. Thank you.")
+    with server.services.db.session() as session:
+        closed = session.exec(select(Alert)).one()
+    assert (closed.closure_code, closed.closure_note) == (
+        "fall_no_injury",
+        "Helped her up; no injury",
+    )
 
     # The board lets it go and the day's figures move.
     await expect(row).to_have_count(0)
@@ -498,7 +508,7 @@ async def test_the_family_follows_a_press_live_and_says_they_are_going(
             "王秀英 · Help button pressed",
             "I am going",
             "李桂兰 arrived",
-            "Resolved",
+            "Resolved: Fall without injury",
             "nearer than the caregiver",
         ),
         False: (
@@ -507,7 +517,7 @@ async def test_the_family_follows_a_press_live_and_says_they_are_going(
             "王秀英 · 一键呼叫",
             "我这就过去",
             "李桂兰已到达",
-            "已处理",
+            "已处理：跌倒未受伤",
             "比护理员更近",
         ),
     }[english]
@@ -545,7 +555,9 @@ async def test_the_family_follows_a_press_live_and_says_they_are_going(
     await expect(told).to_contain_text(nearer)
 
     for action in ("arrive", "complete"):
-        await near.send(type="action", action=action, order_id=order_id, ref=action)
+        await near.send(
+            type="action", action=action, order_id=order_id, ref=action, code="fall_no_injury"
+        )
         await near.next("reply", ref=action)
     await expect(card.locator('.story li[data-kind="on_scene"]')).to_contain_text(arrived)
     await expect(card.locator('.story li[data-kind="resolved"]')).to_contain_text(resolved)

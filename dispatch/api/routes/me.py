@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -64,6 +65,12 @@ def my_orders(session: SessionDep, principal: CaregiverDep) -> list[dict[str, An
             }
         )
     return out
+
+
+@router.get("/closure-codes")
+def closure_codes(catalog: CatalogDep, _caregiver: CaregiverDep) -> list[dict[str, str]]:
+    """The codes completing an order asks for (docs/contacts.md), in their order."""
+    return [asdict(code) for code in catalog.closure_codes.values()]
 
 
 @router.get("/shift")

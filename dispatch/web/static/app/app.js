@@ -4,7 +4,7 @@
 
 import { Api } from "../static/shared/api.js";
 import { $, fill, h } from "../static/shared/dom.js";
-import { apply, fmt, t } from "../static/shared/i18n.js";
+import { apply, currentLocale, fmt, t } from "../static/shared/i18n.js";
 import { startPage } from "../static/shared/page.js";
 import { Live, beep, statusShownIn } from "../static/shared/live.js";
 import { Softphone } from "../static/shared/softphone.js";
@@ -12,7 +12,16 @@ import { Softphone } from "../static/shared/softphone.js";
 const api = new Api("carebell.app.session");
 const OUTBOX = "carebell.app.outbox";
 const ACTIVE = ["offered", "accepted", "en_route", "on_scene"];
-const state = { onDuty: true, orders: new Map(), position: null, visits: [], busyVisit: null, message: "" };
+const state = {
+  onDuty: true,
+  orders: new Map(),
+  position: null,
+  visits: [],
+  busyVisit: null,
+  message: "",
+  closureCodes: [],
+  closing: new Map(), // order id -> the code chosen and the note typed, kept across redraws
+};
 let live;
 let phone;
 let watchId;
@@ -41,6 +50,7 @@ async function enter() {
   const id = api.user.caregiver_id;
   try {
     state.onDuty = (await api.get("/api/v1/me/shift")).on_duty;
+    state.closureCodes = await api.get("/api/v1/me/closure-codes");
   } catch {
     /* offline: keep the last known */
   }
@@ -174,10 +184,11 @@ function ring() {
 const outbox = () => JSON.parse(localStorage.getItem(OUTBOX) || "[]");
 const saveOutbox = (items) => localStorage.setItem(OUTBOX, JSON.stringify(items));
 
-function act(orderId, action, note) {
+function act(orderId, action, note, code) {
   const ref = crypto.randomUUID();
   const item = { type: "action", action, order_id: orderId, ref };
   if (note) item.note = note;
+  if (code) item.code = code;
   saveOutbox([...outbox(), item]);
   state.message = "";
   flushOutbox();
@@ -265,13 +276,36 @@ function renderOrder(row) {
   if (!row) return;
   const { order, alert, elder } = row;
   const busy = pending(order.id);
-  const notes = h("textarea", { rows: 3, placeholder: t("app.outcome") });
+  // What the caregiver typed and chose survives the redraws until they complete.
+  const kept = () => state.closing.get(order.id) || { code: "", note: "" };
+  const keep = () => state.closing.set(order.id, { code: code.value, note: notes.value });
+  const notes = h("textarea", { rows: 3, placeholder: t("app.outcome"), oninput: () => keep() });
+  notes.value = kept().note;
+  // Completing closes the alert: with a code from the configured list, as at the board.
+  const code = h(
+    "select",
+    { "data-field": "closure-code", onchange: () => keep() },
+    h("option", { value: "" }, t("action.closure_pick")),
+    state.closureCodes.map((c) =>
+      h("option", { value: c.code }, currentLocale() === "en" ? c.label_en : c.label_zh),
+    ),
+  );
+  code.value = kept().code;
+  const complete = () => {
+    if (!code.value) {
+      state.message = t("action.closure_needed");
+      render();
+      return;
+    }
+    act(order.id, "complete", notes.value, code.value);
+  };
   const step = {
     accepted: h("button", { class: "big go", "data-action": "en_route", disabled: busy, onclick: () => act(order.id, "en_route") }, t("app.en_route")),
     en_route: h("button", { class: "big go", "data-action": "arrive", disabled: busy, onclick: () => act(order.id, "arrive") }, t("app.arrive")),
     on_scene: [
+      code,
       notes,
-      h("button", { class: "big go", "data-action": "complete", disabled: busy, onclick: () => act(order.id, "complete", notes.value) }, t("app.complete")),
+      h("button", { class: "big go", "data-action": "complete", disabled: busy, onclick: complete }, t("app.complete")),
     ],
   }[order.state];
   fill(section, 
