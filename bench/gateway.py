@@ -22,14 +22,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -113,8 +117,30 @@ def bare_ceiling(url: str, messages: list[tuple[str, bytes]]) -> float:
     return len(messages) / elapsed
 
 
-def gateway_rate(settings: Settings, messages: list[tuple[str, bytes]]) -> float:
-    """Messages per second the gateway drains into committed rows."""
+@dataclass(frozen=True)
+class Drained:
+    rate: float  # messages per second, first connect to last row committed
+    server_cpu_us: float  # per message: the gateway's process (paho, the loop, voice, relay)
+    helper_cpu_us: float  # per message: its child processes (the ingest helper)
+
+
+def cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def children_cpu_s(process: psutil.Process) -> dict[int, float]:
+    found = {}
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):  # ended meanwhile
+            found[child.pid] = cpu_s(child)
+    return found
+
+
+def gateway_rate(settings: Settings, messages: list[tuple[str, bytes]]) -> Drained:
+    """Messages per second the gateway drains into committed rows, and the CPU
+    each message cost: the machine is shared, and CPU time swings less with its
+    load than the wall clock does."""
     db = Database(settings.database_url)
 
     def stored() -> int:
@@ -127,18 +153,23 @@ def gateway_rate(settings: Settings, messages: list[tuple[str, bytes]]) -> float
         async with running_services(settings):
             await asyncio.sleep(0.5)  # subscribed: the persistent session exists
 
-    async def drain() -> float:
-        clock = time.perf_counter()
+    async def drain() -> Drained:
+        me = psutil.Process()
+        clock, own, kids = time.perf_counter(), cpu_s(me), children_cpu_s(me)
         async with running_services(settings):
             while await asyncio.to_thread(stored) < before + len(messages):  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
-            return time.perf_counter() - clock
+            elapsed = time.perf_counter() - clock
+            own, after = cpu_s(me) - own, children_cpu_s(me)
+            helpers = sum(t - kids.get(pid, 0.0) for pid, t in after.items())
+        n = len(messages)
+        return Drained(n / elapsed, own / n * 1e6, helpers / n * 1e6)
 
     asyncio.run(connect_once())
     publish_backlog(settings.mqtt_url, messages)
-    elapsed = asyncio.run(drain())
+    drained = asyncio.run(drain())
     db.dispose()
-    return len(messages) / elapsed
+    return drained
 
 
 def main() -> None:
@@ -150,6 +181,7 @@ def main() -> None:
         help="an empty database to store into (default: a new SQLite file)",
     )
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="carebell-gw-bench-"))
     broker = local_services.mosquitto(work / "mosquitto").start()
     redis = local_services.redis(work / "redis").start()
@@ -207,10 +239,14 @@ def main() -> None:
     finally:
         broker.stop()
         redis.stop()
-    print(f"\n{'what':<44} {'msg/s':>9} {'× ceiling':>10}")
+    print(f"\nLoad average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+    print(f"\n{'what':<44} {'msg/s':>9} {'× ceiling':>10} {'CPU µs/msg: server':>19} {'helper':>7}")
     print(f"{'bare paho subscriber (ceiling, same broker)':<44} {ceiling:>9,.0f} {1:>10.2f}")
-    for what, rate in rates.items():
-        print(f"{'gateway: ' + what:<44} {rate:>9,.0f} {rate / ceiling:>10.2f}")
+    for what, d in rates.items():
+        print(
+            f"{'gateway: ' + what:<44} {d.rate:>9,.0f} {d.rate / ceiling:>10.2f} "
+            f"{d.server_cpu_us:>19,.0f} {d.helper_cpu_us:>7,.0f}"
+        )
     sizes = {m.name: m.value for m in metrics.BATCH_SIZE.collect()[0].samples}
     times = {m.name: m.value for m in metrics.BATCH_SECONDS.collect()[0].samples}
     batches = sizes["carebell_ingest_batch_messages_count"]

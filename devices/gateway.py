@@ -13,7 +13,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -230,13 +230,36 @@ class MqttGateway:
 
     async def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> None:
         """Publish at QoS 1 and return once the broker has it (raise if it does not)."""
-        info = self.client.publish(topic, payload, qos=1)
+        await self.publish_all([(topic, payload)], timeout_s)
+
+    async def publish_all(
+        self, messages: Sequence[tuple[str, bytes]], timeout_s: float = 10.0
+    ) -> None:
+        """Publish each (topic, payload) at QoS 1, all at once, and return once the
+        broker has every one (raise if it does not). One wait for the lot: a wait
+        each, one after another, cost a round trip and a thread hop per message."""
+        if not messages:
+            return
+        infos = [self.client.publish(topic, payload, qos=1) for topic, payload in messages]
+
+        def wait() -> None:
+            until = time.monotonic() + timeout_s
+            for info in infos:
+                info.wait_for_publish(max(0.001, until - time.monotonic()))
+
         try:
-            await asyncio.to_thread(info.wait_for_publish, timeout_s)
+            await asyncio.to_thread(wait)
         except RuntimeError as exc:  # paho: not connected (the broker is restarting)
             raise BrokerUnavailable(self.address, str(exc)) from exc
-        if not info.is_published():
-            raise BrokerUnavailable(self.address, f"no PUBACK for {topic} in {timeout_s} s")
+        missing = [
+            t for (t, _), info in zip(messages, infos, strict=True) if not info.is_published()
+        ]
+        if missing:
+            raise BrokerUnavailable(
+                self.address,
+                f"no PUBACK for {len(missing)} of {len(messages)} messages in {timeout_s} s"
+                f" (first: {missing[0]})",
+            )
 
     def tell_received(self, events: list[tuple[str, str]]) -> None:
         """Tell each device which of its events are committed, one QoS 1 message per

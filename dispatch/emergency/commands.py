@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,11 +79,11 @@ class CommandRelay:
     def __init__(
         self,
         bus: LiveBus,
-        publish: Callable[[str, bytes], Awaitable[None]],
+        publish: Callable[[Sequence[tuple[str, bytes]]], Awaitable[None]],
         consumer: str,
     ) -> None:
         self.bus = bus
-        self.publish = publish
+        self.publish = publish  # (topic, payload) pairs; returns once the broker has all
         self.consumer = consumer  # stable across restarts: its unacked events come back
 
     async def run(self) -> None:
@@ -96,15 +96,18 @@ class CommandRelay:
                 if pending and not entries:
                     pending = False
                     continue
-                done = []
+                now = datetime.now(UTC)
+                commands = []
                 for entry in entries:
-                    command = command_for(entry.message, datetime.now(UTC))
+                    command = command_for(entry.message, now)
                     if command is not None:
                         device_id, payload = command
                         body = json.dumps(payload.model_dump(mode="json"), ensure_ascii=False)
-                        await self.publish(commands_topic(device_id), body.encode())
-                    done.append(entry.seq)
-                await self.bus.ack(stream, GROUP, done)
+                        commands.append((commands_topic(device_id), body.encode()))
+                # All of a read's commands go out together; the read is acknowledged
+                # once the broker has every one (or read again).
+                await self.publish(commands)
+                await self.bus.ack(stream, GROUP, [entry.seq for entry in entries])
             except (RedisError, OSError, BrokerUnavailable) as exc:
                 if cancelling():
                     raise  # stopping: the client library turned our cancel into an error

@@ -236,7 +236,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             await gateway.start()
             loops.start("gateway", lambda: gateway.run())
             relay = services.command_relay = CommandRelay(
-                bus, gateway.publish, consumer=settings.gateway_client_id
+                bus, gateway.publish_all, consumer=settings.gateway_client_id
             )
             loops.start("device-commands", lambda: relay.run())
             devices = services.device_supervision = Supervisor(db, services.ingest)

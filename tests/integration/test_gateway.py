@@ -7,13 +7,17 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
+import paho.mqtt.client as mqtt
 import psycopg
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlmodel import func, select
 
 from config.settings import Settings
+from devices.errors import BrokerUnavailable
 from devices.gateway import MqttGateway
-from devices.protocol import event_payload, events_topic
+from devices.mqtt import BrokerAddress
+from devices.protocol import commands_topic, event_payload, events_topic
 from dispatch.emergency.ingest import Inbound, Ingest
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store.db import Database
@@ -306,3 +310,32 @@ async def test_a_flood_from_one_device_waits_behind_another_devices_press(
     assert sum(len(b) for b in batches) == 301  # each once: none lost, none twice
     publisher.close()
     await gateway.stop()
+
+
+async def test_publish_all_returns_once_the_broker_has_every_message_and_fails_when_it_is_away(
+    private_mosquitto: local_services.LocalServer, store: Database, gateway_id: str
+) -> None:
+    topics = [commands_topic(f"pb-{i}") for i in range(60)]
+    heard: list[str] = []
+    listener = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    listener.on_message = lambda _c, _u, m: heard.append(m.topic)
+    address = BrokerAddress.parse(private_mosquitto.url)
+    listener.connect(address.host, address.port)
+    listener.subscribe(commands_topic("+"), qos=1)
+    listener.loop_start()
+    gateway = await start_gateway(private_mosquitto.url, committing_handler(store), gateway_id)
+    try:
+        await asyncio.sleep(0.5)  # the listener's subscription is in place
+        await gateway.publish_all([])  # nothing to send: returns at once
+        await gateway.publish_all([(t, b'{"type":"alert_received"}') for t in topics])
+
+        async def all_heard() -> bool:
+            return sorted(heard) == sorted(topics)
+
+        await wait_until(all_heard, timeout_s=10)
+        private_mosquitto.stop()
+        with pytest.raises(BrokerUnavailable):
+            await gateway.publish_all([(topics[0], b"{}")], timeout_s=1.0)
+    finally:
+        listener.loop_stop()
+        await gateway.stop()
