@@ -165,19 +165,19 @@ def _filtered(principal: Principal, f: AlertFilter, now: datetime, *columns: Any
             )
         )
     if f.reached is True:
-        query = query.where(_on_scene(by_deadline=True))
+        query = query.where(on_scene(by_deadline=True))
     elif f.reached is False:
         # Nobody on scene by the deadline, and the deadline passed or somebody came late.
         # EXISTS, not the first arrival compared: an index probe per alert, and
         # PostgreSQL runs it as an anti-join.
         query = query.where(
-            ~_on_scene(by_deadline=True),
-            or_(col(Alert.deadline_at) <= now, _on_scene(by_deadline=False)),
+            ~on_scene(by_deadline=True),
+            or_(col(Alert.deadline_at) <= now, on_scene(by_deadline=False)),
         )
     return query
 
 
-def _on_scene(*, by_deadline: bool) -> Any:
+def on_scene(*, by_deadline: bool) -> Any:
     """Some order of the alert went on scene (by its deadline, or at all)."""
     cond = [
         col(AuditRecord.alert_id) == col(Alert.id),

@@ -19,6 +19,7 @@ from dispatch.store.db import Database
 from dispatch.store.tables import Alert, AuditRecord, Caregiver, Elder, Order, Provider
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, bearer, login
+from tests.integration.test_visit_history import seed_visits
 
 
 @dataclass(frozen=True)
@@ -305,3 +306,40 @@ async def test_operators_work_shift_by_shift(server: RunningServer) -> None:
     assert shifts[1]["total"]["operator"] == ""
     assert shifts[1]["operators"][0]["operator"] == "op-li"
     assert shifts[2]["total"]["ack_to_close_median_s"] == 3000 - 60
+
+
+async def test_monthly_report_for_the_city_and_a_district(server: RunningServer) -> None:
+    await asyncio.to_thread(seed_history, server.services.db)
+    await asyncio.to_thread(seed_visits, server.services.db)
+    supervisor = await login(server.http, server.services.db, "supervisor")
+    operator = await login(server.http, server.services.db, "operator", areas=("东城区",))
+    url = "/api/v1/reports/monthly"
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(supervisor)) as http:
+        city = await http.get(url, params={"month": "2026-11"})
+        east = await http.get(url, params={"month": "2026-11", "district": "东城区"})
+        for bad in ({"month": "2026-13"}, {"month": "2026-11", "district": "东城区/和平街道"}):
+            assert (await http.get(url, params=bad)).status_code == 422, bad
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(operator)) as http:
+        assert (await http.get(url, params={"month": "2026-11"})).status_code == 403
+    assert city.status_code == 200, city.text
+    body = city.json()
+    k = body["kpis"]
+    # caught (answered in 30 s, reached), pressed (90 s, nobody sent), late (60 s, late)
+    assert k["alerts"] == 3
+    assert k["answered_within_60s"] == 0.6667
+    assert (k["caregiver_sent"], k["reached_by_deadline"]) == (2, 0.5)
+    assert k["closed_by_code"] == {"accidental_press": 1, "fall_no_injury": 1, "real_emergency": 1}
+    assert k["false_alarm_rate"] == 0.3333
+    assert (k["follow_ups_rated"], k["satisfaction_mean"]) == (1, 5.0)
+    assert [m["month"] for m in body["trend"]] == [
+        "2026-06", "2026-07", "2026-08", "2026-09", "2026-10", "2026-11"
+    ]  # fmt: skip
+    # October's one alert was a test call: no alarm to count.
+    assert body["trend"][4]["alerts"] == 0
+    assert body["trend"][4]["answered_within_60s"] is None
+
+    k = east.json()["kpis"]
+    assert east.json()["district"] == "东城区"
+    assert (k["alerts"], k["answered_within_60s"], k["reached_by_deadline"]) == (2, 0.5, 1.0)
+    assert k["false_alarm_rate"] == 0.5
+    assert k["satisfaction_mean"] == 5.0
