@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from devices.errors import PayloadError
 from devices.protocol import DeviceEvent, DeviceStatus
@@ -133,6 +133,21 @@ class OpenAlert:
         )
 
 
+class DeviceChanges(TypedDict, total=False):
+    """A device row's new values, by column: what a message says of the device."""
+
+    online: bool
+    offline_since: datetime | None
+    offline_alerted: bool
+    last_seen_at: datetime
+    firmware: str
+    battery: int
+    signal: int
+    lat: float
+    lon: float
+    worn: bool
+
+
 # Views and effects are values: nothing changes them once built (not frozen only
 # because a frozen dataclass costs several times more to build, once per message).
 @dataclass(slots=True)
@@ -210,7 +225,7 @@ class Effect:
     device_id: str | None = None
     event: DeviceEvent | None = None
     device_ts: datetime | None = None  # the event row's device time (receipt time if skewed)
-    device_changes: Mapping[str, Any] = field(default_factory=dict)
+    device_changes: DeviceChanges = field(default_factory=DeviceChanges)
     raised: OpenAlert | None = None
     escalate: str | None = None  # the raised alert goes straight to the operators: why
     merge: Merge | None = None
@@ -299,19 +314,19 @@ def _rejected(reason: str, detail: str, device_id: str | None) -> Effect:
 
 
 def _status(status: DeviceStatus, device: DeviceView, now: datetime) -> Effect:
-    changes: dict[str, Any] = {}
+    changes: DeviceChanges = {}
     if status.firmware:
         changes["firmware"] = status.firmware
     if not status.online:
         # The will fired, or the device said goodbye: supervision raises the alert
         # if it is not back within the grace period (docs/devices.md).
         if device.online is not False:
-            changes.update(online=False, offline_since=now)
+            changes.update(DeviceChanges(online=False, offline_since=now))
         return Effect(Outcome.UPDATED, device.id, device_changes=changes)
     changes["last_seen_at"] = now
     closes: tuple[Close, ...] = ()
     if device.online is not True:
-        changes.update(online=True, offline_since=None, offline_alerted=False)
+        changes.update(DeviceChanges(online=True, offline_since=None, offline_alerted=False))
         closes = _back_online(device)
     outcome = Outcome.CLOSED if closes else Outcome.UPDATED
     return Effect(outcome, device.id, device_changes=changes, closes=closes)
@@ -348,7 +363,7 @@ def _event(
     changes = state_changes(device.kind, event, now)
     closes: tuple[Close, ...] = ()
     if device.online is False:
-        changes.update(offline_since=None, offline_alerted=False)
+        changes.update(DeviceChanges(offline_since=None, offline_alerted=False))
         closes = _back_online(device)
     still_open = [a for a in device.open_alerts if a.id not in {c.alert_id for c in closes}]
     stored = Effect(
@@ -434,9 +449,9 @@ def _clock_plausible(ts: datetime, now: datetime, max_skew_s: float) -> bool:
         return False
 
 
-def state_changes(kind: str, event: DeviceEvent, at: datetime) -> dict[str, Any]:
+def state_changes(kind: str, event: DeviceEvent, at: datetime) -> DeviceChanges:
     """What an event says about the device itself: column -> new value."""
-    changes: dict[str, Any] = {"last_seen_at": at, "online": True}
+    changes: DeviceChanges = {"last_seen_at": at, "online": True}
     if event.battery is not None:
         changes["battery"] = event.battery
     if event.signal is not None:
