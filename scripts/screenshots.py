@@ -4,6 +4,8 @@
     .venv/bin/python scripts/screenshots.py  # http://127.0.0.1:8000 by default
     # with /admin/ too: an administrator made with `carebell users add NAME --role admin`
     .venv/bin/python scripts/screenshots.py --admin NAME --admin-password SECRET
+    # only the admin pages (its accounts, providers and caregiver tabs)
+    .venv/bin/python scripts/screenshots.py --only admin --admin NAME --admin-password SECRET
 
 Uses Debian's chromium through Playwright, like the browser tests, and Debian's
 fonts-noto-cjk for the Chinese pictures (installed when missing, as root).
@@ -19,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
@@ -50,13 +52,33 @@ LARGE = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-async def main(base: str, password: str, wait_s: float, admin: tuple[str, str] | None) -> None:
+async def admin_tabs(page: Page, size: str, tag: str) -> None:
+    """The admin page's providers tab, and a caregiver's record opened (shifts, leave)."""
+    await page.click("[data-tab=providers]")
+    await asyncio.sleep(0.5)
+    await page.screenshot(path=OUT / f"admin-providers-{size}-{tag}.png")
+    await page.click("[data-tab=caregivers]")
+    opened = page.locator("#caregivers tr button").first
+    if await opened.count():
+        await opened.click()
+        await page.locator("#caregiver-form").scroll_into_view_if_needed()
+        await asyncio.sleep(0.5)
+    await page.screenshot(path=OUT / f"admin-caregiver-{size}-{tag}.png")
+
+
+async def main(
+    base: str, password: str, wait_s: float, admin: tuple[str, str] | None, only: str
+) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as p:
         browser = await p.chromium.launch(
             executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=["--no-sandbox"]
         )
         for locale, tag in (("zh-CN", "zh"), ("en", "en")):
+            if only == "admin":
+                assert admin is not None, "--only admin needs --admin and --admin-password"
+                await shoot_pages(browser, base, [(*admin, "admin")], locale, tag)
+                continue
             board = await (
                 await browser.new_context(viewport={"width": 1440, "height": 900}, locale=locale)
             ).new_page()
@@ -83,16 +105,23 @@ async def main(base: str, password: str, wait_s: float, admin: tuple[str, str] |
             pages = [("sup1", password, page) for page in ("reports", "review", "services")]
             if admin:
                 pages.append((*admin, "admin"))
-            for username, secret, page_name in pages:
-                for size, viewport in (("large", LARGE), ("phone", PHONE)):
-                    page = await (
-                        await browser.new_context(viewport=viewport, locale=locale)
-                    ).new_page()
-                    await sign_in(page, f"{base}/{page_name}/", username, secret, locale)
-                    await asyncio.sleep(2.0)
-                    await page.screenshot(path=OUT / f"{page_name}-{size}-{tag}.png")
+            await shoot_pages(browser, base, pages, locale, tag)
         await browser.close()
     print(f"screenshots in {OUT}")
+
+
+async def shoot_pages(
+    browser: Browser, base: str, pages: list[tuple[str, str, str]], locale: str, tag: str
+) -> None:
+    """Each page on a large screen and on a small phone."""
+    for username, secret, page_name in pages:
+        for size, viewport in (("large", LARGE), ("phone", PHONE)):
+            page = await (await browser.new_context(viewport=viewport, locale=locale)).new_page()
+            await sign_in(page, f"{base}/{page_name}/", username, secret, locale)
+            await asyncio.sleep(2.0)
+            await page.screenshot(path=OUT / f"{page_name}-{size}-{tag}.png")
+            if page_name == "admin":
+                await admin_tabs(page, size, tag)
 
 
 if __name__ == "__main__":
@@ -102,7 +131,8 @@ if __name__ == "__main__":
     parser.add_argument("--wait-s", type=float, default=20.0, help="let alerts come in first")
     parser.add_argument("--admin", default="", help="an administrator's account, for /admin/")
     parser.add_argument("--admin-password", default="", help="its password")
+    parser.add_argument("--only", choices=["all", "admin"], default="all", help="which pages")
     args = parser.parse_args()
     ensure_cjk_font()
     admin = (args.admin, args.admin_password) if args.admin else None
-    asyncio.run(main(args.url, args.password, args.wait_s, admin))
+    asyncio.run(main(args.url, args.password, args.wait_s, admin, args.only))

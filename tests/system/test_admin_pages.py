@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from dispatch.domain.access import Role
 from dispatch.registry import accounts
+from dispatch.store.tables import Caregiver
 from tests.conftest import RunningServer
 from tests.helpers import PASSWORD, make_user
 from tests.system.test_web_pages import CHROMIUM, shoot
@@ -344,3 +346,32 @@ async def test_the_workforce_controls_fit_a_phone_in_chinese(
     await expect(page.locator('#caregiver-form [data-weekday="1"]')).to_contain_text("周一")
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
     await shoot(page, "admin-caregiver-phone-zh")
+    # A caregiver imported with their provider's name and no provider record keeps
+    # the name when their record is saved from the page.
+    cg_id = await asyncio.to_thread(_imported_caregiver, server)
+    await page.locator("#caregiver-cancel").click()
+    await page.reload()
+    await page.click("[data-tab=caregivers]")
+    await page.locator("#caregivers tr", has_text="何丽娟").get_by_role("button").click()
+    await page.locator("#caregiver-form [name=phone]").fill("13900001111")
+    await page.locator("#caregiver-form [type=submit]").click()
+    await expect(page.locator("#message")).to_have_text("已保存")
+    with server.services.db.read() as session:
+        saved = session.get(Caregiver, cg_id)
+        assert saved is not None
+        assert (saved.phone, saved.provider) == ("13900001111", "康乐居家养老服务中心")
+
+
+def _imported_caregiver(server: RunningServer) -> uuid.UUID:
+    with server.services.db.session() as session:
+        row = Caregiver(
+            name="何丽娟",
+            provider="康乐居家养老服务中心",
+            skills=["basic_care"],
+            shift_start=time(8),
+            shift_end=time(20),
+            home_lat=30.27,
+            home_lon=120.15,
+        )
+        session.add(row)
+        return row.id

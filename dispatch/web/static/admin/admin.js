@@ -242,11 +242,9 @@ function caregiverBody(form) {
       expires_on: row.querySelector("[name=cert_expires]").value || null,
     });
   }
-  return {
+  const body = {
     name: form.name.value.trim(),
     phone: form.phone.value.trim(),
-    provider_id: form.provider_id.value || null,
-    station_id: form.station_id.value || null,
     transport: form.transport.value,
     skills: form.skills.value.split(/[,，\s]+/).filter(Boolean),
     active: form.active.checked,
@@ -256,6 +254,13 @@ function caregiverBody(form) {
     leave_days: state.caregiver.leave_days,
     certificates,
   };
+  // Sent only when chosen anew: a record imported with a provider's name or a
+  // station's position and no record of either keeps them.
+  for (const key of ["provider_id", "station_id"]) {
+    const chosen = form[key].value || null;
+    if (chosen !== (state.caregiver[key] ?? null)) body[key] = chosen;
+  }
+  return body;
 }
 
 function saveCaregiver(event) {
