@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -34,6 +35,7 @@ from dispatch.domain.cascade import (
     next_step,
     ranked,
 )
+from dispatch.domain.contact_hours import reachable
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES
 from dispatch.domain.live_events import AlertAction
 from dispatch.errors import Conflict, NotFound
@@ -66,7 +68,11 @@ def _started(session: Session, alert_id: uuid.UUID) -> bool:
     )
 
 
-def _candidates(session: Session, alert: Alert, rule: CascadeRule) -> list[Candidate]:
+def _candidates(
+    session: Session, alert: Alert, rule: CascadeRule, local: time | None = None
+) -> list[Candidate]:
+    """The contacts to ask, in order; at ``local`` time, only those whose hours
+    allow it (the others are asked when their hours begin, if it still runs)."""
     contacts = session.exec(
         select(ElderContact).where(ElderContact.elder_id == alert.elder_id)
     ).all()
@@ -75,6 +81,7 @@ def _candidates(session: Session, alert: Alert, rule: CascadeRule) -> list[Candi
             Candidate(c.id, c.name, c.role, c.key_holder, c.position)
             for c in contacts
             if c.phones  # a contact with no phone cannot be asked
+            and (local is None or reachable(c.hours, local))
         ),
         rule,
     )
@@ -199,9 +206,15 @@ def record_answer(
 
 class Cascade:
     def __init__(
-        self, db: Database, rule: CascadeRule, *, lookback: timedelta = timedelta(hours=2)
+        self,
+        db: Database,
+        rule: CascadeRule,
+        *,
+        lookback: timedelta = timedelta(hours=2),
+        timezone: str = "Asia/Shanghai",
     ) -> None:
         self.db, self.rule, self.lookback = db, rule, lookback
+        self.zone = ZoneInfo(timezone)  # contacts' hours are local
 
     async def run(self, every_s: float) -> None:
         while True:
@@ -276,7 +289,9 @@ class Cascade:
                 )
                 for n in notices
             ]
-            decision = next_step(_candidates(session, alert, self.rule), asked, self.rule, now)
+            local = now.astimezone(self.zone).time()
+            candidates = _candidates(session, alert, self.rule, local)
+            decision = next_step(candidates, asked, self.rule, now)
             if decision.next is Next.ASK:
                 self._ask(
                     session,

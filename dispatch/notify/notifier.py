@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from dispatch.background import cancelling
 from dispatch.domain.actor import Actor
+from dispatch.domain.contact_hours import reachable
 from dispatch.domain.lifecycle import OrderState
 from dispatch.domain.live_events import AlertAction
 from dispatch.notify.rules import ACTION_STEPS, Rules, channel_after, step_of
@@ -52,6 +53,7 @@ KEPT = ("channel", "status", "attempts", "error", "provider_id", "sent_at", "pho
 # A notification being sent is leased this long; one whose notifier died mid-send
 # is queued again after it (it may then go out twice, never not at all).
 SENDING_LEASE = timedelta(minutes=2)
+HELD = "held"  # waiting for the contact's reachable hours to begin
 
 
 class Notifier:
@@ -79,11 +81,14 @@ class Notifier:
                 log.exception("notification pass failed")
             await asyncio.sleep(every_s)
 
-    async def pass_once(self) -> None:
+    async def pass_once(self, now: datetime | None = None) -> None:
         """Make the notifications of newly committed steps, then send what is queued."""
-        await asyncio.to_thread(self.enqueue)
-        for notice_id in await asyncio.to_thread(self._queued):
+        await asyncio.to_thread(self.enqueue, now)
+        for notice_id in await asyncio.to_thread(self._queued, now):
             await self.send(notice_id)
+
+    def _reachable(self, contact: ElderContact, now: datetime) -> bool:
+        return reachable(contact.hours, now.astimezone(self.zone).time())
 
     def enqueue(self, now: datetime | None = None) -> int:
         """Notifications for the steps committed since the last pass; how many were made."""
@@ -147,6 +152,9 @@ class Notifier:
             )
             if not channels:
                 continue
+            # Outside the hours the contact gave, the message waits for them
+            # (held, with the reason), and goes once they begin.
+            held = not self._reachable(contact, now)
             session.add(
                 Notification(
                     alert_id=alert.id,
@@ -157,6 +165,8 @@ class Notifier:
                     step=step,
                     channels=list(channels),
                     channel=channels[0],
+                    status=HELD if held else "queued",
+                    error=f"outside the contact's hours {contact.hours}" if held else "",
                     created_at=now,
                     updated_at=now,
                 )
@@ -164,10 +174,21 @@ class Notifier:
             made += 1
         return made
 
-    def _queued(self) -> list[UUID]:
-        """What waits to be sent, with what a notifier that died mid-send left."""
-        stale = datetime.now(UTC) - SENDING_LEASE
+    def _queued(self, now: datetime | None = None) -> list[UUID]:
+        """What waits to be sent, with what a notifier that died mid-send left and
+        what was held for contacts whose hours have begun."""
+        now = now or datetime.now(UTC)
+        stale = now - SENDING_LEASE
         with self.db.session() as session:
+            held = session.exec(
+                select(Notification, ElderContact)
+                .join(ElderContact, col(ElderContact.id) == Notification.contact_id)
+                .where(Notification.status == HELD)
+            ).all()
+            for notice, contact in held:
+                if self._reachable(contact, now):
+                    notice.status, notice.error, notice.updated_at = "queued", "", now
+                    session.add(notice)
             session.execute(
                 update(Notification)
                 .where(col(Notification.status) == "sending", col(Notification.updated_at) < stale)

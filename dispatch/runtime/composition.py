@@ -227,7 +227,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
                 )
                 loops.start("notify", lambda: notifier.run(NOTIFY_EVERY_S))
                 if rules.cascade is not None:  # asks go out through the notifier
-                    cascade = Cascade(db, rules.cascade)
+                    cascade = Cascade(db, rules.cascade, timezone=settings.timezone)
                     loops.start("cascade", lambda: cascade.run(NOTIFY_EVERY_S))
         if services.gateway is not None:
             gateway = services.gateway

@@ -9,6 +9,7 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -214,3 +215,27 @@ async def test_silence_moves_the_cascade_on_after_the_timeout_until_nobody_is_le
     ]
     # Started once only, whoever asks again.
     assert await Cascade(db, RULE).pass_once(t0 + timedelta(seconds=500)) == 0
+
+
+async def test_a_contact_outside_their_hours_is_passed_over_while_they_last(
+    db: Database,
+) -> None:
+    city = await asyncio.to_thread(seed_small_city, db)
+    await asyncio.to_thread(add_contacts, db, city.elder_id)
+    t0 = datetime.now(UTC)
+    local = t0.astimezone(ZoneInfo("Asia/Shanghai"))
+    asleep = f"{local + timedelta(hours=2):%H:%M}-{local + timedelta(hours=3):%H:%M}"
+    with db.session() as session:
+        key_holder = session.exec(select(ElderContact).where(ElderContact.name == "赵阿姨")).one()
+        key_holder.hours = asleep  # reachable only later today
+        session.add(key_holder)
+    alert_id = await asyncio.to_thread(press, db, city.elder_id)
+    with db.session() as session:
+        alert = session.get(Alert, alert_id)
+        assert alert is not None
+        alert.escalation_reason = "everyone too far"
+        session.add(alert)
+    await Cascade(db, RULE, timezone="Asia/Shanghai").pass_once(t0)
+    steps = await asyncio.to_thread(cascade_steps, db, alert_id)
+    # The key-holder would come first; outside her hours the next two are asked.
+    assert steps[1] == ("cascade_asked", {"round": 1, "contacts": ["李叔", "王丽"]})

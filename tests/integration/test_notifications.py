@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -295,6 +296,36 @@ async def test_a_failed_channel_falls_back_to_the_next_and_keeps_the_first_reaso
     [notice] = notices(db, alert_id)
     assert (notice.status, notice.channel, notice.attempts) == ("sent", "sms_backup", 2)
     assert notice.error.startswith("sms 13800138001: SignatureDoesNotMatch")
+
+
+async def test_a_contact_is_told_within_their_hours_and_held_outside_them(
+    db: Database, provider: AliyunSmsStandIn
+) -> None:
+    now = datetime.now(UTC)
+    local = now.astimezone(ZoneInfo("Asia/Shanghai"))
+    # Her hours begin two hours from now and last an hour.
+    begin, end = local + timedelta(hours=2), local + timedelta(hours=3)
+    hours = f"{begin:%H:%M}-{end:%H:%M}"
+    city = await asyncio.to_thread(seed_small_city, db)
+    await asyncio.to_thread(add_contacts, db, city.elder_id)
+    with db.session() as session:
+        daughter = session.exec(select(ElderContact).where(ElderContact.name == "王丽")).one()
+        daughter.hours = hours
+        session.add(daughter)
+    alert_id = await asyncio.to_thread(press, db, city.elder_id)
+    notifier = Notifier(db, load(), {"sms": sms(provider.url)}, timezone="Asia/Shanghai")
+
+    await notifier.pass_once(now + timedelta(seconds=1))
+    [held] = notices(db, alert_id)
+    assert (held.status, held.error) == ("held", f"outside the contact's hours {hours}")
+    assert provider.sent == []
+    await notifier.pass_once(now + timedelta(hours=1))  # still outside them
+    assert notices(db, alert_id)[0].status == "held"
+
+    await notifier.pass_once(now + timedelta(hours=2, minutes=5))
+    [sent] = notices(db, alert_id)
+    assert (sent.status, sent.error) == ("sent", "")
+    assert [s["PhoneNumbers"] for s in provider.sent] == ["13800138001"]
 
 
 @pytest.fixture
