@@ -7,7 +7,7 @@ import asyncio
 import httpx
 
 from tests.conftest import RunningServer
-from tests.helpers import bearer, login, seed_small_city
+from tests.helpers import bearer, login, seed_small_city, wait_until
 
 
 async def test_an_administrator_keeps_providers_stations_and_caregivers_records(
@@ -72,3 +72,33 @@ async def test_an_administrator_keeps_providers_stations_and_caregivers_records(
         )
         wrong = await http.patch(url, headers=admin, json={"station_id": not_station.json()["id"]})
         assert wrong.status_code == 404
+
+
+async def test_the_boards_live_caregivers_show_one_on_leave_today_as_off_shift(
+    server: RunningServer,
+) -> None:
+    """The board's map reads today's record as the dispatcher does: both caregivers
+    share a fresh position and a daily shift covering the whole day, but one is on
+    leave today."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.integration.test_end_to_end import on_shift
+
+    city = await asyncio.to_thread(seed_small_city, server.services.db)
+    admin = bearer(await login(server.http, server.services.db, "admin"))
+    today = datetime.now(UTC).astimezone(ZoneInfo(server.settings.timezone)).date()
+    async with httpx.AsyncClient(base_url=server.http, headers=admin) as http:
+        leave = await http.patch(
+            f"/api/v1/caregivers/{city.far_id}", json={"leave_days": [today.isoformat()]}
+        )
+        assert leave.status_code == 200, leave.text
+        await on_shift(server, city.near_id, 0.0045)
+        await on_shift(server, city.far_id, 0.018)
+
+        async def both() -> dict[str, str] | None:
+            rows = (await http.get("/api/v1/caregivers/live")).json()
+            return {c["id"]: c["state"] for c in rows} if len(rows) == 2 else None
+
+        live = await wait_until(both)  # both positions are in Redis
+    assert live == {str(city.near_id): "free", str(city.far_id): "off_shift"}

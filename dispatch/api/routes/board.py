@@ -34,6 +34,7 @@ from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute, counts_as
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
 from dispatch.domain.model import Shift
 from dispatch.domain.urgency import board_rules
+from dispatch.domain.workforce import working_day
 from dispatch.store.db import Database
 from dispatch.store.reads import ELDER_PLACE, in_areas
 from dispatch.store.tables import (
@@ -283,6 +284,20 @@ _ORDER_TO_LIVE = {
 }
 
 
+def _working_now(c: Caregiver, now_local: datetime) -> bool:
+    """On shift now by today's record, as the dispatcher reads it: a day of leave or
+    a weekday the weekly pattern leaves free is off shift."""
+    day = working_day(
+        c.skills,
+        c.certificates,
+        (c.shift_start, c.shift_end),
+        c.weekly_shifts,
+        c.leave_days,
+        now_local.date(),
+    )
+    return day.shift is not None and Shift(*day.shift).covers(now_local)
+
+
 @router.get("/caregivers/live")
 async def caregivers_live(
     db: DatabaseDep, bus: BusDep, settings: SettingsDep, principal: BoardDep
@@ -301,11 +316,7 @@ async def caregivers_live(
             continue
         if c.id in orders:
             state = _ORDER_TO_LIVE[orders[c.id]]
-        elif (
-            not c.on_duty
-            or pos.seen_at < fresh_after
-            or not Shift(c.shift_start, c.shift_end).covers(now_local)
-        ):
+        elif not c.on_duty or pos.seen_at < fresh_after or not _working_now(c, now_local):
             state = "off_shift"
         else:
             state = "free"
