@@ -10,6 +10,21 @@ from typing import Any
 
 from openpyxl import Workbook
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# What the OpenAPI document says an export answers (a route's ``responses``).
+CSV_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the table as CSV",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+XLSX_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the table as an XLSX workbook",
+        "content": {XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
 # A cell starting with one of these is a formula to a spreadsheet: names typed by
 # people go out as text (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

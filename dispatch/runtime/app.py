@@ -15,6 +15,7 @@ from dispatch import web
 from dispatch.api.body_guard import BodyGuard
 from dispatch.api.deps import ServerParts, registry_access
 from dispatch.api.headers import SecurityHeaders, page_policy
+from dispatch.api.openapi import document
 from dispatch.api.routes import (
     actions,
     alerts,
@@ -117,6 +118,20 @@ def create_app(settings: Settings) -> FastAPI:
     async def forbidden(_request: Request, exc: Forbidden) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
 
+    # Every route's common answers (401, 403, 404, 413, the two 422 shapes) in the
+    # document, so it says what the API answers (dispatch/api/openapi.py).
+    generate = app.openapi
+    documented = False
+
+    def openapi() -> dict[str, Any]:
+        nonlocal documented
+        schema = generate()
+        if not documented:
+            document(schema)
+            documented = True
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     _build_routes(app)
     return app
 

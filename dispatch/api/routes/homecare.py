@@ -380,7 +380,15 @@ def coverage(
     }
 
 
-@router.get("/reports/statements")
+@router.get(
+    "/reports/statements",
+    responses={
+        200: {
+            "description": "the statement lines (JSON), or with format=csv as CSV",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def statements(
     session: SessionDep,
     menu: MenuDep,

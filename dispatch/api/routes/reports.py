@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from dispatch.api.deps import BoardDep, MenuDep, SessionDep, SettingsDep, allow
-from dispatch.api.export import to_csv, to_xlsx
+from dispatch.api.export import CSV_ANSWER, XLSX_ANSWER, XLSX_TYPE, to_csv, to_xlsx
 from dispatch.domain.access import Principal, Role
 from dispatch.domain.areas import parts_of
 from dispatch.domain.lifecycle import VisitState
@@ -126,19 +126,19 @@ def _csv(name: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -
 def _xlsx(name: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Response:
     return Response(
         to_xlsx(columns, rows, title=name),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX_TYPE,
         headers=_attachment(name, "xlsx"),
     )
 
 
-@router.get("/alerts.csv")
+@router.get("/alerts.csv", responses=CSV_ANSWER)
 def alerts_csv(session: SessionDep, principal: BoardDep, f: FilterDep) -> Response:
     """The same alerts as a CSV file; the header row names the columns."""
     page = _everything(session, principal, f)
     return _csv("alerts", COLUMNS, (row.as_dict() for row in page.rows))
 
 
-@router.get("/alerts.xlsx")
+@router.get("/alerts.xlsx", responses=XLSX_ANSWER)
 def alerts_xlsx(session: SessionDep, principal: BoardDep, f: FilterDep) -> Response:
     """The same alerts as an Excel workbook."""
     page = _everything(session, principal, f)
@@ -210,7 +210,7 @@ def _all_visits(
     return page
 
 
-@router.get("/visits.csv")
+@router.get("/visits.csv", responses=CSV_ANSWER)
 def visits_csv(
     session: SessionDep, menu: MenuDep, principal: BoardDep, f: VisitFilterDep
 ) -> Response:
@@ -219,7 +219,7 @@ def visits_csv(
     return _csv("visits", VISIT_COLUMNS, (row.as_dict() for row in page.rows))
 
 
-@router.get("/visits.xlsx")
+@router.get("/visits.xlsx", responses=XLSX_ANSWER)
 def visits_xlsx(
     session: SessionDep, menu: MenuDep, principal: BoardDep, f: VisitFilterDep
 ) -> Response:

@@ -134,7 +134,7 @@ async def upload_recording(
         raise forbid(request, principal, "only the operator who hosted a call records it")
     body = await request.body()
     if not body or len(body) > MAX_RECORDING_BYTES:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "empty or too large")
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "empty or too large")
     folder = settings.voice_recordings_dir
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{call_id}{suffix}"
@@ -164,7 +164,7 @@ def _call(db: Database, call_id: uuid.UUID) -> VoiceCall | None:
 
 def _month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     if not _MONTH.match(month):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "month is YYYY-MM")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "month is YYYY-MM")
     year, number = int(month[:4]), int(month[5:])
     start = datetime(year, number, 1, tzinfo=tz)
     end = datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=tz)

@@ -1,0 +1,90 @@
+"""The OpenAPI document matches the API: schemathesis sends each operation a
+fixed number of generated requests (valid and not) as an administrator, and
+every answer must be one the document lists, with the documented body, and
+never a 500. Bounded (EXAMPLES per operation, derandomised), so it stays a
+few minutes and fails the same way twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.conftest import RunningServer
+from tests.helpers import login
+
+log = logging.getLogger(__name__)
+# Per operation (~150 of them): a few minutes on a quiet machine.
+EXAMPLES = int(os.environ.get("CAREBELL_OPENAPI_EXAMPLES", "8"))
+# Operations that would end the test's own session or password.
+LEAVE_OUT = {"POST /api/v1/auth/logout", "POST /api/v1/auth/password"}
+# Each runs the planner (seconds of CPU, more on a busy machine): a few examples.
+SLOW = {"POST /api/v1/planning/{day}": 2}
+REQUEST_TIMEOUT_S = 120.0
+# What the document promises: no 500, only documented status codes and content
+# types, bodies as described (422s, times and dates included). Not checked: that
+# every schema-valid request is accepted (the rules across fields, a weak
+# password, an unknown area, are 422s the schema cannot state).
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    return sqlite_url
+
+
+def _conformance_failures(base_url: str, token: str) -> list[str]:
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json", timeout=REQUEST_TIMEOUT_S)
+    headers = {"Authorization": f"Bearer {token}"}
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        name = f"{operation.method.upper()} {operation.path}"
+        if name in LEAVE_OUT:
+            continue
+
+        @hypothesis_settings(
+            max_examples=min(EXAMPLES, SLOW.get(name, EXAMPLES)),
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy())
+        def conforms(case: schemathesis.Case) -> None:
+            case.call_and_validate(
+                base_url=base_url, headers=headers, checks=CHECKS, timeout=REQUEST_TIMEOUT_S
+            )
+
+        try:
+            conforms()
+        except (Exception, BaseExceptionGroup) as exc:  # each operation's, reported together
+            failures.append(f"{name}: {exc}"[:1500])
+            log.warning("does not conform: %s", failures[-1])
+    return failures
+
+
+@pytest.mark.timeout(1800)
+async def test_every_operation_answers_as_its_openapi_document_says(
+    server: RunningServer,
+) -> None:
+    token = await login(server.http, server.services.db, "admin")
+    failures = await asyncio.to_thread(_conformance_failures, server.http, token)
+    assert not failures, f"{len(failures)} operations:\n\n" + "\n\n".join(failures)
