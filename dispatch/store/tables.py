@@ -67,7 +67,11 @@ def _state(enum: type[StrEnum], default: StrEnum) -> Any:
 
 
 def _utc(nullable: bool = False) -> Any:
-    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
+    # A nullable time defaults to None: a row made in Python and answered before it
+    # is read back (a new hand-over) still has the field, as the document says.
+    if nullable:
+        return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    return Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 def _sealed() -> Any:

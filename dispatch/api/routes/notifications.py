@@ -48,7 +48,11 @@ def _check_visible(
         visible_alert(session, request, principal, alert_id)
 
 
-@router.post("/alerts/{alert_id}/cascade", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/alerts/{alert_id}/cascade",
+    status_code=status.HTTP_201_CREATED,
+    responses={503: {"description": "no responder cascade here (no SMS provider, or no rule)"}},
+)
 async def start_cascade(
     db: DatabaseDep,
     principal: BoardDep,
