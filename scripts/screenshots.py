@@ -101,6 +101,13 @@ async def main(
             await sign_in(phone, f"{base}/app/", "cg01", password, locale)
             await asyncio.sleep(2.0)
             await phone.screenshot(path=OUT / f"app-{tag}.png")
+            # The family page of the first demo elder's daughter, on her phone.
+            family = await (
+                await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+            ).new_page()
+            await sign_in(family, f"{base}/family/", "fam01", password, locale)
+            await asyncio.sleep(2.0)
+            await family.screenshot(path=OUT / f"family-demo-{tag}.png")
             # The other pages, on a large screen and on a small phone.
             pages = [("sup1", password, page) for page in ("reports", "review", "services")]
             if admin:

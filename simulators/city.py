@@ -17,8 +17,9 @@ from config import CONFIG_DIR
 from dispatch.domain.access import Role
 from dispatch.domain.lifecycle import RequestState, VisitState
 from dispatch.registry.accounts import create_user
+from dispatch.registry.family import link
 from dispatch.store.db import Database
-from dispatch.store.tables import Caregiver, Device, Elder, ServiceRequest, Visit
+from dispatch.store.tables import Caregiver, Device, Elder, ElderContact, ServiceRequest, Visit
 
 DEMO_CITY_FILE = CONFIG_DIR / "demo_city.yaml"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
@@ -297,8 +298,13 @@ def seed_city(session: Session, city: City) -> bool:
 DEMO_PASSWORD = "carebell"  # demo accounts only; never a real deployment's
 
 
+FAMILY_ACCOUNTS = 3  # fam01…fam03: the families of the city's first elders
+
+
 def seed_accounts(db: Database, city: City) -> None:
-    """Demo log-ins: op1 (two districts), sup1, admin, and cg01… for each caregiver."""
+    """Demo log-ins: op1 (two districts), sup1, admin, cg01… for each caregiver, and
+    fam01… for the families of the first elders (each elder then has a daughter and
+    a neighbour holding a key among their contacts)."""
     districts = list(dict.fromkeys(e.district for e in city.elders))  # in config order
     create_user(
         db, "op1", DEMO_PASSWORD, Role.OPERATOR, display_name="值班员 一号", areas=districts[:2]
@@ -314,6 +320,38 @@ def seed_accounts(db: Database, city: City) -> None:
             display_name=caregiver.name,
             caregiver_id=caregiver.id,
         )
+    now = datetime.now(UTC)
+    for i, elder in enumerate(city.elders[:FAMILY_ACCOUNTS], start=1):
+        daughter = f"{elder.name[0]}{'丽敏芳'[i % 3]}"
+        with db.session() as session:
+            session.add_all(
+                [
+                    ElderContact(
+                        elder_id=elder.id,
+                        position=0,
+                        name=daughter,
+                        relation="女儿",
+                        role="family",
+                        phones=[f"1380013{i:04d}"],
+                    ),
+                    ElderContact(
+                        elder_id=elder.id,
+                        position=1,
+                        name=f"邻居赵{i}",
+                        relation="邻居",
+                        role="neighbour",
+                        phones=[f"1390013{i:04d}"],
+                        key_holder=True,
+                    ),
+                ]
+            )
+        create_user(db, family_username(i), DEMO_PASSWORD, Role.FAMILY, display_name=daughter)
+        link(db, elder.id, family_username(i), "女儿", by="demo", now=now)
+
+
+def family_username(index: int) -> str:
+    """The demo account of the index-th elder's family (1-based): fam01, fam02, ..."""
+    return f"fam{index:02d}"
 
 
 def caregiver_username(index: int) -> str:

@@ -9,8 +9,12 @@ import uuid
 
 import httpx
 import pytest
+from sqlmodel import select
 
-from dispatch.store.tables import Device, Elder
+from dispatch.registry import accounts, family
+from dispatch.store.db import Database
+from dispatch.store.tables import Device, Elder, ElderContact
+from simulators.city import generate_city, seed_accounts, seed_city
 from simulators.devices import DevicePublisher
 from tests.conftest import RunningServer
 from tests.helpers import (
@@ -245,3 +249,20 @@ async def test_an_invitation_code_links_once_and_only_a_family_socket_opens(
         ).status_code == 404
     async with httpx.AsyncClient(base_url=server.http, headers=bearer(son)) as http:
         assert (await http.get("/api/v1/family/elders")).json() == []
+
+
+def test_the_demo_city_has_family_accounts_linked_to_elders_with_contacts(db: Database) -> None:
+    city = generate_city()
+    with db.session() as session:
+        assert seed_city(session, city)
+    seed_accounts(db, city)
+    user = accounts.get_user(db, "fam01")
+    assert user.role == "family"
+    [linked] = family.linked_elders(db, user.id)
+    assert (linked.elder_id, linked.relation) == (city.elders[0].id, "女儿")
+    with db.read() as session:
+        contacts = session.exec(
+            select(ElderContact).where(ElderContact.elder_id == linked.elder_id)
+        ).all()
+    assert {(c.role, c.key_holder) for c in contacts} == {("family", False), ("neighbour", True)}
+    assert [c.name for c in contacts if c.role == "family"] == [user.display_name]
