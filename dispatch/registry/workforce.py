@@ -56,6 +56,18 @@ def list_providers(db: Database) -> list[Provider]:
         return list(session.exec(select(Provider).order_by(col(Provider.name))).all())
 
 
+def provider_id_of(db: Database, ref: str) -> uuid.UUID:
+    """The provider a person names at the shell: by its id, or by its exact name."""
+    with db.read() as session:
+        try:
+            found = session.get(Provider, uuid.UUID(ref))
+        except ValueError:
+            found = session.exec(select(Provider).where(Provider.name == ref)).first()
+        if found is None:
+            raise NotFound("provider", ref)
+        return found.id
+
+
 def add_facility(db: Database, values: dict[str, Any], *, actor: str, now: datetime) -> Facility:
     if values.get("kind") not in FACILITY_KINDS:
         raise InvalidInput([f"a facility's kind is one of {', '.join(FACILITY_KINDS)}"])

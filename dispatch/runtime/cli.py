@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import typer
@@ -25,7 +26,7 @@ from dispatch.errors import CareBellError
 from dispatch.homecare.menu import load_menu
 from dispatch.homecare.planner import plan_day
 from dispatch.matching.travel import DetourTravelModel
-from dispatch.registry import accounts, privacy, provisioning
+from dispatch.registry import accounts, privacy, provisioning, workforce
 from dispatch.runtime.app import create_app
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store import backup, sealed
@@ -148,6 +149,12 @@ def add_user(
     area: Annotated[
         list[str] | None, typer.Option(help="An area it covers (repeat); operators.")
     ] = None,
+    provider: Annotated[
+        str | None, typer.Option(help="Its provider's id or name; provider staff.")
+    ] = None,
+    caregiver: Annotated[
+        UUID | None, typer.Option(help="The caregiver's record it logs in as; caregivers.")
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option(help="Read the password from standard input instead.")
     ] = False,
@@ -160,7 +167,15 @@ def add_user(
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     db = _database()
     try:
-        new = accounts.NewAccount(username, role, display_name, tuple(area or ()))
+        provider_id = None if provider is None else workforce.provider_id_of(db, provider)
+        new = accounts.NewAccount(
+            username,
+            role,
+            display_name,
+            tuple(area or ()),
+            caregiver_id=caregiver,
+            provider_id=provider_id,
+        )
         user, once = accounts.add_account(db, new, now=datetime.now(UTC), password=password)
     except CareBellError as exc:
         typer.echo(f"refused: {exc}", err=True)

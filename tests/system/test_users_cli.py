@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dispatch.registry import accounts
+from dispatch.registry import accounts, workforce
 from dispatch.store.db import Database
 from dispatch.store.tables import UserAccount
 
@@ -62,3 +62,27 @@ def test_a_password_from_stdin_must_pass_the_policy_and_is_kept(tmp_path: Path) 
     assert not _stored(url, "chief").must_change_password
     listed = _run(url, "list")
     assert "chief\tadmin" in listed.stdout
+
+
+def test_provider_staff_are_made_for_their_provider_named_or_by_id(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    db = Database(url)
+    try:
+        db.create_schema()
+        provider = workforce.add_provider(
+            db, {"name": "东城区居家养老服务中心"}, actor="test", now=datetime.now(UTC)
+        )
+    finally:
+        db.dispose()
+    by_name = _run(url, "add", "clerk", "--role", "provider_staff", "--provider", provider.name)
+    assert by_name.returncode == 0, by_name.stderr
+    assert _stored(url, "clerk").provider_id == provider.id
+    by_id = _run(url, "add", "clerk2", "--role", "provider_staff", "--provider", str(provider.id))
+    assert by_id.returncode == 0, by_id.stderr
+    assert _stored(url, "clerk2").provider_id == provider.id
+    unknown = _run(url, "add", "clerk3", "--role", "provider_staff", "--provider", "西城区中心")
+    assert unknown.returncode == 1
+    assert "西城区中心" in unknown.stderr
+    without = _run(url, "add", "clerk4", "--role", "provider_staff")
+    assert without.returncode == 1
+    assert "refused" in without.stderr
