@@ -151,7 +151,7 @@ class Dispatcher:
 
     async def run_round(self) -> None:
         now = datetime.now(UTC)
-        waiting = await self.db.run(self._expire_and_claim, now)
+        waiting, wrote = await self.db.run(self._expire_and_claim, now)
         published = False
         if waiting:
             try:
@@ -161,7 +161,11 @@ class Dispatcher:
             except Exception:
                 log.exception("dispatch round of %d alerts failed; trying each alone", len(waiting))
                 await self._match_one_by_one(waiting, now)
-        if not published:
+        if wrote and not published:
+            # A round that wrote nothing has nothing to publish: the wake-up that
+            # comes back from the stream for every raised alert (after the
+            # gateway's own) found it claimed, and paid an empty claim
+            # transaction of the outbox's for it. What others write they publish.
             await self.outbox.flush()
 
     async def _match_and_offer(self, waiting: Sequence[WaitingAlert], now: datetime) -> bool:
@@ -205,19 +209,20 @@ class Dispatcher:
 
     # -- steps, each one transaction --------------------------------------------
 
-    def _expire_and_claim(self, now: datetime) -> list[WaitingAlert]:
+    def _expire_and_claim(self, now: datetime) -> tuple[list[WaitingAlert], bool]:
         """Expire overdue offers, then claim the alerts waiting: one transaction.
 
         An alert whose offer expired waits again, and is claimed in this round.
+        Returns the alerts claimed, and whether any step was written.
         """
         with self.db.session() as session:
-            self._expire_offers(session, now)
+            expired = self._expire_offers(session, now)
             waiting, unreadable = self._claim_waiting(session, now)
         for alert_id, error in unreadable:
             self._escalate_failed(alert_id, error, now)
-        return waiting
+        return waiting, bool(expired or waiting or unreadable)
 
-    def _expire_offers(self, session: Session, now: datetime) -> None:
+    def _expire_offers(self, session: Session, now: datetime) -> int:
         stale = session.exec(
             select(Order)
             .where(Order.state == OrderState.OFFERED, Order.expires_at < now)
@@ -230,6 +235,7 @@ class Dispatcher:
         if stale:
             session.flush()  # the claim below sees these alerts waiting again
             log.info("%d offers expired", len(stale))
+        return len(stale)
 
     def _claim_waiting(
         self, session: Session, now: datetime

@@ -6,11 +6,13 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from config.settings import Settings
@@ -378,3 +380,38 @@ async def test_a_rounds_offers_go_live_without_an_outbox_pass_of_their_own(city:
         written = session.exec(select(AuditRecord).order_by(col(AuditRecord.id))).all()
     assert audit_ids == [r.id for r in written]
     assert all(r.published and r.lease_until is None for r in written)
+
+
+async def test_a_round_with_nothing_to_do_writes_and_publishes_nothing(city: City) -> None:
+    # Every raised alert wakes this process's dispatcher twice (the gateway, then
+    # the stream): the second round finds it claimed and must not cost an empty
+    # claim transaction of the outbox's.
+    await city.caregiver(300)
+    alert_id = city.raise_alert("help_button")
+    city.dispatcher.policy = replace(city.dispatcher.policy, offer_timeout_s=600)
+    await city.dispatcher.run_round()
+    outbox = city.dispatcher.outbox
+    passes = 0
+    claim = outbox._claim
+
+    def counting_claim() -> list[Claimed]:
+        nonlocal passes
+        passes += 1
+        return claim()
+
+    outbox._claim = counting_claim  # type: ignore[method-assign]
+    await city.dispatcher.run_round()
+    assert passes == 0
+    [order] = city.orders(alert_id)
+    assert order.state == OrderState.OFFERED  # untouched by the second round
+    # An offer that expires is a step written: that round publishes it.
+    with city.db.session() as session:
+        session.exec(  # type: ignore[call-overload]
+            update(Order).where(col(Order.id) == order.id).values(expires_at=datetime.now(UTC))
+        )
+    await city.dispatcher.run_round()
+    board = await city.bus.read_since(city.bus.board_stream, "0")
+    assert "order.expired" in [e.message["type"] for e in board]
+    with city.db.session() as session:
+        pending = session.exec(select(AuditRecord).where(col(AuditRecord.published).is_(False)))
+        assert pending.all() == []
