@@ -121,6 +121,21 @@ class Extent:
         )
 
 
+@dataclass(slots=True)
+class CaregiverShare:
+    """The caregivers an operator of some areas sees: those on the alerts of their
+    areas wherever they are, and any other in or near where their elders live
+    (whom they could send). A live view keeps ``on_our_alerts`` up to date."""
+
+    extents: list[Extent]
+    on_our_alerts: set[str]
+
+    def sees(self, caregiver_id: str, lat: float, lon: float) -> bool:
+        if caregiver_id in self.on_our_alerts:
+            return True
+        return any(box.holds(lat, lon) for box in self.extents)
+
+
 def overlap(a: str, b: str) -> bool:
     """Whether two areas share ground: one lies under the other (or they are one)."""
     pa, pb = parts_of(a), parts_of(b)

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, false, or_
-from sqlmodel import col
+from sqlalchemy import and_, false, func, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
 
 from dispatch.domain.access import Principal, Role
-from dispatch.domain.areas import scope_levels
+from dispatch.domain.areas import CaregiverShare, Extent, scope_levels
+from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES
 from dispatch.store.tables import Alert, Caregiver, Elder, Order
 
 # The (district, street, community) columns of what lies somewhere.
@@ -52,3 +54,27 @@ def orders_in_scope(query: Any, principal: Principal) -> Any:
             col(Caregiver.provider_id) == principal.provider_id
         )
     return in_areas(query, principal)
+
+
+def caregiver_share(session: Session, principal: Principal) -> CaregiverShare | None:
+    """The caregivers ``principal`` sees (areas.CaregiverShare); None: every one."""
+    if principal.sees_every_area:
+        return None
+    ours = session.execute(
+        in_areas(
+            sa_select(col(Order.caregiver_id))
+            .join(Alert, col(Alert.id) == col(Order.alert_id))
+            .where(col(Order.state).in_(ACTIVE_ORDER_STATES)),
+            principal,
+        )
+    ).scalars()
+    boxes = session.execute(
+        in_areas(
+            sa_select(
+                func.min(Elder.lat), func.min(Elder.lon), func.max(Elder.lat), func.max(Elder.lon)
+            ).group_by(col(Elder.district)),
+            principal,
+            ELDER_PLACE,
+        )
+    ).all()
+    return CaregiverShare([Extent(s, w, n, e) for s, w, n, e in boxes], {str(c) for c in ours})

@@ -19,10 +19,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.websockets import WebSocketDisconnected
 
 from dispatch.domain.access import BOARD_ROLES, Principal, Role
-from dispatch.domain.areas import Place
+from dispatch.domain.areas import CaregiverShare, Place
 from dispatch.domain.family import STORY_EVENT_TYPES
+from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES
 from dispatch.domain.live_events import (
     PROTOCOL_VERSION,
+    LiveEventType,
     caregiver_position_event,
     place_in_view,
 )
@@ -40,6 +42,8 @@ from dispatch.live.fanout import seq_key
 from dispatch.live.sessions import LiveSessions
 from dispatch.registry import accounts
 from dispatch.store import replies
+from dispatch.store.db import Database
+from dispatch.store.reads import caregiver_share
 from dispatch.voice.session import Party, PartyKind
 from dispatch.ws.coalesce import PositionCoalescer
 
@@ -47,7 +51,6 @@ if TYPE_CHECKING:
     from dispatch.domain.catalog import Catalog
     from dispatch.live.bus import LiveBus
     from dispatch.live.fanout import Fanout
-    from dispatch.store.db import Database
     from dispatch.voice.service import VoiceService
 
 log = logging.getLogger(__name__)
@@ -353,13 +356,32 @@ async def _refuse(websocket: WebSocket, principal: Principal, why: str) -> None:
     await websocket.close(CLOSE_FORBIDDEN, why)
 
 
-def _area_filter(principal: Principal) -> Callable[[dict[str, Any]], bool] | None:
+def _area_filter(
+    principal: Principal, share: CaregiverShare | None
+) -> Callable[[dict[str, Any]], bool] | None:
+    """What a board socket lets through: alerts where the principal may see them, and
+    caregivers' positions by the same share as /api/v1/caregivers/live, kept up to
+    date by the orders of the alerts that pass."""
     if principal.sees_every_area:
         return None
 
     def visible(message: dict[str, Any]) -> bool:
+        if message.get("type") == LiveEventType.CAREGIVER_POSITION:
+            return share is not None and share.sees(
+                str(message.get("caregiver_id")), message["lat"], message["lon"]
+            )
         alert = message.get("alert")
-        return alert is None or principal.may_see_place(place_in_view(alert))
+        if alert is None:
+            return True
+        if not principal.may_see_place(place_in_view(alert)):
+            return False
+        order = message.get("order")
+        if share is not None and order and order.get("caregiver_id"):
+            if order.get("state") in ACTIVE_ORDER_STATES:
+                share.on_our_alerts.add(order["caregiver_id"])
+            else:
+                share.on_our_alerts.discard(order["caregiver_id"])
+        return True
 
     return visible
 
@@ -382,6 +404,8 @@ async def board(websocket: WebSocket, last_seq: str | None = None) -> None:
         if services.voice is not None and str(message.get("type", "")).startswith("voice."):
             await services.voice.from_browser(party, message, conn)
 
+    share = await services.db.run(_share_of, services.db, principal)
+
     await _serve(
         websocket,
         services,
@@ -390,10 +414,15 @@ async def board(websocket: WebSocket, last_seq: str | None = None) -> None:
         "board",
         last_seq,
         inbound,
-        accepts=_area_filter(principal),
+        accepts=_area_filter(principal, share),
         voice_party=party,
         voice_areas=None if principal.sees_every_area else principal.may_see_place,
     )
+
+
+def _share_of(db: Database, principal: Principal) -> CaregiverShare | None:
+    with db.read() as session:
+        return caregiver_share(session, principal)
 
 
 class FamilyView:

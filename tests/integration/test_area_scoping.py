@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from dispatch.domain.lifecycle import AlertState, OrderState, VisitState
+from dispatch.domain.live_events import caregiver_position_event
 from dispatch.store.tables import (
     Alert,
     Caregiver,
@@ -25,7 +26,7 @@ from dispatch.store.tables import (
     Visit,
 )
 from tests.conftest import RunningServer
-from tests.helpers import CENTER, bearer, login, seed_small_city
+from tests.helpers import CENTER, LiveClient, bearer, login, seed_small_city
 
 TODAY_WINDOW = {"window_start": "08:00:00", "window_end": "18:00:00"}
 
@@ -260,3 +261,53 @@ async def test_caregivers_live_shows_an_operator_those_near_their_districts_or_o
 
     await asyncio.to_thread(send_to_our_alert, away)
     assert await live(city.operator) == {str(near), str(away)}
+
+
+async def test_the_board_socket_streams_an_operator_only_the_positions_of_caregivers_they_see(
+    server: RunningServer, city: TwoDistricts
+) -> None:
+    """The live map is scoped as /api/v1/caregivers/live is: a caregiver far from the
+    operator's districts moves on the supervisor's map only, until sent to one of
+    the operator's alerts."""
+    db, bus = server.services.db, server.services.bus
+    near, away = str(uuid.uuid4()), str(uuid.uuid4())
+    board = f"{server.ws}/ws/v1/board"
+    operator = await LiveClient.connect(board, city.operator["Authorization"].split()[1])
+    supervisor = await LiveClient.connect(board, city.supervisor["Authorization"].split()[1])
+
+    async def move(caregiver_id: str, lat: float) -> None:
+        event = caregiver_position_event(caregiver_id, lat, CENTER[1], datetime.now(UTC))
+        await bus.publish([(bus.board_stream, dict(event))])
+
+    await move(away, CENTER[0] + 0.05)  # at the 南湖 elder's door
+    await move(near, CENTER[0] + 0.003)  # beside the operator's elder
+    await supervisor.next("caregiver.position", caregiver_id=near)
+    assert {m["caregiver_id"] for m in supervisor.received if "caregiver_id" in m} == {near, away}
+    await operator.next("caregiver.position", caregiver_id=near)
+    assert {m.get("caregiver_id") for m in operator.received} - {None} == {near}
+
+    def send_to_our_alert() -> None:
+        now = datetime.now(UTC)
+        with db.session() as session:
+            carer = Caregiver(name="南湖护理员", shift_start=time(0), shift_end=time(23, 59),
+                              home_lat=CENTER[0], home_lon=CENTER[1])  # fmt: skip
+            session.add(carer)
+            session.flush()
+            alert = Alert(elder_id=city.ours, alert_type="help_button", severity="high",
+                          state=AlertState.EN_ROUTE, raised_at=now, deadline_at=now,
+                          device_ts=now, updated_at=now, lat=CENTER[0], lon=CENTER[1],
+                          district="东城区")  # fmt: skip
+            session.add(alert)
+            session.flush()
+            session.add(Order(alert_id=alert.id, caregiver_id=carer.id,
+                              state=OrderState.EN_ROUTE, offered_at=now, expires_at=now,
+                              updated_at=now, eta_s=600, distance_m=5500))  # fmt: skip
+            nonlocal away
+            away = str(carer.id)
+
+    await asyncio.to_thread(send_to_our_alert)
+    following = await LiveClient.connect(board, city.operator["Authorization"].split()[1])
+    await move(away, CENTER[0] + 0.05)
+    await following.next("caregiver.position", caregiver_id=away)
+    for client in (operator, supervisor, following):
+        await client.close()

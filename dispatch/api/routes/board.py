@@ -29,14 +29,14 @@ from dispatch.api.routes.alerts import visible_alert
 from dispatch.api.routes.voice import call_view
 from dispatch.api.schemas import AuditPublic
 from dispatch.domain.access import Principal
-from dispatch.domain.areas import Extent
+from dispatch.domain.areas import CaregiverShare
 from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute, counts_as_answer
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
 from dispatch.domain.model import Shift
 from dispatch.domain.urgency import board_rules
 from dispatch.domain.workforce import working_day
 from dispatch.store.db import Database
-from dispatch.store.reads import ELDER_PLACE, in_areas
+from dispatch.store.reads import ELDER_PLACE, caregiver_share, in_areas
 from dispatch.store.tables import (
     Alert,
     AuditRecord,
@@ -224,10 +224,7 @@ async def kpis_today(
 class _CaregiverRows:
     caregivers: list[Caregiver]
     orders: dict[uuid.UUID, OrderState]
-    # An operator's share: caregivers on their alerts, and the extents of their
-    # districts (None: every caregiver is theirs to see).
-    on_our_alerts: frozenset[uuid.UUID]
-    extents: list[Extent] | None
+    share: CaregiverShare | None  # an operator's share; None: every caregiver
 
 
 def _caregiver_rows(db: Database, principal: Principal) -> _CaregiverRows:
@@ -236,44 +233,8 @@ def _caregiver_rows(db: Database, principal: Principal) -> _CaregiverRows:
         active = session.exec(
             select(Order.caregiver_id, Order.state).where(col(Order.state).in_(ACTIVE_ORDER_STATES))
         ).all()
-        if principal.sees_every_area:
-            return _CaregiverRows(
-                caregivers, {cid: OrderState(s) for cid, s in active}, frozenset(), None
-            )
-        ours = session.exec(
-            in_areas(
-                select(Order.caregiver_id)
-                .join(Alert, col(Alert.id) == col(Order.alert_id))
-                .where(col(Order.state).in_(ACTIVE_ORDER_STATES)),
-                principal,
-            )
-        ).all()
-        boxes = session.execute(
-            in_areas(
-                sa_select(
-                    func.min(Elder.lat),
-                    func.min(Elder.lon),
-                    func.max(Elder.lat),
-                    func.max(Elder.lon),
-                ).group_by(col(Elder.district)),
-                principal,
-                ELDER_PLACE,
-            )
-        ).all()
-    return _CaregiverRows(
-        caregivers,
-        {cid: OrderState(s) for cid, s in active},
-        frozenset(ours),
-        [Extent(s, w, n, e) for s, w, n, e in boxes],
-    )
-
-
-def _sees_caregiver(rows: _CaregiverRows, caregiver_id: uuid.UUID, lat: float, lon: float) -> bool:
-    """An operator sees a caregiver on one of their alerts wherever they are, and any
-    other while in or near one of their districts (whom they could send)."""
-    if rows.extents is None or caregiver_id in rows.on_our_alerts:
-        return True
-    return any(box.holds(lat, lon) for box in rows.extents)
+        share = caregiver_share(session, principal)
+    return _CaregiverRows(caregivers, {cid: OrderState(s) for cid, s in active}, share)
 
 
 _ORDER_TO_LIVE = {
@@ -312,7 +273,9 @@ async def caregivers_live(
     out = []
     for c in caregivers:
         pos = positions.get(str(c.id))
-        if pos is None or not _sees_caregiver(rows, c.id, pos.lat, pos.lon):
+        if pos is None:
+            continue
+        if rows.share is not None and not rows.share.sees(str(c.id), pos.lat, pos.lon):
             continue
         if c.id in orders:
             state = _ORDER_TO_LIVE[orders[c.id]]
