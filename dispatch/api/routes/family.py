@@ -29,17 +29,6 @@ router = APIRouter(prefix="/api/v1", tags=["family"])
 Relation = Field(default="", max_length=40)
 
 
-class LinkedPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    username: str
-    display_name: str
-    elder_id: uuid.UUID
-    elder_name: str
-    relation: str
-    linked_by: str
-    linked_at: datetime
-
-
 class AnswerIn(BaseModel):
     """An answer, with the phone's position when the family member let it be read
     (then the operator sees how far they are beside the caregiver)."""
@@ -95,7 +84,7 @@ def _labelled(told: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
 # ---- the family member's own -------------------------------------------------------
 
 
-@router.get("/family/elders", response_model=list[LinkedPublic])
+@router.get("/family/elders")
 async def my_elders(db: DatabaseDep, user: FamilyDep) -> list[family.Linked]:
     return await db.run(family.linked_elders, db, user.id)
 
@@ -138,7 +127,7 @@ async def answer_alert(
     return _labelled(told, catalog)
 
 
-@router.post("/family/link", response_model=LinkedPublic, status_code=status.HTTP_201_CREATED)
+@router.post("/family/link", status_code=status.HTTP_201_CREATED)
 async def link_by_code(db: DatabaseDep, user: FamilyDep, body: CodeIn) -> family.Linked:
     """Enter an invitation code: the account is linked to its elder."""
     return await db.run(family.redeem, db, user.id, body.code, now=datetime.now(UTC))
@@ -147,16 +136,14 @@ async def link_by_code(db: DatabaseDep, user: FamilyDep, body: CodeIn) -> family
 # ---- the administrators' side ----------------------------------------------------------
 
 
-@router.get("/elders/{elder_id}/family", response_model=list[LinkedPublic])
+@router.get("/elders/{elder_id}/family")
 async def elder_family(
     db: DatabaseDep, _reader: BoardDep, elder_id: uuid.UUID
 ) -> list[family.Linked]:
     return await db.run(family.links_of_elder, db, elder_id)
 
 
-@router.post(
-    "/elders/{elder_id}/family", response_model=LinkedPublic, status_code=status.HTTP_201_CREATED
-)
+@router.post("/elders/{elder_id}/family", status_code=status.HTTP_201_CREATED)
 async def link_family(
     db: DatabaseDep, admin: AdminDep, elder_id: uuid.UUID, body: LinkIn
 ) -> family.Linked:
