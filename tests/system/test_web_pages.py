@@ -409,6 +409,21 @@ async def test_an_action_taken_offline_is_sent_once_when_the_phone_is_back(
     assert await asyncio.to_thread(accepted) == 1
 
 
+async def test_the_app_opens_without_a_connection_once_it_has_been_opened(
+    server: RunningServer, city: SmallCity, browser: Browser
+) -> None:
+    app = await open_app(browser, server, city)
+    # The shell is cached by the app's service worker once it controls the page.
+    await app.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await app.reload()
+    await app.wait_for_function("navigator.serviceWorker.controller !== null")
+
+    await app.context.set_offline(True)
+    await app.reload()
+    await expect(app.locator("#main")).to_be_visible()  # the session and shell, from the phone
+    await expect(app.locator("#live-status")).not_to_have_attribute("data-state", "connected")
+
+
 async def test_the_language_switch_sticks_for_the_user(
     server: RunningServer, city: SmallCity, publisher: DevicePublisher, browser: Browser
 ) -> None:

@@ -36,6 +36,8 @@ const changedSince = (id, asked) => (changedLive.get(id) ?? 0) > asked;
 
 async function start() {
   $("#shift-toggle").addEventListener("click", toggleShift);
+  // The shell opens without a connection (a lift, a basement); data stays live-only.
+  navigator.serviceWorker?.register("/app/sw.js", { scope: "/app/" }).catch(() => {});
   await startPage({
     api,
     roles: ["caregiver"],
