@@ -67,7 +67,6 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("gb18030", errors="replace")
-    csv.field_size_limit(MAX_CELL * 4)
     try:
         yield from csv.reader(io.StringIO(text))
     except csv.Error as exc:
