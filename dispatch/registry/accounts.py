@@ -8,6 +8,7 @@ before anything else is allowed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -102,7 +103,7 @@ def login(db: Database, username: str, password: str, *, now: datetime) -> tuple
     with db.read() as session:
         user = session.exec(select(UserAccount).where(UserAccount.username == username)).first()
     # Verify against a dummy hash when the user is unknown, so timing tells nothing.
-    stored = user.password_hash if user else _DUMMY_HASH
+    stored = user.password_hash if user else _dummy_hash()
     right = _hasher.verify(password, stored)
     # A locked account answers the same whatever the password: a lock must not
     # become a way to test passwords.
@@ -336,4 +337,9 @@ def change_password(
         return stored
 
 
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no password matches, made on the first unknown name rather than at
+    import: every process that imports accounts (each `carebell` command, each
+    test session) would otherwise pay a full argon2 hash before doing anything."""
+    return _hasher.hash(secrets.token_urlsafe(16))
