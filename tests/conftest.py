@@ -37,6 +37,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     compile.main()
 
 
+def use_light_password_hashes() -> None:
+    """Hash the tests' passwords with argon2id at its lightest cost, in this process.
+
+    The product's cost (about 0.3 s of CPU per hash and per log-in, more on a
+    busy machine) is what a password needs, not what a test of log-in or
+    access needs: hundreds of accounts are made and signed in across the suite.
+    Stored hashes carry their own parameters, so every check stays a real argon2id
+    check; subprocesses (the ``carebell`` command) keep the product's cost."""
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    from dispatch.registry import accounts
+
+    accounts._hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "CAREBELL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
