@@ -21,6 +21,11 @@ def compiled_on_disk() -> bool:
     """Whether numba's cache holds machine code for every function of the search
     (for this version of kernel.py); if not, the first solve compiles them."""
     for value in list(vars(kernel).values()):
+        # Those inlined into their callers are never compiled, nor cached, alone:
+        # counting them said "not compiled" for ever, and every process that asked
+        # (each test session and parallel worker) loaded the whole search again.
+        if getattr(value, "targetoptions", {}).get("inline") == "always":
+            continue
         # numba's dispatchers keep their disk cache privately; read its index.
         cache_file = getattr(getattr(value, "_cache", None), "_cache_file", None)
         if cache_file is not None and not cache_file._load_index():

@@ -308,3 +308,11 @@ def test_a_day_heavy_with_pairs_is_searched_with_smaller_ruins() -> None:
     assert plain == lns.AVG_REMOVED
     assert heavy < middling < plain
     assert lns.ruin_size(units=10, visit_tasks=13, pairs=3) < plain  # a tiny day: a few
+
+
+def test_the_search_compiled_once_is_found_on_disk() -> None:
+    # The session compiled it at start (tests/conftest.py), so every later process
+    # must find it there and load nothing again.
+    from dispatch.planning import compile
+
+    assert compile.compiled_on_disk()
