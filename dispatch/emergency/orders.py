@@ -14,6 +14,7 @@ from dispatch.domain.actor import Actor
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import OrderState, VisitState
 from dispatch.errors import NotFound
+from dispatch.live.outbox import Claimed, claim_pending
 from dispatch.store import replies
 from dispatch.store.audit import move_order, raise_alert
 from dispatch.store.db import Database
@@ -75,34 +76,66 @@ def act_on_order(
     An order of another caregiver is reported as not found, so nothing leaks. With
     a ``ref``, the answer is kept with the move (dispatch/store/replies.py).
     """
+    with db.session() as session:
+        return _move(session, caregiver_id, order_id, action, at=at, detail=detail, ref=ref)
+
+
+def act_and_claim(
+    db: Database,
+    caregiver_id: UUID,
+    order_id: UUID,
+    action: CaregiverAction,
+    *,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
+    ref: str | None = None,
+) -> tuple[Order, list[Claimed]]:
+    """:func:`act_on_order`, claiming the live events waiting (the move's with them)
+    in the same transaction; the caller hands them to ``Outbox.publish_claimed``
+    after the commit. Each answer cost an outbox claim transaction of its own
+    (three per order in the press bench: accept, arrive, complete)."""
+    with db.session() as session:
+        order = _move(session, caregiver_id, order_id, action, at=at, detail=detail, ref=ref)
+        return order, claim_pending(session)
+
+
+def _move(
+    session: Session,
+    caregiver_id: UUID,
+    order_id: UUID,
+    action: CaregiverAction,
+    *,
+    at: datetime,
+    detail: dict[str, Any] | None,
+    ref: str | None,
+) -> Order:
     if action is CaregiverAction.NEED_HELP:
         raise ValueError("need_help is not an order move; call request_help")
-    with db.session() as session:
-        order = session.get(Order, order_id, with_for_update=True)
-        if order is None or order.caregiver_id != caregiver_id:
-            raise NotFound("order", str(order_id))
-        alert = session.get(Alert, order.alert_id, with_for_update=True)
-        assert alert is not None  # foreign key
-        detail = dict(detail or {})
-        if action is CaregiverAction.ACCEPT:
-            diverted = _divert_visit(session, caregiver_id, at)
-            if diverted is not None:
-                detail["diverted_visit_id"] = str(diverted.id)
-        if action is CaregiverAction.COMPLETE and "code" in detail:
-            # The caregiver closes the alert: with the code and note, as an operator would.
-            alert.closure_code, alert.closure_note = detail["code"], detail.get("note")
-        move_order(
-            session,
-            order,
-            alert,
-            ORDER_STATE_FOR_ACTION[action],
-            actor=Actor.caregiver(caregiver_id),
-            at=at,
-            detail=detail or None,
-        )
-        if ref is not None:
-            replies.keep(session, caregiver_id, ref, order_reply(ref, order), at)
-        return order
+    order = session.get(Order, order_id, with_for_update=True)
+    if order is None or order.caregiver_id != caregiver_id:
+        raise NotFound("order", str(order_id))
+    alert = session.get(Alert, order.alert_id, with_for_update=True)
+    assert alert is not None  # foreign key
+    detail = dict(detail or {})
+    if action is CaregiverAction.ACCEPT:
+        diverted = _divert_visit(session, caregiver_id, at)
+        if diverted is not None:
+            detail["diverted_visit_id"] = str(diverted.id)
+    if action is CaregiverAction.COMPLETE and "code" in detail:
+        # The caregiver closes the alert: with the code and note, as an operator would.
+        alert.closure_code, alert.closure_note = detail["code"], detail.get("note")
+    move_order(
+        session,
+        order,
+        alert,
+        ORDER_STATE_FOR_ACTION[action],
+        actor=Actor.caregiver(caregiver_id),
+        at=at,
+        detail=detail or None,
+    )
+    if ref is not None:
+        replies.keep(session, caregiver_id, ref, order_reply(ref, order), at)
+    return order
 
 
 def _divert_visit(session: Session, caregiver_id: UUID, at: datetime) -> Visit | None:

@@ -31,7 +31,7 @@ from dispatch.domain.live_events import (
 from dispatch.emergency.family import elder_ids_of
 from dispatch.emergency.orders import (
     CaregiverAction,
-    act_on_order,
+    act_and_claim,
     help_reply,
     order_reply,
     request_help,
@@ -39,6 +39,8 @@ from dispatch.emergency.orders import (
 from dispatch.errors import CareBellError, IllegalTransition, InvalidInput, NotFound
 from dispatch.live.bus import StreamEntry
 from dispatch.live.fanout import seq_key
+from dispatch.live.outbox import BATCH as OUTBOX_BATCH
+from dispatch.live.outbox import Claimed
 from dispatch.live.sessions import LiveSessions
 from dispatch.registry import accounts
 from dispatch.store import replies
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from dispatch.domain.catalog import Catalog
     from dispatch.live.bus import LiveBus
     from dispatch.live.fanout import Fanout
+    from dispatch.live.outbox import Outbox
     from dispatch.voice.service import VoiceService
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,9 @@ class HubParts(Protocol):
 
     @property
     def voice(self) -> VoiceService | None: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def after_change(self) -> None: ...
 
@@ -252,11 +258,18 @@ async def _read_loop(websocket: WebSocket, conn: LiveConnection, inbound: Any) -
         await inbound(message, conn)
 
 
-async def _publish_committed(services: HubParts) -> None:
+async def _publish_committed(services: HubParts, claimed: list[Claimed]) -> None:
     """Publish what a caregiver's action committed. The action stands whatever
     happens here: should the database or Redis be too busy now, the outbox's
-    sweep publishes it, and the app gets its reply."""
+    sweep publishes it, and the app gets its reply.
+
+    ``claimed``: the records the action's own transaction claimed (its step with
+    them); an outbox pass only when they are not all, or could not go out.
+    """
     try:
+        whole = bool(claimed) and len(claimed) < OUTBOX_BATCH
+        if whole and await services.outbox.publish_claimed(claimed):
+            return
         await services.after_change()
     except (OperationalError, RedisError, OSError) as exc:
         log.warning("an action's live events wait for the outbox's sweep: %s", exc)
@@ -524,8 +537,9 @@ async def caregiver(
         await _refuse(websocket, principal, "this is another caregiver's stream")
         return
 
-    async def act(action: ActionMessage) -> dict[str, Any]:
-        """Carry out the action and keep its answer with it (by ``ref``)."""
+    async def act(action: ActionMessage) -> tuple[dict[str, Any], list[Claimed]]:
+        """Carry out the action and keep its answer with it (by ``ref``); with the
+        live events its transaction claimed."""
         at = datetime.now(UTC)
         if action.action is CaregiverAction.NEED_HELP:
             backup = await services.db.run(
@@ -537,7 +551,7 @@ async def caregiver(
                 at=at,
                 ref=action.ref,
             )
-            return help_reply(action.ref, action.order_id, backup)
+            return help_reply(action.ref, action.order_id, backup), []
         detail: dict[str, Any] = {"note": action.note} if action.note else {}
         if action.action is CaregiverAction.COMPLETE:
             # An alert closes with a reason reports can count, whoever closes it.
@@ -545,8 +559,8 @@ async def caregiver(
             if action.code not in codes:
                 raise InvalidInput([f"completing needs a closure code, one of: {', '.join(codes)}"])
             detail["code"] = action.code
-        order = await services.db.run(
-            act_on_order,
+        order, claimed = await services.db.run(
+            act_and_claim,
             services.db,
             caregiver_id,
             action.order_id,
@@ -555,7 +569,7 @@ async def caregiver(
             detail=detail or None,
             ref=action.ref,
         )
-        return order_reply(action.ref, order)
+        return order_reply(action.ref, order), claimed
 
     async def answered(ref: str | None) -> dict[str, Any] | None:
         if ref is None:
@@ -591,8 +605,9 @@ async def caregiver(
             if earlier is not None:
                 conn.reply(earlier)
                 return
+            claimed: list[Claimed] = []
             try:
-                reply = await act(action)  # committed with its answer
+                reply, claimed = await act(action)  # committed with its answer
             except (IllegalTransition, IntegrityError):
                 # The same ref at once on two sockets: the first committed.
                 if (earlier := await answered(action.ref)) is None:
@@ -603,7 +618,7 @@ async def caregiver(
             # retry with the same ref still gets the first answer (the outbox
             # publishes the step later).
             try:
-                await _publish_committed(services)
+                await _publish_committed(services, claimed)
             except Exception:
                 log.exception("caregiver %s: publishing after %s failed", caregiver_id, action.ref)
         except ValidationError as exc:
