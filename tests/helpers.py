@@ -9,16 +9,20 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from dispatch.api import browser_session
 from dispatch.domain.access import Role
 from dispatch.registry import accounts
 from dispatch.store.db import Database
 from dispatch.store.tables import Caregiver, Device, Elder
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 CENTER = (30.2741, 120.1551)
 
@@ -160,3 +164,10 @@ async def login(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def session_cookie(page: Page) -> str:
+    """The session token a signed-in page's browser holds (its HttpOnly cookie,
+    which only the browser itself, not the page's script, can read)."""
+    [cookie] = [c for c in await page.context.cookies() if c.get("name") == browser_session.COOKIE]
+    return cookie["value"]

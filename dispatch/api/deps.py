@@ -1,6 +1,7 @@
 """Request dependencies: the server's parts, a database session, and who is asking.
 
-Every ``/api/v1`` route except login needs ``Authorization: Bearer <token>``;
+Every ``/api/v1`` route except login needs ``Authorization: Bearer <token>`` or,
+from the pages, the HttpOnly session cookie (dispatch/api/browser_session.py);
 refusals are 401 (who are you?) or 403 (not yours), and each is logged.
 """
 
@@ -13,10 +14,11 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.requests import HTTPConnection
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from config.settings import Settings
+from dispatch.api import browser_session
 from dispatch.domain.access import BOARD_ROLES, Principal, Role
 from dispatch.domain.cascade import CascadeRule
 from dispatch.domain.catalog import Catalog
@@ -36,6 +38,11 @@ from dispatch.voice.service import VoiceService
 
 log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False)
+_cookie = APIKeyCookie(
+    name=browser_session.COOKIE,
+    auto_error=False,
+    description="The pages' session, set HttpOnly by POST /api/v1/auth/login",
+)
 
 
 class HealthSources(Protocol):
@@ -190,15 +197,10 @@ async def current_user(
     request: Request,
     db: DatabaseDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
 ) -> UserAccount:
-    if credentials is None:
-        log.warning("401 %s %s: no bearer token", request.method, request.url.path)
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "log in first: no bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    user = await db.run(accounts.user_for_token, db, credentials.credentials, now=datetime.now(UTC))
+    token = session_token(request, credentials, cookie)
+    user = await db.run(accounts.user_for_token, db, token, now=datetime.now(UTC))
     if user is None:
         log.warning("401 %s %s: unknown or expired token", request.method, request.url.path)
         raise HTTPException(
@@ -215,7 +217,29 @@ async def current_user(
         )
         raise HTTPException(status.HTTP_403_FORBIDDEN, PASSWORD_CHANGE_REQUIRED)
     request.state.user = user
+    request.state.session_token = token
     return user
+
+
+def session_token(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, cookie: str | None
+) -> str:
+    """The request's session token: the bearer token if it carries one (API clients,
+    devices' tools), else the pages' cookie, unless another site's page sent it."""
+    if credentials is not None:
+        return credentials.credentials
+    if cookie:
+        refused = browser_session.cross_origin(request.method, request.headers)
+        if refused is not None:
+            log.warning("403 %s %s: cross-origin (%s)", request.method, request.url.path, refused)
+            raise HTTPException(status.HTTP_403_FORBIDDEN, browser_session.CROSS_ORIGIN_REFUSED)
+        return cookie
+    log.warning("401 %s %s: no bearer token or session cookie", request.method, request.url.path)
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "log in first: no bearer token or session cookie",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 # A one-time password opens only these until its holder has chosen their own.

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.websockets import WebSocketDisconnected
 
+from dispatch.api import browser_session
 from dispatch.domain.access import BOARD_ROLES, Principal, Role
 from dispatch.domain.areas import CaregiverShare, Place
 from dispatch.domain.family import STORY_EVENT_TYPES
@@ -299,7 +300,8 @@ async def _authenticate(websocket: WebSocket, services: HubParts) -> SocketSessi
 
     The token comes in the ``Sec-WebSocket-Protocol`` header, offered as
     ``bearer.<token>`` beside ``carebell.v1`` (the one the server picks, so the
-    token is never echoed), or else in the first message,
+    token is never echoed), or in the pages' HttpOnly session cookie (from this
+    server's own origin only), or else in the first message,
     ``{"type": "auth", "token": "…"}``. A token in the URL is refused: URLs end up
     in proxy and access logs.
     """
@@ -314,6 +316,16 @@ async def _authenticate(websocket: WebSocket, services: HubParts) -> SocketSessi
             CLOSE_BAD_REQUEST, "never put the token in the URL (docs/protocol.md)"
         )
         return None
+    cookie = websocket.cookies.get(browser_session.COOKIE)
+    if token is None and cookie:
+        # The pages' cookie: a page of another site would send it too (were it not
+        # SameSite=Strict), so the handshake's Origin must be this server's own.
+        refused = browser_session.foreign_origin(websocket.headers)
+        if refused is not None:
+            log.warning("4403 %s: cross-origin (%s)", websocket.url.path, refused)
+            await websocket.close(CLOSE_FORBIDDEN, browser_session.CROSS_ORIGIN_REFUSED)
+            return None
+        token = cookie
     if token is None:
         token = await _first_message_token(websocket)
     found = (

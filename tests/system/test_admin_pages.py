@@ -19,7 +19,7 @@ from dispatch.domain.access import Role
 from dispatch.registry import accounts
 from dispatch.store.tables import Caregiver
 from tests.conftest import RunningServer
-from tests.helpers import PASSWORD, make_user
+from tests.helpers import PASSWORD, make_user, session_cookie
 from tests.system.test_web_pages import CHROMIUM, shoot
 
 NEW_PASSWORD = "Brass-otter-lantern-71"
@@ -305,7 +305,7 @@ async def test_providers_facilities_and_a_caregivers_shifts_leave_and_certificat
     await expect(row).to_contain_text("2030-01-07、2030-01-09")
 
     # What the page saved is the record the dispatcher reads.
-    token = await page.evaluate("JSON.parse(localStorage['carebell.board.session']).token")
+    token = await session_cookie(page)
     async with httpx.AsyncClient(base_url=server.http) as http:
         listed = await http.get("/api/v1/caregivers", headers={"Authorization": f"Bearer {token}"})
     [record] = [c for c in listed.json() if c["name"] == "周海燕"]

@@ -25,7 +25,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from simulators import local_services
 from simulators.devices import DevicePublisher
-from tests.helpers import CENTER
+from tests.helpers import CENTER, session_cookie
 from tests.system.test_two_processes import ServerProcess
 from tests.system.test_web_pages import CHROMIUM, shoot
 
@@ -297,7 +297,7 @@ async def test_an_empty_server_goes_live_through_the_command_line_and_the_admin_
     far_phone = await phone(browser, server, "zhang.jianguo", far_once, far[1])
 
     # 7. The press, over MQTT on the private broker: the caregiver at work gets it.
-    token = await admin.evaluate("JSON.parse(localStorage['carebell.board.session']).token")
+    token = await session_cookie(admin)
     auth = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=server.http, headers=auth) as http:
         for _ in range(100):  # both phones' positions reached the server

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 
+from dispatch.registry import family
 from dispatch.store.tables import Caregiver, Device, Elder
 from tests.conftest import RunningServer
-from tests.helpers import PASSWORD, SmallCity, make_user, seed_small_city
+from tests.helpers import (
+    PASSWORD,
+    SmallCity,
+    bearer,
+    make_user,
+    seed_small_city,
+    session_cookie,
+)
 from tests.system.test_web_pages import CHROMIUM, pytestmark, sign_in  # noqa: F401 (the skip)
 
 EVIL = '<img src=x onerror="window.__pwned=1">'
@@ -126,3 +135,51 @@ async def test_api_answers_are_not_stored_and_pages_are_not_framed(
         assert answer.headers["referrer-policy"] == "no-referrer"
         assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
     assert "no-store" not in page.headers.get("cache-control", "")
+
+
+# Each page, the role that may use it, and whether it holds a live stream.
+PAGE_ROLES = [
+    ("/board/", "supervisor", True),
+    ("/app/", "caregiver", True),
+    ("/family/", "family", True),
+    ("/services/", "operator", False),
+    ("/admin/", "admin", False),
+    ("/review/", "supervisor", False),
+    ("/reports/", "operator", False),
+]
+# What an injected script could read: cookies it may see, both storages, whole.
+READABLE_BY_SCRIPT = "JSON.stringify([document.cookie, {...localStorage}, {...sessionStorage}])"
+
+
+@pytest.mark.parametrize(("path", "role", "live"), PAGE_ROLES)
+async def test_every_page_signs_in_goes_live_and_out_with_a_session_script_cannot_read(
+    server: RunningServer, city: SmallCity, browser: Browser, path: str, role: str, live: bool
+) -> None:
+    db = server.services.db
+    caregiver_id = city.near_id if role == "caregiver" else None
+    username = await asyncio.to_thread(make_user, db, role, caregiver_id=caregiver_id)
+    if role == "family":
+        await asyncio.to_thread(
+            family.link, db, city.elder_id, username, "女儿", by="admin", now=datetime.now(UTC)
+        )
+    page, violations = await _page(browser, 390 if path in ("/app/", "/family/") else 1440)
+    await page.goto(f"{server.http}{path}")
+    await sign_in(page, username)
+    if live:
+        await expect(page.locator("#live-status")).to_have_attribute("data-state", "connected")
+    token = await session_cookie(page)
+
+    # Script on the page, the stored names' onerror included, reads no session:
+    # the cookie is HttpOnly and the page keeps only who is signed in.
+    readable = await page.evaluate(READABLE_BY_SCRIPT)
+    assert token not in readable
+    assert username in readable  # the non-secret user info is all the page keeps
+    assert "carebell_session" not in await page.evaluate("document.cookie")
+
+    # Log-out clears the cookie, ends the session on the server, shows the form.
+    await page.click("#logout")
+    await expect(page.locator("#login")).to_be_visible()
+    assert [c for c in await page.context.cookies() if c.get("name") == "carebell_session"] == []
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        assert (await http.get("/api/v1/auth/me", headers=bearer(token))).status_code == 401
+    assert violations.messages == []

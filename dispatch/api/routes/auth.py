@@ -8,9 +8,10 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from dispatch.api import browser_session
 from dispatch.api.deps import DatabaseDep, LiveSessionsDep, LoginThrottleDep, UserDep
 from dispatch.registry import accounts
 from dispatch.store.tables import UserAccount
@@ -24,6 +25,9 @@ class Credentials(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
+    # "cookie": the pages' way; the session is an HttpOnly cookie and the answer
+    # leaves the token out, so no script on the page ever holds it.
+    session: Literal["token", "cookie"] = "token"
 
 
 class UserPublic(BaseModel):
@@ -49,7 +53,9 @@ class UserPublic(BaseModel):
 
 
 class Session(BaseModel):
-    token: str
+    token: str | None = Field(
+        description="the bearer token; null when the log-in asked for a cookie session"
+    )
     expires_at: datetime
     user: UserPublic
 
@@ -70,16 +76,27 @@ class LocaleChange(BaseModel):
     response_model=Session,
     responses={
         401: {"description": "wrong user name or password (never which)"},
+        403: {"description": "a page of another site may not log in here"},
         429: {"description": "too many wrong passwords: wait Retry-After seconds"},
     },
 )
 async def login(
-    db: DatabaseDep, throttle: LoginThrottleDep, body: Credentials, request: Request
+    db: DatabaseDep,
+    throttle: LoginThrottleDep,
+    body: Credentials,
+    request: Request,
+    response: Response,
 ) -> Session:
     """Log in. Wrong passwords are throttled per user name and per client address
     (429 with Retry-After), and ten in a row lock the account until a supervisor
-    releases it or 15 minutes pass; an unknown name is answered exactly alike."""
+    releases it or 15 minutes pass; an unknown name is answered exactly alike.
+    With ``"session": "cookie"`` (the pages) the session is an HttpOnly cookie and
+    the answer carries no token."""
     now = datetime.now(UTC)
+    refused = browser_session.cross_origin(request.method, request.headers)
+    if refused is not None:  # another site logging a browser in as someone else
+        log.warning("403 login from another origin (%s)", refused)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, browser_session.CROSS_ORIGIN_REFUSED)
     client = request.client.host if request.client else "?"
     wait_s = await throttle.retry_after(body.username, client)
     if wait_s > 0:
@@ -102,7 +119,19 @@ async def login(
                 log.warning("account %r locked until %s: wrong passwords", body.username, until)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password") from None
     await throttle.succeeded(body.username)
-    return Session(token=token, expires_at=now + accounts.SESSION_TTL, user=UserPublic.of(user))
+    if body.session == "cookie":
+        browser_session.set_cookie(response, token, accounts.SESSION_TTL, secure=_over_tls(request))
+    return Session(
+        token=token if body.session == "token" else None,
+        expires_at=now + accounts.SESSION_TTL,
+        user=UserPublic.of(user),
+    )
+
+
+def _over_tls(request: Request) -> bool:
+    """Reached over HTTPS (behind a proxy: with uvicorn's --proxy-headers). The demo
+    on loopback HTTP keeps a cookie without ``Secure``, which the browser would drop."""
+    return request.url.scheme == "https"
 
 
 def _too_many(wait_s: float) -> HTTPException:
@@ -120,12 +149,18 @@ def me(user: UserDep) -> UserPublic:
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
-    db: DatabaseDep, sessions: LiveSessionsDep, user: UserDep, request: Request
+    db: DatabaseDep,
+    sessions: LiveSessionsDep,
+    user: UserDep,
+    request: Request,
+    response: Response,
 ) -> None:
-    """End this session; its open sockets close with 4401."""
-    token = request.headers["authorization"].split(" ", 1)[1]
+    """End this session (bearer token or cookie); its open sockets close with 4401,
+    and the cookie is cleared."""
+    token: str = request.state.session_token
     await db.run(accounts.logout, db, token)
     sessions.end(token)
+    browser_session.clear_cookie(response, secure=_over_tls(request))
 
 
 @router.put("/me/locale", response_model=UserPublic)

@@ -761,11 +761,9 @@ function callsSection(calls) {
   ];
 }
 
-// Recordings need the bearer token, so they are fetched, then played from memory.
+// Recordings are fetched (in the session's cookie), then played from memory.
 async function playRecording(callId, button) {
-  const response = await fetch(`/api/v1/calls/${callId}/recording`, {
-    headers: { Authorization: `Bearer ${api.token}` },
-  });
+  const response = await fetch(`/api/v1/calls/${callId}/recording`);
   if (!response.ok) return;
   const player = h("audio", { controls: true, autoplay: true, class: "recording" });
   player.src = URL.createObjectURL(await response.blob());

@@ -72,11 +72,9 @@ async function saveNote(call, form, button) {
   render();
 }
 
-// Recordings need the bearer token, so they are fetched, then played from memory.
+// Recordings are fetched (in the session's cookie), then played from memory.
 async function play(call, button) {
-  const response = await fetch(`/api/v1/calls/${call.id}/recording`, {
-    headers: { Authorization: `Bearer ${api.token}` },
-  });
+  const response = await fetch(`/api/v1/calls/${call.id}/recording`);
   if (!response.ok) {
     state.message = ["review.no_recording"];
     render();

@@ -1,4 +1,7 @@
-// REST calls with the session token; a 401 sends the user back to the login form.
+// REST calls in the browser's session; a 401 sends the user back to the login form.
+// The session itself is an HttpOnly cookie the server sets at log-in: no script on
+// the page can read it (docs/access.md). The page keeps only who is signed in and
+// until when, to show the right view before its first request.
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -11,12 +14,21 @@ export class Api {
   constructor(storageKey) {
     this.storageKey = storageKey;
     const saved = JSON.parse(localStorage.getItem(storageKey) || "null");
-    this.session = saved && new Date(saved.expires_at) > new Date() ? saved : null;
+    // A session saved by an older page still holds a bearer token: drop it.
+    if (saved?.token) localStorage.removeItem(storageKey);
+    const valid = saved && !saved.token && new Date(saved.expires_at) > new Date();
+    this.session = valid ? saved : null;
     this.onUnauthorized = () => {};
   }
 
+  // The page never holds the token any more (the cookie carries the session):
+  // always null. Kept so older callers read "no token" rather than fail.
   get token() {
-    return this.session?.token;
+    return null;
+  }
+
+  get signedIn() {
+    return this.session !== null;
   }
 
   get user() {
@@ -24,10 +36,14 @@ export class Api {
   }
 
   async login(username, password) {
-    const session = await this.request("POST", "/api/v1/auth/login", { username, password });
-    this.session = session;
-    localStorage.setItem(this.storageKey, JSON.stringify(session));
-    return session.user;
+    const { expires_at, user } = await this.request("POST", "/api/v1/auth/login", {
+      username,
+      password,
+      session: "cookie",
+    });
+    this.session = { expires_at, user };
+    localStorage.setItem(this.storageKey, JSON.stringify(this.session));
+    return user;
   }
 
   async logout() {
@@ -56,14 +72,14 @@ export class Api {
 
   async request(method, path, body, extraHeaders = {}) {
     const headers = { Accept: "application/json", ...extraHeaders };
-    if (this.token) headers.Authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(path, {
       method,
       headers,
+      credentials: "same-origin", // the session cookie, to this server only
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    if (response.status === 401 && this.token) {
+    if (response.status === 401 && this.session) {
       this.forget();
       this.onUnauthorized();
     }

@@ -36,8 +36,10 @@ export class Live {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const query = new URLSearchParams();
     if (this.lastSeq) query.set("last_seq", this.lastSeq);
-    // The token goes in Sec-WebSocket-Protocol, never in the URL (proxy logs keep URLs).
-    const protocols = ["carebell.v1", `bearer.${this.token}`];
+    // The pages' session is their HttpOnly cookie, which the handshake carries; a
+    // caller holding a bearer token offers it in Sec-WebSocket-Protocol, never in
+    // the URL (proxy logs keep URLs).
+    const protocols = this.token ? ["carebell.v1", `bearer.${this.token}`] : ["carebell.v1"];
     const socket = new WebSocket(`${scheme}://${location.host}${this.path}?${query}`, protocols);
     this.socket = socket;
     this.onStatus("reconnecting");

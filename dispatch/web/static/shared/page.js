@@ -57,7 +57,7 @@ export async function startPage({ api, roles, onEnter, onRender, onLeave }) {
   for (const button of document.querySelectorAll(".lang")) {
     button.addEventListener("click", async () => {
       const locale = await useLocale(otherLocale());
-      if (api.token) {
+      if (api.signedIn) {
         api.put("/api/v1/auth/me/locale", { locale }).then((user) => api.remember(user), () => {});
       }
       onRender();
@@ -70,7 +70,7 @@ export async function startPage({ api, roles, onEnter, onRender, onLeave }) {
     try {
       const user = await api.login(form.username.value, form.password.value);
       if (!roles.includes(user.role)) {
-        api.forget();
+        await api.logout().catch(() => {}); // the cookie must not outlive the refusal
         $("#login-error").textContent = t("login.forbidden");
         return;
       }
@@ -86,7 +86,7 @@ export async function startPage({ api, roles, onEnter, onRender, onLeave }) {
     await api.logout().catch(() => {});
     location.reload();
   });
-  if (api.token && roles.includes(api.user.role)) {
+  if (api.signedIn && roles.includes(api.user.role)) {
     if (api.user.must_change_password) {
       $("#login").hidden = true;
       choosePassword(api, enter);

@@ -337,7 +337,7 @@ export class Softphone {
       const body = new Blob(this.chunks, { type: "audio/webm" });
       await fetch(`/api/v1/calls/${callId}/recording`, {
         method: "POST",
-        headers: { Authorization: `Bearer ${this.api.token}`, "Content-Type": "audio/webm" },
+        headers: { "Content-Type": "audio/webm" },
         body,
       });
     };
