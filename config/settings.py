@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     sms_aliyun_access_key_id: str = ""
     sms_aliyun_access_key_secret: str = ""
     sms_aliyun_sign_name: str = ""  # the approved signature, e.g. 某某区居家养老
+    # The secret in the addresses the provider pushes delivery reports and replies to
+    # (?token=...); empty: those addresses are off.
+    sms_receipt_token: str = ""
 
     @property
     def gateway_client_id(self) -> str:

@@ -5,6 +5,12 @@ parameters, the HMAC-SHA1 signature over the canonicalised query (checked here
 independently of the adapter), the 15-minute timestamp window, nonces used once,
 and the JSON answers, OK or the documented error codes. It sends no SMS: it keeps
 what it accepted in ``sent``.
+
+Like the provider's "HTTP batch push" it also posts what happens next to the
+addresses the bureau configured: delivery reports (SmsReport, a JSON array;
+``report()``, or by itself ``report_delay_s`` after each send) and the texts
+phones send back (SmsUp; ``reply()``). The provider pushes again when the answer
+is not a 200 with a numeric ``code``, after ``retry_s``.
 """
 
 from __future__ import annotations
@@ -15,8 +21,12 @@ import hmac
 import json
 import re
 import threading
+import time
+import urllib.error
+import urllib.request
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -24,6 +34,31 @@ from urllib.parse import parse_qsl, quote, urlsplit
 WINDOW_S = 15 * 60
 REQUIRED = ("PhoneNumbers", "SignName", "TemplateCode")
 COMMON = ("AccessKeyId", "SignatureMethod", "SignatureNonce", "SignatureVersion", "Timestamp")
+BEIJING = timezone(timedelta(hours=8))  # the pushes' times are Beijing time, no zone
+# The documented retries are after 1, 5 and 10 minutes.
+ALIYUN_RETRIES_S = (60.0, 300.0, 600.0)
+
+
+def _beijing(at: datetime) -> str:
+    return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def push(url: str, items: list[dict[str, Any]], retry_s: Sequence[float] = ()) -> bool:
+    """POST a batch as the provider does; try again after each of ``retry_s`` while
+    the answer is not a 200 with a numeric ``code``. Whether it was taken."""
+    data = json.dumps(items, ensure_ascii=False).encode()
+    for wait in (0.0, *retry_s):
+        time.sleep(wait)
+        request = urllib.request.Request(
+            url, data=data, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                if isinstance(json.loads(answer.read()).get("code"), int):
+                    return True
+        except (urllib.error.URLError, OSError, ValueError, AttributeError):
+            pass
+    return False
 
 
 def _enc(value: str) -> str:
@@ -41,9 +76,24 @@ def expected_signature(params: dict[str, str], secret: str) -> str:
 class AliyunSmsStandIn:
     """``with AliyunSmsStandIn({"key id": "secret"}) as sms: sms.url``"""
 
-    def __init__(self, keys: dict[str, str]) -> None:
+    def __init__(
+        self,
+        keys: dict[str, str],
+        *,
+        report_url: str | None = None,
+        up_url: str | None = None,
+        report_delay_s: float | None = None,
+        undeliverable: frozenset[str] = frozenset(),
+        retry_s: Sequence[float] = ALIYUN_RETRIES_S,
+    ) -> None:
         self.keys = keys
         self.sent: list[dict[str, str]] = []
+        self.report_url, self.up_url = report_url, up_url
+        # None: reports only when report() is called; else pushed this long after a send.
+        self.report_delay_s = report_delay_s
+        self.undeliverable = undeliverable  # phones switched off for good
+        self.retry_s = tuple(retry_s)
+        self._sequence = 0
         self._nonces: set[str] = set()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -111,9 +161,53 @@ class AliyunSmsStandIn:
                 "Message": "JSON参数不合法",
             }
         biz_id = f"{uuid.uuid4().int % 10**18:018d}^0"
+        accepted = {**signed, "BizId": biz_id}
         with self._lock:
-            self.sent.append({**signed, "BizId": biz_id})
+            self.sent.append(accepted)
+        if self.report_delay_s is not None and self.report_url:
+            timer = threading.Timer(self.report_delay_s, self.report, (accepted,))
+            timer.daemon = True
+            timer.start()
         return 200, {"RequestId": request_id, "Code": "OK", "Message": "OK", "BizId": biz_id}
+
+    def report(self, accepted: dict[str, str], *, delivered: bool | None = None) -> bool:
+        """Push the delivery report of one accepted message (``sent`` holds them):
+        delivered unless the phone is undeliverable, or as ``delivered`` says."""
+        assert self.report_url, "no report address configured"
+        phone = accepted["PhoneNumbers"]
+        ok = phone not in self.undeliverable if delivered is None else delivered
+        item = {
+            "phone_number": phone,
+            "send_time": _beijing(
+                datetime.strptime(accepted["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            ),
+            "report_time": _beijing(datetime.now(UTC)),
+            "success": ok,
+            # Failure codes come from the carriers and vary; this is a typical one.
+            "err_code": "DELIVERED" if ok else "MK:0001",
+            "err_msg": "用户接收成功" if ok else "用户未接收",
+            "sms_size": "1",
+            "biz_id": accepted["BizId"],
+            "out_id": accepted.get("OutId", ""),
+        }
+        return push(self.report_url, [item], self.retry_s)
+
+    def reply(self, phone: str, content: str) -> bool:
+        """A phone texts the centre's number: push it as an up-link message."""
+        assert self.up_url, "no reply address configured"
+        with self._lock:
+            self._sequence += 1
+            sequence = self._sequence
+        sign = self.sent[-1].get("SignName", "") if self.sent else ""
+        item = {
+            "phone_number": phone,
+            "send_time": _beijing(datetime.now(UTC)),
+            "content": content,
+            "sign_name": sign,
+            "dest_code": "1234",
+            "sequence_id": sequence,
+        }
+        return push(self.up_url, [item], self.retry_s)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         stand_in = self

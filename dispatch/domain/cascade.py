@@ -121,3 +121,21 @@ def contacts_alone(
     """True when a medical alert has only contacts on it: the operator must keep a
     caregiver coming or hand it to 120 (the cascade itself never takes either away)."""
     return alert_type in rule.medical_types and not (caregiver_on_it or handed_over)
+
+
+# What a contact texts back to the cascade's question: the template asks for
+# "1" (going) or "2" (cannot); people also answer 是/否, 好/不, yes/no.
+_YES = frozenset({"1", "是", "是的", "好", "好的", "可以", "能", "去", "y", "yes", "ok"})
+_NO = frozenset({"2", "否", "不", "不是", "不行", "不能", "去不了", "n", "no"})
+_TRIM = " \t\r\n。.!！,，~～"
+
+
+def reply_answer(text: str) -> bool | None:
+    """A texted reply read as yes (True) or no (False); None when it is neither,
+    which the operator reads on the timeline instead."""
+    word = text.strip(_TRIM).lower()
+    if word in _YES:
+        return True
+    if word in _NO:
+        return False
+    return None

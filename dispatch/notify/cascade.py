@@ -148,10 +148,12 @@ def answer(
     contact_id: uuid.UUID,
     said: ContactAnswer,
     *,
-    operator: str,
+    actor: Actor,
     now: datetime,
+    via: str = "phone",
 ) -> Notification:
-    """Record what an asked contact answered (they called back, or answered the call)."""
+    """Record what an asked contact answered: ``via`` "phone" as the operator heard
+    it (they called back, or answered the call), "sms" as they texted back."""
     alert = session.get(Alert, alert_id, with_for_update=True)
     if alert is None:
         raise NotFound("alert", str(alert_id))
@@ -166,9 +168,9 @@ def answer(
         session,
         alert,
         action=AlertAction.CASCADE_ANSWERED.value,
-        actor=Actor.operator(operator),
+        actor=actor,
         at=now,
-        detail={"contact": notice.contact_name, "answer": said.value},
+        detail={"contact": notice.contact_name, "answer": said.value, "via": via},
     )
     return notice
 
@@ -198,7 +200,9 @@ def record_answer(
     now: datetime,
 ) -> Notification:
     with db.session() as session:
-        notice = answer(session, alert_id, contact_id, said, operator=operator, now=now)
+        notice = answer(
+            session, alert_id, contact_id, said, actor=Actor.operator(operator), now=now
+        )
         session.flush()
         session.refresh(notice)
         return notice

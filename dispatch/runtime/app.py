@@ -37,6 +37,7 @@ from dispatch.api.routes import (
     registry,
     reports,
     shift_handovers,
+    sms_receipts,
     users,
     voice,
     workforce,
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(registry.router, dependencies=[Depends(registry_access)])
     app.include_router(alerts.router)
     app.include_router(notifications.router)
+    app.include_router(sms_receipts.router)
     app.include_router(family.router)
     app.include_router(actions.router)
     app.include_router(me.router)

@@ -17,6 +17,7 @@ from dispatch.domain.cascade import (
     contacts_alone,
     next_step,
     ranked,
+    reply_answer,
 )
 from dispatch.domain.lifecycle import AlertState
 from dispatch.notify.rules import load, parse
@@ -123,3 +124,24 @@ def test_nobody_more_is_asked_once_a_caregiver_is_there_or_the_alert_closed() ->
     assert AlertState.EN_ROUTE in NEEDED_STATES
     assert AlertState.ON_SCENE not in NEEDED_STATES
     assert AlertState.RESOLVED not in NEEDED_STATES
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1", True),
+        (" 1 ", True),
+        ("是", True),
+        ("好的。", True),
+        ("YES", True),
+        ("2", False),
+        ("否", False),
+        ("不行！", False),
+        ("no", False),
+        ("", None),
+        ("12", None),
+        ("我晚点到", None),
+    ],
+)
+def test_a_texted_reply_is_read_as_yes_no_or_neither(text: str, expected: bool | None) -> None:
+    assert reply_answer(text) is expected

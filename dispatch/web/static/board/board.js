@@ -898,10 +898,12 @@ function familyText(d) {
   const who = d.relation ? `${d.who} (${d.relation})` : d.who;
   const parts = [`${who}: ${t(`family.answer.${d.answer}`)}`];
   if (d.distance_m != null) parts.push(t("family.distance", { d: fmt.distance(d.distance_m) }));
+  if (d.from === "home") parts.push(t("family.from_home"));
   if (d.caregiver_distance_m != null) {
     parts.push(t("family.caregiver_distance", { name: d.caregiver, d: fmt.distance(d.caregiver_distance_m) }));
   }
   if (d.nearer) parts.push(t("family.nearer"));
+  if ((d.answers || []).includes("cascade")) parts.push(t("family.answers_cascade"));
   return parts.join(" · ");
 }
 
@@ -918,7 +920,9 @@ function cascadeText(r) {
     case "cascade_asked":
       return t("cascade.round", { n: d.round, who: (d.contacts || []).join(", ") });
     case "cascade_answered":
-      return `${d.contact}: ${t(`cascade.answer.${d.answer}`)}`;
+      return [`${d.contact}: ${t(`cascade.answer.${d.answer}`)}`, d.via === "sms" ? t("cascade.via_sms") : ""]
+        .filter(Boolean)
+        .join(" · ");
     case "cascade_exhausted":
       return t("cascade.exhausted", { n: d.asked });
     default:
