@@ -11,6 +11,7 @@ elder beside the caregiver's distance, so the operator can decide.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -156,20 +157,53 @@ def answer_detail(
     position: GeoPoint | None,
     caregiver: str | None,
     caregiver_distance_m: float | None,
+    lives_at: GeoPoint | None = None,
 ) -> dict[str, Any]:
     """What the timeline keeps of a family member's answer: who, what, and (when
-    their phone said where it is) how far they are beside the caregiver's distance;
-    ``nearer`` is true when they are closer to the elder than the caregiver."""
+    their phone said where it is, or else the registry where they live) how far
+    they are beside the caregiver's distance; ``nearer`` is true when they are
+    closer to the elder than the caregiver, ``from`` says which position it was."""
     detail: dict[str, Any] = {"answer": answer.value, "who": who, "relation": relation}
-    if position is None:
+    if position is None and lives_at is None:
         return detail
-    distance_m = round(great_circle_m(position, home))
+    detail["from"] = "phone" if position is not None else "home"
+    distance_m = round(great_circle_m(position or lives_at or home, home))
     detail["distance_m"] = distance_m
     if caregiver_distance_m is not None:
         detail["caregiver"] = caregiver
         detail["caregiver_distance_m"] = round(caregiver_distance_m)
         detail["nearer"] = distance_m < caregiver_distance_m
     return detail
+
+
+@dataclass(frozen=True, slots=True)
+class KnownContact:
+    """One of the elder's contacts, as a family account is matched to them."""
+
+    contact_id: uuid.UUID
+    name: str
+    relation: str
+    role: str
+
+
+FAMILY_ROLES = frozenset({"family", "guardian"})
+
+
+def own_contact(
+    contacts: Iterable[KnownContact], *, name: str, relation: str
+) -> KnownContact | None:
+    """Which of the elder's contacts a family account is: the one of its name, or
+    else the only family contact of the link's relation; None when neither is sure."""
+    listed = list(contacts)
+    named = [c for c in listed if name.strip() and c.name.strip() == name.strip()]
+    if len(named) == 1:
+        return named[0]
+    related = [
+        c
+        for c in listed
+        if c.role in FAMILY_ROLES and relation.strip() and c.relation.strip() == relation.strip()
+    ]
+    return related[0] if len(related) == 1 else None
 
 
 # Invitation codes: read out on the phone or typed from a letter, so no letters

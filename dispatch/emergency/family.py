@@ -11,14 +11,31 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from dispatch.domain.actor import Actor
-from dispatch.domain.family import FamilyAnswer, Step, answer_detail, may_answer, story
+from dispatch.domain.family import (
+    FamilyAnswer,
+    KnownContact,
+    Step,
+    answer_detail,
+    may_answer,
+    own_contact,
+    story,
+)
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES
 from dispatch.domain.live_events import AlertAction
 from dispatch.domain.model import GeoPoint
 from dispatch.errors import Conflict, NotFound
 from dispatch.store.audit import record_note
 from dispatch.store.db import Database
-from dispatch.store.tables import Alert, AuditRecord, Caregiver, Elder, FamilyLink, Order
+from dispatch.store.tables import (
+    Alert,
+    AuditRecord,
+    Caregiver,
+    Elder,
+    ElderContact,
+    FamilyLink,
+    Notification,
+    Order,
+)
 
 # What the page lists: every open alert, and the closed ones of the last days.
 RECENT = timedelta(days=7)
@@ -107,6 +124,42 @@ def _linked_alert(
     return alert, elder, link
 
 
+# Messages still waiting for their answer: sent, or about to be.
+AWAITING = ("queued", "sending", "sent", "delivered")
+
+
+def _contact_of(session: Session, elder: Elder, who: str, relation: str) -> ElderContact | None:
+    """The elder's contact this family member is (docs/contacts.md), if sure."""
+    contacts = session.exec(select(ElderContact).where(ElderContact.elder_id == elder.id)).all()
+    known = own_contact(
+        (KnownContact(c.id, c.name, c.relation, c.role) for c in contacts),
+        name=who,
+        relation=relation,
+    )
+    return next((c for c in contacts if known and c.id == known.contact_id), None)
+
+
+def _answer_notices(
+    session: Session, alert: Alert, contact: ElderContact, given: FamilyAnswer, now: datetime
+) -> list[str]:
+    """The family member's answer is the answer to the messages they were sent
+    about this alert: "I am going" acknowledges them (a cascade's question too,
+    which ends it), "I cannot come" declines them (the cascade asks the next).
+    The steps of the messages answered."""
+    notices = session.exec(
+        select(Notification).where(
+            Notification.alert_id == alert.id,
+            Notification.contact_id == contact.id,
+            col(Notification.status).in_(AWAITING),
+        )
+    ).all()
+    for notice in notices:
+        notice.status = "acknowledged" if given is FamilyAnswer.GOING else "declined"
+        notice.updated_at = now
+        session.add(notice)
+    return [n.step for n in notices]
+
+
 def answer(
     db: Database,
     user_id: uuid.UUID,
@@ -129,21 +182,32 @@ def answer(
             .join(Caregiver, col(Caregiver.id) == Order.caregiver_id)
             .where(Order.alert_id == alert.id, col(Order.state).in_(ACTIVE_ORDER_STATES))
         ).first()
+        contact = _contact_of(session, elder, who, link.relation)
+        answered = _answer_notices(session, alert, contact, given, now) if contact else []
+        lives_at = (
+            GeoPoint(contact.lat, contact.lon)
+            if contact and contact.lat is not None and contact.lon is not None
+            else None
+        )
+        detail = answer_detail(
+            given,
+            who=who,
+            relation=link.relation,
+            home=GeoPoint(elder.lat, elder.lon),
+            position=position,
+            caregiver=order[1].name if order else None,
+            caregiver_distance_m=order[0].distance_m if order else None,
+            lives_at=lives_at,
+        )
+        if answered:  # the messages the answer is to: the cascade's question among them
+            detail["answers"] = sorted(set(answered))
         record_note(
             session,
             alert,
             action=AlertAction.FAMILY_ANSWER.value,
             actor=Actor.family(username),
             at=now,
-            detail=answer_detail(
-                given,
-                who=who,
-                relation=link.relation,
-                home=GeoPoint(elder.lat, elder.lon),
-                position=position,
-                caregiver=order[1].name if order else None,
-                caregiver_distance_m=order[0].distance_m if order else None,
-            ),
+            detail=detail,
         )
         session.flush()
         return _told(session, alert, elder)

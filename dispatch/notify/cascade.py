@@ -38,11 +38,20 @@ from dispatch.domain.cascade import (
 from dispatch.domain.contact_hours import reachable
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES
 from dispatch.domain.live_events import AlertAction
+from dispatch.domain.model import GeoPoint, great_circle_m
 from dispatch.errors import Conflict, NotFound
 from dispatch.notify.rules import CASCADE
 from dispatch.store.audit import record_note
 from dispatch.store.db import Database
-from dispatch.store.tables import Alert, AuditRecord, ElderContact, Handover, Notification, Order
+from dispatch.store.tables import (
+    Alert,
+    AuditRecord,
+    Elder,
+    ElderContact,
+    Handover,
+    Notification,
+    Order,
+)
 
 log = logging.getLogger(__name__)
 ACTOR = Actor.system("cascade")
@@ -76,15 +85,24 @@ def _candidates(
     contacts = session.exec(
         select(ElderContact).where(ElderContact.elder_id == alert.elder_id)
     ).all()
+    elder = session.get(Elder, alert.elder_id)
+    home = GeoPoint(elder.lat, elder.lon) if elder else None
     return ranked(
         (
-            Candidate(c.id, c.name, c.role, c.key_holder, c.position)
+            Candidate(c.id, c.name, c.role, c.key_holder, c.position, _distance_m(home, c))
             for c in contacts
             if c.phones  # a contact with no phone cannot be asked
             and (local is None or reachable(c.hours, local))
         ),
         rule,
     )
+
+
+def _distance_m(home: GeoPoint | None, contact: ElderContact) -> float | None:
+    """How far the contact lives from the elder, when both are known."""
+    if home is None or contact.lat is None or contact.lon is None:
+        return None
+    return great_circle_m(home, GeoPoint(contact.lat, contact.lon))
 
 
 def _asked(session: Session, alert_id: uuid.UUID) -> list[Notification]:

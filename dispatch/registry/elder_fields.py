@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dispatch.domain.elders import ContactRole, Hardship, LivingSituation, Sex
 
@@ -24,6 +24,15 @@ class Contact(BaseModel):
     role: ContactRole = ContactRole.FAMILY
     hours: str = Field(default="", pattern=HOURS, description="HH:MM-HH:MM; empty: any time")
     key_holder: bool = False
+    # Where they live, both or neither: the cascade asks the nearer first.
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Contact:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("a contact's home needs both lat and lon, or neither")
+        return self
 
 
 class ElderFields(BaseModel):

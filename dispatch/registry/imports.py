@@ -132,6 +132,11 @@ def _elder_body(row: dict[str, str]) -> dict[str, Any]:
                 ],
                 "hours": row.get(f"contact{n}_hours", ""),
                 "key_holder": row.get(f"contact{n}_key_holder", "").lower() in _TRUE,
+                **{
+                    field: row[f"contact{n}_{field}"]
+                    for field in ("role", "lat", "lon")
+                    if row.get(f"contact{n}_{field}", "")
+                },
             }
         )
     body["contacts"] = contacts

@@ -173,7 +173,7 @@ def _forget_contacts(session: Session, elder_id: uuid.UUID) -> None:
             session.delete(contact)
             continue
         contact.name, contact.relation, contact.phones, contact.hours = REMOVED, "", [], ""
-        contact.key_holder = False
+        contact.key_holder, contact.lat, contact.lon = False, None, None
         session.add(contact)
     for notice in session.exec(select(Notification).where(col(Notification.contact_id).in_(told))):
         notice.contact_name, notice.phone = REMOVED, ""

@@ -154,6 +154,9 @@ class ElderContact(SQLModel, table=True):
     role: str = "family"  # family | guardian | neighbour | community | doctor
     hours: str = ""  # when they can be reached, e.g. "08:00-22:00"; "" any time
     key_holder: bool = False  # holds a key to the elder's home
+    # Where they live (WGS-84), when known: the cascade asks the nearer first.
+    lat: float | None = None
+    lon: float | None = None
 
 
 class Assessment(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,12 +10,14 @@ import pytest
 from dispatch.domain.family import (
     STORY_EVENT_TYPES,
     FamilyAnswer,
+    KnownContact,
     Step,
     StoryKind,
     answer_detail,
     may_answer,
     minutes_left,
     normalise_code,
+    own_contact,
     show_code,
     story,
 )
@@ -172,3 +175,52 @@ def test_an_invitation_code_is_read_back_however_it_was_typed() -> None:
     for wrong in ("K7M3Q9T", "K7M3Q9TXX", "K7M3Q9T0", "K7M3Q9TI", ""):
         with pytest.raises(ValueError, match="8 letters and digits"):
             normalise_code(wrong)
+
+
+def test_without_the_phone_s_position_where_they_live_is_weighed() -> None:
+    lives_at = GeoPoint(39.9203, 116.4103)  # about 450 m off
+    detail = answer_detail(
+        FamilyAnswer.GOING,
+        who="王丽",
+        relation="女儿",
+        home=HOME,
+        position=None,
+        caregiver="李桂兰",
+        caregiver_distance_m=2000,
+        lives_at=lives_at,
+    )
+    assert detail["from"] == "home"
+    assert 420 < detail["distance_m"] < 470
+    assert detail["nearer"] is True
+    # The phone's position, when given, wins over the registry's.
+    by_phone = answer_detail(
+        FamilyAnswer.GOING,
+        who="王丽",
+        relation="女儿",
+        home=HOME,
+        position=GeoPoint(39.9663, 116.4103),
+        caregiver="李桂兰",
+        caregiver_distance_m=2000,
+        lives_at=lives_at,
+    )
+    assert (by_phone["from"], by_phone["nearer"]) == ("phone", False)
+
+
+def contact(name: str, relation: str, role: str = "family") -> KnownContact:
+    return KnownContact(uuid.uuid4(), name, relation, role)
+
+
+def test_a_family_account_is_the_contact_of_its_name_or_its_only_relation() -> None:
+    daughter, son, neighbour = (
+        contact("王丽", "女儿"),
+        contact("王强", "儿子"),
+        contact("赵阿姨", "邻居", "neighbour"),
+    )
+    listed = [daughter, son, neighbour]
+    assert own_contact(listed, name="王丽", relation="") == daughter
+    assert own_contact(listed, name="fam01", relation="儿子") == son
+    # Two daughters and no name to tell them apart: nobody, rather than a guess.
+    second = contact("王芳", "女儿")
+    assert own_contact([*listed, second], name="fam01", relation="女儿") is None
+    assert own_contact(listed, name="fam01", relation="邻居") is None  # not family
+    assert own_contact(listed, name="", relation="") is None
