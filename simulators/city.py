@@ -212,16 +212,21 @@ def _regular_clients(
 ) -> list[tuple[ServiceRequest, Caregiver]]:
     """Every caregiver's regular clients: the elders nearest their home, visited
     every day within the caregiver's shift, so each one on shift has a day's route."""
+    opening, closing = (_minutes(t) for t in spec.get("visiting_hours", ("08:00", "21:00")))
     out = []
     for caregiver in caregivers:
         near = sorted(
             (e for e in elders if e.id not in taken),
             key=lambda e: (e.lat - caregiver.home_lat) ** 2 + (e.lon - caregiver.home_lon) ** 2,
         )[: spec.get("regulars_per_caregiver", 3)]
-        # The part of the shift before midnight (a night shift's visits are in the evening).
+        # The part of the shift within visiting hours (a night shift's visits are in
+        # the evening): nobody's flat is cleaned at 23:00.
         start = caregiver.shift_start.hour * 60 + caregiver.shift_start.minute
         end = caregiver.shift_end.hour * 60 + caregiver.shift_end.minute
         end = end if end > start else 24 * 60 - 1
+        start, end = max(start, opening), min(end, closing)
+        if end - start < 60:
+            continue  # a shift (almost) outside visiting hours has no regular clients
         slot = (end - start) // max(1, len(near))
         for k, elder in enumerate(near):
             taken.add(elder.id)
@@ -246,6 +251,11 @@ def _regular_clients(
                 )
             )
     return out
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
 
 
 def _first_visit(request: ServiceRequest, caregiver: Caregiver) -> Visit:
