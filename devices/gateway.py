@@ -13,7 +13,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,7 +38,9 @@ from devices.tls import client_context
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[list[tuple[str, bytes]]], Awaitable[None]]
+# Stores a batch; answers the positions of the messages it could not store for a
+# fault of its own (held: not acknowledged, handed over again), or None: all stored.
+Handler = Callable[[list[tuple[str, bytes]]], Awaitable[Collection[int] | None]]
 RETRY_FIRST_S, RETRY_MAX_S = 0.5, 10.0  # a failed batch is tried again after these
 SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT reason: a client with our id connected
 SHORT_LIVED_S, SHORT_LIVED_BEFORE_ERROR = 10.0, 3  # connections closed this soon, in a row
@@ -193,40 +195,56 @@ class MqttGateway:
                 task.cancel()
 
     async def _store(self, batch: list[_Received]) -> None:
-        """Hand a batch to the handler and acknowledge each message once it returns.
+        """Hand a batch to the handler and acknowledge each message once it is stored.
 
         A batch the handler fails on (the database away) is handed over again, less
-        often the longer it fails, and stays unacknowledged until it is stored.
+        often the longer it fails, and stays unacknowledged until it is stored; so do
+        the messages the handler holds (a fault of the server's with them), while the
+        rest of their batch is acknowledged.
         """
-        messages = [(m.topic, m.payload) for m in batch]
+        pending = batch
         self._storing += len(batch)
         delay_s, failed = RETRY_FIRST_S, False
         try:
             while True:
                 try:
-                    await self.handler(messages)
-                    break
+                    held = await self.handler([(m.topic, m.payload) for m in pending])
                 except Exception:
-                    if not failed:
-                        failed = True
-                        self._failing += 1
-                        self.failing_since = self.failing_since or time.monotonic()
                     log.exception(
-                        "storing %d messages failed; again in %.1f s", len(batch), delay_s
+                        "storing %d messages failed; again in %.1f s", len(pending), delay_s
                     )
-                    await asyncio.sleep(delay_s)
-                    delay_s = min(delay_s * 2, RETRY_MAX_S)
-            for message in batch:
-                # A message from an earlier connection cannot be acked on this
-                # one: the broker redelivers it and the event id dedupes it.
-                if message.qos > 0 and message.connection == self._connection:
-                    self.client.ack(message.mid, message.qos)
+                else:
+                    kept = set(held or ())
+                    self._ack([m for i, m in enumerate(pending) if i not in kept])
+                    self._storing -= len(pending) - len(kept)
+                    pending = [m for i, m in enumerate(pending) if i in kept]
+                    if not pending:
+                        break
+                    log.error(
+                        "%d messages held for a fault of the server's (not acknowledged);"
+                        " again in %.1f s",
+                        len(pending),
+                        delay_s,
+                    )
+                if not failed:
+                    failed = True
+                    self._failing += 1
+                    self.failing_since = self.failing_since or time.monotonic()
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, RETRY_MAX_S)
         finally:
-            self._storing -= len(batch)
+            self._storing -= len(pending)
             if failed:
                 self._failing -= 1
                 if not self._failing:  # every failing batch is stored (or given up)
                     self.failing_since = None
+
+    def _ack(self, stored: list[_Received]) -> None:
+        for message in stored:
+            # A message from an earlier connection cannot be acked on this
+            # one: the broker redelivers it and the event id dedupes it.
+            if message.qos > 0 and message.connection == self._connection:
+                self.client.ack(message.mid, message.qos)
 
     async def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> None:
         """Publish at QoS 1 and return once the broker has it (raise if it does not)."""

@@ -57,6 +57,10 @@ class Outcome(StrEnum):
     UPDATED = "updated"  # device state only, no alert
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
+    # Not stored for a fault of the server's own (a bug, a schema the code does not
+    # match): never dead-lettered, but left unacknowledged with the broker and tried
+    # again, so it is stored once the fault is gone.
+    HELD = "held"
 
 
 @dataclass(frozen=True, slots=True)

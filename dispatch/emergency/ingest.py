@@ -6,7 +6,9 @@ means is decided by one pure function (dispatch.domain.device_effects.decide);
 this module loads what the decision reads and applies the effects it answers:
 a new alert, a merge into the device's open alert, a close, a device state
 update, a duplicate (already stored: nothing to do), or the dead-letter table
-with the reason it was refused.
+with the reason it was refused. A message the server fails on (a bug, a schema
+the code does not match) is the server's fault, not the message's: it is held,
+never dead-lettered, and the gateway leaves it unacknowledged and tries again.
 """
 
 from __future__ import annotations
@@ -192,8 +194,10 @@ class Ingest:
                 effect = decide(
                     message, view, stored, self.catalog, self.rules, inbound.received_at
                 )
-            except Exception as exc:  # a fault of ours: keep the message, store the rest
-                effect = _fault(message, exc)
+            except Exception as exc:  # a fault of ours: hold the message, store the rest
+                _held(message, exc)
+                outcomes.append(Outcome.HELD)
+                continue
             self._apply(writer, inbound, effect, view)
             if view is not None and effect.outcome is not Outcome.REJECTED:
                 views[view.id] = view.after(effect)
@@ -221,12 +225,9 @@ class Ingest:
             return Outcome.DUPLICATE
         except STORE_UNAVAILABLE:
             raise
-        except Exception as exc:  # a fault of ours: keep the message, don't hold up the rest
-            effect = _fault(message, exc)
-            writer = _Writer(session, self.dead_letters_kept)
-            self._apply(writer, inbound, effect, None)
-            writer.flush()
-            return effect.outcome
+        except Exception as exc:  # a fault of ours: hold the message, don't hold up the rest
+            _held(message, exc)
+            return Outcome.HELD
 
     def _apply(
         self, writer: _Writer, inbound: Inbound, effect: Effect, view: DeviceView | None
@@ -285,7 +286,7 @@ def _received(messages: list[Message], outcomes: list[Outcome]) -> list[tuple[st
     return [
         (m.device_id, m.event_id)
         for m, outcome in zip(messages, outcomes, strict=True)
-        if isinstance(m, DeviceEvent) and outcome is not Outcome.REJECTED
+        if isinstance(m, DeviceEvent) and outcome not in (Outcome.REJECTED, Outcome.HELD)
     ]
 
 
@@ -293,10 +294,14 @@ def _device_of(message: Message) -> str | None:
     return message.device_id
 
 
-def _fault(message: Message, exc: Exception) -> Effect:
-    log.error("could not decide a message of %s", _device_of(message), exc_info=exc)
-    why = Refused("internal_error", f"{type(exc).__name__}: {exc}", _device_of(message))
-    return Effect(Outcome.REJECTED, why.device_id, reject=why)
+def _held(message: Message, exc: Exception) -> None:
+    """A message the server failed on is its fault, not the message's: it is not
+    dead-lettered but held (unacknowledged) and tried again by the gateway."""
+    log.error(
+        "could not store a message of %s (a fault of the server's: held, tried again)",
+        _device_of(message),
+        exc_info=exc,
+    )
 
 
 def load(

@@ -94,8 +94,10 @@ class Services:
         """Prometheus' text format (reads the database: call it on its thread pool)."""
         return metrics.exposition()
 
-    async def store_messages(self, batch: list[tuple[str, bytes]]) -> None:
-        """The gateway's handler: commit a batch of device messages, then publish."""
+    async def store_messages(self, batch: list[tuple[str, bytes]]) -> list[int]:
+        """The gateway's handler: commit a batch of device messages, then publish.
+        Answers the positions of the messages held for a fault of the server's (the
+        gateway leaves them unacknowledged and hands them over again)."""
         at = datetime.now(UTC)
         started = time.perf_counter()
         try:
@@ -123,6 +125,7 @@ class Services:
             # This process's dispatcher need not wait for the alert to come back
             # from Redis (others still wake on the published alert.raised).
             self.dispatcher.wake()
+        return [i for i, outcome in enumerate(outcomes) if outcome is Outcome.HELD]
 
 
 @asynccontextmanager

@@ -307,11 +307,12 @@ class _FaultyTypes(dict[str, AlertType]):
         return super().__getitem__(code)
 
 
-def test_a_message_that_trips_a_fault_is_kept_and_the_rest_stored(
+def test_a_message_that_trips_a_fault_of_ours_is_held_and_the_rest_stored(
     db: Database, ingest: Ingest
 ) -> None:
     """A fault of ours on one message (not the database away) must neither hold up
-    the batch nor lose the message: it goes to the dead letters with its error."""
+    the batch nor lose the message: it is held (the gateway leaves it with the
+    broker and tries again), never dead-lettered, and stored once the fault is gone."""
     city = seed_small_city(db)
     faulty = Ingest(
         db,
@@ -319,16 +320,20 @@ def test_a_message_that_trips_a_fault_is_kept_and_the_rest_stored(
         merge_window_s=300,
     )
     sos = press(city.wearable_id, "w1", type_="sos")
-    outcomes = faulty.store_batch([press(city.device_id, "b1"), sos])
-    assert outcomes == [Outcome.RAISED, Outcome.REJECTED]
+    stored = faulty.store([press(city.device_id, "b1"), sos])
+    assert stored.outcomes == [Outcome.RAISED, Outcome.HELD]
+    assert stored.received == [(city.device_id, "b1")]  # no receipt for what is held
     assert [a.device_id for a in alerts(db)] == [city.device_id]
     with db.session() as session:
-        [letter] = session.exec(select(DeadLetter)).all()
-    assert letter.reason == "internal_error"
-    assert "KeyError" in letter.detail
-    assert json.loads(letter.payload)["event_id"] == "w1"
-    # The careful path keeps it the same way.
-    assert faulty.store_each([press(city.wearable_id, "w2", type_="sos")]) == [Outcome.REJECTED]
+        assert session.exec(select(DeadLetter)).all() == []
+        assert (
+            session.exec(select(DeviceEventRow).where(DeviceEventRow.event_id == "w1")).all() == []
+        )
+    # The careful path holds it the same way.
+    assert faulty.store_each([sos]) == [Outcome.HELD]
+    # The fault mended, the same message is stored.
+    assert ingest.store_batch([sos]) == [Outcome.RAISED]
+    assert {a.device_id for a in alerts(db)} == {city.device_id, city.wearable_id}
 
 
 def _snapshot(db: Database, city: SmallCity) -> str:
