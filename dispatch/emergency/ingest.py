@@ -368,7 +368,14 @@ def _views(
             _DEVICES.c.active,
             _DEVICES.c.online,
             _DEVICES.c.elder_id,
-        ).where(_among(session, _DEVICES.c.id, ids))
+        )
+        .where(_among(session, _DEVICES.c.id, ids))
+        # Gateway processes on one shared subscription store the same device's
+        # messages at once: each batch locks its devices first (PostgreSQL; SQLite
+        # has one writer anyway), so the next one reads the alert the last one
+        # raised, not a stale view that raises a second (in id order: no deadlock).
+        .order_by(_DEVICES.c.id)
+        .with_for_update()
     ).all()
     if not devices:
         return {}

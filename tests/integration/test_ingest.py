@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -196,22 +197,31 @@ def test_database_allows_one_active_order_per_caregiver(db: Database, ingest: In
         )
 
 
-def test_an_event_another_writer_stored_meanwhile_is_counted_once(
+def test_a_second_writer_of_the_same_device_waits_and_counts_the_event_once(
     db: Database, ingest: Ingest
 ) -> None:
+    """Two gateway processes on one shared subscription store the same device's
+    messages at once: the second waits for the first's lock on the device, then
+    reads what it committed (the event is a duplicate, the press count right)."""
     if db.backend == "sqlite":
         pytest.skip("SQLite has one writer at a time (BEGIN IMMEDIATE): no such race")
     city = seed_small_city(db)
     ingest.store_batch([press(city.device_id, "hb0", type_="heartbeat")])  # online now
     ingest.store_batch([press(city.device_id, "p1")])
-    # Another gateway stores the same event between this one's look-up and its
-    # commit: right after the look-up, a second connection commits the row.
+    # Another gateway gets the same event (the device sent it again) right after
+    # this one's look-up, before its commit.
     other = Ingest(Database(db.url, workers=1), ingest.catalog, merge_window_s=300)
     raced: list[list[Outcome]] = []
+    waiting: list[bool] = []
+    second = threading.Thread(
+        target=lambda: raced.append(other.store_batch([press(city.device_id, "p2")]))
+    )
 
     def race(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if not raced and "FROM device_event" in statement:
-            raced.append(other.store_batch([press(city.device_id, "p2")]))
+        if not waiting and "FROM device_event" in statement:
+            second.start()
+            second.join(0.5)
+            waiting.append(second.is_alive())  # held by this batch's lock on the device
 
     again = [press(city.device_id, "p2"), press(city.device_id, "hb1", type_="heartbeat")]
     event.listen(db.engine, "after_cursor_execute", race)
@@ -219,9 +229,11 @@ def test_an_event_another_writer_stored_meanwhile_is_counted_once(
         outcomes = ingest.store_batch(again)
     finally:
         event.remove(db.engine, "after_cursor_execute", race)
-        other.db.engine.dispose()
-    assert raced == [[Outcome.MERGED]]
-    assert outcomes == [Outcome.DUPLICATE, Outcome.UPDATED]  # the batch, taken one by one
+    second.join(10)
+    other.db.engine.dispose()
+    assert waiting == [True]
+    assert outcomes == [Outcome.MERGED, Outcome.UPDATED]
+    assert raced == [[Outcome.DUPLICATE]]
     [alert] = alerts(db)
     assert alert.press_count == 2
 

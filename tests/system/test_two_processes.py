@@ -9,15 +9,22 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlmodel import func, select
 
+from devices.mqtt import BrokerAddress
+from devices.protocol import event_payload, events_topic
 from dispatch.store.db import Database
+from dispatch.store.tables import Alert, DeadLetter, Device, DeviceEvent
 from simulators import local_services
 from simulators.devices import DevicePublisher
-from tests.helpers import CENTER, LiveClient, bearer, login, seed_small_city
+from tests.helpers import CENTER, LiveClient, bearer, login, seed_small_city, wait_until
 
 
 class ServerProcess:
@@ -33,7 +40,7 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
             )
 
-    def wait_ready(self, timeout_s: float = 30) -> None:
+    def wait_ready(self, timeout_s: float = 90) -> None:  # start-up takes long at load 20
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -149,3 +156,75 @@ async def test_two_processes_serve_one_consistent_stream(
     # Each kept its own session: the broker never closed one for the other.
     broker_log = (private_mosquitto.workdir / "mosquitto.log").read_text()
     assert "already connected" not in broker_log
+
+
+def _publish_once(url: str, messages: list[tuple[str, bytes]]) -> None:
+    """Publish at QoS 1, each once, and wait for the broker (no device retries)."""
+    address = BrokerAddress.parse(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(1000)
+    client.connect(address.host, address.port)
+    client.loop_start()
+    for info in [client.publish(t, p, qos=1) for t, p in messages]:
+        info.wait_for_publish(30)
+    client.disconnect()
+    client.loop_stop()
+
+
+async def _stored_by(server: ServerProcess) -> float:
+    """Device messages this process's gateway took and stored (its own metrics)."""
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{server.http}/metrics")).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("carebell_device_messages_total{")
+    )
+
+
+async def test_two_gateways_share_the_presses_with_none_lost_or_counted_twice(
+    two_servers: tuple[ServerProcess, ServerProcess, Database],
+    private_mosquitto: local_services.LocalServer,
+) -> None:
+    """Two server processes on one PostgreSQL and one broker take the devices'
+    messages from one shared subscription: each takes a share, every press is
+    stored once, a device's presses that reach both join one alert (none raised
+    twice, no press count lost), and a device's retry of an event is a duplicate."""
+    a, b, db = two_servers
+    devices = [f"pb-share-{i:03d}" for i in range(120)]
+    now = datetime.now(UTC)
+    with db.session() as session:
+        session.add_all(
+            Device(id=d, kind="panic_button", online=True, last_seen_at=now) for d in devices
+        )
+    where = {"lat": CENTER[0], "lon": CENTER[1]}
+    rounds = [[(d, uuid.uuid4().hex) for d in devices] for _ in range(3)]
+    messages = [
+        (events_topic(d), event_payload(e, "press", now, position=where))
+        for one_round in rounds
+        for d, e in one_round
+    ]
+    retries = messages[: len(devices)]  # the first press of each, sent again (same id)
+    await asyncio.to_thread(_publish_once, private_mosquitto.url, messages + retries)
+
+    def stored() -> tuple[int, int, int]:
+        with db.session() as session:
+            return (
+                int(session.exec(select(func.count()).select_from(DeviceEvent)).one()),
+                int(session.exec(select(func.count()).select_from(Alert)).one()),
+                int(session.exec(select(func.count()).select_from(DeadLetter)).one()),
+            )
+
+    async def all_handled() -> bool:
+        taken = await _stored_by(a) + await _stored_by(b)
+        return taken >= len(messages) + len(retries)
+
+    await wait_until(all_handled, timeout_s=60, every_s=0.2)
+    assert stored() == (len(messages), len(devices), 0)
+    with db.session() as session:
+        alerts = session.exec(select(Alert)).all()
+    assert sorted(str(x.device_id) for x in alerts) == devices  # one alert per device
+    assert {x.press_count for x in alerts} == {3}  # every press counted, none twice
+    # The broker split the work: each process stored some of it.
+    assert await _stored_by(a) > 0
+    assert await _stored_by(b) > 0
