@@ -16,6 +16,7 @@ a helper process: two OS processes) and with CAREBELL_GATEWAY_INGEST_PROCESS off
 
     .venv/bin/python bench/gateway.py --telemetry 20000 --alerts 5000
     .venv/bin/python bench/gateway.py --database-url postgresql://postgres@127.0.0.1/empty
+    .venv/bin/python bench/gateway.py --replicas 2    # also two gateway processes sharing
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import tempfile
 import threading
@@ -31,6 +33,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import psutil
@@ -47,10 +50,12 @@ from dispatch.domain.lifecycle import AlertState
 from dispatch.runtime import metrics
 from dispatch.runtime.composition import running_services
 from dispatch.store.db import Database
-from dispatch.store.tables import Alert, Device, DeviceEvent
+from dispatch.store.tables import Alert, DeadLetter, Device, DeviceEvent
 from simulators import local_services
 
 HOME = {"lat": 30.27, "lon": 120.15}  # the devices have no elder: the press says where
+STALLED_S = 30.0  # a run with no new row for this long is over (what is missing is said)
+STARTING_S = 180.0  # the same before the first row
 
 
 def publish_backlog(url: str, messages: list[tuple[str, bytes]], publishers: int = 4) -> None:
@@ -114,6 +119,7 @@ def bare_ceiling(url: str, messages: list[tuple[str, bytes]]) -> float:
     elapsed = time.perf_counter() - clock
     again.disconnect()
     again.loop_stop()
+    end_session(url, client_id)  # or it would keep a copy of every later run's messages
     return len(messages) / elapsed
 
 
@@ -122,6 +128,7 @@ class Drained:
     rate: float  # messages per second, first connect to last row committed
     server_cpu_us: float  # per message: the gateway's process (paho, the loop, voice, relay)
     helper_cpu_us: float  # per message: its child processes (the ingest helper)
+    missing: int = 0  # messages that left no row (the run stopped waiting for them)
 
 
 def cpu_s(process: psutil.Process) -> float:
@@ -137,39 +144,131 @@ def children_cpu_s(process: psutil.Process) -> dict[int, float]:
     return found
 
 
-def gateway_rate(settings: Settings, messages: list[tuple[str, bytes]]) -> Drained:
+def _accounted(db: Database) -> int:
+    """Messages that left a row: events stored and messages dead-lettered (a
+    refused message stores no event, so counting events alone would wait forever)."""
+    with db.session() as session:
+        events = session.exec(select(func.count()).select_from(DeviceEvent)).one()
+        letters = session.exec(select(func.count()).select_from(DeadLetter)).one()
+        return int(events) + int(letters)
+
+
+def _replica(settings: Settings, i: int) -> Settings:
+    """The i-th of several gateway processes: its own client id (its own persistent
+    session), the same share group, so the broker splits the messages between them."""
+    return settings.model_copy(
+        update={"replica": i, "mqtt_client_id": f"{settings.gateway_client_id}-{i}"}
+    )
+
+
+def _serve(settings: Settings, ready: Any, stop: Any) -> None:
+    """A gateway process of its own until ``stop`` is set (in a child process);
+    ``ready`` once imported, where the one-process run starts its clock."""
+
+    async def serve() -> None:
+        ready.set()
+        async with running_services(settings):
+            while not stop.is_set():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+
+    asyncio.run(serve())
+
+
+def gateway_rate(
+    settings: Settings, messages: list[tuple[str, bytes]], replicas: int = 1
+) -> Drained:
     """Messages per second the gateway drains into committed rows, and the CPU
     each message cost: the machine is shared, and CPU time swings less with its
-    load than the wall clock does."""
+    load than the wall clock does. With several replicas, each is a process of its
+    own on the shared subscription.
+
+    Done when every message left a row (an event or a dead letter), or when
+    nothing has moved for STALLED_S: the run then says how many are missing."""
     db = Database(settings.database_url)
+    before = _accounted(db)
+    group = [settings] if replicas == 1 else [_replica(settings, i) for i in range(replicas)]
 
-    def stored() -> int:
-        with db.session() as session:
-            return int(session.exec(select(func.count()).select_from(DeviceEvent)).one())
-
-    before = stored()
-
-    async def connect_once() -> None:
-        async with running_services(settings):
+    async def connect_once(one: Settings) -> None:
+        async with running_services(one):
             await asyncio.sleep(0.5)  # subscribed: the persistent session exists
+
+    async def wait_drained(clock: float) -> tuple[float, int]:
+        last, moved = before, time.perf_counter()
+        while True:
+            now = await asyncio.to_thread(_accounted, db)
+            if now >= before + len(messages):
+                return time.perf_counter() - clock, 0
+            if now != last:
+                last, moved = now, time.perf_counter()
+            # Before the first row, the processes may still be starting (slow on a
+            # loaded machine): they get STARTING_S.
+            elif time.perf_counter() - moved > (STALLED_S if now > before else STARTING_S):
+                return moved - clock, before + len(messages) - now
+            await asyncio.sleep(0.05)
 
     async def drain() -> Drained:
         me = psutil.Process()
         clock, own, kids = time.perf_counter(), cpu_s(me), children_cpu_s(me)
-        async with running_services(settings):
-            while await asyncio.to_thread(stored) < before + len(messages):  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-            elapsed = time.perf_counter() - clock
-            own, after = cpu_s(me) - own, children_cpu_s(me)
+        if replicas == 1:
+            async with running_services(settings):
+                elapsed, missing = await wait_drained(clock)
+                own, after = cpu_s(me) - own, children_cpu_s(me)
             helpers = sum(t - kids.get(pid, 0.0) for pid, t in after.items())
+        else:
+            context = multiprocessing.get_context("spawn")
+            stop = context.Event()
+            ready = [context.Event() for _ in group]
+            processes = [
+                context.Process(target=_serve, args=(one, up, stop))
+                for one, up in zip(group, ready, strict=True)
+            ]
+            for process in processes:
+                process.start()
+            for up in ready:  # a fresh interpreter's imports are not the gateway's work
+                await asyncio.to_thread(up.wait, STARTING_S)
+            clock = time.perf_counter()
+            elapsed, missing = await wait_drained(clock)
+            tops = {p.pid for p in processes}
+            after = children_cpu_s(me)
+            stop.set()
+            for process in processes:
+                await asyncio.to_thread(process.join, 30)
+            own = sum(t for pid, t in after.items() if pid in tops)
+            helpers = sum(t for pid, t in after.items() if pid not in tops)
         n = len(messages)
-        return Drained(n / elapsed, own / n * 1e6, helpers / n * 1e6)
+        if missing:
+            print(f"  ! {missing} of {n} messages left no row within {STALLED_S:.0f} s")
+        return Drained((n - missing) / elapsed, own / n * 1e6, helpers / n * 1e6, missing)
 
-    asyncio.run(connect_once())
+    for one in group:
+        asyncio.run(connect_once(one))
     publish_backlog(settings.mqtt_url, messages)
     drained = asyncio.run(drain())
     db.dispose()
+    for one in group:  # an idle session left in the share group would take later runs' share
+        end_session(settings.mqtt_url, one.gateway_client_id)
     return drained
+
+
+def end_session(url: str, client_id: str) -> None:
+    """Delete a client's persistent session (and its subscriptions) on the broker."""
+    address = BrokerAddress.parse(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 0
+    client.connect(address.host, address.port, clean_start=True, properties=props)
+    client.loop_start()
+    time.sleep(0.2)
+    client.disconnect()
+    client.loop_stop()
+
+
+def free_devices(database_url: str) -> None:
+    """Close every alert, so each device can raise a new one in the next run."""
+    db = Database(database_url)
+    with db.session() as session:
+        session.execute(update(Alert).values(state=AlertState.RESOLVED))
+    db.dispose()
 
 
 def main() -> None:
@@ -179,6 +278,12 @@ def main() -> None:
     parser.add_argument(
         "--database-url",
         help="an empty database to store into (default: a new SQLite file)",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="also measure this many gateway processes on the shared subscription",
     )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
@@ -229,23 +334,32 @@ def main() -> None:
                 settings, events(args.alerts, "press", distinct=True)
             ),
         }
-        with_db = Database(settings.database_url)
-        with with_db.session() as session:  # the devices are free again for a second run
-            session.execute(update(Alert).values(state=AlertState.RESOLVED))
-        with_db.dispose()
+        free_devices(settings.database_url)
         rates["presses, one process"] = gateway_rate(
             single, events(args.alerts, "press", distinct=True)
         )
+        if args.replicas > 1:
+            n = args.replicas
+            rates[f"telemetry, {n} gateway processes"] = gateway_rate(
+                settings, events(args.telemetry, "heartbeat", distinct=False), n
+            )
+            free_devices(settings.database_url)
+            rates[f"presses, {n} gateway processes"] = gateway_rate(
+                settings, events(args.alerts, "press", distinct=True), n
+            )
     finally:
         broker.stop()
         redis.stop()
     print(f"\nLoad average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
-    print(f"\n{'what':<44} {'msg/s':>9} {'× ceiling':>10} {'CPU µs/msg: server':>19} {'helper':>7}")
-    print(f"{'bare paho subscriber (ceiling, same broker)':<44} {ceiling:>9,.0f} {1:>10.2f}")
+    print(
+        f"\n{'what':<48} {'msg/s':>9} {'× ceiling':>10} {'CPU µs/msg: server':>19} "
+        f"{'helper':>7} {'missing':>8}"
+    )
+    print(f"{'bare paho subscriber (ceiling, same broker)':<48} {ceiling:>9,.0f} {1:>10.2f}")
     for what, d in rates.items():
         print(
-            f"{'gateway: ' + what:<44} {d.rate:>9,.0f} {d.rate / ceiling:>10.2f} "
-            f"{d.server_cpu_us:>19,.0f} {d.helper_cpu_us:>7,.0f}"
+            f"{'gateway: ' + what:<48} {d.rate:>9,.0f} {d.rate / ceiling:>10.2f} "
+            f"{d.server_cpu_us:>19,.0f} {d.helper_cpu_us:>7,.0f} {d.missing:>8}"
         )
     sizes = {m.name: m.value for m in metrics.BATCH_SIZE.collect()[0].samples}
     times = {m.name: m.value for m in metrics.BATCH_SECONDS.collect()[0].samples}
