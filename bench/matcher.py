@@ -44,7 +44,9 @@ from dispatch.matching.assignment import cheapest_arcs
 from dispatch.matching.matcher import (
     UNASSIGNED_COST_S,
     Candidate,
+    CaregiverTable,
     Decision,
+    Found,
     MatchPolicy,
     MatchSnapshot,
     WaitingAlert,
@@ -200,9 +202,18 @@ def objective(snapshot: MatchSnapshot, decisions: list[Decision]) -> int:
     )
 
 
+class Fleet:
+    """The caregivers as a server keeps them between rounds: one table, and each
+    one's row by the id Redis answers."""
+
+    def __init__(self, caregivers: list[Candidate]) -> None:
+        self.table = CaregiverTable.of(caregivers)
+        self.row = {str(c.caregiver_id): j for j, c in enumerate(caregivers)}
+
+
 async def lookup_and_match(
     bus: LiveBus,
-    by_id: dict[str, Candidate],
+    fleet: Fleet,
     alerts: tuple[WaitingAlert, ...],
     count: int = COUNT,
     search: dict[str, float] | None = None,
@@ -211,20 +222,16 @@ async def lookup_and_match(
     search, the snapshot, the matcher. Returns ms spent on Redis and in total."""
     start = time.perf_counter()
     searches = [(a.position.lat, a.position.lon, search_radius_m(a)) for a in alerts]
-    found = await bus.nearby_many(searches, count, **(search or {}))
+    found = await bus.nearby_hits(searches, count, **(search or {}))
     looked = time.perf_counter()
-    ids = {cid: uuid.UUID(cid) for cid in found.positions}  # each id parsed once
+    # As the dispatcher does: the fleet's rows, Redis's positions and report times.
+    rows = np.fromiter(map(fleet.row.__getitem__, found.names), np.int64, len(found.names))
+    age_s = np.maximum(0.0, time.time() - found.seen_at)
     snapshot = MatchSnapshot(
         NOW,
-        tuple(
-            replace(a, nearby=tuple(ids[c] for c in hits))
-            for a, hits in zip(alerts, found.ids, strict=True)
-        ),
-        tuple(  # as the dispatcher builds them: its rows, Redis's positions
-            Candidate(ids[cid], GeoPoint(p.lat, p.lon), cg.skills, cg.shift, cg.mode)
-            for cid, p in found.positions.items()
-            for cg in (by_id[cid],)
-        ),
+        alerts,
+        fleet.table.take(rows, found.lat, found.lon, age_s),
+        Found(found.first, found.member),
     )
     decisions = assign(snapshot, TRAVEL, POLICY)
     done = time.perf_counter()
@@ -285,14 +292,14 @@ async def batch(
     rng: random.Random,
     runs: int,
 ) -> dict[str, Any]:
-    by_id = {str(c.caregiver_id): c for c in caregivers}
+    fleet = Fleet(caregivers)
     storm = around(rng, CENTER, 3000)  # a heat wave hits one district hardest
     alerts = tuple(
         make_alert(rng, NOW - timedelta(seconds=rng.uniform(0, 120)), storm, 2500)
         for _ in range(200)
     )
     whole_city = cost_matrix(MatchSnapshot(NOW, alerts, tuple(caregivers)))
-    snapshot, _, _, _ = await lookup_and_match(bus, by_id, alerts)
+    snapshot, _, _, _ = await lookup_and_match(bus, fleet, alerts)
     same_costs = cost_matrix(snapshot)
     times: dict[str, list[float]] = {
         k: [] for k in ("redis", "total", "scipy", "scipy city", "cpu", "scipy cpu")
@@ -300,7 +307,7 @@ async def batch(
     redis_cpu_s = server_cpu_s(redis_server)
     for _ in range(runs):  # interleaved, so a busy moment hits every figure alike
         cpu = time.process_time()
-        snapshot, decisions, redis_ms, total_ms = await lookup_and_match(bus, by_id, alerts)
+        snapshot, decisions, redis_ms, total_ms = await lookup_and_match(bus, fleet, alerts)
         times["cpu"].append((time.process_time() - cpu) * 1000)
         times["redis"].append(redis_ms)
         times["total"].append(total_ms)
@@ -313,10 +320,10 @@ async def batch(
     variants = []
     for count, name, search in SEARCH_VARIANTS:
         runs_ms = [
-            (await lookup_and_match(bus, by_id, alerts, count, search))[2:]
+            (await lookup_and_match(bus, fleet, alerts, count, search))[2:]
             for _ in range(max(3, runs // 3))
         ]
-        snap, decided, _, _ = await lookup_and_match(bus, by_id, alerts, count, search)
+        snap, decided, _, _ = await lookup_and_match(bus, fleet, alerts, count, search)
         variants.append(
             (
                 count,

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ResponseError
 
@@ -38,6 +39,9 @@ CAREGIVER_STREAM_MAXLEN = 1_000
 # the surge, their connects outlasted the connect timeout and the apps' sockets
 # were closed. Redis serves one command at a time whatever the number of
 # connections, so a command now waits for one of a few instead.
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
 MAX_CONNECTIONS = 64
 CONNECTION_WAIT_S = 20.0  # for a free connection, then the command fails
 # Where a candidate search looks first (LiveBus.nearby_many): in a city of a few
@@ -50,11 +54,13 @@ FIRST_SEARCH_RADIUS_M = 1_500.0
 # The nearest COUNT within a small circle are the nearest within a larger one,
 # so a search looks again at its full radius only when the first circle falls
 # short; Redis weighs every member in the cells a radius touches, so the small
-# circle saves most of Redis's time. Returns, per search, 1-based indices into
-# the members found, then the members, their GEOPOS and their report times.
+# circle saves most of Redis's time. Returns how many each search found and
+# their 0-based indices into the members (int32), the members (one per line),
+# their GEOPOS as (lat, lon) and their report times (float64): packed, so the
+# client reads each answer as one string instead of thousands of values.
 _NEARBY_MANY = """
 local count, first = tonumber(ARGV[1]), tonumber(ARGV[2])
-local found, index, members = {}, {}, {}
+local counts, found, index, members = {}, {}, {}, {}
 for i = 3, #ARGV, 3 do
   local lat, lon, radius = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local hits = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', lon, lat,
@@ -63,45 +69,50 @@ for i = 3, #ARGV, 3 do
     hits = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', lon, lat,
       'BYRADIUS', radius, 'm', 'ASC', 'COUNT', count)
   end
-  local at = {}
-  for j, id in ipairs(hits) do
+  for _, id in ipairs(hits) do
     if not index[id] then
       members[#members + 1] = id
-      index[id] = #members
+      index[id] = #members - 1
     end
-    at[j] = index[id]
+    found[#found + 1] = struct.pack('<i4', index[id])
   end
-  found[#found + 1] = at
+  counts[#counts + 1] = struct.pack('<i4', #hits)
 end
 local coords, seen = {}, {}
 for i = 1, #members, 1000 do  -- unpack() stops at a few thousand values
   local chunk = {unpack(members, i, math.min(i + 999, #members))}
   for _, xy in ipairs(redis.call('GEOPOS', KEYS[1], unpack(chunk))) do
-    coords[#coords + 1] = xy
+    coords[#coords + 1] = struct.pack('<dd', tonumber(xy[2]), tonumber(xy[1]))
   end
   for _, at in ipairs(redis.call('HMGET', KEYS[2], unpack(chunk))) do
-    seen[#seen + 1] = at
+    seen[#seen + 1] = struct.pack('<d', tonumber(at) or 0)
   end
 end
-return {found, members, coords, seen}
+return {table.concat(counts), table.concat(found), table.concat(members, '\\n'),
+  table.concat(coords), table.concat(seen)}
 """
 SEARCHES_PER_SCRIPT = 250  # Redis serves no one else while a script runs: a few ms
 
-# Every member within a circle, nearest first, with coordinates and report times.
+# Every member within a circle, nearest first: the members (one per line), their
+# coordinates as (lat, lon) and report times (float64, packed as above), and the
+# distance to the last one.
 _DISTRICT = """
 local hits = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[2], ARGV[1],
   'BYRADIUS', ARGV[3], 'm', 'ASC', 'COUNT', ARGV[4], 'WITHDIST', 'WITHCOORD')
-local members, distances, coords, seen = {}, {}, {}, {}
+local members, coords, seen = {}, {}, {}
 for i, hit in ipairs(hits) do
-  members[i], distances[i], coords[i] = hit[1], hit[2], hit[3]
+  members[i] = hit[1]
+  coords[i] = struct.pack('<dd', tonumber(hit[3][2]), tonumber(hit[3][1]))
 end
 for i = 1, #members, 1000 do  -- unpack() stops at a few thousand values
   local chunk = {unpack(members, i, math.min(i + 999, #members))}
   for _, at in ipairs(redis.call('HMGET', KEYS[2], unpack(chunk))) do
-    seen[#seen + 1] = at
+    seen[#seen + 1] = struct.pack('<d', tonumber(at) or 0)
   end
 end
-return {members, distances, coords, seen}
+local last = 0
+if #hits > 0 then last = hits[#hits][2] end
+return {table.concat(members, '\\n'), table.concat(coords), table.concat(seen), last}
 """
 # A batch whose alerts lie within this of their centre (first circles included)
 # is searched once; beyond it, one search per alert costs Redis less.
@@ -124,6 +135,87 @@ class NearbyMany:
 
     ids: list[list[str]]
     positions: dict[str, Nearby]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Hits:
+    """What a round's candidate search found, as arrays: search ``i``'s caregivers,
+    nearest first, are ``names[k]`` for ``k`` in ``member[first[i]:first[i + 1]]``;
+    each caregiver's position and report time (epoch seconds, 0 if unknown) sit
+    at the same ``k`` of ``lat``, ``lon`` and ``seen_at``."""
+
+    names: list[str]
+    lat: Floats
+    lon: Floats
+    seen_at: Floats
+    first: Ints
+    member: Ints
+
+    def as_nearby_many(self) -> NearbyMany:
+        at, first = self.member.tolist(), self.first.tolist()
+        ids = [[self.names[k] for k in at[first[i] : first[i + 1]]] for i in range(len(first) - 1)]
+        positions = {
+            name: Nearby(name, 0.0, lat, lon, seen)
+            for name, lat, lon, seen in zip(
+                self.names, self.lat.tolist(), self.lon.tolist(), self.seen_at.tolist(), strict=True
+            )
+        }
+        return NearbyMany(ids, positions)
+
+
+class _Gathered:
+    """Hits as they come in from the district search and the scripts: for each
+    source, the searches it answered, how many each found, and their picks in
+    one flat array (200 searches' answers are never split into 200 arrays)."""
+
+    def __init__(self, searches: int) -> None:
+        self.answered = np.zeros(searches, dtype=np.bool_)
+        self._start = np.zeros(searches, dtype=np.int64)  # into the picks of all sources
+        self._found = np.zeros(searches, dtype=np.int64)
+        self._picks: list[Ints] = []
+        self._picked = 0
+        self._names: list[str] = []
+        self._where: list[Floats] = []
+        self._seen: list[Floats] = []
+
+    def add(self, members: bytes, coords: bytes, seen: bytes) -> int:
+        """Members a script found, packed; returns the index of the first."""
+        names = [m.decode() for m in members.split(b"\n")] if members else []
+        return self.add_rows(names, _floats(coords).reshape(-1, 2), _floats(seen))
+
+    def add_rows(self, names: list[str], where: Floats, seen: Floats) -> int:
+        offset = len(self._names)
+        self._names.extend(names)
+        self._where.append(where)
+        self._seen.append(seen)
+        return offset
+
+    def answer(self, searches: Ints, found: Ints, picks: Ints) -> None:
+        """``searches[j]`` found ``found[j]`` members, their indices in ``picks`` in turn."""
+        self.answered[searches] = True
+        self._start[searches] = self._picked + np.cumsum(found) - found
+        self._found[searches] = found
+        self._picks.append(picks)
+        self._picked += len(picks)
+
+    def result(self) -> Hits:
+        where = np.concatenate([np.zeros((0, 2)), *self._where])
+        found = np.where(self.answered, self._found, 0)
+        first = np.concatenate(([0], np.cumsum(found))).astype(np.int64)
+        # Each search's run of picks, in the searches' order.
+        runs = np.arange(first[-1]) + np.repeat(self._start - first[:-1], found)
+        return Hits(
+            self._names,
+            where[:, 0].copy(),
+            where[:, 1].copy(),
+            np.concatenate([np.zeros(0), *self._seen]),
+            first,
+            np.concatenate([np.zeros(0, dtype=np.int64), *self._picks])[runs],
+        )
+
+
+def _floats(packed: bytes) -> Floats:
+    return np.frombuffer(packed, dtype="<f8").astype(np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +351,21 @@ class LiveBus:
         first_radius_m: float = FIRST_SEARCH_RADIUS_M,
         district_radius_m: float = DISTRICT_RADIUS_M,
     ) -> NearbyMany:
-        """The nearest ``count`` caregivers within each (lat, lon, radius_m).
+        """``nearby_hits``, as ids and ``Nearby`` values."""
+        hits = await self.nearby_hits(
+            searches, count, first_radius_m=first_radius_m, district_radius_m=district_radius_m
+        )
+        return hits.as_nearby_many()
+
+    async def nearby_hits(
+        self,
+        searches: Sequence[tuple[float, float, float]],
+        count: int,
+        *,
+        first_radius_m: float = FIRST_SEARCH_RADIUS_M,
+        district_radius_m: float = DISTRICT_RADIUS_M,
+    ) -> Hits:
+        """The nearest ``count`` caregivers within each (lat, lon, radius_m), as arrays.
 
         Alerts that all lie within one district (a circle of ``district_radius_m``
         around them, their first circles included) are answered from one search
@@ -268,27 +374,25 @@ class LiveBus:
         (``_NEARBY_MANY``): within ``first_radius_m`` first, again at the full
         radius only when that falls short. Every way gives the same answer.
         """
-        ids: list[list[str] | None] = [None] * len(searches)
-        positions: dict[str, Nearby] = {}
+        found = _Gathered(len(searches))
         if len(searches) > 1:
             await self._nearby_in_district(
-                searches, count, first_radius_m, district_radius_m, ids, positions
+                searches, count, first_radius_m, district_radius_m, found
             )
-        rest = [i for i, found in enumerate(ids) if found is None]
+        rest = np.flatnonzero(~found.answered).tolist()
         for start in range(0, len(rest), SEARCHES_PER_SCRIPT):
             chunk = rest[start : start + SEARCHES_PER_SCRIPT]
             args = [count, first_radius_m, *(x for i in chunk for x in searches[i])]
-            found, members, coords, seen = await self._nearby_script(
+            counts, picks, members, coords, seen = await self._nearby_script(
                 keys=[self._geo, self._seen], args=args
             )
-            names = [_text(m) for m in members]
-            for i, at in zip(chunk, found, strict=True):
-                ids[i] = [names[k - 1] for k in at]
-            positions.update(
-                (cid, Nearby(cid, 0.0, float(xy[1]), float(xy[0]), float(at or 0)))
-                for cid, xy, at in zip(names, coords, seen, strict=True)
+            offset = found.add(members, coords, seen)
+            found.answer(
+                np.array(chunk, dtype=np.int64),
+                np.frombuffer(counts, dtype="<i4").astype(np.int64),
+                np.frombuffer(picks, dtype="<i4").astype(np.int64) + offset,
             )
-        return NearbyMany([found or [] for found in ids], positions)
+        return found.result()
 
     async def _nearby_in_district(
         self,
@@ -296,32 +400,32 @@ class LiveBus:
         count: int,
         first_radius_m: float,
         district_radius_m: float,
-        ids: list[list[str] | None],
-        positions: dict[str, Nearby],
+        found: _Gathered,
     ) -> None:
-        """Fill in ``ids`` and ``positions`` for the searches one district search answers."""
+        """Fill in ``found`` for the searches one district search answers."""
         points = np.array(searches, dtype=np.float64).reshape(-1, 3)
         lat, lon, spread_m = geo.covering_circle(points)
         radius_m = spread_m + first_radius_m
         if radius_m > district_radius_m:
             return  # spread over the city: one search each costs Redis less
-        members, distances, coords, seen = await self._district_script(
+        members, coords, seen, last_m = await self._district_script(
             keys=[self._geo, self._seen], args=[lat, lon, radius_m, DISTRICT_MEMBERS]
         )
-        if len(members) == DISTRICT_MEMBERS:  # cut short: it covers up to its last member
-            radius_m = float(distances[-1])
-        # GEOPOS answers (lon, lat) as text; numpy reads the numbers itself.
-        where = np.array(coords, dtype=np.float64).reshape(-1, 2)[:, ::-1]
-        picks = geo.nearest_covered(points, count, where, (lat, lon, radius_m))
-        names = [_text(m) for m in members]
-        name = names.__getitem__
-        for i, pick in enumerate(picks):
-            if pick is not None:
-                ids[i] = list(map(name, pick))
+        where = _floats(coords).reshape(-1, 2)
+        if len(where) == DISTRICT_MEMBERS:  # cut short: it covers up to its last member
+            radius_m = float(last_m)
+        nearest = geo.nearest_covered(points, count, where, (lat, lon, radius_m))
         # Only the members some search picked: a district holds many more.
-        used = sorted({k for pick in picks if pick is not None for k in pick})
-        for k, (lat_k, lon_k) in zip(used, where[used].tolist(), strict=True):
-            positions[names[k]] = Nearby(names[k], 0.0, lat_k, lon_k, float(seen[k] or 0))
+        picked = np.arange(nearest.member.shape[1]) < nearest.found[:, None]
+        picked &= nearest.covered[:, None]
+        used, picks = np.unique(nearest.member[picked], return_inverse=True)
+        names = members.split(b"\n") if members else []
+        offset = found.add_rows(
+            [names[k].decode() for k in used.tolist()], where[used], _floats(seen)[used]
+        )
+        found.answer(
+            np.flatnonzero(nearest.covered), nearest.found[nearest.covered], picks + offset
+        )
 
     async def positions(self, caregiver_ids: Sequence[str]) -> dict[str, Nearby]:
         """Last reported position of each caregiver who has one (distance_m is 0)."""

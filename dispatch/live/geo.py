@@ -8,11 +8,15 @@ district search covered the alert's whole search (``nearest_covered``).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+Flags = npt.NDArray[np.bool_]
 
 # Redis's own figures (src/geohash_helper.c), so distances and ranks agree.
 REDIS_EARTH_RADIUS_M = 6372797.560856
@@ -40,50 +44,56 @@ def covering_circle(searches: Floats) -> tuple[float, float, float]:
     return lat, lon, float(spread.max())
 
 
+class Nearest(NamedTuple):
+    """Each search's nearest members, as arrays: row ``i`` of ``member`` holds search
+    ``i``'s, nearest first, its first ``found[i]`` valid; ``covered[i]`` is False
+    where the answer could reach outside the district (ask Redis)."""
+
+    member: Ints
+    found: Ints
+    covered: Flags
+
+
 def nearest_covered(
     searches: Floats,
     count: int,
     members: Floats,
     covered: tuple[float, float, float],
-) -> list[list[int] | None]:
+) -> Nearest:
     """Each search's nearest ``count`` members within its radius, nearest first.
 
     ``searches`` holds one (lat, lon, radius_m) per row, ``members`` one (lat, lon)
-    per row: every member inside the circle ``covered`` and no other. A search
-    gets None where its answer could reach outside that circle (ask Redis).
+    per row: every member inside the circle ``covered`` and no other.
     """
     lat, lon, radius_m = searches[:, 0], searches[:, 1], searches[:, 2]
-    picks: list[list[int]] = [[] for _ in range(len(searches))]
+    k = min(count, len(members))
+    nearest = np.zeros((len(searches), k), dtype=np.int64)
+    found = np.zeros(len(searches), dtype=np.int64)
     reach_m = radius_m
-    if len(members):
+    if k:
         # Nearest by straight line through the earth is nearest along its surface:
         # a k-d tree finds each search's candidates, Redis's formula ranks them.
-        k = min(count, len(members))
         # (Past the widest radius, with room for rounding: Redis's ranks decide.)
         chord = 2 * np.sin(radius_m.max() / (2 * REDIS_EARTH_RADIUS_M)) * (1 + 1e-6)
-        _, nearest = cKDTree(_on_unit_sphere(members[:, 0], members[:, 1])).query(
+        _, near = cKDTree(_on_unit_sphere(members[:, 0], members[:, 1])).query(
             _on_unit_sphere(lat, lon), k=k, distance_upper_bound=chord
         )
-        nearest = np.asarray(nearest).reshape(len(searches), k)
-        exists = nearest < len(members)
-        at = np.where(exists, nearest, 0)
+        near = np.asarray(near).reshape(len(searches), k)
+        exists = near < len(members)
+        at = np.where(exists, near, 0)
         near_m = redis_distances_m(lat[:, None], lon[:, None], members[at, 0], members[at, 1])
         near_m[~exists | (near_m > radius_m[:, None])] = np.inf
         by_distance = np.argsort(near_m, axis=1, kind="stable")
         nearest = np.take_along_axis(at, by_distance, axis=1)
         near_m = np.take_along_axis(near_m, by_distance, axis=1)
-        found = np.isfinite(near_m)
-        # A full answer reaches its last member; a short one, the whole radius.
-        reach_m = np.where(found.sum(axis=1) >= count, near_m[:, -1], radius_m)
         # Sorted by distance, the found ones (finite) come first in each row.
-        picks = [
-            row[:n] for row, n in zip(nearest.tolist(), found.sum(axis=1).tolist(), strict=True)
-        ]
+        found = np.isfinite(near_m).sum(axis=1)
+        # A full answer reaches its last member; a short one, the whole radius.
+        reach_m = np.where(found >= count, near_m[:, -1], radius_m)
     centre_lat, centre_lon, covered_m = covered
     from_centre = redis_distances_m(centre_lat, centre_lon, lat, lon)
     # A metre to spare: the two sides round their sines differently.
-    inside = from_centre + reach_m <= covered_m - 1.0
-    return [p if ok else None for p, ok in zip(picks, inside.tolist(), strict=True)]
+    return Nearest(nearest, found, from_centre + reach_m <= covered_m - 1.0)
 
 
 def _on_unit_sphere(lat: Floats, lon: Floats) -> Floats:

@@ -11,15 +11,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from functools import partial
 from itertools import chain
 from operator import attrgetter
-from typing import Literal
+from typing import Literal, TypeVar
+from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
 
 from dispatch.domain.model import TransportMode
-from dispatch.matching.model import Candidate, MatchPolicy, MatchSnapshot, Option
+from dispatch.matching.model import CaregiverTable, MatchPolicy, MatchSnapshot, Option
 from dispatch.matching.travel import TravelModel, great_circles_m
 
 Ints = npt.NDArray[np.int64]
@@ -29,6 +31,7 @@ Flags = npt.NDArray[np.bool_]
 US_PER_S = 1_000_000
 DAY_US = 86_400 * US_PER_S
 MODES = tuple(TransportMode)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -57,71 +60,88 @@ class Arcs:
     ) -> list[Option]:
         """Arcs ``ks`` as options that explain themselves."""
         at = np.asarray(ks, dtype=np.int64)
-        cgs = snapshot.caregivers
+        table = CaregiverTable.of(snapshot.caregivers)
         who = self.caregiver[at].tolist()
         # A caregiver's notes are the same on every alert but for "known to the elder".
-        notes = {j: _notes(cgs[j], False, policy) for j in set(who)}
-        return [
-            Option(
-                cgs[j].caregiver_id,
-                eta,
-                late,
-                cost,
-                _notes(cgs[j], True, policy) if familiar else notes[j],
-                m,
+        seen = sorted(set(who))
+        facts = zip(
+            table.position_age_s[seen].tolist(),
+            table.orders_today[seen].tolist(),
+            table.on_visit[seen].tolist(),
+            strict=True,
+        )
+        notes = {j: _notes(*fact, False, policy) for j, fact in zip(seen, facts, strict=True)}
+        shown = list(map(notes.__getitem__, who))
+        for k in np.flatnonzero(self.familiar[at]).tolist():
+            j = who[k]
+            shown[k] = _notes(
+                float(table.position_age_s[j]),
+                int(table.orders_today[j]),
+                bool(table.on_visit[j]),
+                True,
+                policy,
             )
-            for j, eta, late, cost, familiar, m in zip(
-                who,
-                self.eta_s[at].tolist(),
-                self.late_s[at].tolist(),
-                self.cost_s[at].tolist(),
-                self.familiar[at].tolist(),
-                self.distance_m[at].tolist(),
-                strict=True,
+        # (tuple.__new__ through map: a named tuple's own constructor is Python code.)
+        return list(
+            map(
+                partial(tuple.__new__, Option),
+                zip(
+                    map(table.ids.__getitem__, who),
+                    self.eta_s[at].tolist(),
+                    self.late_s[at].tolist(),
+                    self.cost_s[at].tolist(),
+                    shown,
+                    self.distance_m[at].tolist(),
+                    strict=True,
+                ),
             )
-        ]
+        )
 
 
-def _notes(cg: Candidate, familiar: bool, policy: MatchPolicy) -> tuple[str, ...]:
+def _notes(
+    age_s: float, orders_today: int, on_visit: bool, familiar: bool, policy: MatchPolicy
+) -> tuple[str, ...]:
     notes = []
-    if cg.position_age_s > policy.stale_after_s:
-        notes.append(f"position {cg.position_age_s:.0f} s old")
-    if cg.orders_today:
-        notes.append(f"{cg.orders_today} emergencies today")
+    if age_s > policy.stale_after_s:
+        notes.append(f"position {age_s:.0f} s old")
+    if orders_today:
+        notes.append(f"{orders_today} emergencies today")
     if familiar:
         notes.append("known to the elder")
-    if cg.on_visit:
+    if on_visit:
         notes.append("diverted from a planned visit")
     return tuple(notes)
 
 
 def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPolicy) -> Arcs:
     """Every pair the rules allow, with its cost; see :class:`Arcs` for the order."""
-    alerts, cgs = snapshot.alerts, snapshot.caregivers
+    alerts = snapshot.alerts
+    table = CaregiverTable.of(snapshot.caregivers)
     skill_bit = {
         s: 1 << b for b, s in enumerate(sorted({s for a in alerts for s in a.alert_type.skills}))
     }
     ac = _AlertColumns.of(snapshot, policy, skill_bit)
-    cc = _CaregiverColumns.of(snapshot, skill_bit)
-    index = _index(cgs)
-    n = len(cgs)
+    cc = _CaregiverColumns.of(table, snapshot.now, skill_bit)
+    index = _Index(table)
+    n = len(table)
     # Each pair as one number, alert x n + caregiver: sorted and unique in one go.
-    searched = [(i, a.nearby) for i, a in enumerate(alerts) if a.nearby is not None]
-    found = np.fromiter(
-        map(index.__getitem__, map(_NUMBER, chain.from_iterable(ids for _, ids in searched))),
-        dtype=np.int64,
-    )
-    owner = np.repeat(
-        np.array([i for i, _ in searched], dtype=np.int64), [len(ids) for _, ids in searched]
-    )
-    pair = np.unique(
-        np.concatenate(
-            [
-                (owner * n + found)[found >= 0],
-                *(i * n + np.arange(n) for i, a in enumerate(alerts) if a.nearby is None),
-            ]
+    if snapshot.found is not None:
+        owner = np.repeat(np.arange(len(alerts), dtype=np.int64), np.diff(snapshot.found.first))
+        found = snapshot.found.caregiver
+        everyone: list[int] = []
+    else:
+        searched = [(i, a.nearby) for i, a in enumerate(alerts) if a.nearby is not None]
+        found = np.fromiter(
+            map(index.of, chain.from_iterable(ids for _, ids in searched)), dtype=np.int64
         )
+        owner = np.repeat(
+            np.array([i for i, _ in searched], dtype=np.int64), [len(ids) for _, ids in searched]
+        )
+        everyone = [i for i, a in enumerate(alerts) if a.nearby is None]
+    pair = np.sort(
+        np.concatenate([(owner * n + found)[found >= 0], *(i * n + np.arange(n) for i in everyone)])
     )
+    pair = pair[np.concatenate((pair[:1] >= 0, pair[1:] != pair[:-1]))]  # unique, by sorting alone
     alert, cg = pair // max(n, 1), pair % max(n, 1)
 
     keep = (
@@ -130,7 +150,8 @@ def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPoli
         & (~cc.on_visit[cg] | ac.may_divert[alert])
         & cc.on_shift[cg]
     )
-    keep &= ~np.isin(pair, _pairs(snapshot, index, "excluded"))
+    if len(excluded := _pairs(snapshot, index, "excluded")):
+        keep &= ~np.isin(pair, excluded)
     alert, cg, pair = alert[keep], cg[keep], pair[keep]
 
     origins, destinations = cc.position[cg], ac.position[alert]
@@ -150,7 +171,8 @@ def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPoli
     distance_m, eta_s, eta_us = distance_m[keep], eta_s[keep], eta_us[keep]
 
     late_s = np.maximum(0.0, (eta_us - ac.left_us[alert]) / US_PER_S)
-    familiar = np.isin(pair, _pairs(snapshot, index, "familiar"))
+    known = _pairs(snapshot, index, "familiar")
+    familiar = np.isin(pair, known) if len(known) else np.zeros(len(pair), dtype=np.bool_)
     # The same sum, in the same order, as the rule reads in docs/matching.md.
     cost_s = eta_s + policy.lateness_penalty * late_s
     cost_s += np.where(cc.age_s[cg] > policy.stale_after_s, policy.stale_penalty_s, 0.0)
@@ -238,56 +260,63 @@ class _CaregiverColumns:
     orders_today: Ints
 
     @classmethod
-    def of(cls, snapshot: MatchSnapshot, skill_bit: Mapping[str, int]) -> _CaregiverColumns:
-        now = snapshot.now
-        cgs = snapshot.caregivers
-        floats = np.array(
-            [(c.position.lat, c.position.lon, c.position_age_s) for c in cgs], dtype=np.float64
-        ).reshape(-1, 3)
-        # Skill sets and shifts repeat across a team: each is read once (a frozenset
+    def of(
+        cls, table: CaregiverTable, now: datetime, skill_bit: Mapping[str, int]
+    ) -> _CaregiverColumns:
+        # Skill sets, shifts and modes repeat across a team: each is read once,
+        # then each caregiver's is looked up in C (by identity: a fleet table
+        # shares them, and a dataclass's hash is Python code). Equal sets and
+        # shifts that are different objects are weighed once too (a frozenset
         # keeps its hash; a shift is keyed by its two times, whose hash is C code).
-        bits = {s: _bits(s, skill_bit) for s in {c.skills for c in cgs}}
-        shifts = {(c.shift.start, c.shift.end): c.shift for c in cgs}
-        window = {k: (v.covers(now), _time_us(v.start), _time_us(v.end)) for k, v in shifts.items()}
+        n = len(table)
+        by_skills = {s: _bits(s, skill_bit) for s in set(_distinct(table.skills).values())}
+        bits = {k: by_skills[s] for k, s in _distinct(table.skills).items()}
+        by_times: dict[tuple[time, time], tuple[bool, int, int]] = {}
+        windows = {}
+        for k, v in _distinct(table.shift).items():
+            key = (v.start, v.end)
+            if key not in by_times:
+                by_times[key] = (v.covers(now), _time_us(v.start), _time_us(v.end))
+            windows[k] = by_times[key]
         mode = {id(m): i for i, m in enumerate(MODES)}
-        ints = np.array(
-            [
-                (
-                    bits[c.skills],
-                    c.busy,
-                    c.on_visit,
-                    *window[c.shift.start, c.shift.end],
-                    mode[id(c.mode)],
-                    c.orders_today,
-                )
-                for c in cgs
-            ],
-            dtype=np.int64,
-        ).reshape(-1, 8)
-        flags = ints[:, 1:4] != 0
+        window = np.array([windows[k] for k in map(id, table.shift)], dtype=np.int64).reshape(-1, 3)
         return cls(
-            floats[:, :2],
-            floats[:, 2],
-            ints[:, 0],
-            flags[:, 0],
-            flags[:, 1],
-            flags[:, 2],
-            ints[:, 6],
-            ints[:, 4],
-            ints[:, 5],
-            ints[:, 7],
+            np.column_stack((table.lat, table.lon)),
+            table.position_age_s,
+            np.fromiter(map(bits.__getitem__, map(id, table.skills)), dtype=np.int64, count=n),
+            table.busy,
+            table.on_visit,
+            window[:, 0] != 0,
+            np.fromiter(map(mode.__getitem__, map(id, table.mode)), dtype=np.int64, count=n),
+            window[:, 1],
+            window[:, 2],
+            table.orders_today,
         )
 
 
-def _index(cgs: Sequence[Candidate]) -> defaultdict[int, int]:
-    """Position in the snapshot by the id's number, -1 for a stranger.
+def _distinct(values: Sequence[_T]) -> dict[int, _T]:
+    """Each distinct object of ``values`` by its identity."""
+    return dict(zip(map(id, values), values, strict=True))
+
+
+class _Index:
+    """Position in the table by caregiver id, -1 for a stranger; made when first asked.
 
     Keyed by ``UUID.int``: UUID's own hash is Python code, and a surge round looks
     up thousands of ids.
     """
-    index: defaultdict[int, int] = defaultdict(lambda: -1)
-    index.update((c.caregiver_id.int, j) for j, c in enumerate(cgs))
-    return index
+
+    def __init__(self, table: CaregiverTable) -> None:
+        self._table = table
+        self._index: defaultdict[int, int] | None = None
+
+    def of(self, caregiver_id: UUID) -> int:
+        if self._index is None:
+            self._index = defaultdict(lambda: -1)
+            self._index.update(
+                zip(map(_NUMBER, self._table.ids), range(len(self._table)), strict=True)
+            )
+        return self._index[caregiver_id.int]
 
 
 _NUMBER = attrgetter("int")
@@ -297,12 +326,10 @@ def _bits(skills: Iterable[str], bit: Mapping[str, int]) -> int:
     return sum(bit.get(s, 0) for s in skills)
 
 
-def _pairs(
-    snapshot: MatchSnapshot, index: Mapping[int, int], field: Literal["excluded", "familiar"]
-) -> Ints:
+def _pairs(snapshot: MatchSnapshot, index: _Index, field: Literal["excluded", "familiar"]) -> Ints:
     """alert x caregivers + caregiver, for each caregiver an alert names in ``field``."""
     n = len(snapshot.caregivers)
-    pairs = [(i, index[c.int]) for i, a in enumerate(snapshot.alerts) for c in getattr(a, field)]
+    pairs = [(i, index.of(c)) for i, a in enumerate(snapshot.alerts) for c in getattr(a, field)]
     return np.array([i * n + j for i, j in pairs if j >= 0], dtype=np.int64)
 
 

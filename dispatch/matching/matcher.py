@@ -24,6 +24,7 @@ into decisions that explain themselves.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 
 import numpy as np
 
@@ -34,8 +35,10 @@ from dispatch.matching.model import (
     OPTIONS_EXPLAINED,
     UNASSIGNED_COST_S,
     Candidate,
+    CaregiverTable,
     Decision,
     Escalation,
+    Found,
     MatchPolicy,
     MatchSnapshot,
     Option,
@@ -46,8 +49,10 @@ from dispatch.matching.travel import TravelModel
 __all__ = [
     "UNASSIGNED_COST_S",
     "Candidate",
+    "CaregiverTable",
     "Decision",
     "Escalation",
+    "Found",
     "MatchPolicy",
     "MatchSnapshot",
     "Option",
@@ -56,6 +61,10 @@ __all__ = [
     "options",
     "weighted",
 ]
+
+
+_SLOTS = attrgetter("slots")
+_WEIGHT = attrgetter("alert_type.severity.weight")
 
 
 def weighted(alert: WaitingAlert, cost_s: float) -> int:
@@ -90,8 +99,8 @@ def assign(
         arcs.alert,
         arcs.caregiver,
         arcs.weighted,
-        slots=np.array([a.slots for a in alerts], dtype=np.int64),
-        unassigned=np.array([weighted(a, UNASSIGNED_COST_S) for a in alerts], dtype=np.int64),
+        slots=np.fromiter(map(_SLOTS, alerts), np.int64, len(alerts)),
+        unassigned=np.fromiter(map(_WEIGHT, alerts), np.int64, len(alerts)) * UNASSIGNED_COST_S,
     )
     # Explain only what a decision shows: the best few options and the picks.
     first = arcs.first.tolist()
@@ -104,6 +113,7 @@ def assign(
     needed = sorted({k for r in shown for k in r} | {k for ks in picked for k in ks})
     option = dict(zip(needed, arcs.options(needed, snapshot, policy), strict=True))
     qualified = _Qualified(snapshot)
+    skills = {id(a.alert_type): " or ".join(sorted(a.alert_type.skills)) for a in alerts}
     decisions = []
     for alert, show, picks_at in zip(alerts, shown, picked, strict=True):
         considered = tuple(option[k] for k in show)
@@ -114,7 +124,7 @@ def assign(
                 alert_id=alert.alert_id,
                 chosen=picks,
                 considered=considered,
-                reason=_explain(alert, considered, picks, escalation),
+                reason=_explain(skills[id(alert.alert_type)], considered, picks, escalation),
                 escalation=escalation,
             )
         )
@@ -165,12 +175,11 @@ def _escalation(
 
 
 def _explain(
-    alert: WaitingAlert,
+    skills: str,
     opts: Sequence[Option],
     picks: Sequence[Option],
     escalation: Escalation | None,
 ) -> str:
-    skills = " or ".join(sorted(alert.alert_type.skills))
     if not picks:
         if escalation is Escalation.NO_SKILL_ON_SHIFT:
             return f"no free caregiver with skill {skills!r} on shift"
@@ -179,13 +188,14 @@ def _explain(
         return f"{escalation}: no free caregiver with skill {skills!r} can go"
     parts = []
     for pick in picks:
-        if pick == opts[0]:
+        # (By identity: the options are shared, and comparing compares ids in Python.)
+        if pick is opts[0]:
             parts.append(f"best qualified caregiver: {pick.explain()}")
         else:
             parts.append(
                 f"{pick.explain()}; the better option ({opts[0].explain()}) serves another "
                 "waiting alert (joint optimum)"
-                if opts[0] not in picks
+                if all(p is not opts[0] for p in picks)
                 else f"second caregiver: {pick.explain()}"
             )
     if escalation is Escalation.TOO_FAR:

@@ -6,11 +6,16 @@ one decision per alert comes out. The objective's knobs are a ``MatchPolicy``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence, Sized
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from operator import attrgetter, itemgetter
+from typing import NamedTuple, overload
 from uuid import UUID
+
+import numpy as np
+import numpy.typing as npt
 
 from dispatch.domain.model import AlertType, GeoPoint, Severity, Shift, TransportMode
 
@@ -86,21 +91,177 @@ class Candidate:
     orders_today: int = 0
 
 
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Flags = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CaregiverTable(Sequence[Candidate]):
+    """Caregivers as columns: what a ``Candidate`` holds, one entry per caregiver.
+
+    A surge round reads hundreds of caregivers from Redis; making a ``Candidate``
+    (and a ``GeoPoint``, a ``UUID``) for each cost more than the exact solve. A
+    server keeps its fleet as one table and takes the rows a search found
+    (``take``); ids, skill sets, shifts and modes are shared objects, referenced,
+    never copied. Read as a sequence it gives ``Candidate`` values, made on demand.
+    """
+
+    ids: tuple[UUID, ...]
+    lat: Floats
+    lon: Floats
+    skills: tuple[frozenset[str], ...]
+    shift: tuple[Shift, ...]
+    mode: tuple[TransportMode, ...]
+    position_age_s: Floats
+    busy: Flags
+    on_visit: Flags
+    orders_today: Ints
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        if any(len(column) != n for column in self._columns()):
+            raise ValueError("every column of a caregiver table needs one entry per caregiver")
+
+    @classmethod
+    def of(cls, caregivers: Sequence[Candidate]) -> CaregiverTable:
+        if isinstance(caregivers, CaregiverTable):
+            return caregivers
+        where = np.array(
+            [(c.position.lat, c.position.lon, c.position_age_s) for c in caregivers],
+            dtype=np.float64,
+        ).reshape(-1, 3)
+        counts = np.array(
+            [(c.busy, c.on_visit, c.orders_today) for c in caregivers], dtype=np.int64
+        ).reshape(-1, 3)
+        return cls(
+            tuple(c.caregiver_id for c in caregivers),
+            where[:, 0].copy(),
+            where[:, 1].copy(),
+            tuple(c.skills for c in caregivers),
+            tuple(c.shift for c in caregivers),
+            tuple(c.mode for c in caregivers),
+            where[:, 2].copy(),
+            counts[:, 0] != 0,
+            counts[:, 1] != 0,
+            counts[:, 2].copy(),
+        )
+
+    def take(
+        self,
+        rows: Ints,
+        lat: Floats | None = None,
+        lon: Floats | None = None,
+        position_age_s: Floats | None = None,
+    ) -> CaregiverTable:
+        """Rows ``rows`` of this table, in that order, with new positions if given."""
+        pick = _picker(rows.tolist())
+        return CaregiverTable(
+            pick(self.ids),
+            self.lat[rows] if lat is None else lat,
+            self.lon[rows] if lon is None else lon,
+            pick(self.skills),
+            pick(self.shift),
+            pick(self.mode),
+            self.position_age_s[rows] if position_age_s is None else position_age_s,
+            self.busy[rows],
+            self.on_visit[rows],
+            self.orders_today[rows],
+        )
+
+    def _columns(self) -> tuple[Sized, ...]:
+        return (
+            self.lat, self.lon, self.skills, self.shift, self.mode,
+            self.position_age_s, self.busy, self.on_visit, self.orders_today,
+        )  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, j: int) -> Candidate: ...
+    @overload
+    def __getitem__(self, j: slice) -> tuple[Candidate, ...]: ...
+    def __getitem__(self, j: int | slice) -> Candidate | tuple[Candidate, ...]:
+        if isinstance(j, slice):
+            return tuple(self[k] for k in range(len(self))[j])
+        return Candidate(
+            self.ids[j],
+            GeoPoint(float(self.lat[j]), float(self.lon[j])),
+            self.skills[j],
+            self.shift[j],
+            self.mode[j],
+            float(self.position_age_s[j]),
+            bool(self.busy[j]),
+            bool(self.on_visit[j]),
+            int(self.orders_today[j]),
+        )
+
+    def __iter__(self) -> Iterator[Candidate]:
+        return (self[j] for j in range(len(self)))
+
+
+_NUMBER = attrgetter("int")
+
+
+def _picker(rows: list[int]) -> itemgetter[tuple[object, ...]]:
+    """``itemgetter`` that always answers a tuple (it answers one item bare)."""
+    return itemgetter(*rows) if len(rows) > 1 else _Few(rows)  # type: ignore[return-value]
+
+
+class _Few:
+    def __init__(self, rows: list[int]) -> None:
+        self._rows = rows
+
+    def __call__(self, values: Sequence[object]) -> tuple[object, ...]:
+        return tuple(values[j] for j in self._rows)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Found:
+    """Who a GEO search found near each alert, nearest first, as positions in the
+    snapshot's caregivers: alert ``i``'s are ``caregiver[first[i]:first[i + 1]]``
+    (-1: found, but not in the snapshot). Replaces each alert's ``nearby``."""
+
+    first: Ints
+    caregiver: Ints
+
+    def __post_init__(self) -> None:
+        if len(self.first) < 1 or self.first[0] != 0 or self.first[-1] != len(self.caregiver):
+            raise ValueError("found: first must run from 0 to the number of caregivers found")
+
+
 @dataclass(frozen=True, slots=True)
 class MatchSnapshot:
-    """Everything the matcher needs, frozen at one moment (``now`` is city-local)."""
+    """Everything the matcher needs, frozen at one moment (``now`` is city-local).
+
+    ``caregivers`` is a tuple of ``Candidate`` or a ``CaregiverTable`` (a server's
+    fleet, as columns); ``found`` gives the alerts' GEO search results as
+    positions in it, in place of each alert's ``nearby``.
+    """
 
     now: datetime
     alerts: tuple[WaitingAlert, ...]
-    caregivers: tuple[Candidate, ...]
+    caregivers: Sequence[Candidate]
+    found: Found | None = None
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
             raise ValueError("snapshot time must be timezone-aware")
         if len({a.alert_id for a in self.alerts}) != len(self.alerts):
             raise ValueError("an alert appears twice in the snapshot")
-        if len({c.caregiver_id for c in self.caregivers}) != len(self.caregivers):
+        ids = (
+            self.caregivers.ids
+            if isinstance(self.caregivers, CaregiverTable)
+            else [c.caregiver_id for c in self.caregivers]
+        )
+        if len(set(map(_NUMBER, ids))) != len(ids):  # (UUID's own hash is Python code)
             raise ValueError("a caregiver appears twice in the snapshot")
+        if self.found is not None:
+            if len(self.found.first) != len(self.alerts) + 1:
+                raise ValueError("found: one entry per alert")
+            if len(self.found.caregiver) and int(self.found.caregiver.max()) >= len(ids):
+                raise ValueError("found: a caregiver beyond the snapshot's")
 
 
 class Option(NamedTuple):

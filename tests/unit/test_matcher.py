@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,9 @@ from dispatch.domain.model import (
 from dispatch.matching.matcher import (
     UNASSIGNED_COST_S,
     Candidate,
+    CaregiverTable,
     Escalation,
+    Found,
     MatchPolicy,
     MatchSnapshot,
     WaitingAlert,
@@ -284,6 +287,56 @@ def test_vectorised_distances_and_times_agree_with_the_scalar_ones() -> None:
         assert TRAVEL.travel_times_s(origins, destinations, mode).tolist() == pytest.approx(
             [TRAVEL.travel_time_s(a, b, mode) for a, b in pairs], rel=1e-12
         )
+
+
+def as_columns(snapshot: MatchSnapshot, rng: random.Random) -> MatchSnapshot:
+    """The same snapshot as a server's fleet gives it: a table taken from a larger
+    one (rows shuffled), and the alerts' searches as positions in it."""
+    stranger = Candidate(
+        uuid.uuid4(), point(0), frozenset({"basic_care"}), ALL_DAY, TransportMode.CAR
+    )
+    fleet = CaregiverTable.of([stranger, *reversed(snapshot.caregivers)])
+    n = len(snapshot.caregivers)
+    table = fleet.take(np.arange(n, 0, -1))  # the snapshot's order again
+    row = {c.caregiver_id: j for j, c in enumerate(snapshot.caregivers)}
+    every = list(range(n))
+    found = [
+        every if a.nearby is None else [row[c] for c in a.nearby] + rng.choice([[], [-1]])
+        for a in snapshot.alerts
+    ]
+    return MatchSnapshot(
+        snapshot.now,
+        tuple(replace(a, nearby=None) for a in snapshot.alerts),
+        table,
+        Found(
+            np.cumsum([0, *map(len, found)]).astype(np.int64),
+            np.array([j for f in found for j in f], dtype=np.int64),
+        ),
+    )
+
+
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_a_fleet_table_with_found_indices_decides_as_candidates_do(seed: int) -> None:
+    rng = random.Random(seed)
+    snapshot = random_snapshot(rng, 40, 60)
+    columns = as_columns(snapshot, rng)
+
+    assert list(columns.caregivers) == list(snapshot.caregivers)
+    assert assign(columns, TRAVEL) == assign(snapshot, TRAVEL)
+    assert options(columns, TRAVEL) == options(snapshot, TRAVEL)
+
+
+def test_a_fleet_table_refuses_ragged_columns_and_found_beyond_it() -> None:
+    table = CaregiverTable.of([caregiver(point(10)), caregiver(point(20))])
+    with pytest.raises(ValueError, match="one entry per caregiver"):
+        replace(table, busy=table.busy[:1])
+    a = alert(point(0))
+    with pytest.raises(ValueError, match="beyond"):
+        MatchSnapshot(NOW, (a,), table, Found(np.array([0, 1]), np.array([2])))
+    with pytest.raises(ValueError, match="one entry per alert"):
+        MatchSnapshot(NOW, (a,), table, Found(np.array([0]), np.array([], dtype=np.int64)))
+    with pytest.raises(ValueError, match="appears twice"):
+        MatchSnapshot(NOW, (a,), table.take(np.array([0, 0])))
 
 
 def test_snapshot_refuses_naive_time_and_duplicates() -> None:
