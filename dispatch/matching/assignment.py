@@ -30,35 +30,37 @@ def cheapest_arcs(alert: Ints, caregiver: Ints, cost: Ints, slots: Ints, unassig
     taken = np.zeros(len(alert), dtype=np.bool_)
     if not len(alert):
         return taken
+    # Each alert's arcs side by side (the matcher gives them so; others are sorted).
+    by_alert = None if bool(np.all(alert[1:] >= alert[:-1])) else np.argsort(alert, kind="stable")
+    if by_alert is not None:
+        alert, caregiver, cost = alert[by_alert], caregiver[by_alert], cost[by_alert]
     # Rows: slot s of each alert that has an arc (the others only pay "nobody").
-    served, row_of_alert = _dense(alert)
-    row_start = np.concatenate(([0], np.cumsum(slots[served])))
-    n_rows = int(row_start[-1])
+    served, arcs_of = np.unique(alert, return_counts=True)
+    first_arc = np.cumsum(arcs_of) - arcs_of
+    row_alert = np.repeat(np.arange(len(served)), slots[served])  # index into served
+    n_rows = len(row_alert)
     columns, column = _dense(caregiver)
     n_cols = len(columns) + n_rows
-    rows, cols, weights, arcs = [], [], [], []
-    for s in range(int(slots[served].max())):
-        has_slot = slots[alert] > s
-        rows.append(row_start[row_of_alert[has_slot]] + s)
-        cols.append(column[has_slot])
-        weights.append(cost[has_slot])
-        arcs.append(np.flatnonzero(has_slot))
-    nobody = np.arange(n_rows)
-    rows.append(nobody)
-    cols.append(len(columns) + nobody)
-    weights.append(unassigned[np.repeat(served, slots[served])])
-    arcs.append(np.full(n_rows, -1))
-    edge = np.concatenate(rows) * n_cols + np.concatenate(cols)
-    by_edge = np.argsort(edge)
-    edge, arc = edge[by_edge], np.concatenate(arcs)[by_edge]
+    # The graph row by row, in place, no sorting: a row holds its alert's arcs in
+    # their order, then its own "nobody" column. (LAPJVsp reads each row's
+    # entries in any order.)
+    per_row = arcs_of[row_alert] + 1
+    row_ends = np.concatenate(([0], np.cumsum(per_row)))
+    entry_row = np.repeat(np.arange(n_rows), per_row)
+    offset = np.arange(row_ends[-1]) - row_ends[entry_row]
+    is_arc = offset < per_row[entry_row] - 1
+    arc = np.where(is_arc, first_arc[row_alert[entry_row]] + offset, -1)
+    cols = np.where(is_arc, column[arc], len(columns) + entry_row)
     # LAPJVsp reads a stored zero as "no edge"; the same constant on every row's
     # one match leaves the optimum where it was.
-    weight = np.concatenate(weights)[by_edge].astype(np.float64) + 1.0
-    row_ends = np.searchsorted(edge, np.arange(n_rows + 1) * n_cols)
-    graph = csr_matrix((weight, edge % n_cols, row_ends), shape=(n_rows, n_cols))
-    matched_rows, matched_cols = min_weight_full_bipartite_matching(graph)
-    chosen = arc[np.searchsorted(edge, matched_rows * n_cols + matched_cols)]
-    taken[chosen[chosen >= 0]] = True
+    weight = np.where(is_arc, cost[arc], unassigned[served[row_alert[entry_row]]]) + 1.0
+    graph = csr_matrix(
+        (weight, cols.astype(np.int32), row_ends.astype(np.int32)), shape=(n_rows, n_cols)
+    )
+    _, matched_cols = min_weight_full_bipartite_matching(graph)
+    chosen = arc[cols == matched_cols[entry_row]]
+    chosen = chosen[chosen >= 0]
+    taken[chosen if by_alert is None else by_alert[chosen]] = True
     return taken
 
 
