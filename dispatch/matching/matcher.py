@@ -110,24 +110,17 @@ def assign(
     picked: list[list[int]] = [[] for _ in alerts]
     for k, i in zip(np.flatnonzero(taken).tolist(), arcs.alert[taken].tolist(), strict=True):
         picked[i].append(k)  # in arc order: best first
-    needed = sorted({k for r in shown for k in r} | {k for ks in picked for k in ks})
-    option = dict(zip(needed, arcs.options(needed, snapshot, policy), strict=True))
+    needed = sorted({k for r in shown for k in r}.union(*picked))
+    option = dict(zip(needed, arcs.options(needed, snapshot, policy), strict=True)).__getitem__
     qualified = _Qualified(snapshot)
     skills = {id(a.alert_type): " or ".join(sorted(a.alert_type.skills)) for a in alerts}
     decisions = []
     for alert, show, picks_at in zip(alerts, shown, picked, strict=True):
-        considered = tuple(option[k] for k in show)
-        picks = tuple(option[k] for k in picks_at)
+        considered = tuple(map(option, show))
+        picks = tuple(map(option, picks_at))
         escalation = _escalation(alert, qualified, considered, picks, policy)
-        decisions.append(
-            Decision(
-                alert_id=alert.alert_id,
-                chosen=picks,
-                considered=considered,
-                reason=_explain(skills[id(alert.alert_type)], considered, picks, escalation),
-                escalation=escalation,
-            )
-        )
+        reason = _explain(skills[id(alert.alert_type)], considered, picks, escalation)
+        decisions.append(Decision(alert.alert_id, picks, considered, reason, escalation))
     return decisions
 
 
