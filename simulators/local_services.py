@@ -236,6 +236,46 @@ def redis(workdir: Path, port: int | None = None, binary: str | None = None) -> 
     return LocalServer("redis", argv, port, workdir, f"redis://127.0.0.1:{port}/0")
 
 
+def redis_replica(workdir: Path, primary: LocalServer, port: int | None = None) -> LocalServer:
+    """A redis-server that replicates ``primary`` (a Sentinel's failover candidate)."""
+    server = redis(workdir, port)
+    server.name = f"redis-replica-{server.port}"
+    server.argv += ["--replicaof", "127.0.0.1", str(primary.port)]
+    return server
+
+
+def redis_sentinel(
+    workdir: Path,
+    primary: LocalServer,
+    service: str = "carebell",
+    quorum: int = 2,
+    port: int | None = None,
+    down_after_ms: int = 1000,
+) -> LocalServer:
+    """A Redis Sentinel (Debian's redis-sentinel) watching ``primary`` as ``service``.
+
+    It rewrites its config file as it learns the replicas and the other
+    sentinels, so each one gets a file of its own. ``down_after_ms`` is short
+    here (production: 5-30 s) so a test sees a failover within seconds.
+    """
+    binary = shutil.which("redis-sentinel") or shutil.which("redis-server")
+    if binary is None:
+        raise FileNotFoundError("redis-sentinel (Debian: package redis-sentinel)")
+    port = port or free_port()
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    conf = workdir / f"sentinel-{port}.conf"
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
+        f"sentinel monitor {service} 127.0.0.1 {primary.port} {quorum}\n"
+        f"sentinel down-after-milliseconds {service} {down_after_ms}\n"
+        f"sentinel failover-timeout {service} {max(3 * down_after_ms, 3000)}\n"
+        f"sentinel parallel-syncs {service} 1\n"
+    )
+    argv = [binary, str(conf)] + ([] if binary.endswith("redis-sentinel") else ["--sentinel"])
+    return LocalServer(f"sentinel-{port}", argv, port, workdir, f"127.0.0.1:{port}")
+
+
 def broker(workdir: Path, port: int | None = None) -> LocalServer:
     """Mosquitto where installed, else the amqtt broker from PyPI."""
     has_mosquitto = shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto")

@@ -27,7 +27,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import ResponseError
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.exceptions import RedisError, ResponseError
 
 from dispatch.live import geo
 
@@ -118,6 +119,42 @@ return {table.concat(members, '\\n'), table.concat(coords), table.concat(seen), 
 # is searched once; beyond it, one search per alert costs Redis less.
 DISTRICT_RADIUS_M = 5_000.0
 DISTRICT_MEMBERS = 5_000  # the most one district search returns
+
+
+SENTINEL_SCHEME = "redis+sentinel://"
+REPLICA_WAIT_MS = 1_000  # for the replicas to confirm a publish (WAIT), then it fails
+
+
+@dataclass(frozen=True, slots=True)
+class SentinelUrl:
+    """``redis+sentinel://host:port[,host:port...]/service[/db][?min_replicas=N]``"""
+
+    sentinels: list[tuple[str, int]]
+    service: str
+    db: int = 0
+    min_replicas: int = 0
+
+    @classmethod
+    def parse(cls, url: str) -> SentinelUrl:
+        rest, _, query = url.removeprefix(SENTINEL_SCHEME).partition("?")
+        hosts, _, path = rest.partition("/")
+        service, _, db = path.strip("/").partition("/")
+        options = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        try:
+            sentinels = [
+                (host, int(port)) for host, port in (h.rsplit(":", 1) for h in hosts.split(","))
+            ]
+            parsed = cls(sentinels, service, int(db or 0), int(options.get("min_replicas", 0)))
+        except ValueError as exc:
+            raise ValueError(f"not a Sentinel URL ({cls.__doc__}): {url}") from exc
+        if not service or parsed.min_replicas < 0:
+            raise ValueError(f"not a Sentinel URL ({cls.__doc__}): {url}")
+        return parsed
+
+
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """The primary's connections, found through Sentinel, and as with one Redis a
+    command waits for one of a few connections (``MAX_CONNECTIONS``)."""
 
 
 class Nearby(NamedTuple):  # a tuple: a round makes hundreds (a frozen dataclass is ~5x slower)
@@ -225,10 +262,25 @@ class StreamEntry:
     message: dict[str, Any]
 
 
+class NotReplicated(RedisError):
+    """Redis took a write but fewer replicas than asked confirmed it in time: a
+    failover now could lose it, so the caller publishes again (the outbox does)."""
+
+
 class LiveBus:
-    def __init__(self, redis: Redis, prefix: str = "carebell") -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str = "carebell",
+        min_replicas: int = 0,
+        sentinel: Sentinel | None = None,
+    ) -> None:
         self.redis = redis
+        self._sentinel = sentinel  # its own connections to the sentinels, closed with ours
         self.prefix = prefix
+        # Replicas that must hold each publish before it counts as done (WAIT):
+        # with Sentinel, what the primary acknowledged survives its crash.
+        self.min_replicas = min_replicas
         self.board_stream = f"{prefix}:stream:board"
         self._geo = f"{prefix}:caregivers:geo"
         self._seen = f"{prefix}:caregivers:seen"
@@ -237,6 +289,24 @@ class LiveBus:
 
     @classmethod
     def from_url(cls, url: str, prefix: str) -> LiveBus:
+        """A bus on ``redis://host:port/db``, or on the primary a set of Redis
+        Sentinels name: ``redis+sentinel://host:port,host:port/service[/db]``,
+        optionally ``?min_replicas=N`` (docs/operations.md, "Beyond one machine")."""
+        if url.startswith(SENTINEL_SCHEME):
+            sentinel_url = SentinelUrl.parse(url)
+            sentinel = Sentinel(  # type: ignore[no-untyped-call]
+                sentinel_url.sentinels, socket_timeout=5, socket_connect_timeout=5
+            )
+            redis: Redis = sentinel.master_for(
+                sentinel_url.service,
+                connection_pool_class=_BlockingSentinelPool,
+                max_connections=MAX_CONNECTIONS,
+                timeout=CONNECTION_WAIT_S,
+                socket_timeout=5,
+                socket_connect_timeout=5,
+                db=sentinel_url.db,
+            )
+            return cls(redis, prefix, sentinel_url.min_replicas, sentinel)
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=MAX_CONNECTIONS,
@@ -251,6 +321,8 @@ class LiveBus:
 
     async def close(self) -> None:
         await self.redis.aclose()
+        if self._sentinel is not None:
+            await self._sentinel.aclose()
 
     # -- live events ---------------------------------------------------------
 
@@ -267,7 +339,14 @@ class LiveBus:
                 maxlen=maxlen,
                 approximate=True,
             )
-        await pipe.execute()
+        if self.min_replicas:
+            pipe.execute_command("WAIT", self.min_replicas, REPLICA_WAIT_MS)
+        replies = await pipe.execute()
+        if self.min_replicas and replies[-1] < self.min_replicas:
+            raise NotReplicated(
+                f"{replies[-1]} of {self.min_replicas} replicas confirmed within "
+                f"{REPLICA_WAIT_MS} ms"
+            )
 
     async def last_seq(self, stream: str) -> str:
         """The newest entry id of a stream, or "0-0" if it is empty."""
