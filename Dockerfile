@@ -1,6 +1,10 @@
 # CareBell server image: `carebell serve` on port 8000.
 FROM python:3.11-slim
 WORKDIR /app
+# The monthly report's PDF (WeasyPrint): Pango lays it out, in a CJK font for the Chinese.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY requirements/lock.txt ./requirements/lock.txt
 # The locked, hash-checked versions first (scripts/lock.sh), then CareBell itself.

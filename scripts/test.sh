@@ -15,6 +15,10 @@ command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)  # the failove
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
 [ -n "$(fc-list :lang=zh 2>/dev/null)" ] || missing+=(fonts-noto-cjk)
+# The monthly report's PDF: WeasyPrint lays it out with Pango; its tests read the
+# text back with poppler's pdftotext.
+ldconfig -p | grep -q "libpangoft2-1.0.so.0" || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+command -v pdftotext >/dev/null || missing+=(poppler-utils)
 # The voice tests add a phone system (Kamailio with its WebSocket transport,
 # rtpengine) and a SIP phone (baresip), without recommends (rtpengine's would
 # build a kernel module).

@@ -33,6 +33,7 @@ from dispatch.api.routes import (
     homecare,
     imports,
     me,
+    monthly,
     notifications,
     registry,
     reports,
@@ -89,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(me.router)
     app.include_router(homecare.router)
     app.include_router(reports.router)
+    app.include_router(monthly.router)
     app.include_router(shift_handovers.router)
     app.include_router(voice.router)
     app.include_router(hub.router)

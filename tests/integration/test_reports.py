@@ -135,6 +135,13 @@ def seed_history(db: Database) -> History:
                     distance_m=800,
                 )
             )
+        # The operators' acknowledgements: what the monthly report counts as answers.
+        session.add_all(
+            [
+                _step(a, "alert", "acknowledged", after_s, action="acknowledged")
+                for a, after_s in ((caught, 30), (pressed, 90), (late, 60))
+            ]
+        )
         session.add_all(
             [
                 _step(caught, "order", "on_scene", 600, caregiver_id=carer.id),

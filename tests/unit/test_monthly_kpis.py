@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dispatch.domain.monthly_kpis import AlertFact, MonthFacts, kpis, previous_months
+from dispatch.domain.monthly_kpis import (
+    AlertFact,
+    AnswerStep,
+    MonthFacts,
+    Outage,
+    availability,
+    first_answer,
+    kpis,
+    previous_months,
+)
 
 T0 = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
 
@@ -50,3 +59,36 @@ def test_a_quiet_month_has_no_shares_rather_than_zero() -> None:
 def test_previous_months_cross_the_year() -> None:
     assert previous_months("2026-02", 4) == ["2025-11", "2025-12", "2026-01", "2026-02"]
     assert previous_months("2026-11", 1) == ["2026-11"]
+
+
+def test_an_answer_is_the_boards_rule() -> None:
+    acked = AnswerStep(T0 + timedelta(seconds=40), "acknowledged", "alert", "acknowledged")
+    accepted = AnswerStep(T0 + timedelta(seconds=20), None, "order", "accepted")
+    call = AnswerStep(T0 + timedelta(seconds=90), "call_answered", "alert", "acknowledged")
+    # A device that cannot talk: the first acknowledgement or caregiver's accept.
+    assert first_answer([acked, accepted, call], device_talks=False) == accepted.at
+    # One that talks: only a connected call answers it.
+    assert first_answer([acked, accepted, call], device_talks=True) == call.at
+    assert first_answer([acked], device_talks=True) is None
+    assert first_answer([], device_talks=False) is None
+
+
+def test_device_availability_counts_outage_time_inside_the_month() -> None:
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    end = datetime(2026, 12, 1, tzinfo=UTC)  # 30 days
+    day = timedelta(days=1)
+    outages = [
+        Outage(start - 2 * day, start + day),  # began in October: one day counts
+        Outage(start + 10 * day, start + 12 * day),  # two days
+        Outage(end - day, None),  # still offline: the last day
+    ]
+    # 4 device-days down of 10 devices x 30 days.
+    assert availability(10, outages, start, end) == round(1 - 4 / 300, 4)
+    assert availability(10, [], start, end) == 1.0
+    assert availability(0, outages, start, end) is None
+    assert availability(10, outages, start, start) is None  # a month not begun
+
+
+def test_device_availability_and_the_circle_pass_through() -> None:
+    k = kpis(MonthFacts("2026-11", (), (), 0, 0, device_availability=0.98, within_15_min=0.9))
+    assert (k["device_availability"], k["within_15_min"]) == (0.98, 0.9)

@@ -15,9 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from dispatch.api.deps import BoardDep, MenuDep, SessionDep, SettingsDep, allow
 from dispatch.api.export import CSV_ANSWER, XLSX_ANSWER, XLSX_TYPE, to_csv, to_xlsx
 from dispatch.domain.access import Principal, Role
-from dispatch.domain.areas import parts_of
 from dispatch.domain.lifecycle import VisitState
-from dispatch.domain.monthly_kpis import MonthFacts, kpis, previous_months
 from dispatch.domain.operator_work import (
     Acknowledgement,
     month_bounds,
@@ -25,9 +23,6 @@ from dispatch.domain.operator_work import (
     summarise,
     summarise_shifts,
 )
-from dispatch.homecare.coverage import month_of
-from dispatch.homecare.menu import ServiceMenu
-from dispatch.homecare.reports import coverage_report
 from dispatch.store.alert_history import (
     COLUMNS,
     AlertFilter,
@@ -35,8 +30,6 @@ from dispatch.store.alert_history import (
     acknowledged_between,
     alert_history,
 )
-from dispatch.store.monthly_facts import alert_facts, ratings
-from dispatch.store.tables import Elder
 from dispatch.store.visit_history import COLUMNS as VISIT_COLUMNS
 from dispatch.store.visit_history import VisitFilter, VisitPage, visit_history
 
@@ -283,60 +276,4 @@ def operators_work_by_shift(
             }
             for shift in shifts
         ],
-    }
-
-
-# The monthly report's trend: this many months, ending with the month asked for.
-TREND_MONTHS = 6
-
-
-def _month_facts(
-    session: SessionDep, menu: ServiceMenu, zone: ZoneInfo, month: str, district: str | None
-) -> MonthFacts:
-    year, number = month_bounds(month)
-    start = datetime(year, number, 1, tzinfo=zone)
-    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
-    first, last = month_of(start.date())
-
-    def in_district(elder: Elder) -> bool:
-        return district is None or elder.district == district
-
-    visits = coverage_report(session, menu, last, in_district).coverage
-    return MonthFacts(
-        month=month,
-        alerts=tuple(alert_facts(session, start, end, district)),
-        ratings=tuple(ratings(session, first, last, district)),
-        visit_elders=visits.flagged,
-        visit_elders_visited=len(visits.visited),
-    )
-
-
-@router.get("/monthly")
-def monthly_report(
-    session: SessionDep,
-    settings: SettingsDep,
-    menu: MenuDep,
-    principal: SupervisorDep,
-    month: str = MonthQuery,
-    district: str | None = Query(None, max_length=100),
-) -> dict[str, Any]:
-    """The month's KPIs for a district (or the city without one) and the same KPIs
-    over the months before it (the trend, oldest first)."""
-    try:
-        month_bounds(month)
-        if district is not None and len(parts_of(district)) != 1:
-            raise ValueError(f"district is one area level, not {district!r}")
-    except ValueError as e:
-        raise HTTPException(422, str(e)) from None
-    zone = ZoneInfo(settings.timezone)
-    trend = [
-        kpis(_month_facts(session, menu, zone, m, district or None))
-        for m in previous_months(month, TREND_MONTHS)
-    ]
-    return {
-        "month": month,
-        "district": district or None,
-        "timezone": settings.timezone,
-        "kpis": trend[-1],
-        "trend": trend,
     }
