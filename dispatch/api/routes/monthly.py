@@ -161,8 +161,12 @@ def monthly_charts(
 
 @router.get(
     "/monthly.pdf",
-    response_class=Response,
-    responses={200: {"content": {PDF_TYPE: {}}, "description": "the report as a PDF"}},
+    responses={
+        200: {
+            "description": "the report as a PDF",
+            "content": {PDF_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 def monthly_pdf(
     src: SourcesDep,
