@@ -1,19 +1,50 @@
-// The care bureau's alert history: filter, page through, and export what is shown
-// as CSV or XLSX (docs/reports.md). Exports are fetched (so a refusal shows as a
-// message, not a broken download) and saved from memory rather than linked.
+// The care bureau's reports (docs/reports.md), one section a tab: the alert history
+// (filter, page through, export as CSV or XLSX), the visit history, the monthly
+// report (supervisors) and the shift hand-over. Exports are fetched (so a refusal
+// shows as a message, not a broken download) and saved from memory rather than linked.
 
-import { Api } from "../shared/api.js";
 import { $, fill, h } from "../shared/dom.js";
 import { currentLocale, t } from "../shared/i18n.js";
 import { startPage } from "../shared/page.js";
+import { api, centre, download as save, midnight, nextDay, options, when } from "./common.js";
+import * as handover from "./handover.js";
+import * as monthly from "./monthly.js";
+import * as visits from "./visits.js";
 
-const api = new Api("carebell.board.session"); // the board's session: one log-in for all pages
 const PAGE = 50;
+const SECTIONS = { alerts: null, visits, monthly, handover };
 const TYPES = ["help_button", "door_bell", "sos", "fall", "backup", "lift_assist", "phone_call"];
 const SEVERITIES = ["critical", "high", "medium", "low"];
-const state = { timezone: undefined, codes: [], offset: 0, page: null, message: null };
+const state = { codes: [], offset: 0, page: null, message: null, tab: "alerts" };
+
+// The section in the address (#visits), so a link or a reload opens it again.
+function wantedTab() {
+  const name = location.hash.slice(1);
+  const button = document.querySelector(`.tabs [data-tab="${name}"]`);
+  return button && !button.hidden ? name : "alerts";
+}
+
+async function show(name) {
+  state.tab = name;
+  for (const button of document.querySelectorAll(".tabs [data-tab]")) {
+    button.classList.toggle("on", button.dataset.tab === name);
+    button.setAttribute("aria-pressed", String(button.dataset.tab === name));
+  }
+  for (const section of Object.keys(SECTIONS)) $(`#tab-${section}`).hidden = section !== name;
+  if (location.hash.slice(1) !== name) history.replaceState(null, "", `#${name}`);
+  state.message = null;
+  render();
+  if (SECTIONS[name]) await SECTIONS[name].enter();
+}
 
 async function start() {
+  for (const button of document.querySelectorAll(".tabs [data-tab]")) {
+    button.addEventListener("click", () => show(button.dataset.tab));
+  }
+  window.addEventListener("hashchange", () => show(wantedTab()));
+  visits.init();
+  monthly.init();
+  handover.init();
   $("#filters").addEventListener("submit", (event) => {
     event.preventDefault();
     state.offset = 0;
@@ -34,35 +65,25 @@ async function start() {
     roles: ["operator", "supervisor", "admin"],
     onEnter: enter,
     onRender: render,
-    onLeave: () => {},
+    onLeave: () => handover.leave(),
   });
 }
 
 async function enter() {
   $("#user").textContent = api.user.display_name || api.user.username;
+  // The monthly report is the supervisors' (the API answers others 403).
+  for (const button of document.querySelectorAll(".tabs [data-roles]")) {
+    button.hidden = !button.dataset.roles.split(" ").includes(api.user.role);
+  }
   const [settings, codes] = await Promise.all([
     api.get("/api/v1/board/settings"),
     api.get("/api/v1/board/closure-codes"),
   ]);
-  state.timezone = settings.timezone;
+  centre.timezone = settings.timezone;
   state.codes = codes;
+  monthly.useCodes(codes);
   await load();
-}
-
-// Midnight of a date in the centre's time zone, with its offset, as the API wants.
-function midnight(date) {
-  const probe = new Date(`${date}T12:00:00Z`);
-  const name = new Intl.DateTimeFormat("en", { timeZone: state.timezone, timeZoneName: "longOffset" })
-    .formatToParts(probe)
-    .find((p) => p.type === "timeZoneName").value; // "GMT+08:00" (or "GMT" for UTC)
-  const offset = name === "GMT" ? "+00:00" : name.slice(3);
-  return `${date}T00:00:00${offset}`;
-}
-
-function nextDay(date) {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + 1);
-  return d.toISOString().slice(0, 10);
+  await show(wantedTab());
 }
 
 function query() {
@@ -92,30 +113,11 @@ async function load() {
 }
 
 async function download(kind) {
-  const response = await fetch(`/api/v1/reports/alerts.${kind}?${query()}`);
-  if (!response.ok) {
-    const body = await response.json().catch(() => ({}));
-    state.message = ["action.failed", { why: body.detail || response.statusText }];
+  const failed = await save(`/api/v1/reports/alerts.${kind}?${query()}`, `alerts.${kind}`);
+  if (failed) {
+    state.message = ["action.failed", { why: failed }];
     render();
-    return;
   }
-  const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "")?.[1];
-  const link = h("a", { href: URL.createObjectURL(await response.blob()), download: name || `alerts.${kind}` });
-  document.body.append(link);
-  link.click();
-  link.remove();
-}
-
-const when = (iso) =>
-  iso
-    ? new Intl.DateTimeFormat(currentLocale(), { dateStyle: "short", timeStyle: "short", timeZone: state.timezone })
-        .format(new Date(iso))
-    : "–";
-
-function options(select, values, label) {
-  const chosen = select.value;
-  fill(select, h("option", { value: "" }, t("reports.any")), values.map((v) => h("option", { value: v }, label(v))));
-  select.value = chosen;
 }
 
 function codeLabel(code) {
@@ -157,6 +159,7 @@ function render() {
     : "";
   $("#previous").disabled = !page || page.offset === 0;
   $("#next").disabled = !page || page.offset + items.length >= page.total;
+  if (SECTIONS[state.tab]) SECTIONS[state.tab].render();
 }
 
 start();
