@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from dispatch.domain.model import TransportMode
 from dispatch.matching.model import CaregiverTable, MatchPolicy, MatchSnapshot, Option
-from dispatch.matching.travel import TravelModel, great_circles_m
+from dispatch.matching.travel import StraightLineTravel, TravelModel, great_circles_m
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -157,10 +157,13 @@ def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPoli
     origins, destinations = cc.position[cg], ac.position[alert]
     distance_m = great_circles_m(origins, destinations)
     mode = cc.mode[cg]
-    eta_s = np.empty(len(cg), dtype=np.float64)
-    for m in np.flatnonzero(np.bincount(mode, minlength=len(MODES))):
-        same = mode == m
-        eta_s[same] = travel.travel_times_s(origins[same], destinations[same], MODES[m])
+    if isinstance(travel, StraightLineTravel):  # from the distances just computed
+        eta_s = travel.travel_times_by_mode_s(distance_m, mode, MODES)
+    else:
+        eta_s = np.empty(len(cg), dtype=np.float64)
+        for m in np.flatnonzero(np.bincount(mode, minlength=len(MODES))):
+            same = mode == m
+            eta_s[same] = travel.travel_times_s(origins[same], destinations[same], MODES[m])
 
     # On shift from now until the expected end of the visit at the door, to the
     # microsecond, as datetime arithmetic would say.

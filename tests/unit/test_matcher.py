@@ -287,6 +287,13 @@ def test_vectorised_distances_and_times_agree_with_the_scalar_ones() -> None:
         assert TRAVEL.travel_times_s(origins, destinations, mode).tolist() == pytest.approx(
             [TRAVEL.travel_time_s(a, b, mode) for a, b in pairs], rel=1e-12
         )
+    # From known distances, each pair by its own mode: the very same numbers.
+    modes = tuple(TransportMode)
+    mode = np.array([rng.randrange(len(modes)) for _ in pairs], dtype=np.int64)
+    by_mode = TRAVEL.travel_times_by_mode_s(great_circles_m(origins, destinations), mode, modes)
+    for k, m in enumerate(modes):
+        same = mode == k
+        assert (by_mode[same] == TRAVEL.travel_times_s(origins[same], destinations[same], m)).all()
 
 
 def as_columns(snapshot: MatchSnapshot, rng: random.Random) -> MatchSnapshot:
@@ -324,6 +331,28 @@ def test_a_fleet_table_with_found_indices_decides_as_candidates_do(seed: int) ->
     assert list(columns.caregivers) == list(snapshot.caregivers)
     assert assign(columns, TRAVEL) == assign(snapshot, TRAVEL)
     assert options(columns, TRAVEL) == options(snapshot, TRAVEL)
+
+
+class RoadTable:
+    """A travel model that only answers tables of coordinates (as a road-network
+    service would): the matcher asks it once per mode."""
+
+    def travel_time_s(self, origin: GeoPoint, destination: GeoPoint, mode: TransportMode) -> float:
+        return TRAVEL.travel_time_s(origin, destination, mode)
+
+    def travel_times_s(
+        self, origins: np.ndarray, destinations: np.ndarray, mode: TransportMode
+    ) -> np.ndarray:
+        return TRAVEL.travel_times_s(origins, destinations, mode)
+
+    def reach_m(self, seconds: float, mode: TransportMode) -> float:
+        return TRAVEL.reach_m(seconds, mode)
+
+
+@pytest.mark.parametrize("seed", range(1, 5))
+def test_a_travel_model_of_coordinates_alone_gives_the_same_decisions(seed: int) -> None:
+    snapshot = random_snapshot(random.Random(seed), 30, 60)
+    assert assign(snapshot, RoadTable()) == assign(snapshot, TRAVEL)
 
 
 def test_a_fleet_table_refuses_ragged_columns_and_found_beyond_it() -> None:
