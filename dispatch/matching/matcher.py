@@ -113,7 +113,8 @@ def assign(
     needed = sorted({k for r in shown for k in r}.union(*picked))
     option = dict(zip(needed, arcs.options(needed, snapshot, policy), strict=True)).__getitem__
     qualified = _Qualified(snapshot)
-    skills = {id(a.alert_type): " or ".join(sorted(a.alert_type.skills)) for a in alerts}
+    kinds = {id(a.alert_type): a.alert_type for a in alerts}  # a handful of types a round
+    skills = {k: " or ".join(sorted(t.skills)) for k, t in kinds.items()}
     decisions = []
     for alert, show, picks_at in zip(alerts, shown, picked, strict=True):
         considered = tuple(map(option, show))
