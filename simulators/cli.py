@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import random
+import secrets
 import socket
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +24,8 @@ from fastapi import FastAPI
 
 from config.settings import Settings
 from dispatch.domain.model import TransportMode
+from dispatch.notify.rules import CASCADE
+from dispatch.notify.rules import load as load_rules
 from dispatch.planning import compile as planner_code
 from dispatch.runtime.app import create_app
 from dispatch.runtime.cli import configure_logging, settings_with
@@ -38,7 +41,9 @@ from simulators.city import (
     seed_accounts,
     seed_city,
 )
+from simulators.contact_answers import AnswerHabits, ContactAnswers
 from simulators.devices import DevicePublisher, press_now_and_then
+from simulators.sms_provider import AliyunSmsStandIn
 from simulators.voice_device import talk_for_the_city
 
 log = logging.getLogger("carebell")
@@ -74,6 +79,14 @@ def demo(
     ] = DEFAULT_DATA_DIR,
     press_every_s: Annotated[float, typer.Option(help="Mean seconds between presses.")] = 20.0,
     time_scale: Annotated[float, typer.Option(help="How much faster caregivers move.")] = 10.0,
+    contacts_answer_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Of the contacts the cascade asks by SMS, how many text back (half of them yes).",
+        ),
+    ] = 0.6,
     log_level: Annotated[
         str, typer.Option(help="debug also logs every HTTP request of the simulated apps.")
     ] = "info",
@@ -112,7 +125,15 @@ def demo(
                 json.dumps({"mqtt_url": settings.mqtt_url, "mqtt_protocol": settings.mqtt_protocol})
             )
             asyncio.run(
-                _demo(settings, listening, data_dir, press_command, press_every_s, time_scale)
+                _demo(
+                    settings,
+                    listening,
+                    data_dir,
+                    press_command,
+                    press_every_s,
+                    time_scale,
+                    AnswerHabits(answer_share=contacts_answer_share),
+                )
             )
         finally:
             services_file.unlink(missing_ok=True)
@@ -161,8 +182,11 @@ async def _demo(
     press_command: str,
     press_every_s: float,
     time_scale: float,
+    habits: AnswerHabits,
 ) -> None:
     port = listening.getsockname()[1]
+    base = f"http://{settings.http_host}:{port}"
+    sms, settings = _sms_stand_in(settings, base)
     city = generate_city()
     db = Database(settings.database_url)
     db.create_schema()
@@ -194,7 +218,6 @@ async def _demo(
             raise
         await serving  # Ctrl-C while it was starting: stop as quietly as after
         return
-    base = f"http://{settings.http_host}:{port}"
     rng = random.Random(city.name)
     example = city.devices[0].id
     broker_at = urlsplit(settings.mqtt_url)
@@ -213,6 +236,11 @@ async def _demo(
         f"Press Ctrl-C to stop.\n"
     )
     simulations = [asyncio.create_task(app.run()) for app in apps]
+    # The contacts the cascade asks text back now and then (docs/contacts.md).
+    answers = ContactAnswers(
+        sms, load_rules().templates[CASCADE], habits, random.Random(f"{city.name} contacts")
+    )
+    simulations.append(asyncio.create_task(answers.run()))
     # The elders' devices that talk answer the operators' calls (docs/voice.md).
     simulations.append(
         asyncio.create_task(
@@ -242,6 +270,32 @@ async def _demo(
             task.cancel()
         await asyncio.gather(*simulations, return_exceptions=True)
         publisher.close()
+        sms.__exit__(None, None, None)
+
+
+DEMO_SMS_KEY = ("LTAI-carebell-demo", "demo-secret")
+
+
+def _sms_stand_in(settings: Settings, base: str) -> tuple[AliyunSmsStandIn, Settings]:
+    """The demo's SMS provider: the local stand-in, reporting each message's
+    delivery after a moment and pushing the contacts' replies to the server."""
+    token = secrets.token_urlsafe(16)
+    stand_in = AliyunSmsStandIn(
+        dict([DEMO_SMS_KEY]),
+        report_url=f"{base}/api/v1/sms/aliyun/report?token={token}",
+        up_url=f"{base}/api/v1/sms/aliyun/up?token={token}",
+        report_delay_s=2.0,
+    ).__enter__()
+    return stand_in, settings.model_copy(
+        update={
+            "sms_provider": "aliyun",
+            "sms_aliyun_endpoint": stand_in.url,
+            "sms_aliyun_access_key_id": DEMO_SMS_KEY[0],
+            "sms_aliyun_access_key_secret": DEMO_SMS_KEY[1],
+            "sms_aliyun_sign_name": "CareBell演示",
+            "sms_receipt_token": token,
+        }
+    )
 
 
 async def _start_the_city(

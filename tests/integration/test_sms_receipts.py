@@ -5,6 +5,7 @@ messages (SmsUp) to the server's receiving addresses, SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Iterator
 
@@ -15,11 +16,17 @@ from sqlmodel import col, select
 from config.settings import Settings
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, AuditRecord, Notification
+from simulators.contact_answers import AnswerHabits, ContactAnswers
 from simulators.devices import DevicePublisher
 from simulators.sms_provider import AliyunSmsStandIn
 from tests.conftest import RunningServer
 from tests.helpers import seed_small_city, wait_until
-from tests.integration.test_cascade import add_contacts, asked_to_go, cascade_steps
+from tests.integration.test_cascade import (
+    CASCADE_TEMPLATE,
+    add_contacts,
+    asked_to_go,
+    cascade_steps,
+)
 from tests.integration.test_notifications import KEY_ID, SECRET
 
 TOKEN = "receipt-secret-7f3a"
@@ -187,3 +194,34 @@ async def test_texted_replies_answer_the_cascade_and_undelivered_asks_move_it_on
     assert len(asked_to_go(provider)) == 3
     actions = [a for a, _ in await asyncio.to_thread(cascade_steps, db, alert_id)]
     assert actions[-1] == "cascade_answered"
+
+
+async def test_the_simulated_key_holder_texts_back_and_the_cascade_ends(
+    server: RunningServer, publisher: DevicePublisher, provider: AliyunSmsStandIn
+) -> None:
+    """The demo's contacts (simulators/contact_answers.py) answer through the
+    provider's up-link push like a person would: this one always, and yes."""
+    addresses(server, provider)
+    db = server.services.db
+    city = await asyncio.to_thread(seed_small_city, db)  # nobody can reach the elder
+    await asyncio.to_thread(add_contacts, db, city.elder_id)
+    habits = AnswerHabits(answer_share=1.0, yes_share=1.0, delay_s=(0.2, 0.5))
+    contacts = ContactAnswers(provider, CASCADE_TEMPLATE, habits, random.Random(3), every_s=0.2)
+    answering = asyncio.create_task(contacts.run())
+    try:
+        await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+
+        async def acknowledged() -> list[tuple[str, str]]:
+            alert_id = await asyncio.to_thread(the_alert, db, city.device_id)
+            found = await asyncio.to_thread(notices, db, alert_id) if alert_id else []
+            return [
+                (n.contact_name, n.status)
+                for n in found
+                if n.step == "cascade" and n.status == "acknowledged"
+            ]
+
+        assert await wait_until(acknowledged, timeout_s=40) == [("赵阿姨", "acknowledged")]
+        await asyncio.sleep(3)  # the loops' passes: nobody else is asked
+        assert asked_to_go(provider) == ["13800138002"]
+    finally:
+        answering.cancel()
