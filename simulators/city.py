@@ -343,6 +343,9 @@ def seed_accounts(db: Database, city: City) -> None:
                         relation="女儿",
                         role="family",
                         phones=[f"1380013{i:04d}"],
+                        # She lives across town (about 2.5 km north); the neighbour next door.
+                        lat=elder.lat + 0.0225,
+                        lon=elder.lon,
                     ),
                     ElderContact(
                         elder_id=elder.id,
@@ -352,6 +355,8 @@ def seed_accounts(db: Database, city: City) -> None:
                         role="neighbour",
                         phones=[f"1390013{i:04d}"],
                         key_holder=True,
+                        lat=elder.lat + 0.0004,
+                        lon=elder.lon,
                     ),
                 ]
             )
