@@ -60,6 +60,7 @@ from dispatch.domain.device_effects import (
 from dispatch.domain.lifecycle import OPEN_ALERT_STATES, AlertState
 from dispatch.domain.model import GeoPoint
 from dispatch.errors import PayloadError
+from dispatch.store import partitions
 from dispatch.store.audit import alert_record, close_alert
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Device
@@ -325,7 +326,9 @@ def load(
 
 
 def _stored(session: Session, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these (device id, event id) pairs are stored already."""
+    """Which of these (device id, event id) pairs are stored already, under any
+    day (on PostgreSQL a repeat with another device time is filed under another
+    day, where the unique key cannot see it: this read does)."""
     if session.get_bind().dialect.name != "postgresql":
         query = select(_EVENTS.c.device_id, _EVENTS.c.event_id).where(
             tuple_(_EVENTS.c.device_id, _EVENTS.c.event_id).in_(pairs)
@@ -482,6 +485,9 @@ class _Writer:
                     "device_ts": effect.device_ts or event.ts,
                     "received_at": at,
                     "alert_id": effect.alert_id,  # the alert it raised or joined, if any
+                    # The device's own time, which a redelivery repeats: every copy
+                    # of the event meets in one partition (store/partitions.py).
+                    "event_day": partitions.event_day(event.ts, at),
                 }
             )
         if effect.device_changes:

@@ -10,6 +10,7 @@ start-up (Database.create_schema), one process at a time on PostgreSQL.
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 from alembic import command
 from alembic.config import Config
@@ -17,6 +18,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 from sqlmodel import SQLModel
+
+from dispatch.store import partitions
 
 SCRIPTS = "dispatch.store:migrations"
 FIRST = "0001"  # the schema of 2026-11-30, when migrations began
@@ -51,6 +54,7 @@ def upgrade(engine: Engine) -> None:
                 command.stamp(config(connection), FIRST)
             else:
                 SQLModel.metadata.create_all(connection)
+                partitions.convert(connection, datetime.now(UTC).date())  # PostgreSQL only
                 command.stamp(config(connection), "head")
                 return
         command.upgrade(config(connection), "head")

@@ -8,21 +8,23 @@ events that raised them for years, as the care record the law asks for. An
 alert still open is never pruned, however old.
 
 Each batch is one short transaction, so pruning never holds the database for
-long: on SQLite every writer waits for the one write lock.
+long: on SQLite every writer waits for the one write lock. On PostgreSQL device
+events are partitioned by day and a past day is dropped whole.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, text, update
 from sqlmodel import Session, col, select
 
 from dispatch.domain.lifecycle import OPEN_ALERT_STATES
+from dispatch.store import partitions
 from dispatch.store.db import Database
 from dispatch.store.tables import (
     ActionReply,
@@ -63,14 +65,8 @@ def prune(db: Database, policy: RetentionPolicy, now: datetime) -> dict[str, int
     processes at once (each batch deletes what is still there).
     """
     deleted = {
-        "device_event": _prune_by_id(
-            db,
-            DeviceEvent,
-            (
-                col(DeviceEvent.alert_id).is_(None),
-                col(DeviceEvent.received_at) < now - timedelta(days=policy.device_events_days),
-            ),
-            policy.batch_rows,
+        "device_event": _prune_device_events(
+            db, now, now - timedelta(days=policy.device_events_days), policy.batch_rows
         ),
         "dead_letter": _prune_by_id(
             db,
@@ -90,6 +86,47 @@ def prune(db: Database, policy: RetentionPolicy, now: datetime) -> dict[str, int
     if any(deleted.values()):
         log.info("pruned %s", ", ".join(f"{n} {t}" for t, n in deleted.items() if n))
     return deleted
+
+
+def _prune_device_events(db: Database, now: datetime, before: datetime, batch: int) -> int:
+    """SQLite: the batched DELETE. PostgreSQL: whole days dropped (their alerts'
+    events kept aside first), then the batched DELETE in the kept partition only
+    (dispatch/store/partitions.py)."""
+    if db.engine.dialect.name != "postgresql":
+        return _prune_by_id(
+            db,
+            DeviceEvent,
+            (col(DeviceEvent.alert_id).is_(None), col(DeviceEvent.received_at) < before),
+            batch,
+        )
+    today = now.astimezone(UTC).date()
+    with db.session() as session:  # the days ahead, should the server have been away
+        partitions.ensure_days(session.connection(), today, today)
+    with db.session() as session:  # one short transaction: a few catalogue changes
+        dropped_days, dropped = partitions.drop_days_before(
+            session.connection(), before.astimezone(UTC).date()
+        )
+    if dropped_days:
+        log.info("dropped %d days of device events (about %d rows)", dropped_days, dropped)
+    return dropped + _prune_kept(db, before, batch)
+
+
+def _prune_kept(db: Database, before: datetime, batch: int) -> int:
+    """Events past their time in the default partition: old alerts' events once
+    their alert is gone, and days that had no partition of their own."""
+    total = 0
+    kept = partitions.KEPT
+    statement = text(
+        f"DELETE FROM {kept} WHERE id IN (SELECT id FROM {kept} "
+        "WHERE alert_id IS NULL AND received_at < :before LIMIT :batch)"
+    )
+    while True:
+        with db.session() as session:
+            result = session.execute(statement, {"before": before, "batch": batch})
+            deleted = int(getattr(result, "rowcount", 0) or 0)
+        total += deleted
+        if deleted < batch:
+            return total
 
 
 def _prune_by_id(db: Database, table: Any, where: tuple[Any, ...], batch: int) -> int:

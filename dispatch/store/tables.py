@@ -22,6 +22,7 @@ from dispatch.domain.lifecycle import (
     RequestState,
     VisitState,
 )
+from dispatch.store import partitions
 from dispatch.store.sealed import SealedText
 
 
@@ -572,13 +573,28 @@ class VoiceCall(SQLModel, table=True):
     review_note: str | None = None
 
 
+def _event_day(context: Any) -> date:
+    row = context.get_current_parameters()
+    return partitions.event_day(row["device_ts"], row["received_at"])
+
+
 class DeviceEvent(SQLModel, table=True):
-    """Every accepted device event once: (device, event id) is the idempotence key."""
+    """Every accepted device event once: (device, event id) is the idempotence key.
+
+    On PostgreSQL the table is partitioned by ``event_day`` and the key enforced
+    as (device, event id, event_day), the same day for every delivery of an
+    event (dispatch/store/partitions.py); these declarations are SQLite's."""
 
     __tablename__ = "device_event"
     __table_args__ = (
         UniqueConstraint("device_id", "event_id"),
         Index("ix_device_event_received_at", "received_at"),  # pruned by age
+        Index(
+            "ix_device_event_alert",
+            "alert_id",
+            sqlite_where=text("alert_id IS NOT NULL"),
+            postgresql_where=text("alert_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -588,6 +604,9 @@ class DeviceEvent(SQLModel, table=True):
     device_ts: datetime = _utc()
     received_at: datetime = _utc()
     alert_id: uuid.UUID | None = Field(default=None, foreign_key="alert.id")
+    # Derived from the two times when not given (a column default, so Core inserts
+    # of the ingest get it too).
+    event_day: date = Field(sa_column_kwargs={"default": _event_day})
 
 
 class DeadLetter(SQLModel, table=True):

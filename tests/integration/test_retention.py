@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from dispatch.domain.lifecycle import AlertState, OrderState
+from dispatch.store import partitions
 from dispatch.store.db import Database
 from dispatch.store.retention import RetentionPolicy, prune
 from dispatch.store.tables import (
@@ -155,3 +159,88 @@ def test_prune_keeps_the_record_and_drops_what_is_past_its_time(db: Database) ->
 
     assert prune(db, POLICY, NOW)["device_event"] == 1  # press-old, now that it is alone
     assert prune(db, POLICY, NOW) == dict.fromkeys(deleted, 0)
+
+
+def test_on_postgresql_past_days_of_device_events_are_dropped_whole(postgres_url: str) -> None:
+    """Device events live in day partitions; pruning drops the past days, moving
+    the events of alerts aside first, and the idempotence key holds across a
+    redelivery days later."""
+    db = Database(postgres_url)
+    try:
+        _past_days_dropped_whole(db)
+    finally:
+        db.dispose()
+
+
+def _past_days_dropped_whole(db: Database) -> None:
+    db.create_schema()
+    city = seed_small_city(db)
+    device = city.device_id
+    today = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
+    days = lambda n: today - timedelta(days=n)  # noqa: E731
+    with db.engine.begin() as connection:
+        assert partitions.is_partitioned(connection)
+        partitions.ensure_days(connection, days(20).date(), today.date())
+    open_alert = _alert(device, AlertState.ESCALATED, days(20))
+    with db.session() as session:
+        session.add(open_alert)
+        session.flush()
+        for age in (20, 16, 15, 13, 1):
+            session.add(
+                DeviceEvent(
+                    device_id=device,
+                    event_id=f"hb-{age}",
+                    type="heartbeat",
+                    device_ts=days(age),
+                    received_at=days(age),
+                )
+            )
+        session.add(
+            DeviceEvent(
+                device_id=device,
+                event_id="press",
+                type="press",
+                device_ts=days(20),
+                received_at=days(20),
+                alert_id=open_alert.id,
+            )
+        )
+    with db.engine.connect() as connection:
+        where = connection.execute(
+            text("SELECT event_id, tableoid::regclass::text FROM device_event")
+        ).all()
+    assert dict(where)["hb-16"] == partitions.partition_name(days(16).date())
+
+    # A redelivery of an event six days later, its device's time unchanged, meets
+    # its first copy in the same day's partition: the unique key refuses it.
+    with pytest.raises(IntegrityError), db.session() as session:
+        session.add(
+            DeviceEvent(
+                device_id=device,
+                event_id="hb-13",
+                type="heartbeat",
+                device_ts=days(13),
+                received_at=days(7),
+            )
+        )
+
+    policy = RetentionPolicy(device_events_days=14, batch_rows=2)
+    with db.engine.begin() as connection:  # autovacuum would, on a day's millions
+        connection.execute(text("ANALYZE device_event"))
+    deleted = prune(db, policy, today)
+    assert deleted["device_event"] == 3  # hb-20, hb-16, hb-15 (the planner's count)
+    with db.engine.connect() as connection:
+        left = dict(
+            connection.execute(
+                text("SELECT event_id, tableoid::regclass::text FROM device_event")
+            ).all()
+        )
+        day_names = set(partitions.days(connection).values())
+    assert set(left) == {"hb-13", "hb-1", "press"}
+    assert left["press"] == partitions.KEPT  # its alert is open: kept, aside
+    assert partitions.partition_name(days(15).date()) not in day_names
+    assert partitions.partition_name(days(13).date()) in day_names
+    # Days ahead exist, so tomorrow's heartbeats never wait for a partition.
+    assert partitions.partition_name((today + timedelta(days=7)).date()) in day_names
+    # Pruning again finds nothing more: idempotent.
+    assert prune(db, policy, today)["device_event"] == 0
