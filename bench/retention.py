@@ -31,14 +31,16 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, text
+from alembic import command
+from sqlalchemy import MetaData, Table, create_engine, delete, func, insert, text
 from sqlmodel import col, select
 
 from config.settings import Settings
 from dispatch.domain.access import Role
 from dispatch.registry import accounts
+from dispatch.store import migrate, partitions
 from dispatch.store.db import Database
-from dispatch.store.retention import RetentionPolicy, prune
+from dispatch.store.retention import RetentionPolicy, _prune_by_id, prune
 from dispatch.store.tables import (
     Alert,
     AuditRecord,
@@ -60,6 +62,8 @@ KEPT_DAYS = {"device_event": 14, "dead_letter": 90, "session_token": 7 + 1}  # e
 def simulate_day(db: Database, devices: list[str], day: datetime, rng: random.Random) -> None:
     beats = 86_400 // HEARTBEAT_S
     with db.engine.begin() as conn:
+        events = Table("device_event", MetaData(), autoload_with=conn)
+        filed = "event_day" in events.c  # revision 0021 on; the baseline has none
         rows: list[dict[str, Any]] = []
         for n in range(beats):
             at = day + timedelta(seconds=n * HEARTBEAT_S)
@@ -72,13 +76,14 @@ def simulate_day(db: Database, devices: list[str], day: datetime, rng: random.Ra
                         "device_ts": at,
                         "received_at": at,
                         "alert_id": None,
+                        **({"event_day": at.date()} if filed else {}),
                     }
                 )
             if len(rows) >= 50_000:
-                conn.execute(insert(DeviceEvent), rows)
+                conn.execute(insert(events), rows)
                 rows.clear()
         if rows:
-            conn.execute(insert(DeviceEvent), rows)
+            conn.execute(insert(events), rows)
         pressed = rng.sample(devices, max(1, int(len(devices) * PRESS_SHARE)))
         caregiver = conn.execute(select(Caregiver.id).limit(1)).scalar_one()
         for device in pressed:
@@ -120,7 +125,7 @@ def simulate_day(db: Database, devices: list[str], day: datetime, rng: random.Ra
                 ],
             )
             conn.execute(
-                insert(DeviceEvent),
+                insert(events),
                 [
                     {
                         "device_id": device,
@@ -129,6 +134,7 @@ def simulate_day(db: Database, devices: list[str], day: datetime, rng: random.Ra
                         "device_ts": at,
                         "received_at": at,
                         "alert_id": alert_id,
+                        **({"event_day": at.date()} if filed else {}),
                     }
                 ],
             )
@@ -204,9 +210,14 @@ def sizes(db: Database) -> dict[str, tuple[int, int]]:
                     ),
                     {"t": table},
                 ).scalar_one()
-            else:
+            else:  # a partitioned table's bytes are its partitions'
                 size = conn.execute(
-                    text("SELECT pg_total_relation_size(:t)"), {"t": f'"{table}"'}
+                    text(
+                        "SELECT pg_total_relation_size(CAST(:t AS regclass)) + coalesce(("
+                        "SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits"
+                        " WHERE inhparent = CAST(:t AS regclass)), 0)"
+                    ),
+                    {"t": f'"{table}"'},
                 ).scalar_one()
             out[table] = (int(rows), int(size))
     return out
@@ -231,11 +242,99 @@ def seed(db: Database, n: int) -> list[str]:
     return devices
 
 
+def _fresh_database(admin_url: str, name: str) -> str:
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def compare_postgres(admin_url: str, n: int) -> None:
+    """Before (revision 0020: one device_event table, pruned by batched DELETE)
+    and after (day partitions, pruned by DROP), side by side in one run."""
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    old_day = now - timedelta(days=15)
+    measured: dict[str, dict[str, tuple[int, int]]] = {}
+    prune_s: dict[str, tuple[float, int]] = {}
+    for label in ("before", "after"):
+        rng = random.Random(7)
+        url = _fresh_database(admin_url, f"bench_retention_{label}")
+        db = Database(url)
+        if label == "before":
+            with db.engine.begin() as conn:
+                command.upgrade(migrate.config(conn), "0020")
+        else:
+            db.create_schema()
+            with db.engine.begin() as conn:
+                partitions.ensure_days(conn, old_day.date(), now.date())
+        devices = seed(db, n)
+        simulate_day(db, devices, now - timedelta(days=1), rng)
+        with db.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        measured[label] = sizes(db)
+        simulate_day(db, devices, old_day, rng)
+        with db.engine.begin() as conn:
+            conn.execute(text("ANALYZE device_event"))
+            due = conn.execute(
+                text(
+                    "SELECT count(*) FROM device_event WHERE alert_id IS NULL"
+                    " AND received_at < :old"
+                ),
+                {"old": now - timedelta(days=14)},
+            ).scalar_one()
+        started = time.perf_counter()
+        if label == "before":  # what retention did on PostgreSQL until now
+            _prune_by_id(
+                db,
+                DeviceEvent,
+                (
+                    col(DeviceEvent.alert_id).is_(None),
+                    col(DeviceEvent.received_at) < now - timedelta(days=14),
+                ),
+                RetentionPolicy().batch_rows,
+            )
+        else:
+            prune(db, RetentionPolicy(), now)
+        prune_s[label] = (time.perf_counter() - started, int(due))
+        with db.engine.connect() as conn:
+            left = conn.execute(
+                text("SELECT count(*) FROM device_event WHERE received_at < :old"),
+                {"old": now - timedelta(days=14)},
+            ).scalar_one()
+        print(f"# {label}: {left} device events older than 14 days left (their alerts')")
+        db.dispose()
+    print(f"# {n} devices, postgresql, load {os.getloadavg()[0]:.1f}")
+    print()
+    print("| table | rows/day | before: MB/day | after: MB/day |")
+    print("|---|---:|---:|---:|")
+    for table in TABLES:
+        rows, before = measured["before"][table]
+        _, after = measured["after"][table]
+        print(f"| {table} | {rows:,} | {before / 1e6:.1f} | {after / 1e6:.1f} |")
+    (before_s, due), (after_s, _) = prune_s["before"], prune_s["after"]
+    print()
+    print(
+        f"pruning one day of device events ({due:,} rows): before, batched DELETE"
+        f" {before_s:.1f} s; after, DROP of its partition {after_s:.2f} s;"
+        f" load {os.getloadavg()[0]:.1f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=20_000)
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--postgres-admin-url",
+        default="",
+        help="compare PostgreSQL before and after partitioning, in databases made here",
+    )
     args = parser.parse_args()
+    if args.postgres_admin_url:
+        compare_postgres(args.postgres_admin_url, args.devices)
+        return
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
