@@ -314,13 +314,15 @@ async def test_what_the_operator_is_typing_survives_a_live_step_of_the_alert(
     server: RunningServer, city: SmallCity, publisher: DevicePublisher, browser: Browser
 ) -> None:
     """The card is drawn anew when its alert moves on; a half-typed note, a chosen
-    call-back outcome and the cursor stay where the operator left them."""
+    call-back outcome, the cursor and what the page last said stay as they were."""
     board = await open_board(browser, server)
     app = await open_app(browser, server, city)
     await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
     row = board.locator(".alert")
     await row.click()
     await expect(app.locator("#offer")).to_be_visible()
+    await board.click('#detail [data-action="resolve"]')  # no closure code chosen yet
+    await expect(board.locator("#detail .message")).to_have_text("Choose a closure code first.")
     await board.select_option('#detail [data-field="callback-outcome"]', "no_answer")
     note = board.locator('#detail [data-field="note"]')
     await note.fill("门锁着，邻居王阿姨有钥匙")
@@ -336,6 +338,7 @@ async def test_what_the_operator_is_typing_survives_a_live_step_of_the_alert(
     await expect(board.locator('#detail [data-field="callback-outcome"]')).to_have_value(
         "no_answer"
     )
+    await expect(board.locator("#detail .message")).to_have_text("Choose a closure code first.")
 
     # Once sent, the note is not carried over again.
     await board.click('#detail .row:has([data-field="note"]) button')

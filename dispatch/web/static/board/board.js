@@ -408,7 +408,10 @@ function render() {
 const drafts = { alertId: null, values: new Map(), focus: null };
 
 function keepDrafts(panel, alertId) {
-  if (drafts.alertId !== alertId) Object.assign(drafts, { alertId, values: new Map(), focus: null });
+  const sameAlert = drafts.alertId === alertId;
+  if (!sameAlert) Object.assign(drafts, { alertId, values: new Map(), focus: null });
+  // What the page last told the operator ("choose a closure code first") stays, too.
+  drafts.message = sameAlert ? (panel.querySelector(".message")?.textContent ?? "") : "";
   for (const field of panel.querySelectorAll("[data-field]")) drafts.values.set(field.dataset.field, field.value);
   const active = document.activeElement;
   drafts.focus = panel.contains(active) && active.dataset.field
@@ -443,7 +446,7 @@ function renderDetail() {
   }
   const a = card.alert;
   keepDrafts(panel, a.id);
-  const message = h("p", { class: "message", role: "status" });
+  const message = h("p", { class: "message", role: "status" }, drafts.message);
   fill(panel, 
     h("h2", {}, t(`alertType.${a.alert_type}`)),
     h(
