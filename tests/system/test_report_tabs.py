@@ -151,7 +151,10 @@ async def test_a_hand_over_taken_by_the_incoming_operator(
     await expect(out.locator("#shift-recent [data-handover]")).to_have_count(1)
     await expect(out.locator("#shift-pending [data-handover]")).to_have_count(0)
 
-    page = await _open(browser, server, incoming, "handover", english=False)
+    page = await _open(browser, server, incoming, "alerts", english=False)
+    tab = page.locator('.tabs [data-tab="handover"]')
+    await expect(tab).to_have_attribute("data-count", "1")  # seen from any tab
+    await tab.click()
     card = page.locator('#shift-pending [data-pending="yes"]')
     await expect(card).to_have_count(1)
     await expect(card).to_contain_text("3幢王秀英家属今晚回电")
@@ -160,6 +163,7 @@ async def test_a_hand_over_taken_by_the_incoming_operator(
     await card.locator("button").click()
     await expect(page.locator("#message")).to_have_text("您已接班。")
     await expect(page.locator("#shift-pending [data-handover]")).to_have_count(0)
+    await expect(tab).not_to_have_attribute("data-count", "1")
     taken = page.locator("#shift-recent [data-handover]").first
     await expect(taken).to_contain_text(f"{incoming} 已接班")
 

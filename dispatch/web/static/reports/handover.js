@@ -26,6 +26,23 @@ export async function enter() {
   await load();
 }
 
+// The tab shows how many hand-overs wait for this operator, from any tab.
+export async function refreshBadge() {
+  try {
+    const pending = await api.get("/api/v1/shift-handovers?pending=true");
+    state.pending = pending.filter((x) => x.handed_by !== api.user.username);
+  } catch {
+    return;
+  }
+  badge();
+}
+
+function badge() {
+  const tab = document.querySelector('.tabs [data-tab="handover"]');
+  if (state.pending.length) tab.dataset.count = String(state.pending.length);
+  else delete tab.dataset.count;
+}
+
 export function leave() {
   state.pending = [];
   state.recent = [];
@@ -98,6 +115,7 @@ function card(record, { pending }) {
 }
 
 export function render() {
+  badge();
   if (state.message) $("#message").textContent = t(...state.message);
   fill($("#shift-pending"),
     state.pending.length ? state.pending.map((r) => card(r, { pending: true })) : h("p", { class: "muted" }, t("shift.none_pending")));

@@ -82,6 +82,7 @@ async function enter() {
   centre.timezone = settings.timezone;
   state.codes = codes;
   monthly.useCodes(codes);
+  handover.refreshBadge();
   await load();
   await show(wantedTab());
 }
