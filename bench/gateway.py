@@ -129,6 +129,30 @@ class Drained:
     server_cpu_us: float  # per message: the gateway's process (paho, the loop, voice, relay)
     helper_cpu_us: float  # per message: its child processes (the ingest helper)
     missing: int = 0  # messages that left no row (the run stopped waiting for them)
+    # From the first committed row to the last: what the processes take once
+    # running (their start-up left out), and the CPU per message meanwhile.
+    steady: float = 0.0
+    steady_server_cpu_us: float = 0.0
+    steady_helper_cpu_us: float = 0.0
+
+
+def _cpu_by_process(me: psutil.Process, servers: set[int]) -> dict[int, float]:
+    """CPU seconds so far of the gateway processes and everything below them."""
+    found = children_cpu_s(me)
+    if me.pid in servers:
+        found[me.pid] = cpu_s(me)
+    return found
+
+
+def _cpu_spent(
+    before: dict[int, float], after: dict[int, float], servers: set[int]
+) -> tuple[float, float]:
+    """CPU seconds spent between two readings: (gateway processes, their helpers)."""
+    spent = {pid: t - before.get(pid, 0.0) for pid, t in after.items()}
+    return (
+        sum(t for pid, t in spent.items() if pid in servers),
+        sum(t for pid, t in spent.items() if pid not in servers),
+    )
 
 
 def cpu_s(process: psutil.Process) -> float:
@@ -192,28 +216,51 @@ def gateway_rate(
         async with running_services(one):
             await asyncio.sleep(0.5)  # subscribed: the persistent session exists
 
-    async def wait_drained(clock: float) -> tuple[float, int]:
+    async def wait_drained(clock: float, servers: set[int], start: dict[int, float]) -> Drained:
+        """Poll until drained; the steady figures count from the first row on (a
+        process's start-up, which several fresh processes pay each, left out)."""
+        me = psutil.Process()
         last, moved = before, time.perf_counter()
+        first: tuple[float, int, dict[int, float]] | None = None
         while True:
             now = await asyncio.to_thread(_accounted, db)
-            if now >= before + len(messages):
-                return time.perf_counter() - clock, 0
+            done = now >= before + len(messages)
             if now != last:
                 last, moved = now, time.perf_counter()
+                if first is None:
+                    first = (moved, now, _cpu_by_process(me, servers))
             # Before the first row, the processes may still be starting (slow on a
             # loaded machine): they get STARTING_S.
-            elif time.perf_counter() - moved > (STALLED_S if now > before else STARTING_S):
-                return moved - clock, before + len(messages) - now
+            stalled = time.perf_counter() - moved > (STALLED_S if now > before else STARTING_S)
+            if done or stalled:
+                end, cpu = moved, _cpu_by_process(me, servers)
+                break
             await asyncio.sleep(0.05)
+        n, stored = len(messages), last - before
+        server_s, helper_s = _cpu_spent(start, cpu, servers)
+        steady = 0.0
+        steady_server_s = steady_helper_s = 0.0
+        if first is not None and end > first[0]:
+            steady = (last - first[1]) / (end - first[0])
+            steady_server_s, steady_helper_s = _cpu_spent(first[2], cpu, servers)
+        steady_n = max(1, last - (first[1] if first else last))
+        return Drained(
+            stored / (end - clock),
+            server_s / n * 1e6,
+            helper_s / n * 1e6,
+            n - stored,
+            steady,
+            steady_server_s / steady_n * 1e6,
+            steady_helper_s / steady_n * 1e6,
+        )
 
     async def drain() -> Drained:
         me = psutil.Process()
-        clock, own, kids = time.perf_counter(), cpu_s(me), children_cpu_s(me)
+        clock = time.perf_counter()
         if replicas == 1:
+            start = _cpu_by_process(me, {me.pid})
             async with running_services(settings):
-                elapsed, missing = await wait_drained(clock)
-                own, after = cpu_s(me) - own, children_cpu_s(me)
-            helpers = sum(t - kids.get(pid, 0.0) for pid, t in after.items())
+                drained = await wait_drained(clock, {me.pid}, start)
         else:
             context = multiprocessing.get_context("spawn")
             stop = context.Event()
@@ -226,19 +273,15 @@ def gateway_rate(
                 process.start()
             for up in ready:  # a fresh interpreter's imports are not the gateway's work
                 await asyncio.to_thread(up.wait, STARTING_S)
-            clock = time.perf_counter()
-            elapsed, missing = await wait_drained(clock)
-            tops = {p.pid for p in processes}
-            after = children_cpu_s(me)
+            servers = {p.pid or 0 for p in processes}
+            start = _cpu_by_process(me, servers)
+            drained = await wait_drained(time.perf_counter(), servers, start)
             stop.set()
             for process in processes:
                 await asyncio.to_thread(process.join, 30)
-            own = sum(t for pid, t in after.items() if pid in tops)
-            helpers = sum(t for pid, t in after.items() if pid not in tops)
-        n = len(messages)
-        if missing:
-            print(f"  ! {missing} of {n} messages left no row within {STALLED_S:.0f} s")
-        return Drained((n - missing) / elapsed, own / n * 1e6, helpers / n * 1e6, missing)
+        if drained.missing:
+            print(f"  ! {drained.missing} of {len(messages)} messages left no row")
+        return drained
 
     for one in group:
         asyncio.run(connect_once(one))
@@ -353,14 +396,18 @@ def main() -> None:
     print(f"\nLoad average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     print(
         f"\n{'what':<48} {'msg/s':>9} {'× ceiling':>10} {'CPU µs/msg: server':>19} "
-        f"{'helper':>7} {'missing':>8}"
+        f"{'helper':>7} {'missing':>8} {'steady msg/s':>13} {'µs/msg: server':>15} {'helper':>7}"
     )
     print(f"{'bare paho subscriber (ceiling, same broker)':<48} {ceiling:>9,.0f} {1:>10.2f}")
     for what, d in rates.items():
         print(
             f"{'gateway: ' + what:<48} {d.rate:>9,.0f} {d.rate / ceiling:>10.2f} "
-            f"{d.server_cpu_us:>19,.0f} {d.helper_cpu_us:>7,.0f} {d.missing:>8}"
+            f"{d.server_cpu_us:>19,.0f} {d.helper_cpu_us:>7,.0f} {d.missing:>8} "
+            f"{d.steady:>13,.0f} {d.steady_server_cpu_us:>15,.0f} {d.steady_helper_cpu_us:>7,.0f}"
         )
+    print(
+        "(steady: from the first committed row to the last; a fresh process's start-up is left out)"
+    )
     sizes = {m.name: m.value for m in metrics.BATCH_SIZE.collect()[0].samples}
     times = {m.name: m.value for m in metrics.BATCH_SECONDS.collect()[0].samples}
     batches = sizes["carebell_ingest_batch_messages_count"]
