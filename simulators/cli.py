@@ -14,37 +14,27 @@ import random
 import secrets
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import httpx
 import typer
-import uvicorn
-from fastapi import FastAPI
 
 from config.settings import Settings
-from dispatch.domain.model import TransportMode
 from dispatch.notify.rules import CASCADE
 from dispatch.notify.rules import load as load_rules
-from dispatch.planning import compile as planner_code
-from dispatch.runtime.app import create_app
 from dispatch.runtime.cli import configure_logging, settings_with
-from dispatch.store.db import Database
-from dispatch.voice.capability import load_voice_catalog
 from simulators import local_services
-from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile
-from simulators.city import (
-    DEMO_PASSWORD,
-    City,
-    caregiver_username,
-    generate_city,
-    seed_accounts,
-    seed_city,
-)
+from simulators.city import DEMO_PASSWORD, caregiver_username
 from simulators.contact_answers import AnswerHabits, ContactAnswers
 from simulators.devices import DevicePublisher, press_now_and_then
 from simulators.sms_provider import AliyunSmsStandIn
-from simulators.voice_device import talk_for_the_city
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from simulators.caregiver_app import CaregiverAppSim
+    from simulators.city import City
 
 log = logging.getLogger("carebell")
 
@@ -184,6 +174,16 @@ async def _demo(
     time_scale: float,
     habits: AnswerHabits,
 ) -> None:
+    # The server, the city and the voice parts are imported by the demo alone:
+    # at the top, every command (and --help) would load them first.
+    import uvicorn
+
+    from dispatch.runtime.app import create_app
+    from dispatch.store.db import Database
+    from dispatch.voice.capability import load_voice_catalog
+    from simulators.city import generate_city, seed_accounts, seed_city
+    from simulators.voice_device import talk_for_the_city
+
     port = listening.getsockname()[1]
     base = f"http://{settings.http_host}:{port}"
     sms, settings = _sms_stand_in(settings, base)
@@ -302,6 +302,10 @@ async def _start_the_city(
     app: FastAPI, city: City, settings: Settings, port: int, time_scale: float
 ) -> tuple[list[CaregiverAppSim], DevicePublisher]:
     """Plan today's visits, sign every caregiver's app in, connect the devices."""
+    from dispatch.domain.model import TransportMode
+    from dispatch.planning import compile as planner_code
+    from simulators.caregiver_app import AppBehaviour, CaregiverAppSim, CaregiverProfile
+
     homecare = app.state.services.homecare
     if not planner_code.compiled_on_disk():  # scripts/setup.sh compiles it
         log.info("%s: today's plan waits for it", planner_code.NOTICE)

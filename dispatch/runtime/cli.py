@@ -18,16 +18,11 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import typer
-import uvicorn
 
 from config.settings import Settings
 from dispatch.domain.access import Role
 from dispatch.errors import CareBellError
-from dispatch.homecare.menu import load_menu
-from dispatch.homecare.planner import plan_day
-from dispatch.matching.travel import DetourTravelModel
 from dispatch.registry import accounts, privacy, provisioning, workforce
-from dispatch.runtime.app import create_app
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.store import backup, sealed
 from dispatch.store.db import Database
@@ -75,6 +70,12 @@ def serve(
     docs/operations.md); CAREBELL_ROLES='["api"]' and the like split the parts
     across processes.
     """
+    # Here, not at the top: every other command (and --help) would import the
+    # whole server first (seconds of CPU).
+    import uvicorn
+
+    from dispatch.runtime.app import create_app
+
     configure_logging(log_level)
     settings = settings_with(http_host=host, http_port=port)
     uvicorn.run(
@@ -281,6 +282,10 @@ def plan(
     Caregivers' apps read the new routes when they next connect; a server running
     beside it pushes nothing for a plan made here.
     """
+    from dispatch.homecare.menu import load_menu
+    from dispatch.homecare.planner import plan_day  # the planner: numba, OR-Tools
+    from dispatch.matching.travel import DetourTravelModel
+
     settings = Settings()
     tz = ZoneInfo(settings.timezone)
     which = date.fromisoformat(day) if day else datetime.now(tz).date() + timedelta(days=1)
