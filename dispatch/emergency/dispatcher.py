@@ -40,7 +40,7 @@ from dispatch.domain.workforce import working_day
 from dispatch.emergency import offers
 from dispatch.live.bus import LiveBus
 from dispatch.live.outbox import BATCH as OUTBOX_BATCH
-from dispatch.live.outbox import Claimed, Outbox, claim_pending
+from dispatch.live.outbox import Claim, Outbox
 from dispatch.matching.matcher import (
     Candidate,
     Decision,
@@ -151,21 +151,25 @@ class Dispatcher:
 
     async def run_round(self) -> None:
         now = datetime.now(UTC)
-        waiting, wrote = await self.db.run(self._expire_and_claim, now)
-        published = False
+        waiting, claim, complete = await self.db.run(self._expire_and_claim, now)
+        # The new alerts' steps (raised, dispatching) go to the board now, claimed
+        # in the round's first transaction: the gateway leaves a raised alert to
+        # this process's dispatcher rather than to an outbox pass of its own.
+        published = await self.outbox.publish_claimed(claim)
+        complete = complete and published and len(claim.records) < OUTBOX_BATCH
         if waiting:
             try:
-                published = await self._match_and_offer(waiting, now)
+                complete = await self._match_and_offer(waiting, now) and complete
             except _DEGRADED:
                 raise
             except Exception:
                 log.exception("dispatch round of %d alerts failed; trying each alone", len(waiting))
                 await self._match_one_by_one(waiting, now)
-        if wrote and not published:
-            # A round that wrote nothing has nothing to publish: the wake-up that
-            # comes back from the stream for every raised alert (after the
-            # gateway's own) found it claimed, and paid an empty claim
-            # transaction of the outbox's for it. What others write they publish.
+                complete = False
+        if not complete:
+            # Only then a pass: a round that wrote nothing has nothing to publish
+            # (the wake-up that comes back from the stream for every raised alert
+            # paid an empty claim transaction for it). What others write they publish.
             await self.outbox.flush()
 
     async def _match_and_offer(self, waiting: Sequence[WaitingAlert], now: datetime) -> bool:
@@ -209,18 +213,21 @@ class Dispatcher:
 
     # -- steps, each one transaction --------------------------------------------
 
-    def _expire_and_claim(self, now: datetime) -> tuple[list[WaitingAlert], bool]:
-        """Expire overdue offers, then claim the alerts waiting: one transaction.
+    def _expire_and_claim(self, now: datetime) -> tuple[list[WaitingAlert], Claim, bool]:
+        """Expire overdue offers, then claim the alerts waiting: one transaction,
+        which also claims the live events waiting (these steps' with them).
 
         An alert whose offer expired waits again, and is claimed in this round.
-        Returns the alerts claimed, and whether any step was written.
+        Returns the alerts claimed, the events, and False when steps were written
+        outside the claim (alerts that cannot be read, escalated after it).
         """
         with self.db.session() as session:
-            expired = self._expire_offers(session, now)
+            self._expire_offers(session, now)
             waiting, unreadable = self._claim_waiting(session, now)
+            claim = self.outbox.claim_in(session)
         for alert_id, error in unreadable:
             self._escalate_failed(alert_id, error, now)
-        return waiting, bool(expired or waiting or unreadable)
+        return waiting, claim, not unreadable
 
     def _expire_offers(self, session: Session, now: datetime) -> int:
         stale = session.exec(
@@ -423,7 +430,7 @@ class Dispatcher:
             ).all()
         return list(caregivers), busy, visiting, {cid: int(n) for cid, n in served}
 
-    def _apply(self, decisions: Sequence[Decision], now: datetime) -> tuple[list[Claimed], bool]:
+    def _apply(self, decisions: Sequence[Decision], now: datetime) -> tuple[Claim, bool]:
         """Every decision of the round in one transaction, each in a savepoint.
 
         One transaction per decision cost a surge round of 500 alerts 500 commits
@@ -444,10 +451,10 @@ class Dispatcher:
                     raise
                 except Exception as exc:  # this decision's savepoint is rolled back
                     failed.append((decision.alert_id, exc))
-            claimed = claim_pending(session)
+            claim = self.outbox.claim_in(session)
         for alert_id, error in failed:
             self._escalate_failed(alert_id, error, now)
-        return claimed, not failed and len(claimed) < OUTBOX_BATCH
+        return claim, not failed and len(claim.records) < OUTBOX_BATCH
 
     def _apply_one(self, session: Session, decision: Decision, now: datetime) -> None:
         alert = session.get(Alert, decision.alert_id, with_for_update=True)

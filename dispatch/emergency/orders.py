@@ -14,7 +14,7 @@ from dispatch.domain.actor import Actor
 from dispatch.domain.catalog import Catalog
 from dispatch.domain.lifecycle import OrderState, VisitState
 from dispatch.errors import NotFound
-from dispatch.live.outbox import Claimed, claim_pending
+from dispatch.live.outbox import Claim, Outbox
 from dispatch.store import replies
 from dispatch.store.audit import move_order, raise_alert
 from dispatch.store.db import Database
@@ -82,6 +82,7 @@ def act_on_order(
 
 def act_and_claim(
     db: Database,
+    outbox: Outbox,
     caregiver_id: UUID,
     order_id: UUID,
     action: CaregiverAction,
@@ -89,14 +90,14 @@ def act_and_claim(
     at: datetime,
     detail: dict[str, Any] | None = None,
     ref: str | None = None,
-) -> tuple[Order, list[Claimed]]:
+) -> tuple[Order, Claim]:
     """:func:`act_on_order`, claiming the live events waiting (the move's with them)
-    in the same transaction; the caller hands them to ``Outbox.publish_claimed``
+    in the same transaction; the caller hands them to ``outbox.publish_claimed``
     after the commit. Each answer cost an outbox claim transaction of its own
     (three per order in the press bench: accept, arrive, complete)."""
     with db.session() as session:
         order = _move(session, caregiver_id, order_id, action, at=at, detail=detail, ref=ref)
-        return order, claim_pending(session)
+        return order, outbox.claim_in(session)
 
 
 def _move(

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +35,10 @@ from dispatch.store.tables import AuditRecord
 log = logging.getLogger(__name__)
 BATCH = 500
 LEASE = timedelta(seconds=5)  # far longer than an append to Redis takes
+# A writer's records, once in Redis, are marked published by the next claim (a
+# writer's transaction or a pass), or after this long by a settle of their own.
+# Far inside the lease: a record still leased when it ends is published again.
+SETTLE_AFTER_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,15 @@ class Claimed:
     caregiver_id: UUID | None
     entity: str
     event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a writer's transaction claimed (:meth:`Outbox.claim_in`), and the
+    records published earlier that it marked published on the way."""
+
+    records: list[Claimed]
+    settled: tuple[int, ...] = ()
 
 
 class Outbox:
@@ -54,6 +69,11 @@ class Outbox:
         # their own, so N writers at once cost one or two passes, not N.
         self._asked = 0
         self._covered = 0
+        # Published by a writer's claim, not yet marked so: the next claim marks
+        # them, in its own transaction (database threads read this; hence the lock).
+        self._unsettled: set[int] = set()
+        self._unsettled_lock = threading.Lock()
+        self._settler: asyncio.Task[None] | None = None
 
     def kick(self) -> None:
         """Have :meth:`run` flush now, without waiting for it."""
@@ -62,6 +82,17 @@ class Outbox:
     async def run(self, sweep_s: float) -> None:
         """Flush when kicked, and every ``sweep_s`` anyway: what could not go out at
         once (Redis was down, a publisher died) goes out on a later sweep."""
+        try:
+            await self._run(sweep_s)
+        finally:
+            # Stopping: what went out is marked so now, not published again by
+            # the next start's sweep when its lease ends.
+            if self._settler is not None:
+                self._settler.cancel()
+            with contextlib.suppress(SQLAlchemyError):
+                await self._settle_published()
+
+    async def _run(self, sweep_s: float) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(sweep_s):
@@ -78,7 +109,51 @@ class Outbox:
 
     def _claim(self) -> list[Claimed]:
         with self.db.session() as session:
-            return claim_pending(session)
+            claim = self.claim_in(session)
+        self._forget(claim.settled)
+        return claim.records
+
+    def claim_in(self, session: Session) -> Claim:
+        """:func:`claim_pending` in a writer's transaction, which also marks the
+        records published since the last claim (one settle transaction less for
+        each writer). Hand the result to :meth:`publish_claimed` after the commit.
+        """
+        with self._unsettled_lock:
+            settling = tuple(sorted(self._unsettled))
+        if settling:
+            session.execute(
+                update(AuditRecord)
+                .where(col(AuditRecord.id).in_(settling))
+                .values(published=True, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        return Claim(claim_pending(session), settling)
+
+    def _forget(self, settled: Iterable[int]) -> None:
+        """``settled`` is committed as published: nothing left to mark."""
+        with self._unsettled_lock:
+            self._unsettled.difference_update(settled)
+
+    async def _settle_published(self) -> None:
+        with self._unsettled_lock:
+            ids = sorted(self._unsettled)
+        if ids:
+            await self.db.run(self._settle, ids, published=True)
+            self._forget(ids)
+
+    async def _settle_soon(self) -> None:
+        """Mark what no claim marked in the meantime; retried until done (a
+        record whose lease ends first is published again, as after a crash)."""
+        while True:
+            await asyncio.sleep(SETTLE_AFTER_S)
+            try:
+                await self._settle_published()
+            except SQLAlchemyError as exc:
+                log.warning("marking published records failed, retrying: %s", exc)
+                continue
+            with self._unsettled_lock:
+                if not self._unsettled:
+                    return
 
     def _settle(self, ids: list[int], *, published: bool) -> None:
         """Mark leased records published, or release them for a later flush."""
@@ -115,21 +190,23 @@ class Outbox:
             self._covered = covers
             return sent
 
-    async def publish_claimed(self, records: list[Claimed]) -> bool:
-        """Publish records a writer claimed in its own transaction (:func:`claim_pending`).
+    async def publish_claimed(self, claim: Claim) -> bool:
+        """Publish records a writer claimed in its own transaction (:meth:`claim_in`).
 
         The writer's transaction was the claim, so its events go out without a
         pass of their own (one transaction less between a commit and the live
-        stream). False when Redis could not take them: they are released for the
-        next pass. Passes hold the same lock, so a pass that claimed earlier
-        records publishes them first.
+        stream), and are marked published by the next claim, not by a settle
+        transaction of their own. False when Redis could not take them: they are
+        released for the next pass. Passes hold the same lock, so a pass that
+        claimed earlier records publishes them first.
         """
-        if not records:
+        self._forget(claim.settled)
+        if not claim.records:
             return True
         async with self._lock:
-            return await self._publish(records)
+            return await self._publish(claim.records, settle_now=False)
 
-    async def _publish(self, records: list[Claimed]) -> bool:
+    async def _publish(self, records: list[Claimed], *, settle_now: bool = True) -> bool:
         ids = [r.id for r in records]
         try:
             await self.bus.publish(self.deliveries(records))
@@ -137,7 +214,13 @@ class Outbox:
             log.warning("live events held back, Redis unavailable: %s", exc)
             await self.db.run(self._settle, ids, published=False)
             return False
-        await self.db.run(self._settle, ids, published=True)
+        if settle_now:
+            await self.db.run(self._settle, ids, published=True)
+            return True
+        with self._unsettled_lock:
+            self._unsettled.update(ids)
+        if self._settler is None or self._settler.done():
+            self._settler = asyncio.get_running_loop().create_task(self._settle_soon())
         return True
 
     async def _publish_pending(self) -> int:
@@ -168,7 +251,9 @@ def claim_pending(session: Session) -> list[Claimed]:
         col(AuditRecord.published).is_(False),
         or_(col(AuditRecord.lease_until).is_(None), col(AuditRecord.lease_until) < now),
     )
-    ids = ids.order_by(col(AuditRecord.id)).limit(BATCH)
+    # Writers claim in their own transactions now, several at once on PostgreSQL:
+    # one skips the rows another is leasing rather than waiting to lease them too.
+    ids = ids.order_by(col(AuditRecord.id)).limit(BATCH).with_for_update(skip_locked=True)
     claim = (
         update(AuditRecord)
         .where(col(AuditRecord.id).in_(ids.scalar_subquery()))

@@ -41,7 +41,7 @@ from dispatch.errors import CareBellError, IllegalTransition, InvalidInput, NotF
 from dispatch.live.bus import StreamEntry
 from dispatch.live.fanout import seq_key
 from dispatch.live.outbox import BATCH as OUTBOX_BATCH
-from dispatch.live.outbox import Claimed
+from dispatch.live.outbox import Claim
 from dispatch.live.sessions import LiveSessions
 from dispatch.registry import accounts
 from dispatch.store import replies
@@ -259,18 +259,19 @@ async def _read_loop(websocket: WebSocket, conn: LiveConnection, inbound: Any) -
         await inbound(message, conn)
 
 
-async def _publish_committed(services: HubParts, claimed: list[Claimed]) -> None:
+async def _publish_committed(services: HubParts, claim: Claim | None) -> None:
     """Publish what a caregiver's action committed. The action stands whatever
     happens here: should the database or Redis be too busy now, the outbox's
     sweep publishes it, and the app gets its reply.
 
-    ``claimed``: the records the action's own transaction claimed (its step with
+    ``claim``: the records the action's own transaction claimed (its step with
     them); an outbox pass only when they are not all, or could not go out.
     """
     try:
-        whole = bool(claimed) and len(claimed) < OUTBOX_BATCH
-        if whole and await services.outbox.publish_claimed(claimed):
-            return
+        if claim is not None:
+            whole = bool(claim.records) and len(claim.records) < OUTBOX_BATCH
+            if await services.outbox.publish_claimed(claim) and whole:
+                return
         await services.after_change()
     except (OperationalError, RedisError, OSError) as exc:
         log.warning("an action's live events wait for the outbox's sweep: %s", exc)
@@ -549,7 +550,7 @@ async def caregiver(
         await _refuse(websocket, principal, "this is another caregiver's stream")
         return
 
-    async def act(action: ActionMessage) -> tuple[dict[str, Any], list[Claimed]]:
+    async def act(action: ActionMessage) -> tuple[dict[str, Any], Claim | None]:
         """Carry out the action and keep its answer with it (by ``ref``); with the
         live events its transaction claimed."""
         at = datetime.now(UTC)
@@ -563,7 +564,7 @@ async def caregiver(
                 at=at,
                 ref=action.ref,
             )
-            return help_reply(action.ref, action.order_id, backup), []
+            return help_reply(action.ref, action.order_id, backup), None
         detail: dict[str, Any] = {"note": action.note} if action.note else {}
         if action.action is CaregiverAction.COMPLETE:
             # An alert closes with a reason reports can count, whoever closes it.
@@ -574,6 +575,7 @@ async def caregiver(
         order, claimed = await services.db.run(
             act_and_claim,
             services.db,
+            services.outbox,
             caregiver_id,
             action.order_id,
             action.action,
@@ -617,7 +619,7 @@ async def caregiver(
             if earlier is not None:
                 conn.reply(earlier)
                 return
-            claimed: list[Claimed] = []
+            claimed: Claim | None = None
             try:
                 reply, claimed = await act(action)  # committed with its answer
             except (IllegalTransition, IntegrityError):

@@ -225,16 +225,16 @@ async def test_an_answer_is_kept_even_when_publishing_the_step_fails(
     await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
     offer = await near.next("order.offered")
     order_id = offer["order"]["id"]
-    services = server.services
-    publish = services.after_change
+    outbox = server.services.outbox
     failures = 0
 
-    async def failing() -> None:
+    async def failing(_claim: object) -> bool:
         nonlocal failures
         failures += 1
         raise RuntimeError("injected: publishing failed")
 
-    services.after_change = failing
+    # The answer's transaction claims its step; publishing it is this call.
+    outbox.publish_claimed = failing
     try:
         await near.send(type="action", action="accept", order_id=order_id, ref="acc-1")
         first = await near.next("reply", ref="acc-1")
@@ -242,7 +242,7 @@ async def test_an_answer_is_kept_even_when_publishing_the_step_fails(
         await near.send(type="action", action="accept", order_id=order_id, ref="acc-1")
         again = await near.next("reply", ref="acc-1")
     finally:
-        services.after_change = publish
+        del outbox.publish_claimed
     assert first["state"] == "accepted"
     assert again["repeated"] is True
     assert again["state"] == "accepted"

@@ -167,3 +167,64 @@ async def test_a_flush_publishes_what_was_committed_while_an_earlier_pass_ran(
     assert sorted(await board_alert_ids(bus)) == sorted([str(first), str(second)])
     assert unpublished(db) == []
     await bus.close()
+
+
+def raise_and_claim(db: Database, outbox: Outbox) -> outbox_module.Claim:
+    """A writer that claims its own record in its transaction, as the dispatcher does."""
+    kind = load_catalog(Settings().alert_types_file).alert_types["help_button"]
+    now = datetime.now(UTC)
+    with db.session() as session:
+        raise_alert(
+            session,
+            kind,
+            device_id="pb-1",
+            elder=None,
+            lat=31.23,
+            lon=121.47,
+            at=now,
+            device_ts=now,
+            actor=Actor.device("pb-1"),
+        )
+        return outbox.claim_in(session)
+
+
+async def test_a_writers_published_records_are_marked_so_by_the_next_writers_claim(
+    db: Database, redis_server: local_services.LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each publish cost a settle transaction of its own; now the next claim (in
+    # another writer's transaction) marks what went out since the last one.
+    monkeypatch.setattr(outbox_module, "SETTLE_AFTER_S", 3600.0)  # no settle of its own
+    bus = LiveBus.from_url(redis_server.url, f"t-{uuid.uuid4().hex[:8]}")
+    outbox = Outbox(db, bus)
+    first = await asyncio.to_thread(raise_and_claim, db, outbox)
+    assert first.settled == ()
+    assert await outbox.publish_claimed(first)
+    [held] = unpublished(db)  # in Redis, leased, not yet marked
+    assert held.id == first.records[0].id
+    assert held.lease_until is not None
+    second = await asyncio.to_thread(raise_and_claim, db, outbox)
+    assert second.settled == (held.id,)
+    assert [r.id for r in unpublished(db)] == [second.records[0].id]
+    assert await outbox.publish_claimed(second)
+    # A pass's claim marks them too; nothing is published twice.
+    assert await outbox.flush() == 0
+    assert unpublished(db) == []
+    assert len(await board_alert_ids(bus)) == 2
+    await bus.close()
+
+
+async def test_published_records_no_claim_marks_are_settled_soon_after(
+    db: Database, redis_server: local_services.LocalServer
+) -> None:
+    bus = LiveBus.from_url(redis_server.url, f"t-{uuid.uuid4().hex[:8]}")
+    outbox = Outbox(db, bus)
+    claim = await asyncio.to_thread(raise_and_claim, db, outbox)
+    assert await outbox.publish_claimed(claim)
+    deadline = asyncio.get_running_loop().time() + 40 * outbox_module.SETTLE_AFTER_S
+    while unpublished(db):
+        assert asyncio.get_running_loop().time() < deadline, "never marked published"
+        await asyncio.sleep(0.05)
+    with db.session() as session:
+        [record] = session.exec(select(AuditRecord)).all()
+    assert record.lease_until is None
+    await bus.close()
