@@ -139,6 +139,17 @@ class Settings(BaseSettings):
     # (?token=...); empty: those addresses are off.
     sms_receipt_token: str = ""
 
+    # E-mail for the daily and monthly summaries (docs/contacts.md, "E-mail"):
+    # smtp://user:password@host:587 (STARTTLS unless smtp_starttls is false) or
+    # smtps://user:password@host:465 (TLS from the start); unset: no e-mail.
+    smtp_url: str | None = Field(default=None, pattern=r"^smtps?://[^/]+$")
+    smtp_from: str = "carebell@localhost"
+    smtp_starttls: bool = True
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    # Who gets the summaries, address -> locale, as JSON:
+    # {"zhang@bureau.gov.cn": "zh-CN", "smith@partner.org": "en"}.
+    summary_recipients: dict[str, Literal["zh-CN", "en"]] = {}
+
     @property
     def gateway_client_id(self) -> str:
         """The MQTT client id (and Redis consumer name) of this process's gateway."""

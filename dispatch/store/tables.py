@@ -680,3 +680,24 @@ class FamilyInvitation(SQLModel, table=True):
     expires_at: datetime = _utc()
     used_by: str | None = Field(default=None, max_length=64)
     used_at: datetime | None = _utc(nullable=True)
+
+
+class SummaryMail(SQLModel, table=True):
+    """One summary e-mail (daily or monthly) for one period to one recipient: the
+    record that keeps a second run from sending it twice, and keeps a failure."""
+
+    __tablename__ = "summary_mail"
+    __table_args__ = (
+        UniqueConstraint("kind", "period", "recipient", name="one_summary_per_period"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: str = Field(max_length=16)  # daily | monthly
+    period: str = Field(max_length=10)  # YYYY-MM-DD | YYYY-MM
+    recipient: str = Field(max_length=254)
+    locale: str = Field(max_length=8)
+    status: str = Field(max_length=16)  # sent | failed
+    attempts: int = 0
+    error: str = ""
+    sent_at: datetime | None = _utc(nullable=True)
+    updated_at: datetime = _utc()
