@@ -24,6 +24,7 @@ from dispatch.domain.access import Role
 from dispatch.errors import CareBellError
 from dispatch.registry import accounts, privacy, provisioning, workforce
 from dispatch.runtime.catalog_file import load_catalog
+from dispatch.runtime.summaries import summaries
 from dispatch.store import backup, sealed
 from dispatch.store.db import Database
 
@@ -330,6 +331,9 @@ def broker_auth(
     accounts = files["passwd"].count(chr(10))
     typer.echo(f"{accounts} accounts written to {out}/ ({', '.join(sorted(files))})")
     db.dispose()
+
+
+cli.command("summaries")(summaries)
 
 
 COMMANDS_GROUP = "carebell.commands"
