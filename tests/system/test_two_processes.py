@@ -51,6 +51,9 @@ class ServerProcess:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
+        # Stopped here: a caller whose start-up failed never reaches its own stop,
+        # and the server outlived the test session (a ResourceWarning in a later test).
+        self.stop()
         raise RuntimeError(f"server on {self.port} not ready in {timeout_s}s")
 
     def stop(self) -> None:
@@ -59,6 +62,7 @@ class ServerProcess:
             self.process.wait(15)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()  # reaped: no ResourceWarning later
 
 
 @pytest.fixture
