@@ -25,8 +25,8 @@ from dispatch.notify.rules import CASCADE
 from dispatch.notify.rules import load as load_rules
 from dispatch.runtime.cli import configure_logging, settings_with
 from simulators import local_services
-from simulators.city import DEMO_PASSWORD, caregiver_username
-from simulators.contact_answers import AnswerHabits, ContactAnswers
+from simulators.city import DEMO_PASSWORD, FAMILY_ACCOUNTS, caregiver_username, family_username
+from simulators.contact_answers import AnswerHabits, ContactAnswers, FamilyPageAnswers
 from simulators.devices import DevicePublisher, press_now_and_then
 from simulators.sms_provider import AliyunSmsStandIn
 
@@ -74,7 +74,8 @@ def demo(
         typer.Option(
             min=0.0,
             max=1.0,
-            help="Of the contacts the cascade asks by SMS, how many text back (half of them yes).",
+            help="Of the contacts the cascade asks by SMS, and of the family accounts told of"
+            " an alert on the family page, how many answer (half of them yes).",
         ),
     ] = 0.6,
     log_level: Annotated[
@@ -213,6 +214,7 @@ async def _demo(
         await asyncio.sleep(0.05)
     try:
         apps, publisher = await _start_the_city(app, city, settings, port, time_scale)
+        families = await _family_pages(base, habits, city)
     except Exception:
         if not server.should_exit:
             raise
@@ -241,6 +243,8 @@ async def _demo(
         sms, load_rules().templates[CASCADE], habits, random.Random(f"{city.name} contacts")
     )
     simulations.append(asyncio.create_task(answers.run()))
+    # The family accounts answer on their family pages now and then.
+    simulations.extend(asyncio.create_task(f.run()) for f in families)
     # The elders' devices that talk answer the operators' calls (docs/voice.md).
     simulations.append(
         asyncio.create_task(
@@ -271,6 +275,20 @@ async def _demo(
         await asyncio.gather(*simulations, return_exceptions=True)
         publisher.close()
         sms.__exit__(None, None, None)
+        for page in families:
+            await page.http.aclose()
+
+
+async def _family_pages(base: str, habits: AnswerHabits, city: City) -> list[FamilyPageAnswers]:
+    """The demo's family accounts on their family pages, each seeded by its name."""
+    pages = []
+    for i in range(1, FAMILY_ACCOUNTS + 1):
+        http = httpx.AsyncClient(base_url=base, timeout=30)
+        token = await _login(http, family_username(i), DEMO_PASSWORD)
+        http.headers["Authorization"] = f"Bearer {token}"
+        rng = random.Random(f"{city.name} {family_username(i)}")
+        pages.append(FamilyPageAnswers(http, habits, rng, name=family_username(i)))
+    return pages
 
 
 DEMO_SMS_KEY = ("LTAI-carebell-demo", "demo-secret")

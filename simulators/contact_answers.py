@@ -1,5 +1,6 @@
 """Contacts answering the responder cascade's question by SMS, as families and
-key-holders sometimes do: some reply "1"/是 after a while, some "2"/否, some never.
+key-holders sometimes do: some reply "1"/是 after a while, some "2"/否, some never;
+and family accounts answering on the family page ("I am going" / "I cannot come").
 
 It watches what the SMS stand-in took (simulators/sms_provider.py) and texts back
 through it, so the answer reaches the server the way a real reply would (the
@@ -13,6 +14,8 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
+
+import httpx
 
 from simulators.sms_provider import AliyunSmsStandIn
 
@@ -89,3 +92,57 @@ class ContactAnswers:
         await asyncio.sleep(after_s)
         log.info("contact %s texts back %r", phone, text)
         await asyncio.to_thread(self.stand_in.reply, phone, text)
+
+
+def page_answer(rng: random.Random, habits: AnswerHabits) -> tuple[float, str] | None:
+    """Whether a family member answers on the family page, after how long and what
+    ("going" or "cannot_come"); None: they only read it."""
+    decided = reply_to(rng, habits)
+    if decided is None:
+        return None
+    after_s, text = decided
+    return after_s, "going" if text in YES else "cannot_come"
+
+
+class FamilyPageAnswers:
+    """A family account on the family page: reads its elders' alerts now and then
+    and answers a share of the open ones, once each, as the page's buttons do."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        habits: AnswerHabits,
+        rng: random.Random,
+        every_s: float = 5.0,
+        name: str = "",
+    ) -> None:
+        self.http, self.habits, self.rng, self.every_s = http, habits, rng, every_s
+        self.name = name
+        self._seen: set[str] = set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.look()
+            except httpx.HTTPError as exc:  # the server restarting: the next look tries again
+                log.info("%s: family page unreachable (%s)", self.name, exc)
+            await asyncio.sleep(self.every_s)
+
+    async def look(self) -> int:
+        """Answer (after a while) the open alerts not seen before; how many."""
+        listed = await self.http.get("/api/v1/family/alerts")
+        listed.raise_for_status()
+        answering = 0
+        for alert in listed.json():
+            if not alert["open"] or alert["id"] in self._seen:
+                continue
+            self._seen.add(alert["id"])
+            decided = page_answer(self.rng, self.habits)
+            if decided is not None:
+                answering += 1
+                await asyncio.sleep(decided[0])
+                answered = await self.http.post(
+                    f"/api/v1/family/alerts/{alert['id']}/answer", json={"answer": decided[1]}
+                )
+                log.info("%s answers %s: %s", self.name, decided[1], answered.status_code)
+        return answering

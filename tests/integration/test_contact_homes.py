@@ -6,6 +6,7 @@ answer to the messages she was sent (the cascade's question among them)."""
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlmodel import col, select
 
 from dispatch.store.db import Database
 from dispatch.store.tables import AuditRecord, ElderContact
+from simulators.contact_answers import AnswerHabits, FamilyPageAnswers
 from simulators.devices import DevicePublisher
 from simulators.sms_provider import AliyunSmsStandIn
 from tests.conftest import RunningServer
@@ -136,3 +138,45 @@ async def test_the_nearer_neighbour_is_asked_first_and_a_daughter_s_answer_count
     assert len(asked_to_go(provider)) == 3
     ended = [a for a, _ in await asyncio.to_thread(steps, db, alert_id, "cascade_exhausted")]
     assert ended == []
+
+
+async def test_the_simulated_family_member_answers_on_the_family_page(
+    server: RunningServer,
+    publisher: DevicePublisher,
+    provider: AliyunSmsStandIn,  # noqa: F811
+) -> None:
+    """The demo's family accounts (simulators/contact_answers.py) answer through the
+    family page's own resources: this one always, and "cannot come"."""
+    db = server.services.db
+    city = await asyncio.to_thread(seed_small_city, db)
+    admin = await login(server.http, db, "admin")
+    daughter = await login(server.http, db, "family")
+    async with client(server, admin) as http:
+        me = (await http.get("/api/v1/auth/me", headers=bearer(daughter))).json()
+        linked = await http.post(
+            f"/api/v1/elders/{city.elder_id}/family",
+            json={"username": me["username"], "relation": "女儿"},
+        )
+        assert linked.status_code == 201, linked.text
+    habits = AnswerHabits(answer_share=1.0, yes_share=0.0, delay_s=(0.1, 0.2))
+    async with client(server, daughter) as http:
+        page = FamilyPageAnswers(http, habits, random.Random(5), every_s=0.3, name="daughter")
+        answering = asyncio.create_task(page.run())
+        try:
+            await asyncio.to_thread(publisher.publish_event, city.device_id, "press")
+
+            async def answered() -> list[tuple[str, dict[str, object]]]:
+                alert_id = await asyncio.to_thread(the_alert, db, city.device_id)
+                return (
+                    await asyncio.to_thread(steps, db, alert_id, "family_answer")
+                    if alert_id
+                    else []
+                )
+
+            (said,) = await wait_until(answered, timeout_s=30)
+            assert said[0] == f"family:{me['username']}"
+            assert said[1]["answer"] == "cannot_come"
+            await asyncio.sleep(1.5)  # more looks: the same alert is answered once
+            assert len(await answered()) == 1
+        finally:
+            answering.cancel()

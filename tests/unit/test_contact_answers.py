@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from simulators.contact_answers import NO, YES, AnswerHabits, reply_to
+from simulators.contact_answers import NO, YES, AnswerHabits, page_answer, reply_to
 
 
 def test_the_same_seed_answers_the_same_way() -> None:
@@ -41,3 +41,11 @@ def test_nobody_or_everybody() -> None:
 def test_impossible_habits_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=r"share|delay_s"):
         AnswerHabits(**bad)  # type: ignore[arg-type]
+
+
+def test_a_family_page_answer_is_going_or_cannot_come_in_the_same_shares() -> None:
+    habits = AnswerHabits(answer_share=1.0, yes_share=0.5)
+    answers = [page_answer(random.Random(seed), habits) for seed in range(400)]
+    said = [a for _, a in filter(None, answers)]
+    assert set(said) == {"going", "cannot_come"}
+    assert 0.4 < said.count("going") / len(said) < 0.6
