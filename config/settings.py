@@ -149,6 +149,13 @@ class Settings(BaseSettings):
     # Who gets the summaries, address -> locale, as JSON:
     # {"zhang@bureau.gov.cn": "zh-CN", "smith@partner.org": "en"}.
     summary_recipients: dict[str, Literal["zh-CN", "en"]] = {}
+    # The server sends them itself (a loop in the dispatcher's process) from these
+    # local times: yesterday's daily summary each day, last month's report on the
+    # 1st; unset: only `carebell summaries` (cron) sends them.
+    summary_daily_at: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    summary_monthly_at: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    summary_check_s: float = Field(default=60.0, gt=0)  # how often the loop looks
+    summary_retry_s: float = Field(default=900.0, gt=0)  # after a failure, wait this long
 
     @property
     def gateway_client_id(self) -> str:

@@ -11,7 +11,9 @@ from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import and_, or_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dispatch.domain.catalog import ClosureCode
@@ -172,7 +174,8 @@ def message(
 @dataclass
 class Outcome:
     sent: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # sent before, by an earlier run
+    # sent before, by an earlier run, or being sent by another process now
+    skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # recipient -> the error
 
 
@@ -184,6 +187,58 @@ def already_sent(db: Database, kind: str, period: str) -> set[str]:
             )
         ).all()
     return set(rows)
+
+
+# A claim older than this was left by a sender that stopped mid-way: taken over.
+CLAIM_STALE = timedelta(minutes=10)
+
+
+def _claim(
+    db: Database, kind: str, period: str, recipient: str, locale: str, now: datetime
+) -> bool:
+    """Mark the summary as being sent by this caller; False when it was sent, or
+    another process (the server's loop, a cron run) is sending it now. One
+    conditional UPDATE or one INSERT under the unique constraint: atomic on both
+    databases."""
+    this = (
+        col(SummaryMail.kind) == kind,
+        col(SummaryMail.period) == period,
+        col(SummaryMail.recipient) == recipient,
+    )
+    with db.session() as session:
+        taken = session.execute(
+            update(SummaryMail)
+            .where(
+                *this,
+                or_(
+                    col(SummaryMail.status) == "failed",
+                    and_(
+                        col(SummaryMail.status) == "sending",
+                        col(SummaryMail.updated_at) < now - CLAIM_STALE,
+                    ),
+                ),
+            )
+            .values(status="sending", updated_at=now)
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            return True
+        if session.exec(select(SummaryMail.id).where(*this)).first() is not None:
+            return False
+    try:
+        with db.session() as session:
+            session.add(
+                SummaryMail(
+                    kind=kind,
+                    period=period,
+                    recipient=recipient,
+                    locale=locale,
+                    status="sending",
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:  # another sender inserted it first
+        return False
+    return True
 
 
 def _record(
@@ -233,7 +288,7 @@ def send_summary(
     outcome = Outcome()
     done = already_sent(db, kind, period)
     for recipient, locale in sorted(recipients.items()):
-        if recipient in done:
+        if recipient in done or not _claim(db, kind, period, recipient, locale, now):
             outcome.skipped.append(recipient)
             continue
         subject, body, attachments = compose[locale]

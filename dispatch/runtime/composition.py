@@ -39,6 +39,7 @@ from dispatch.runtime import metrics
 from dispatch.runtime.catalog_file import load_catalog
 from dispatch.runtime.loops import LoopSupervisor
 from dispatch.runtime.stall_probe import StallProbe
+from dispatch.runtime.summaries import mailer_of, send_when_due
 from dispatch.store import sealed
 from dispatch.store.db import Database
 from dispatch.store.retention import RetentionPolicy, prune
@@ -226,6 +227,9 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
                 "replan", lambda: services.homecare.replan_on_diversion(settings.replan_check_s)
             )
             loops.start("retention", lambda: _prune_every(db, settings))
+            mailer = mailer_of(settings)
+            if mailer is not None and (settings.summary_daily_at or settings.summary_monthly_at):
+                loops.start("summaries", lambda: send_when_due(db, settings, mailer))
             sms = sms_sender(settings)
             if sms is not None:  # no channel configured: nobody is told, nothing is queued
                 rules = notification_rules.load()

@@ -4,23 +4,23 @@ makes, built by the same code."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from config.settings import Settings
-from dispatch.api.monthly_pdf import render_pdf
-from dispatch.api.routes.monthly import Sources, monthly_figures
 from dispatch.domain.operator_work import month_bounds
-from dispatch.homecare.menu import load_menu
-from dispatch.matching.travel import DetourTravelModel
 from dispatch.notify.email import SmtpMailer
 from dispatch.notify.summaries import (
     Attachment,
     Outcome,
+    already_sent,
     daily_figures,
     daily_text,
     monthly_text,
@@ -32,6 +32,7 @@ from dispatch.store.db import Database
 from dispatch.voice.capability import load_voice_catalog
 
 LOCALES = ("zh-CN", "en")
+log = logging.getLogger(__name__)
 
 
 def _talking_kinds(settings: Settings) -> frozenset[str]:
@@ -61,6 +62,13 @@ def send_daily(db: Database, settings: Settings, mailer: SmtpMailer, day: date) 
 
 def monthly_pdf(db: Database, settings: Settings, month: str, locale: str) -> bytes:
     """The city's monthly report as the API's PDF makes it."""
+    # Imported here: the web framework and the report's layout are not needed by
+    # the command's start-up (tests/system/test_cli.py).
+    from dispatch.api.monthly_pdf import render_pdf
+    from dispatch.api.routes.monthly import Sources, monthly_figures
+    from dispatch.homecare.menu import load_menu
+    from dispatch.matching.travel import DetourTravelModel
+
     zone = ZoneInfo(settings.timezone)
     now = datetime.now(UTC)
     with db.read() as session:
@@ -92,6 +100,68 @@ def send_monthly(db: Database, settings: Settings, mailer: SmtpMailer, month: st
     )
 
 
+def mailer_of(settings: Settings) -> SmtpMailer | None:
+    """The mailer the settings name, or None where e-mail is off (no server or nobody
+    to send to)."""
+    if settings.smtp_url is None or not settings.summary_recipients:
+        return None
+    return SmtpMailer.from_url(
+        settings.smtp_url,
+        settings.smtp_from,
+        starttls=settings.smtp_starttls,
+        timeout_s=settings.smtp_timeout_s,
+    )
+
+
+def _due(local: datetime, at: str | None) -> bool:
+    return at is not None and local.time() >= time.fromisoformat(at)
+
+
+def _missing(db: Database, settings: Settings, kind: str, period: str) -> bool:
+    return bool(set(settings.summary_recipients) - already_sent(db, kind, period))
+
+
+def send_due(db: Database, settings: Settings, mailer: SmtpMailer, now: datetime) -> bool:
+    """Send what is due at ``now`` and not yet sent: yesterday's daily summary after
+    ``summary_daily_at``, last month's report on or after the 1st's
+    ``summary_monthly_at``. False when a send failed."""
+    local = now.astimezone(ZoneInfo(settings.timezone))
+    ok = True
+    yesterday = local.date() - timedelta(days=1)
+    if _due(local, settings.summary_daily_at) and _missing(
+        db, settings, "daily", yesterday.isoformat()
+    ):
+        outcome = send_daily(db, settings, mailer, yesterday)
+        ok = ok and not outcome.failed
+    # Not only on the 1st: a server down that day sends it when it is back.
+    last_month = (local.date().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    if (local.day > 1 or _due(local, settings.summary_monthly_at)) and (
+        settings.summary_monthly_at is not None and _missing(db, settings, "monthly", last_month)
+    ):
+        outcome = send_monthly(db, settings, mailer, last_month)
+        ok = ok and not outcome.failed
+    return ok
+
+
+async def send_when_due(
+    db: Database,
+    settings: Settings,
+    mailer: SmtpMailer,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """The server's summaries loop: look every ``summary_check_s``; after a failure
+    (recorded, the mail server or database away) wait ``summary_retry_s``."""
+    while True:
+        try:
+            ok = await asyncio.to_thread(send_due, db, settings, mailer, clock())
+        except SQLAlchemyError as exc:
+            log.warning("summaries: the database is away, again later: %s", exc)
+            ok = False
+        if not ok:
+            log.warning("summaries: not all sent; again in %.0f s", settings.summary_retry_s)
+        await asyncio.sleep(settings.summary_check_s if ok else settings.summary_retry_s)
+
+
 def summaries(
     daily: Annotated[bool, typer.Option("--daily", help="Send the daily summary.")] = False,
     monthly: Annotated[bool, typer.Option("--monthly", help="Send the monthly report.")] = False,
@@ -108,18 +178,10 @@ def summaries(
     if daily == monthly:
         raise typer.BadParameter("give one of --daily or --monthly")
     settings = Settings()
-    if settings.smtp_url is None:
-        typer.echo("refused: CAREBELL_SMTP_URL is not set", err=True)
+    mailer = mailer_of(settings)
+    if mailer is None:
+        typer.echo("refused: set CAREBELL_SMTP_URL and CAREBELL_SUMMARY_RECIPIENTS", err=True)
         raise typer.Exit(2)
-    if not settings.summary_recipients:
-        typer.echo("refused: CAREBELL_SUMMARY_RECIPIENTS is empty", err=True)
-        raise typer.Exit(2)
-    mailer = SmtpMailer.from_url(
-        settings.smtp_url,
-        settings.smtp_from,
-        starttls=settings.smtp_starttls,
-        timeout_s=settings.smtp_timeout_s,
-    )
     today = datetime.now(ZoneInfo(settings.timezone)).date()
     sealed.use_keys(settings.data_keys)
     db = Database(settings.database_url)

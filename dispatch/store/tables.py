@@ -696,7 +696,7 @@ class SummaryMail(SQLModel, table=True):
     period: str = Field(max_length=10)  # YYYY-MM-DD | YYYY-MM
     recipient: str = Field(max_length=254)
     locale: str = Field(max_length=8)
-    status: str = Field(max_length=16)  # sent | failed
+    status: str = Field(max_length=16)  # sending | sent | failed
     attempts: int = 0
     error: str = ""
     sent_at: datetime | None = _utc(nullable=True)

@@ -4,12 +4,15 @@ and a refusing server's failure kept and sent by the next run."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -18,7 +21,7 @@ from sqlmodel import select
 from config.settings import Settings
 from dispatch.domain.lifecycle import AlertState
 from dispatch.notify.email import SmtpMailer
-from dispatch.runtime.summaries import send_daily, send_monthly
+from dispatch.runtime.summaries import send_daily, send_monthly, send_when_due
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Elder, SummaryMail
 from simulators.local_services import free_port
@@ -210,4 +213,64 @@ def test_monthly_report_attached_as_the_api_makes_it(
     assert len(content) > 5_000
     assert send_monthly(db, settings, mailer, "2026-11").skipped == ["li@bureau.example"]
     assert len(handler.messages) == 1
+    db.dispose()
+
+
+async def _until(check: Any, timeout_s: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_the_servers_loop_sends_when_due_and_never_twice(
+    sqlite_url: str, inbox: tuple[Inbox, SmtpMailer]
+) -> None:
+    handler, mailer = inbox
+    db = Database(sqlite_url)
+    db.create_schema()
+    settings = Settings(
+        database_url=sqlite_url,
+        summary_recipients=RECIPIENTS,
+        summary_daily_at="07:00",
+        summary_monthly_at="08:00",
+        summary_check_s=0.05,
+    )
+    shanghai = ZoneInfo("Asia/Shanghai")
+    now = [datetime(2026, 12, 1, 6, 59, tzinfo=shanghai)]
+    loop = asyncio.create_task(send_when_due(db, settings, mailer, clock=lambda: now[0]))
+    await asyncio.sleep(0.5)
+    assert handler.messages == []  # before 07:00 nothing is due
+
+    now[0] = datetime(2026, 12, 1, 7, 30, tzinfo=shanghai)
+    await _until(lambda: len(handler.messages) == 2)
+    assert {m["Subject"] for m in handler.messages} == {
+        "CareBell 每日报警汇总 2026-11-30",
+        "CareBell daily alert summary 2026-11-30",
+    }
+    now[0] = datetime(2026, 12, 1, 8, 5, tzinfo=shanghai)
+    await _until(lambda: len(handler.messages) == 4, timeout_s=120)
+    await asyncio.sleep(0.5)
+    loop.cancel()
+    # A restart of the server looks again: everything due was sent, so nothing goes.
+    again = asyncio.create_task(send_when_due(db, settings, mailer, clock=lambda: now[0]))
+    await asyncio.sleep(0.5)
+    again.cancel()
+    assert len(handler.messages) == 4
+    assert sum(bool(list(m.iter_attachments())) for m in handler.messages) == 2
+    db.dispose()
+
+
+def test_two_senders_at_once_send_each_summary_once(
+    sqlite_url: str, inbox: tuple[Inbox, SmtpMailer]
+) -> None:
+    """The server's loop and a cron run of the command at the same moment."""
+    handler, mailer = inbox
+    db = Database(sqlite_url)
+    db.create_schema()
+    settings = _settings(sqlite_url)
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: send_daily(db, settings, mailer, DAY), range(4)))
+    assert sorted(r for o in outcomes for r in o.sent) == sorted(RECIPIENTS)
+    assert sorted(m["To"] for m in handler.messages) == sorted(RECIPIENTS)
     db.dispose()
