@@ -1,0 +1,74 @@
+"""The 15-minute service circle and the what-if count (pure)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dispatch.domain.model import GeoPoint, TransportMode
+from dispatch.domain.service_circle import Responder, caregivers_needed, service_circle
+from dispatch.matching.travel import DetourTravelModel
+
+TRAVEL = DetourTravelModel()  # 1.35 detour, 60 s to set off
+BASE = GeoPoint(39.9, 116.4)
+M_PER_DEG_LAT = 6_371_008.8 * math.pi / 180
+
+
+def north(metres: float, of: GeoPoint = BASE) -> GeoPoint:
+    return GeoPoint(of.lat + metres / M_PER_DEG_LAT, of.lon)
+
+
+def test_elders_within_fifteen_minutes_by_the_travel_model() -> None:
+    elders = [("near", north(1000)), ("edge", north(3000)), ("far", north(8000))]
+    # By e-bike: 60 + 1000 x 1.35 / 5.5 = 305 s; 3 km: 796 s; 8 km: 2,024 s.
+    circle = service_circle(elders, [Responder(BASE, TransportMode.EBIKE)], TRAVEL)
+    assert circle.fastest_s["near"] == pytest.approx(305.5, abs=0.2)
+    assert circle.within == {"near", "edge"}
+    assert circle.share == 0.6667
+
+
+def test_the_fastest_responder_counts_whatever_their_mode() -> None:
+    elders = [("a", north(1000))]
+    walker = Responder(north(1000), TransportMode.WALK)  # at the door: 60 s
+    rider = Responder(BASE, TransportMode.EBIKE)
+    circle = service_circle(elders, [rider, walker], TRAVEL)
+    assert circle.fastest_s["a"] == pytest.approx(60.0)
+
+
+def test_nobody_on_shift_reaches_nobody_and_no_elders_has_no_share() -> None:
+    circle = service_circle([("a", BASE)], [], TRAVEL)
+    assert circle.fastest_s == {"a": None}
+    assert circle.share == 0.0
+    assert service_circle([], [Responder(BASE, TransportMode.WALK)], TRAVEL).share is None
+
+
+def test_large_batches_give_the_same_answer_as_small_ones() -> None:
+    elders = [(i, north(50.0 * i)) for i in range(1200)]
+    responders = [Responder(north(1000.0 * j), TransportMode.WALK) for j in range(600)]
+    circle = service_circle(elders, responders, TRAVEL)  # 720,000 pairs: two blocks
+    one_by_one = {
+        k: service_circle([(k, p)], responders, TRAVEL).fastest_s[k] for k, p in elders[::97]
+    }
+    assert {k: circle.fastest_s[k] for k in one_by_one} == one_by_one
+
+
+def test_caregivers_needed_for_the_target_share() -> None:
+    # Two clusters of elders 10 km apart: one walker covers each cluster.
+    west = [north(100.0 * i) for i in range(10)]
+    east = [north(100.0 * i, GeoPoint(39.9, 116.52)) for i in range(10)]
+    sites = west + east
+    walk = TransportMode.WALK
+    assert caregivers_needed(west + east, sites, walk, TRAVEL, target_share=0.5) == 1
+    assert caregivers_needed(west + east, sites, walk, TRAVEL, target_share=0.95) == 2
+    # One already on shift in the west: one more is needed, two in all.
+    already = [Responder(west[0], walk)]
+    assert caregivers_needed(west + east, sites, walk, TRAVEL, already=already) == 2
+
+
+def test_caregivers_needed_answers_none_when_no_site_reaches_enough() -> None:
+    elders = [BASE, north(20_000)]
+    assert caregivers_needed(elders, [BASE], TransportMode.WALK, TRAVEL) is None
+    assert caregivers_needed([], [BASE], TransportMode.WALK, TRAVEL) == 0
+    with pytest.raises(ValueError, match="target_share"):
+        caregivers_needed(elders, [BASE], TransportMode.WALK, TRAVEL, target_share=0)
