@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     operator_shift_starts: list[str] = Field(default=["00:00", "08:00", "16:00"], min_length=1)
     alert_types_file: Path = CONFIG_DIR / "alert_types.yaml"
     services_file: Path = CONFIG_DIR / "services.yaml"  # the home-service menu and its rules
+    credit_file: Path = CONFIG_DIR / "credit.yaml"  # credit scores: weights, thresholds, bonus
     # Fernet keys sealing the most sensitive fields at rest, newest first, as JSON:
     # ["<new>", "<old>"] (docs/privacy.md: `carebell keys new`, `carebell keys rotate`).
     # Empty: stored as they are (the demo).
