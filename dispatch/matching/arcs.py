@@ -81,6 +81,10 @@ class Arcs:
                 True,
                 policy,
             )
+        if table.credit_bonus_s is not None:
+            bonus = table.credit_bonus_s[who].tolist()
+            for k in (k for k, b in enumerate(bonus) if b):
+                shown[k] = (*shown[k], f"credit bonus {bonus[k]:.0f} s if on time")
         # (tuple.__new__ through map: a named tuple's own constructor is Python code.)
         return list(
             map(
@@ -182,6 +186,8 @@ def allowed_arcs(snapshot: MatchSnapshot, travel: TravelModel, policy: MatchPoli
     cost_s += policy.load_penalty_s * cc.orders_today[cg]
     cost_s -= np.where(familiar, policy.familiar_bonus_s, 0.0)
     cost_s += np.where(cc.on_visit[cg], policy.divert_penalty_s, 0.0)
+    # A good credit score, only for arrivals by the deadline: never worth lateness.
+    cost_s -= np.where(late_s == 0.0, cc.credit_bonus_s[cg], 0.0)
     cost_s = np.maximum(cost_s, 0.0)
     weighted = ac.weight[alert] * np.round(cost_s).astype(np.int64)
 
@@ -261,6 +267,7 @@ class _CaregiverColumns:
     shift_start_us: Ints  # since local midnight
     shift_end_us: Ints
     orders_today: Ints
+    credit_bonus_s: Floats
 
     @classmethod
     def of(
@@ -294,6 +301,7 @@ class _CaregiverColumns:
             window[:, 1],
             window[:, 2],
             table.orders_today,
+            np.zeros(n) if table.credit_bonus_s is None else table.credit_bonus_s,
         )
 
 

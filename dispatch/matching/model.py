@@ -21,6 +21,8 @@ from dispatch.domain.model import AlertType, GeoPoint, Severity, Shift, Transpor
 
 UNASSIGNED_COST_S = 10_000_000  # far above any real arrival time
 OPTIONS_EXPLAINED = 5
+# A credit bonus only breaks near-ties: it never buys more than two minutes of travel.
+MAX_CREDIT_BONUS_S = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,13 @@ class Candidate:
     busy: bool = False  # already on an emergency: never offered another
     on_visit: bool = False  # on a planned home visit: diverted only by policy
     orders_today: int = 0
+    # Seconds the objective forgives for a good credit score (config/credit.yaml),
+    # given only where the caregiver arrives by the deadline.
+    credit_bonus_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.credit_bonus_s <= MAX_CREDIT_BONUS_S:
+            raise ValueError(f"credit_bonus_s must be within 0-{MAX_CREDIT_BONUS_S:.0f} s")
 
 
 Ints = npt.NDArray[np.int64]
@@ -117,6 +126,7 @@ class CaregiverTable(Sequence[Candidate]):
     busy: Flags
     on_visit: Flags
     orders_today: Ints
+    credit_bonus_s: Floats | None = None  # None: nobody has a credit bonus
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -145,6 +155,7 @@ class CaregiverTable(Sequence[Candidate]):
             counts[:, 0] != 0,
             counts[:, 1] != 0,
             counts[:, 2].copy(),
+            bonus if (bonus := np.array([c.credit_bonus_s for c in caregivers])).any() else None,
         )
 
     def take(
@@ -167,12 +178,14 @@ class CaregiverTable(Sequence[Candidate]):
             self.busy[rows],
             self.on_visit[rows],
             self.orders_today[rows],
+            None if self.credit_bonus_s is None else self.credit_bonus_s[rows],
         )
 
     def _columns(self) -> tuple[Sized, ...]:
         return (
             self.lat, self.lon, self.skills, self.shift, self.mode,
             self.position_age_s, self.busy, self.on_visit, self.orders_today,
+            *(() if self.credit_bonus_s is None else (self.credit_bonus_s,)),
         )  # fmt: skip
 
     def __len__(self) -> int:
@@ -195,6 +208,7 @@ class CaregiverTable(Sequence[Candidate]):
             bool(self.busy[j]),
             bool(self.on_visit[j]),
             int(self.orders_today[j]),
+            0.0 if self.credit_bonus_s is None else float(self.credit_bonus_s[j]),
         )
 
     def __iter__(self) -> Iterator[Candidate]:

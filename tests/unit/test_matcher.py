@@ -75,6 +75,40 @@ def test_nearest_qualified_caregiver_wins() -> None:
     assert decision.escalation is None
 
 
+def test_a_good_credit_score_wins_a_near_tie() -> None:
+    a = alert(point(0))
+    near = caregiver(point(300))
+    trusted = Candidate(
+        uuid.uuid4(), point(400), frozenset({"basic_care"}), ALL_DAY, TransportMode.EBIKE,
+        credit_bonus_s=60.0,
+    )  # fmt: skip
+    [decision] = assign(MatchSnapshot(NOW, (a,), (near, trusted)), TRAVEL)
+    assert decision.chosen[0].caregiver_id == trusted.caregiver_id
+    assert "credit bonus 60 s if on time" in decision.chosen[0].notes
+
+
+def test_a_good_credit_score_never_beats_the_deadline() -> None:
+    # A press's deadline is 900 s. By e-bike, 60 s to set off + 1.35 x d / 5.5:
+    # 3,400 m is 894.5 s (on time), 3,430 m is 901.9 s (1.9 s late).
+    a = alert(point(0))
+    on_time = caregiver(point(3400))
+    late_but_trusted = Candidate(
+        uuid.uuid4(), point(3430), frozenset({"basic_care"}), ALL_DAY, TransportMode.EBIKE,
+        credit_bonus_s=120.0,  # the most a bonus may be
+    )  # fmt: skip
+    [decision] = assign(MatchSnapshot(NOW, (a,), (late_but_trusted, on_time)), TRAVEL)
+    [late_option] = [o for o in decision.considered if o.caregiver_id != on_time.caregiver_id]
+    assert late_option.late_s > 0
+    # Its bonus would have bought it the alert (7.4 s slower, 120 s forgiven):
+    assert late_option.eta_s - 120.0 < decision.chosen[0].eta_s
+    assert decision.chosen[0].caregiver_id == on_time.caregiver_id
+    assert decision.chosen[0].late_s == 0.0
+    with pytest.raises(ValueError, match="credit_bonus_s"):
+        Candidate(
+            uuid.uuid4(), point(0), frozenset({"x"}), ALL_DAY, TransportMode.CAR, credit_bonus_s=200
+        )
+
+
 def test_caregiver_without_the_skill_is_never_chosen() -> None:
     a = alert(point(0), FALL)
     untrained, first_aider = (
@@ -182,6 +216,8 @@ def reference_options(
             cost_s -= policy.familiar_bonus_s
         if cg.on_visit:
             cost_s += policy.divert_penalty_s
+        if late_s == 0.0:
+            cost_s -= cg.credit_bonus_s
         costs[cg.caregiver_id] = max(0.0, cost_s)
     return costs
 
@@ -211,8 +247,9 @@ def random_snapshot(rng: random.Random, n_alerts: int, n_caregivers: int) -> Mat
             busy=rng.random() < 0.1,
             on_visit=rng.random() < 0.1,
             orders_today=rng.choice([0, 0, 1, 3]),
+            credit_bonus_s=(0.0, 0.0, 30.0, 60.0)[k % 4],  # not drawn: the same seeds
         )
-        for _ in range(n_caregivers)
+        for k in range(n_caregivers)
     )  # fmt: skip
     ids = [c.caregiver_id for c in cgs]
     alerts = []
