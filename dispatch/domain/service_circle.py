@@ -107,6 +107,27 @@ def service_circle(
     )
 
 
+def responders_reaching(
+    elders: Sequence[GeoPoint],
+    responders: Sequence[Responder],
+    travel: TravelTimes,
+    limit_s: float = CIRCLE_S,
+) -> int:
+    """How many of ``responders`` reach at least one of ``elders`` within ``limit_s``
+    (a street's share of the city's caregivers on shift)."""
+    homes = _coordinates(elders)
+    if not len(homes):
+        return 0
+    count = 0
+    for mode in {r.mode for r in responders}:
+        sites = _coordinates([r.position for r in responders if r.mode == mode])
+        origins = np.repeat(sites, len(homes), axis=0)
+        destinations = np.tile(homes, (len(sites), 1))
+        seconds = travel.travel_times_s(origins, destinations, mode)
+        count += int((seconds.reshape(len(sites), len(homes)).min(axis=1) <= limit_s).sum())
+    return count
+
+
 def caregivers_needed(
     elders: Sequence[GeoPoint],
     sites: Sequence[GeoPoint],

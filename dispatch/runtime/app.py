@@ -27,6 +27,7 @@ from dispatch.api.routes import (
     assessments,
     auth,
     board,
+    care_map,
     credit,
     elders,
     family,
@@ -93,6 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(monthly.router)
     app.include_router(credit.router)
+    app.include_router(care_map.router)
     app.include_router(shift_handovers.router)
     app.include_router(voice.router)
     app.include_router(hub.router)

@@ -7,7 +7,12 @@ import math
 import pytest
 
 from dispatch.domain.model import GeoPoint, TransportMode
-from dispatch.domain.service_circle import Responder, caregivers_needed, service_circle
+from dispatch.domain.service_circle import (
+    Responder,
+    caregivers_needed,
+    responders_reaching,
+    service_circle,
+)
 from dispatch.matching.travel import DetourTravelModel
 
 TRAVEL = DetourTravelModel()  # 1.35 detour, 60 s to set off
@@ -72,3 +77,12 @@ def test_caregivers_needed_answers_none_when_no_site_reaches_enough() -> None:
     assert caregivers_needed([], [BASE], TransportMode.WALK, TRAVEL) == 0
     with pytest.raises(ValueError, match="target_share"):
         caregivers_needed(elders, [BASE], TransportMode.WALK, TRAVEL, target_share=0)
+
+
+def test_responders_reaching_a_street() -> None:
+    street = [north(0), north(200)]
+    near = Responder(north(1000), TransportMode.EBIKE)  # 305 s to the nearer elder
+    far = Responder(north(20_000), TransportMode.CAR)  # 60 + 27,000 / 7 s: too far
+    walker = Responder(north(400), TransportMode.WALK)  # 60 + 270 / 1.3 = 268 s
+    assert responders_reaching(street, [near, far, walker], TRAVEL) == 2
+    assert responders_reaching([], [near], TRAVEL) == 0
