@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     alert_types_file: Path = CONFIG_DIR / "alert_types.yaml"
     services_file: Path = CONFIG_DIR / "services.yaml"  # the home-service menu and its rules
     credit_file: Path = CONFIG_DIR / "credit.yaml"  # credit scores: weights, thresholds, bonus
+    # The care map's base map: a tile URL template ({z}/{x}/{y}, {s} for subdomains),
+    # e.g. the bureau's own tile server; empty: district outlines only, no network.
+    map_tiles_url: str = ""
+    # The tiles' coordinates: wgs84 (Tianditu, OpenStreetMap) or gcj02 (AMap,
+    # Tencent): positions are shifted to GCJ-02 before drawing on a gcj02 map.
+    map_tiles_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    map_tiles_attribution: str = ""
     # Fernet keys sealing the most sensitive fields at rest, newest first, as JSON:
     # ["<new>", "<old>"] (docs/privacy.md: `carebell keys new`, `carebell keys rotate`).
     # Empty: stored as they are (the demo).

@@ -19,16 +19,23 @@ DOCS_POLICY = (
 )
 
 
-def page_policy(sip_ws_url: str | None = None) -> str:
+def page_policy(sip_ws_url: str | None = None, map_tiles_url: str = "") -> str:
     """The pages' Content-Security-Policy: their own scripts and styles only (no
-    inline ones), sockets to this server and the phone system, nothing framed."""
+    inline ones), sockets to this server and the phone system, images from here and
+    the configured map tile server, nothing framed."""
     connect = ["'self'"]
     if sip_ws_url:
         parts = urlsplit(sip_ws_url)
         connect.append(f"{parts.scheme}://{parts.netloc}")
+    images = ["'self'", "data:", "blob:"]
+    if map_tiles_url:
+        # A template's host may hold a {s} subdomain: allow that host's subdomains.
+        tiles = urlsplit(map_tiles_url)
+        host = tiles.netloc.replace("{s}.", "*.").replace("{s}", "*")
+        images.append(f"{tiles.scheme}://{host}")
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
-        "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self'; "
+        f"img-src {' '.join(images)}; media-src 'self' blob:; font-src 'self'; "
         f"connect-src {' '.join(connect)}; worker-src 'self'; manifest-src 'self'; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
     )

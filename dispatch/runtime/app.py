@@ -100,7 +100,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(hub.router)
     web.mount(app)
     app.add_middleware(BodyGuard)
-    app.add_middleware(SecurityHeaders, policy=page_policy(settings.voice_sip_ws_url))
+    app.add_middleware(
+        SecurityHeaders, policy=page_policy(settings.voice_sip_ws_url, settings.map_tiles_url)
+    )
 
     @app.exception_handler(RequestValidationError)
     async def unprocessable(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -105,6 +105,7 @@ async def care_map(
                 "lon": lon,
                 "mode": _mode(c).value,
                 "position": where,
+                "reach_m": round(travel.reach_m(CIRCLE_S, _mode(c))),
             }
         )
     circle = service_circle(
@@ -118,6 +119,11 @@ async def care_map(
         by_district[e.district].append(e.id in within)
     return {
         "at": now_local.isoformat(),
+        "tiles": {
+            "url": settings.map_tiles_url,
+            "crs": settings.map_tiles_crs,
+            "attribution": settings.map_tiles_attribution,
+        },
         "limit_s": CIRCLE_S,
         "share": circle.share,
         "districts": [
