@@ -23,6 +23,8 @@ def mount(app: FastAPI) -> None:
     app.mount("/services", StaticFiles(directory=STATIC / "services", html=True), name="services")
     app.mount("/admin", StaticFiles(directory=STATIC / "admin", html=True), name="admin")
     app.mount("/review", StaticFiles(directory=STATIC / "review", html=True), name="review")
+    # Before /reports: the care map is a page of its own under the reports' path.
+    app.mount("/reports/map", StaticFiles(directory=STATIC / "caremap", html=True), name="caremap")
     app.mount("/reports", StaticFiles(directory=STATIC / "reports", html=True), name="reports")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

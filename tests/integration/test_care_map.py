@@ -101,7 +101,8 @@ async def test_care_map_shows_signals_and_the_circle(server: RunningServer) -> N
     [street] = [s for s in table.json()["streets"] if s["district"] == town.district]
     assert street["elders"] == 3
     for cell in street["hours"]:
-        # 陈静 reaches two of three (67 %); one more at the far elder's home makes 100 %.
+        # 陈静 reaches two of three (67 %); one more at the far elder's home makes 100 %;
+        # from scratch, two at the elders' homes reach all three.
         assert (cell["reaching"], cell["share"], cell["more_needed"]) == (1, 0.6667, 1)
         assert cell["needed"] == 2
     assert [c["hour"] for c in street["hours"]] == [3, 10]

@@ -21,6 +21,7 @@ SCRIPTS = [
     STATIC / "admin/admin.js",
     STATIC / "review/review.js",
     STATIC / "reports/reports.js",
+    STATIC / "caremap/caremap.js",
 ]
 
 

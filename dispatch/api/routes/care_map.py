@@ -192,6 +192,13 @@ async def what_if(
         {"district": d, "street": s, "elders": len(points), "hours": []}
         for (d, s), points in sorted(streets.items())
     ]
+    # The fewest caregivers, waiting at some of its elders' homes, that bring the
+    # street to the target by themselves. The travel model knows no rush hour, so
+    # this is the same at every hour; who is on shift is what changes.
+    needed = {
+        key: caregivers_needed(points, points, TransportMode.EBIKE, travel, target_share=target)
+        for key, points in streets.items()
+    }
     for hour in wanted:
         moment = datetime.combine(today, datetime.min.time(), zone) + timedelta(hours=hour)
         there = []
@@ -202,18 +209,18 @@ async def what_if(
         for row in rows:
             points = streets[row["district"], row["street"]]
             circle = service_circle(list(enumerate(points)), there, travel)
-            reaching = responders_reaching(points, there, travel)
             total = caregivers_needed(
                 points, points, TransportMode.EBIKE, travel, target_share=target, already=there
             )
-            more = None if total is None else total - len(there)
             row["hours"].append(
                 {
                     "hour": hour,
-                    "reaching": reaching,  # on shift then, within 15 min of one of its elders
+                    # On shift then, within 15 minutes of at least one of its elders.
+                    "reaching": responders_reaching(points, there, travel),
                     "share": circle.share,
-                    "more_needed": more,  # placed at its elders' homes
-                    "needed": None if more is None else reaching + more,
+                    # Beyond those on shift then, placed at its elders' homes.
+                    "more_needed": None if total is None else total - len(there),
+                    "needed": needed[row["district"], row["street"]],
                 }
             )
     return {
