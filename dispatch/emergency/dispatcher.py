@@ -53,6 +53,7 @@ from dispatch.matching.matcher import (
 )
 from dispatch.matching.travel import TravelModel
 from dispatch.store.audit import move_alert, move_order
+from dispatch.store.credit_standing import standings
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Caregiver, Order, Visit
 
@@ -341,7 +342,7 @@ class Dispatcher:
         ]
         local_now = now.astimezone(self.tz)
         midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
-        caregivers, busy, visiting, today = await self.db.run(
+        caregivers, busy, visiting, today, bonus = await self.db.run(
             self._caregiver_states, list(nearby), midnight
         )
         # Today's record: expired certificates' skills and days off do not count.
@@ -372,6 +373,7 @@ class Dispatcher:
                         busy=c.id in busy,
                         on_visit=c.id in visiting,
                         orders_today=today.get(c.id, 0),
+                        credit_bonus_s=bonus.get(c.id, 0.0),
                     )
                 )
             except ValueError as exc:  # a row the domain refuses: one caregiver, not the round
@@ -393,10 +395,11 @@ class Dispatcher:
 
     def _caregiver_states(
         self, ids: list[UUID], since: datetime
-    ) -> tuple[list[Caregiver], set[UUID], set[UUID], dict[UUID, int]]:
-        """Active caregivers among ``ids``, who of them is busy or visiting, served today."""
+    ) -> tuple[list[Caregiver], set[UUID], set[UUID], dict[UUID, int], dict[UUID, float]]:
+        """Active caregivers among ``ids`` (less those held for credit), who of them is
+        busy or visiting, served today, and their credit bonus."""
         if not ids:
-            return [], set(), set(), {}
+            return [], set(), set(), {}, {}
         with self.db.read() as session:
             caregivers = session.exec(
                 select(Caregiver).where(
@@ -428,7 +431,17 @@ class Dispatcher:
                 )
                 .group_by(col(Order.caregiver_id))
             ).all()
-        return list(caregivers), busy, visiting, {cid: int(n) for cid, n in served}
+            standing = standings(session, ids)
+        # A low credit score holds a caregiver back until a supervisor clears it.
+        held = {cid for cid, s in standing.items() if s.held and s.cleared_at is None}
+        bonus = {cid: s.bonus_s for cid, s in standing.items() if s.bonus_s}
+        return (
+            [c for c in caregivers if c.id not in held],
+            busy,
+            visiting,
+            {cid: int(n) for cid, n in served},
+            bonus,
+        )
 
     def _apply(self, decisions: Sequence[Decision], now: datetime) -> tuple[Claim, bool]:
         """Every decision of the round in one transaction, each in a savepoint.

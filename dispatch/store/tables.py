@@ -342,6 +342,26 @@ class Handover(SQLModel, table=True):
     arrived_at: datetime | None = _utc(nullable=True)  # the ambulance (or police) at the door
 
 
+class CreditStanding(SQLModel, table=True):
+    """A caregiver's credit for a month as a supervisor applied it
+    (dispatch/domain/credit.py): the bonus the matcher gives, and a hold from
+    automatic dispatch for a low score until a supervisor clears it."""
+
+    __tablename__ = "credit_standing"
+
+    caregiver_id: uuid.UUID = Field(foreign_key="caregiver.id", primary_key=True)
+    month: str = Field(primary_key=True, max_length=7)  # YYYY-MM
+    score: float | None = None
+    standing: str = Field(default="unscored", max_length=16)  # good | fair | low | unscored
+    bonus_s: float = 0.0
+    held: bool = False
+    applied_by: str = Field(default="", max_length=64)
+    applied_at: datetime = _utc()
+    cleared_by: str | None = Field(default=None, max_length=64)
+    cleared_at: datetime | None = _utc(nullable=True)
+    clear_note: str = ""
+
+
 class ShiftHandover(SQLModel, table=True):
     """An operator's shift hand-over: the open alerts and the callbacks due in their
     areas at the shift change, as they stood, with the outgoing operator's notes;

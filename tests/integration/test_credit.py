@@ -9,10 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select as sa_select
+from sqlmodel import col
 
 from dispatch.domain.lifecycle import AlertState, OrderState, VisitState
 from dispatch.store.db import Database
-from dispatch.store.tables import Elder, Order, Provider
+from dispatch.store.tables import Elder, Order, Provider, RegistryChange
 from tests.conftest import RunningServer
 from tests.helpers import CENTER, bearer, login
 from tests.integration.test_reports import _alert, _step
@@ -117,3 +119,41 @@ async def test_credit_scores_explain_themselves_and_flag_the_low(server: Running
     # Pooled: offers 7/11, on time 6/7, at the address 0/1, kept 1/3: 50.1, low.
     assert (provider["score"], provider["standing"]) == (50.1, "low")
     assert provider["statement_review"] is True
+
+
+async def test_applying_a_month_holds_the_low_and_a_supervisor_clears_it(
+    server: RunningServer,
+) -> None:
+    team = await asyncio.to_thread(seed_team, server.services.db)
+    supervisor = await login(server.http, server.services.db, "supervisor")
+    operator = await login(server.http, server.services.db, "operator", areas=("东城区",))
+    clear = f"/api/v1/reports/credit/holds/{team.poor}/clear"
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(operator)) as http:
+        assert (await http.post("/api/v1/reports/credit/apply", params={"month": "2026-11"})
+                ).status_code == 403  # fmt: skip
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(supervisor)) as http:
+        assert (await http.post(clear, json={"note": "x"})).status_code == 404  # not held yet
+        applied = await http.post("/api/v1/reports/credit/apply", params={"month": "2026-11"})
+        assert applied.status_code == 200, applied.text
+        assert str(team.poor) in applied.json()["held"]
+        assert applied.json()["bonus_s"][str(team.good)] == 60.0
+        report = (await http.get("/api/v1/reports/credit", params={"month": "2026-11"})).json()
+        rows = {r["caregiver_id"]: r for r in report["caregivers"]}
+        assert rows[str(team.poor)]["held"] is True
+        assert rows[str(team.good)]["held"] is False
+        assert (await http.post(clear, json={"note": ""})).status_code == 422
+        cleared = await http.post(clear, json={"note": "回访确认，手机故障"})
+        assert cleared.status_code == 200, cleared.text
+        assert cleared.json()["cleared_by"] == cleared.json()["applied_by"]
+        assert (await http.post(clear, json={"note": "again"})).status_code == 409
+        # Applying the month again keeps the hold cleared.
+        await http.post("/api/v1/reports/credit/apply", params={"month": "2026-11"})
+        report = (await http.get("/api/v1/reports/credit", params={"month": "2026-11"})).json()
+        assert {r["caregiver_id"]: r for r in report["caregivers"]}[str(team.poor)]["held"] is False
+    with server.services.db.session() as session:
+        actions = session.execute(
+            sa_select(col(RegistryChange.action), col(RegistryChange.actor))
+            .where(col(RegistryChange.entity_id) == str(team.poor))
+            .order_by(col(RegistryChange.id))
+        ).all()
+    assert [a for a, _ in actions] == ["credit_hold", "credit_hold_cleared"]
