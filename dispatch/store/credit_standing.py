@@ -15,6 +15,10 @@ from dispatch.domain.credit import CreditScore
 from dispatch.errors import Conflict, NotFound
 from dispatch.store.tables import CreditStanding, RegistryChange
 
+# The registry audit's actions (registry_change.action, beside created, updated...).
+HOLD = "credit_hold"
+HOLD_CLEARED = "credit_hold_cleared"
+
 
 def apply_month(
     session: Session,
@@ -38,7 +42,7 @@ def apply_month(
         if newly_held:
             session.add(
                 RegistryChange(
-                    entity="caregiver", entity_id=str(caregiver_id), action="credit_hold",
+                    entity="caregiver", entity_id=str(caregiver_id), action=HOLD,
                     actor=actor, at=now, fields=["credit_standing"],
                     after={"month": month, "score": s.score},
                 )
@@ -65,7 +69,7 @@ def clear_hold(
     session.add(row)
     session.add(
         RegistryChange(
-            entity="caregiver", entity_id=str(caregiver_id), action="credit_hold_cleared",
+            entity="caregiver", entity_id=str(caregiver_id), action=HOLD_CLEARED,
             actor=actor, at=now, fields=["credit_standing"],
             before={"month": row.month, "score": row.score}, after={"note": note},
         )
