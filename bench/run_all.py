@@ -101,16 +101,20 @@ def press(_shared: Path) -> list[Figure]:
 def gateway(_shared: Path) -> list[Figure]:
     out = run_bench(["bench/gateway.py", "--telemetry", "5000", "--alerts", "1000"])
     ceiling = number(r"bare paho subscriber \(ceiling, same broker\)\s+([\d,]+)", out)
-    telemetry = number(r"gateway: telemetry → device state committed\s+([\d,]+)", out)
-    alerts = number(r"gateway: presses → new alerts committed\s+([\d,]+)", out)
+    # The steady column (first committed row to the last): a running gateway's rate,
+    # without the fresh ingest process's start-up that the from-connect rate holds.
+    steady = r"\s+[\d,]+\s+[\d.]+\s+[\d,]+\s+[\d,]+\s+\d+\s+([\d,]+)"
+    telemetry = number(r"gateway: telemetry → device state committed" + steady, out)
+    alerts = number(r"gateway: presses → new alerts committed" + steady, out)
     part = "gateway (5,000 heartbeats, 1,000 presses, SQLite)"
     return [
         Figure(
-            part, "telemetry committed", telemetry, "msg/s", "bare paho subscriber", ceiling,
+            part, "telemetry committed, steady", telemetry, "msg/s", "bare paho subscriber",
+            ceiling,
             ">= 0.8x baseline (the PostgreSQL target)", telemetry >= 0.8 * ceiling,
         ),
         Figure(
-            part, "alerts committed", alerts, "msg/s", "bare paho subscriber", ceiling,
+            part, "alerts committed, steady", alerts, "msg/s", "bare paho subscriber", ceiling,
             ">= 2,000/s (the PostgreSQL target)", alerts >= 2000,
         ),
     ]  # fmt: skip
