@@ -87,6 +87,12 @@ async def test_the_care_map_shows_the_circle_layers_and_the_what_if_table(
     assert 0.004 < lon - 116.39089 < 0.008
     assert outside == [51.5, -0.12]
 
+    # A supervisor finds the map from the board's top bar.
+    await page.goto(f"{server.http}/board/")
+    await page.click("#to-caremap")
+    await expect(page).to_have_url(f"{server.http}/reports/map/")
+    await expect(page.locator("#share")).to_have_text(re.compile(r"^\d+(\.\d)?%$"))
+
     phone = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     small = await phone.new_page()
     await small.goto(f"{server.http}/reports/map/")

@@ -69,6 +69,7 @@ async function start() {
 async function enter() {
   $("#user").textContent = api.user.display_name || api.user.username;
   $("#to-review").hidden = !["supervisor", "admin"].includes(api.user.role);
+  $("#to-caremap").hidden = !["supervisor", "admin"].includes(api.user.role);
   state.settings = await api.get("/api/v1/board/settings");
   state.closureCodes = await api.get("/api/v1/board/closure-codes");
   map = map || new CityMap($("#map"));
