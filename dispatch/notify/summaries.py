@@ -21,7 +21,7 @@ from dispatch.notify.email import MailFailed, SmtpMailer
 from dispatch.store.alert_history import CLOSED_STATES
 from dispatch.store.db import Database
 from dispatch.store.monthly_facts import alert_facts
-from dispatch.store.tables import Alert, SummaryMail
+from dispatch.store.tables import Alert, SummaryMail, UserAccount
 
 
 @dataclass(frozen=True)
@@ -177,6 +177,22 @@ class Outcome:
     # sent before, by an earlier run, or being sent by another process now
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # recipient -> the error
+
+
+def recipients(db: Database, configured: Mapping[str, str]) -> dict[str, str]:
+    """Who gets the summaries, address -> locale: the active supervisors' accounts
+    that have an address (in their account's language), and the configured list
+    (which wins for an address in both)."""
+    with db.read() as session:
+        rows = session.exec(
+            select(UserAccount.email, UserAccount.locale).where(
+                UserAccount.role == "supervisor",
+                col(UserAccount.active).is_(True),
+                UserAccount.email != "",
+            )
+        ).all()
+    found = {address: (locale if locale in TEXT else "zh-CN") for address, locale in rows}
+    return found | dict(configured)
 
 
 def already_sent(db: Database, kind: str, period: str) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ def create_user(
     caregiver_id: UUID | None = None,
     provider_id: UUID | None = None,
     locale: str = "zh-CN",
+    email: str = "",
     must_change_password: bool = False,
     now: datetime | None = None,
 ) -> UserAccount:
@@ -84,6 +86,7 @@ def create_user(
         caregiver_id=caregiver_id,
         provider_id=provider_id,
         locale=locale,
+        email=email,
         must_change_password=must_change_password,
         created_at=now,
         password_changed_at=now,
@@ -216,6 +219,7 @@ class NewAccount:
     caregiver_id: UUID | None = None
     locale: str = "zh-CN"
     provider_id: UUID | None = None
+    email: str = ""
 
 
 def add_account(
@@ -225,6 +229,7 @@ def add_account(
     was given, which must then pass the policy and need not be changed)."""
     if password is not None and (problems := password_problems(password, new.username)):
         raise InvalidInput(problems)
+    _check_email(new.email)
     given = password if password is not None else one_time_password()
     with db.read() as session:
         check_known(session, new.areas)
@@ -245,6 +250,7 @@ def add_account(
             caregiver_id=new.caregiver_id,
             provider_id=new.provider_id,
             locale=new.locale,
+            email=new.email,
             must_change_password=password is None,
             now=now,
         )
@@ -266,6 +272,15 @@ def get_user(db: Database, username: str) -> UserAccount:
     return user
 
 
+# An address or empty (none); the mail server is the judge of the rest.
+EMAIL = re.compile(r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$")
+
+
+def _check_email(email: str) -> None:
+    if len(email) > 254 or not EMAIL.match(email):
+        raise InvalidInput([f"not an e-mail address: {email!r}"])
+
+
 @dataclass(frozen=True, slots=True)
 class AccountChange:
     """What an administrator changes; None leaves a field as it is."""
@@ -273,6 +288,7 @@ class AccountChange:
     active: bool | None = None
     areas: tuple[str, ...] | None = None
     display_name: str | None = None
+    email: str | None = None
     reset_password: bool = False
 
 
@@ -286,6 +302,8 @@ def change_account(
     """
     if change.active is False and username == by:
         raise Forbidden("you may not disable your own account")
+    if change.email is not None:
+        _check_email(change.email)
     password = one_time_password() if change.reset_password else None
     hashed = _hasher.hash(password) if password is not None else None
     with db.session() as session:
@@ -299,6 +317,8 @@ def change_account(
             user.areas = sorted(set(change.areas))
         if change.display_name is not None:
             user.display_name = change.display_name
+        if change.email is not None:
+            user.email = change.email
         if hashed is not None:
             user.password_hash = hashed
             user.must_change_password = True

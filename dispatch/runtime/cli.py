@@ -157,6 +157,10 @@ def add_user(
     caregiver: Annotated[
         UUID | None, typer.Option(help="The caregiver's record it logs in as; caregivers.")
     ] = None,
+    email: Annotated[
+        str, typer.Option(help="Its e-mail address; a supervisor's summaries go there.")
+    ] = "",
+    locale: Annotated[str, typer.Option(help="Its language: zh-CN or en.")] = "zh-CN",
     password_stdin: Annotated[
         bool, typer.Option(help="Read the password from standard input instead.")
     ] = False,
@@ -166,6 +170,8 @@ def add_user(
     Prints a one-time password, which must be changed at the first log-in; with
     --password-stdin the password read (it must pass the policy) is kept as it is.
     """
+    if locale not in ("zh-CN", "en"):
+        raise typer.BadParameter(f"--locale {locale!r}: zh-CN or en")
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     db = _database()
     try:
@@ -177,6 +183,8 @@ def add_user(
             tuple(area or ()),
             caregiver_id=caregiver,
             provider_id=provider_id,
+            locale=locale,
+            email=email,
         )
         user, once = accounts.add_account(db, new, now=datetime.now(UTC), password=password)
     except CareBellError as exc:

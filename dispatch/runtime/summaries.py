@@ -24,6 +24,7 @@ from dispatch.notify.summaries import (
     daily_figures,
     daily_text,
     monthly_text,
+    recipients,
     send_summary,
 )
 from dispatch.runtime.catalog_file import load_catalog
@@ -54,7 +55,7 @@ def send_daily(db: Database, settings: Settings, mailer: SmtpMailer, day: date) 
         mailer,
         "daily",
         day.isoformat(),
-        settings.summary_recipients,
+        recipients(db, settings.summary_recipients),
         compose,
         datetime.now(UTC),
     )
@@ -82,7 +83,8 @@ def monthly_pdf(db: Database, settings: Settings, month: str, locale: str) -> by
 
 def send_monthly(db: Database, settings: Settings, mailer: SmtpMailer, month: str) -> Outcome:
     month_bounds(month)  # ValueError for anything but YYYY-MM
-    wanted = set(settings.summary_recipients.values())
+    to = recipients(db, settings.summary_recipients)
+    wanted = set(to.values())
     compose: dict[str, tuple[str, str, Sequence[Attachment]]] = {}
     for locale in LOCALES:
         if locale not in wanted:
@@ -95,15 +97,12 @@ def send_monthly(db: Database, settings: Settings, mailer: SmtpMailer, month: st
             "pdf",
         )
         compose[locale] = (subject, body, (pdf,))
-    return send_summary(
-        db, mailer, "monthly", month, settings.summary_recipients, compose, datetime.now(UTC)
-    )
+    return send_summary(db, mailer, "monthly", month, to, compose, datetime.now(UTC))
 
 
 def mailer_of(settings: Settings) -> SmtpMailer | None:
-    """The mailer the settings name, or None where e-mail is off (no server or nobody
-    to send to)."""
-    if settings.smtp_url is None or not settings.summary_recipients:
+    """The mailer the settings name, or None where e-mail is off."""
+    if settings.smtp_url is None:
         return None
     return SmtpMailer.from_url(
         settings.smtp_url,
@@ -118,7 +117,7 @@ def _due(local: datetime, at: str | None) -> bool:
 
 
 def _missing(db: Database, settings: Settings, kind: str, period: str) -> bool:
-    return bool(set(settings.summary_recipients) - already_sent(db, kind, period))
+    return bool(set(recipients(db, settings.summary_recipients)) - already_sent(db, kind, period))
 
 
 def send_due(db: Database, settings: Settings, mailer: SmtpMailer, now: datetime) -> bool:
@@ -180,7 +179,7 @@ def summaries(
     settings = Settings()
     mailer = mailer_of(settings)
     if mailer is None:
-        typer.echo("refused: set CAREBELL_SMTP_URL and CAREBELL_SUMMARY_RECIPIENTS", err=True)
+        typer.echo("refused: CAREBELL_SMTP_URL is not set", err=True)
         raise typer.Exit(2)
     today = datetime.now(ZoneInfo(settings.timezone)).date()
     sealed.use_keys(settings.data_keys)
@@ -207,6 +206,13 @@ def summaries(
     kind = "daily" if daily else "monthly"
     for recipient in outcome.sent:
         typer.echo(f"{kind} {period}: sent to {recipient}")
+    if not (outcome.sent or outcome.skipped or outcome.failed):
+        typer.echo(
+            "refused: nobody to send it to (CAREBELL_SUMMARY_RECIPIENTS, or a supervisor"
+            " account's e-mail)",
+            err=True,
+        )
+        raise typer.Exit(2)
     for recipient in outcome.skipped:
         typer.echo(f"{kind} {period}: {recipient} already had it")
     for recipient, error in outcome.failed.items():

@@ -427,6 +427,8 @@ class UserAccount(SQLModel, table=True):
     caregiver_id: uuid.UUID | None = Field(default=None, foreign_key="caregiver.id")
     provider_id: uuid.UUID | None = Field(default=None, foreign_key="provider.id")  # its staff
     locale: str = "zh-CN"
+    # Where the summaries go, for a supervisor (docs/contacts.md, "E-mail"); empty: none.
+    email: str = Field(default="", max_length=254)
     active: bool = True
     # Set for a new or reset password: the holder must choose their own at log-in.
     must_change_password: bool = False

@@ -19,8 +19,11 @@ from aiosmtpd.controller import Controller
 from sqlmodel import select
 
 from config.settings import Settings
+from dispatch.domain.access import Role
 from dispatch.domain.lifecycle import AlertState
+from dispatch.errors import InvalidInput
 from dispatch.notify.email import SmtpMailer
+from dispatch.registry import accounts
 from dispatch.runtime.summaries import send_daily, send_monthly, send_when_due
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Elder, SummaryMail
@@ -274,3 +277,29 @@ def test_two_senders_at_once_send_each_summary_once(
     assert sorted(r for o in outcomes for r in o.sent) == sorted(RECIPIENTS)
     assert sorted(m["To"] for m in handler.messages) == sorted(RECIPIENTS)
     db.dispose()
+
+
+def test_supervisors_with_an_address_get_it_in_their_language(
+    db: Database, database_url: str, inbox: tuple[Inbox, SmtpMailer]
+) -> None:
+    handler, mailer = inbox
+    now = datetime.now(UTC)
+    for name, role, email_address, locale in [
+        ("sup-en", Role.SUPERVISOR, "sup-en@bureau.example", "en"),
+        ("sup-none", Role.SUPERVISOR, "", "zh-CN"),
+        ("sup-off", Role.SUPERVISOR, "sup-off@bureau.example", "zh-CN"),
+        ("op", Role.OPERATOR, "op@bureau.example", "zh-CN"),
+    ]:
+        new = accounts.NewAccount(name, role, email=email_address, locale=locale)
+        accounts.add_account(db, new, now=now)
+    accounts.change_account(db, "sup-off", accounts.AccountChange(active=False), by="a", now=now)
+    settings = Settings(
+        database_url=database_url, summary_recipients={"zhang@bureau.example": "zh-CN"}
+    )
+
+    outcome = send_daily(db, settings, mailer, DAY)
+
+    assert sorted(outcome.sent) == ["sup-en@bureau.example", "zhang@bureau.example"]
+    assert handler.to("sup-en@bureau.example")["Subject"].startswith("CareBell daily")
+    with pytest.raises(InvalidInput):
+        accounts.add_account(db, accounts.NewAccount("x", Role.SUPERVISOR, email="x@"), now=now)

@@ -158,3 +158,23 @@ async def test_bad_requests_get_clear_answers(server: RunningServer) -> None:
         who = (await http.get("/api/v1/auth/me", headers=admin)).json()["username"]
         selfoff = await http.patch(f"/api/v1/users/{who}", headers=admin, json={"active": False})
         assert selfoff.status_code == 403
+
+
+async def test_a_supervisors_email_is_set_checked_and_shown(server: RunningServer) -> None:
+    db = server.services.db
+    admin = bearer(await login(server.http, db, "admin"))
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        body = {"username": "sup-mail", "role": "supervisor", "email": "not an address"}
+        bad = await http.post("/api/v1/users", headers=admin, json=body)
+        assert bad.status_code == 422
+        assert "email" in bad.text
+        body["email"] = "wang@bureau.example"
+        made = await http.post("/api/v1/users", headers=admin, json=body)
+        assert made.status_code == 201
+        assert made.json()["email"] == "wang@bureau.example"
+        wrong = await http.patch("/api/v1/users/sup-mail", headers=admin, json={"email": "x@"})
+        assert wrong.status_code == 422
+        kept = (await http.get("/api/v1/users/sup-mail", headers=admin)).json()
+        assert kept["email"] == "wang@bureau.example"  # the bad change lost nothing
+        cleared = await http.patch("/api/v1/users/sup-mail", headers=admin, json={"email": ""})
+        assert cleared.json()["email"] == ""

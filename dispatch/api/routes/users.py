@@ -17,6 +17,8 @@ from dispatch.store.tables import UserAccount
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 Username = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+# An address or empty (none): the summaries e-mailed to supervisors go there.
+EMAIL_PATTERN = r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$"
 
 
 class UserCreate(BaseModel):
@@ -28,6 +30,7 @@ class UserCreate(BaseModel):
     caregiver_id: uuid.UUID | None = None
     provider_id: uuid.UUID | None = None  # a provider's staff: whose
     locale: str = Field(default="zh-CN", pattern=r"^(zh-CN|en)$")
+    email: str = Field(default="", max_length=254, pattern=EMAIL_PATTERN)
 
 
 class UserChange(BaseModel):
@@ -35,6 +38,7 @@ class UserChange(BaseModel):
     active: bool | None = None
     areas: list[str] | None = Field(default=None, max_length=100)
     display_name: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
     reset_password: bool = False
 
 
@@ -46,6 +50,7 @@ class UserAdmin(BaseModel):
     caregiver_id: uuid.UUID | None
     provider_id: uuid.UUID | None
     locale: str
+    email: str
     active: bool
     must_change_password: bool
     created_at: datetime | None
@@ -80,6 +85,7 @@ async def create_user(_admin: AdminDep, db: DatabaseDep, body: UserCreate) -> Us
         caregiver_id=body.caregiver_id,
         provider_id=body.provider_id,
         locale=body.locale,
+        email=body.email,
     )
     user, password = await db.run(accounts.add_account, db, new, now=datetime.now(UTC))
     return UserIssued(**UserAdmin.of(user).model_dump(), one_time_password=password)
@@ -100,6 +106,7 @@ async def change_user(
         active=body.active,
         areas=None if body.areas is None else tuple(body.areas),
         display_name=body.display_name,
+        email=body.email,
         reset_password=body.reset_password,
     )
     user, password = await db.run(
