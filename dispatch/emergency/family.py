@@ -26,6 +26,7 @@ from dispatch.domain.model import GeoPoint
 from dispatch.errors import Conflict, NotFound
 from dispatch.store.audit import record_note
 from dispatch.store.db import Database
+from dispatch.store.reads import contacts_of
 from dispatch.store.tables import (
     Alert,
     AuditRecord,
@@ -130,7 +131,7 @@ AWAITING = ("queued", "sending", "sent", "delivered")
 
 def _contact_of(session: Session, elder: Elder, who: str, relation: str) -> ElderContact | None:
     """The elder's contact this family member is (docs/contacts.md), if sure."""
-    contacts = session.exec(select(ElderContact).where(ElderContact.elder_id == elder.id)).all()
+    contacts = session.exec(contacts_of(elder.id)).all()
     known = own_contact(
         (KnownContact(c.id, c.name, c.relation, c.role) for c in contacts),
         name=who,

@@ -17,7 +17,8 @@ from dispatch.domain.live_events import AlertAction
 from dispatch.errors import Conflict, NotFound
 from dispatch.store.audit import record_note
 from dispatch.store.db import Database
-from dispatch.store.tables import Alert, Device, Elder, ElderContact, Handover
+from dispatch.store.reads import contacts_of
+from dispatch.store.tables import Alert, Device, Elder, Handover
 
 
 class Service(StrEnum):
@@ -39,15 +40,7 @@ def sheet(session: Session, alert: Alert) -> dict[str, Any]:
     """What the emergency service asks for, from the elder's record and the device."""
     elder = session.get(Elder, alert.elder_id) if alert.elder_id else None
     device = session.get(Device, alert.device_id) if alert.device_id else None
-    contacts = (
-        session.exec(
-            select(ElderContact)
-            .where(ElderContact.elder_id == elder.id)
-            .order_by(col(ElderContact.position))
-        ).all()
-        if elder
-        else []
-    )
+    contacts = session.exec(contacts_of(elder.id)).all() if elder else []
     position = (
         {"lat": device.lat, "lon": device.lon}
         if device and device.lat is not None and device.lon is not None

@@ -43,6 +43,7 @@ from dispatch.errors import Conflict, NotFound
 from dispatch.notify.rules import CASCADE
 from dispatch.store.audit import record_note
 from dispatch.store.db import Database
+from dispatch.store.reads import contacts_of
 from dispatch.store.tables import (
     Alert,
     AuditRecord,
@@ -82,9 +83,7 @@ def _candidates(
 ) -> list[Candidate]:
     """The contacts to ask, in order; at ``local`` time, only those whose hours
     allow it (the others are asked when their hours begin, if it still runs)."""
-    contacts = session.exec(
-        select(ElderContact).where(ElderContact.elder_id == alert.elder_id)
-    ).all()
+    contacts = session.exec(contacts_of(alert.elder_id)).all() if alert.elder_id else []
     elder = session.get(Elder, alert.elder_id)
     home = GeoPoint(elder.lat, elder.lon) if elder else None
     return ranked(

@@ -33,6 +33,7 @@ from dispatch.notify.rules import ACTION_STEPS, Rules, channel_after, step_of
 from dispatch.notify.sms import SmsFailed, SmsMessage, SmsSender
 from dispatch.store.audit import record_note
 from dispatch.store.db import Database
+from dispatch.store.reads import contacts_of
 from dispatch.store.tables import (
     Alert,
     AuditRecord,
@@ -134,11 +135,7 @@ class Notifier:
         alert = session.get(Alert, record.alert_id)
         if alert is None or alert.elder_id is None:
             return 0
-        contacts = session.exec(
-            select(ElderContact)
-            .where(ElderContact.elder_id == alert.elder_id)
-            .order_by(col(ElderContact.position))
-        ).all()
+        contacts = session.exec(contacts_of(alert.elder_id)).all()
         made = 0
         for contact in contacts:
             if contact.id in done:

@@ -21,7 +21,8 @@ from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dispatch.registry.areas import check_place
 from dispatch.registry.changes import record_change
 from dispatch.store.db import Database
-from dispatch.store.tables import Device, Elder, ElderContact, RecordAccess
+from dispatch.store.reads import contacts_of
+from dispatch.store.tables import Device, Elder, ElderContact, Notification, RecordAccess
 
 # What a change may not touch directly (the record keeps them itself).
 _KEPT = frozenset({"id", "deactivated_at", "emergency_contact"})
@@ -52,12 +53,7 @@ def scoped(session: Session, principal: Principal, elder_id: uuid.UUID) -> Elder
 
 
 def _contacts(session: Session, elder_id: uuid.UUID) -> list[ElderContact]:
-    query = (
-        select(ElderContact)
-        .where(ElderContact.elder_id == elder_id)
-        .order_by(col(ElderContact.position))
-    )
-    return list(session.exec(query).all())
+    return list(session.exec(contacts_of(elder_id)).all())
 
 
 def _record(session: Session, elder: Elder) -> ElderRecord:
@@ -104,20 +100,44 @@ def _contact_line(contacts: list[dict[str, Any]]) -> str:
 
 def _contacts_snapshot(contacts: list[ElderContact]) -> list[dict[str, Any]]:
     return [
-        c.model_dump(exclude={"id", "elder_id", "position"})
+        c.model_dump(exclude={"id", "elder_id", "position", "removed_at"})
         for c in sorted(contacts, key=lambda c: c.position)
     ]
 
 
 def _replace_contacts(
-    session: Session, elder: Elder, contacts: list[dict[str, Any]]
+    session: Session, elder: Elder, contacts: list[dict[str, Any]], now: datetime
 ) -> list[ElderContact]:
-    for old in _contacts(session, elder.id):
-        session.delete(old)
+    """The elder's list becomes ``contacts``. A contact kept by name keeps their row
+    (what they were sent, and the cascade's questions, still point at it); one taken
+    off who was ever sent something is marked removed, not deleted."""
+    unused = {c.id: c for c in _contacts(session, elder.id)}
+    rows = []
+    for i, contact in enumerate(contacts):
+        same = next((c for c in unused.values() if c.name == contact.get("name")), None)
+        if same is None:
+            rows.append(ElderContact(elder_id=elder.id, position=i, **contact))
+            continue
+        del unused[same.id]
+        for key, value in (
+            ElderContact(elder_id=elder.id, position=i, **contact)
+            .model_dump(exclude={"id", "removed_at"})
+            .items()
+        ):
+            setattr(same, key, value)
+        rows.append(same)
+    sent = set(
+        session.exec(
+            select(Notification.contact_id).where(col(Notification.contact_id).in_(list(unused)))
+        ).all()
+    )
+    for gone in unused.values():
+        if gone.id in sent:
+            gone.removed_at = now
+            session.add(gone)
+        else:
+            session.delete(gone)
     session.flush()
-    rows = [
-        ElderContact(elder_id=elder.id, position=i, **contact) for i, contact in enumerate(contacts)
-    ]
     session.add_all(rows)
     elder.emergency_contact = _contact_line(contacts)
     return rows
@@ -169,7 +189,7 @@ def add_elder(
     _check(session, elder)
     session.add(elder)
     session.flush()
-    rows = _replace_contacts(session, elder, contacts)
+    rows = _replace_contacts(session, elder, contacts, now)
     after = {**elder.model_dump(), "contacts": _contacts_snapshot(rows)}
     record_change(session, "elder", str(elder.id), "created", actor, {}, after, now)
     return ElderRecord(elder, rows, [])
@@ -224,7 +244,7 @@ def update_elder(
         action = "reactivated"
     _check(session, elder)
     rows = (
-        _replace_contacts(session, elder, contacts)
+        _replace_contacts(session, elder, contacts, now)
         if contacts is not None
         else _contacts(session, elder.id)
     )

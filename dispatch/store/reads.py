@@ -8,17 +8,19 @@ asked in SQL, so a page of results is a page of what the caller may see.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, false, func, or_
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from dispatch.domain.access import Principal, Role
 from dispatch.domain.areas import CaregiverShare, Extent, scope_levels
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES
-from dispatch.store.tables import Alert, Caregiver, Elder, Order
+from dispatch.store.tables import Alert, Caregiver, Elder, ElderContact, Order
 
 # The (district, street, community) columns of what lies somewhere.
 ALERT_PLACE: tuple[Any, Any, Any] = (col(Alert.district), col(Alert.street), col(Alert.community))
@@ -78,3 +80,12 @@ def caregiver_share(session: Session, principal: Principal) -> CaregiverShare | 
         )
     ).all()
     return CaregiverShare([Extent(s, w, n, e) for s, w, n, e in boxes], {str(c) for c in ours})
+
+
+def contacts_of(elder_id: uuid.UUID) -> SelectOfScalar[ElderContact]:
+    """The elder's contacts now, in the order to call them."""
+    return (
+        select(ElderContact)
+        .where(ElderContact.elder_id == elder_id, col(ElderContact.removed_at).is_(None))
+        .order_by(col(ElderContact.position))
+    )

@@ -158,6 +158,9 @@ class ElderContact(SQLModel, table=True):
     # Where they live (WGS-84), when known: the cascade asks the nearer first.
     lat: float | None = None
     lon: float | None = None
+    # Taken off the elder's list after they were sent something: the row stays, so
+    # what they were sent still names them; nobody asks them again.
+    removed_at: datetime | None = _utc(nullable=True)
 
 
 class Assessment(SQLModel, table=True):

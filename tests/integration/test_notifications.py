@@ -16,12 +16,14 @@ import pytest
 from sqlmodel import col, select
 
 from config.settings import Settings
+from dispatch.domain.access import Principal, Role
 from dispatch.domain.actor import DISPATCHER, Actor
 from dispatch.domain.lifecycle import AlertState, OrderState
 from dispatch.domain.model import AlertType, Severity
 from dispatch.notify.aliyun import AliyunSms
 from dispatch.notify.notifier import Notifier
 from dispatch.notify.rules import load, parse
+from dispatch.registry.elders import change_elder
 from dispatch.store.audit import move_alert, move_order, raise_alert
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, AuditRecord, Elder, ElderContact, Notification, Order
@@ -379,3 +381,44 @@ async def test_a_device_press_reaches_the_family_through_the_servers_own_loop(
         assert (await http.get(url, headers=bearer(outsider))).status_code == 403
         missing = f"/api/v1/alerts/{uuid.uuid4()}/notifications"
         assert (await http.get(missing, headers=bearer(operator))).status_code == 404
+
+
+async def test_editing_the_contacts_keeps_what_each_contact_was_sent(
+    db: Database, provider: AliyunSmsStandIn
+) -> None:
+    """A contact kept by name keeps their row; one taken off after being sent something
+    stays on the record, marked removed, and is told nothing more."""
+    city = await asyncio.to_thread(seed_small_city, db)
+    await asyncio.to_thread(add_contacts, db, city.elder_id)
+    first = await asyncio.to_thread(press, db, city.elder_id)
+    notifier = Notifier(db, load(), {"sms": sms(provider.url)})
+    await notifier.pass_once()
+    [told] = notices(db, first)
+    admin = Principal("admin1", Role.ADMIN)
+    daughter = {"name": "王丽", "relation": "女儿", "role": "family", "phones": ["13900139001"]}
+    son = {"name": "王强", "relation": "儿子", "role": "family", "phones": ["13900139002"]}
+
+    # The daughter's new phone: the same contact, the message sent to her still hers.
+    record = await asyncio.to_thread(
+        change_elder, db, admin, city.elder_id, {}, [son, daughter], now=datetime.now(UTC)
+    )
+    assert [(c.name, c.position) for c in record.contacts] == [("王强", 0), ("王丽", 1)]
+    assert next(c.id for c in record.contacts if c.name == "王丽") == told.contact_id
+
+    # Taken off the list: her row stays (and what she was sent), marked removed.
+    record = await asyncio.to_thread(
+        change_elder, db, admin, city.elder_id, {}, [son], now=datetime.now(UTC)
+    )
+    assert [c.name for c in record.contacts] == ["王强"]
+    with db.session() as session:
+        removed = session.get(ElderContact, told.contact_id)
+        assert removed is not None
+        assert removed.removed_at is not None
+        neighbour = session.exec(select(ElderContact).where(ElderContact.name == "赵阿姨")).all()
+        assert neighbour == []  # never sent anything: simply deleted
+    assert [n.contact_name for n in notices(db, first)] == ["王丽"]
+
+    second = await asyncio.to_thread(press, db, city.elder_id)
+    await notifier.pass_once()
+    assert [n.contact_name for n in notices(db, second)] == ["王强"]
+    assert provider.sent[-1]["PhoneNumbers"] == "13900139002"
