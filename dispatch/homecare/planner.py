@@ -41,6 +41,7 @@ from dispatch.homecare.requests import recurrence_of
 from dispatch.matching.travel import TravelModel
 from dispatch.planning import backends
 from dispatch.planning.model import Plan, PlannedStop, Route
+from dispatch.store.credit_standing import standings
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Caregiver, Elder, Order, ServiceRequest, Visit
 
@@ -219,6 +220,7 @@ def _read_day(
         )
         for c in rows
     }
+    standing = standings(session, [c.id for c in rows])
     caregivers = [
         CaregiverDay(
             id=c.id,
@@ -228,6 +230,7 @@ def _read_day(
             base=_base(c),
             free_at=busy.get(c.id, (None, None))[0],
             free_from=busy.get(c.id, (None, None))[1],
+            credit_bonus_s=standing[c.id].bonus_s if c.id in standing else 0.0,
         )
         for c in rows
         if (shift := days[c.id].shift) is not None

@@ -44,6 +44,7 @@ class CaregiverDay:
     # Re-planning: where and from when the caregiver is free again, if busy now.
     free_at: GeoPoint | None = None
     free_from: datetime | None = None
+    credit_bonus_s: float = 0.0  # of the latest month applied (dispatch/store/credit_standing.py)
 
 
 @dataclass
@@ -135,6 +136,7 @@ def build_problem(
                 skills=c.skills,
                 max_work_s=menu.max_work_s,
                 breaks=_lunch(menu, shift),
+                credit_bonus_s=round(c.credit_bonus_s),
             )
         )
     points = places.points

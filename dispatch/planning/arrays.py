@@ -97,6 +97,8 @@ def compile_problem(problem: RoutingProblem, warm_start: Plan | None = None) -> 
     demand = np.zeros(n, dtype=np.int64)
     allowed = np.zeros((r, n), dtype=np.bool_)
     fam = np.zeros((r, n), dtype=np.int64)
+    # A credit bonus as a cost on everyone else: the best-scored pays nothing extra.
+    top_bonus = max((w.credit_bonus_s for w in workers), default=0)
     fixed = np.zeros(n, dtype=np.bool_)
     for t, task in enumerate(tasks):
         if task.stop is None:
@@ -129,6 +131,7 @@ def compile_problem(problem: RoutingProblem, warm_start: Plan | None = None) -> 
             allowed[w, t] = True
             if stop.preferred_workers and worker.id not in stop.preferred_workers:
                 fam[w, t] = problem.familiarity_bonus_s
+            fam[w, t] += top_bonus - worker.credit_bonus_s
         if task.half == 1:  # two caregivers at once: the same start
             partner[t], partner[t - 1] = t - 1, t
 

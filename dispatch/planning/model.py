@@ -69,6 +69,8 @@ class Worker:
     max_work_s: int | None = None  # travel + service + waiting, start to end
     breaks: tuple[Break, ...] = ()
     capacity: int | None = None
+    # A good credit score (config/credit.yaml): seconds of travel forgiven per visit.
+    credit_bonus_s: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,8 @@ def unsupported(problem: RoutingProblem) -> str | None:
         return "pinned visits"
     if any(s.preferred_workers for s in stops):
         return "familiar caregivers"
+    if any(w.credit_bonus_s for w in workers):
+        return "credit bonuses"
     if any(s.late_cost_per_s for s in stops):
         return "soft time windows"
     if any(not s.skills <= w.skills for s in stops for w in workers):

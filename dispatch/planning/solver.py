@@ -137,15 +137,23 @@ def _solve(
 
     # The cost: travel, plus a detour allowance for strangers on a familiar elder's stop.
     bonus = problem.familiarity_bonus_s
+    # A credit bonus as a cost on everyone else into each stop (as arrays.py does).
+    top_bonus = max((w.credit_bonus_s for w in workers), default=0)
     for v, worker in enumerate(workers):
 
-        def cost(from_index: int, to_index: int, who: str = worker.id) -> int:
+        def cost(
+            from_index: int,
+            to_index: int,
+            who: str = worker.id,
+            short: int = top_bonus - worker.credit_bonus_s,
+        ) -> int:
             a, b = manager.IndexToNode(from_index), manager.IndexToNode(to_index)
             extra = 0
             if b < n_nodes:
+                extra = short
                 known = nodes[b].stop.preferred_workers
                 if known and who not in known:
-                    extra = bonus
+                    extra += bonus
             return int(travel[locations[a]][locations[b]]) + extra
 
         routing.SetArcCostEvaluatorOfVehicle(routing.RegisterTransitCallback(cost), v)

@@ -316,3 +316,31 @@ def test_the_search_compiled_once_is_found_on_disk() -> None:
     from dispatch.planning import compile
 
     assert compile.compiled_on_disk()
+
+
+def test_a_good_credit_score_wins_a_near_tie_not_a_long_detour(solve: Solve) -> None:
+    def plan_for(trusted_at: float, bonus_s: int = 60) -> Plan:
+        problem = RoutingProblem(
+            travel_s=line(0, 1, trusted_at),
+            stops=[stop("visit", 1)],
+            workers=[
+                worker("plain"),
+                Worker("trusted", 2, 2, DAY, frozenset({"basic_care"}), credit_bonus_s=bonus_s),
+            ],
+        )
+        return solve(problem, QUICK_S)
+
+    # 75 s each way against 60: 30 s more travel, forgiven by a 60 s bonus.
+    assert route(plan_for(2.25), "trusted") == ["visit"]
+    assert route(plan_for(2.25, bonus_s=0), "plain") == ["visit"]
+    assert route(plan_for(30), "plain") == ["visit"]  # half an hour further: travel wins
+    assert (
+        pyvrp_solver.unsupported(
+            RoutingProblem(
+                travel_s=line(0, 1),
+                stops=[stop("v", 1)],
+                workers=[replace(worker("w"), credit_bonus_s=60)],
+            )
+        )
+        == "credit bonuses"
+    )
