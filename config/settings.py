@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     smtp_from: str = "carebell@localhost"
     smtp_starttls: bool = True
     smtp_timeout_s: float = Field(default=30.0, gt=0)
+    # The CA the mail server's certificate is checked with (a bureau's own); unset:
+    # the system's CAs.
+    smtp_ca_file: Path | None = None
     # Who gets the summaries, address -> locale, as JSON:
     # {"zhang@bureau.gov.cn": "zh-CN", "smith@partner.org": "en"}.
     summary_recipients: dict[str, Literal["zh-CN", "en"]] = {}

@@ -32,12 +32,21 @@ class SmtpMailer:
     tls: bool = False  # smtps: TLS from the first byte
     starttls: bool = True  # smtp: upgrade with STARTTLS before logging in
     timeout_s: float = 30.0
+    ca_file: str | None = (
+        None  # the CA the server's certificate is checked with; None: the system's
+    )
     attempts: int = 3
     retry_pause_s: float = 2.0
 
     @classmethod
     def from_url(
-        cls, url: str, sender: str, *, starttls: bool = True, timeout_s: float = 30.0
+        cls,
+        url: str,
+        sender: str,
+        *,
+        starttls: bool = True,
+        timeout_s: float = 30.0,
+        ca_file: str | None = None,
     ) -> SmtpMailer:
         """smtp://user:password@host:587 or smtps://user:password@host:465."""
         parts = urlsplit(url)
@@ -53,10 +62,11 @@ class SmtpMailer:
             tls=tls,
             starttls=starttls and not tls,
             timeout_s=timeout_s,
+            ca_file=ca_file,
         )
 
     def _send_once(self, message: EmailMessage) -> None:
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=self.ca_file)
         client: smtplib.SMTP
         if self.tls:
             client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s, context=context)

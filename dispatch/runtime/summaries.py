@@ -109,6 +109,7 @@ def mailer_of(settings: Settings) -> SmtpMailer | None:
         settings.smtp_from,
         starttls=settings.smtp_starttls,
         timeout_s=settings.smtp_timeout_s,
+        ca_file=None if settings.smtp_ca_file is None else str(settings.smtp_ca_file),
     )
 
 

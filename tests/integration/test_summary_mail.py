@@ -7,15 +7,19 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import ssl
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlmodel import select
 
 from config.settings import Settings
@@ -28,6 +32,7 @@ from dispatch.runtime.summaries import send_daily, send_monthly, send_when_due
 from dispatch.store.db import Database
 from dispatch.store.tables import Alert, Elder, SummaryMail
 from simulators.local_services import free_port
+from tests.integration.test_broker_tls import make_certificates
 
 DAY = date(2026, 11, 10)
 MORNING = datetime(2026, 11, 10, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
@@ -303,3 +308,54 @@ def test_supervisors_with_an_address_get_it_in_their_language(
     assert handler.to("sup-en@bureau.example")["Subject"].startswith("CareBell daily")
     with pytest.raises(InvalidInput):
         accounts.add_account(db, accounts.NewAccount("x", Role.SUPERVISOR, email="x@"), now=now)
+
+
+class Passwords:
+    """aiosmtpd's authenticator: one account."""
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            b"carebell@bureau",
+            b"s3cret:pw",
+        )
+        return AuthResult(success=ok)
+
+
+@pytest.mark.parametrize("scheme", ["smtp", "smtps"])
+def test_tls_and_log_in_as_the_address_says(sqlite_url: str, tmp_path: Path, scheme: str) -> None:
+    """STARTTLS (the server refuses to log in without it) or TLS from the start, the
+    certificate checked against the configured CA, then AUTH with the address's
+    percent-encoded password."""
+    tls = make_certificates(tmp_path / "tls")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.certfile, tls.keyfile)
+    handler, port = Inbox(), free_port()
+    common: dict[str, Any] = {
+        "hostname": "127.0.0.1",
+        "port": port,
+        "authenticator": Passwords(),
+    }
+    if scheme == "smtps":
+        # aiosmtpd cannot tell TLS from the start is TLS: it offers AUTH when told to.
+        controller = Controller(handler, ssl_context=context, auth_require_tls=False, **common)
+    else:
+        controller = Controller(
+            handler, tls_context=context, require_starttls=True, auth_require_tls=True, **common
+        )
+    controller.start()
+    try:
+        url = f"{scheme}://carebell%40bureau:s3cret%3Apw@localhost:{port}"
+        mailer = SmtpMailer.from_url(url, "carebell@bureau.example", ca_file=str(tls.cafile))
+        db = Database(sqlite_url)
+        db.create_schema()
+        assert send_daily(db, _settings(sqlite_url), mailer, DAY).failed == {}
+        assert len(handler.messages) == 2
+        # Without the bureau's CA the server's certificate is not trusted: nothing sent.
+        untrusted = replace(mailer, ca_file=None, attempts=1)
+        failed = send_daily(db, _settings(sqlite_url), untrusted, date(2026, 11, 11))
+        assert "CERTIFICATE_VERIFY_FAILED" in failed.failed["zhang@bureau.example"]
+        db.dispose()
+    finally:
+        controller.stop()
