@@ -85,7 +85,13 @@ class Stack:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        wait_healthy(self.api)
+        try:
+            wait_healthy(self.api)
+        except BaseException:
+            # A server too slow to start (a busy machine) was left serving, with
+            # its broker and Redis, after the benchmark that started it failed.
+            self.stop()
+            raise
 
     def stop(self) -> None:
         try:
