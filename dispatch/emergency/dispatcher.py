@@ -152,25 +152,24 @@ class Dispatcher:
 
     async def run_round(self) -> None:
         now = datetime.now(UTC)
-        waiting, claim, complete = await self.db.run(self._expire_and_claim, now)
-        # The new alerts' steps (raised, dispatching) go to the board now, claimed
-        # in the round's first transaction: the gateway leaves a raised alert to
-        # this process's dispatcher rather than to an outbox pass of its own.
-        published = await self.outbox.publish_claimed(claim)
-        complete = complete and published and len(claim.records) < OUTBOX_BATCH
+        waiting, wrote = await self.db.run(self._expire_and_claim, now)
+        published = False
         if waiting:
             try:
-                complete = await self._match_and_offer(waiting, now) and complete
+                published = await self._match_and_offer(waiting, now)
             except _DEGRADED:
                 raise
             except Exception:
                 log.exception("dispatch round of %d alerts failed; trying each alone", len(waiting))
                 await self._match_one_by_one(waiting, now)
-                complete = False
-        if not complete:
-            # Only then a pass: a round that wrote nothing has nothing to publish
-            # (the wake-up that comes back from the stream for every raised alert
-            # paid an empty claim transaction for it). What others write they publish.
+        if wrote and not published:
+            # A round that wrote nothing has nothing to publish: the wake-up that
+            # comes back from the stream for every raised alert (after the
+            # gateway's own) found it claimed, and paid an empty claim
+            # transaction of the outbox's for it. What others write they publish.
+            # (Claiming the new alerts' steps in this round's first transaction
+            # and publishing them before matching was tried: it took the surge's
+            # press -> decision p99 from 13 s to 35 s, docs/performance.md.)
             await self.outbox.flush()
 
     async def _match_and_offer(self, waiting: Sequence[WaitingAlert], now: datetime) -> bool:
@@ -214,21 +213,18 @@ class Dispatcher:
 
     # -- steps, each one transaction --------------------------------------------
 
-    def _expire_and_claim(self, now: datetime) -> tuple[list[WaitingAlert], Claim, bool]:
-        """Expire overdue offers, then claim the alerts waiting: one transaction,
-        which also claims the live events waiting (these steps' with them).
+    def _expire_and_claim(self, now: datetime) -> tuple[list[WaitingAlert], bool]:
+        """Expire overdue offers, then claim the alerts waiting: one transaction.
 
         An alert whose offer expired waits again, and is claimed in this round.
-        Returns the alerts claimed, the events, and False when steps were written
-        outside the claim (alerts that cannot be read, escalated after it).
+        Returns the alerts claimed, and whether any step was written.
         """
         with self.db.session() as session:
-            self._expire_offers(session, now)
+            expired = self._expire_offers(session, now)
             waiting, unreadable = self._claim_waiting(session, now)
-            claim = self.outbox.claim_in(session)
         for alert_id, error in unreadable:
             self._escalate_failed(alert_id, error, now)
-        return waiting, claim, not unreadable
+        return waiting, bool(expired or waiting or unreadable)
 
     def _expire_offers(self, session: Session, now: datetime) -> int:
         stale = session.exec(

@@ -118,18 +118,14 @@ class Services:
             # End to end: each device hears which of its events are committed, and
             # sends again what it does not hear of (docs/devices.md).
             self.gateway.tell_received(stored.received)
-        local = self.dispatcher if Outcome.RAISED in outcomes else None
-        if local is not None:
-            # This process's dispatcher need not wait for the alert to come back
-            # from Redis (others still wake on the published alert.raised). Its
-            # round claims and publishes the new steps in its first transaction.
-            local.wake()
-        if {Outcome.MERGED, Outcome.CLOSED} & set(outcomes) or (
-            Outcome.RAISED in outcomes and local is None
-        ):
+        if {Outcome.RAISED, Outcome.MERGED, Outcome.CLOSED} & set(outcomes):
             # Published beside, not before, the broker's acknowledgement: the batch
             # is committed, and the next batch need not wait for Redis.
             self.outbox.kick()
+        if Outcome.RAISED in outcomes and self.dispatcher is not None:
+            # This process's dispatcher need not wait for the alert to come back
+            # from Redis (others still wake on the published alert.raised).
+            self.dispatcher.wake()
         return [i for i, outcome in enumerate(outcomes) if outcome is Outcome.HELD]
 
 
