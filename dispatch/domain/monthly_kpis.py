@@ -80,7 +80,7 @@ class MonthFacts:
     visit_elders: int  # elders due a visit every month (living alone, hardship)
     visit_elders_visited: int
     device_availability: float | None = None  # see availability()
-    # The share of elders some caregiver reaches within 15 minutes (domain/reach.py),
+    # The share of elders some caregiver reaches within 15 minutes (domain/service_circle.py),
     # as staffed now: only for the report's month, None in the trend.
     within_15_min: float | None = None
 

@@ -15,9 +15,9 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from dispatch.domain.device_rules import DEVICE_OFFLINE
-from dispatch.domain.model import TransportMode
+from dispatch.domain.model import GeoPoint, TransportMode
 from dispatch.domain.monthly_kpis import AlertFact, AnswerStep, Outage, first_answer
-from dispatch.domain.reach import Base
+from dispatch.domain.service_circle import Responder
 from dispatch.store.alert_history import CLOSED_STATES, TAKEN_ORDER_STATES, on_scene
 from dispatch.store.tables import (
     Alert,
@@ -145,15 +145,15 @@ def device_outages(
     return count, [o for o in outages if o.end is None or o.end > start]
 
 
-def elder_points(session: Session, district: str | None) -> list[tuple[float, float]]:
+def elder_points(session: Session, district: str | None) -> list[GeoPoint]:
     """Where the active elders of ``district`` (None: all) live."""
     query = sa_select(col(Elder.lat), col(Elder.lon)).where(col(Elder.active).is_(True))
     if district is not None:
         query = query.where(col(Elder.district) == district)
-    return [(float(lat), float(lon)) for lat, lon in session.execute(query).all()]
+    return [GeoPoint(float(lat), float(lon)) for lat, lon in session.execute(query).all()]
 
 
-def caregiver_bases(session: Session) -> list[Base]:
+def caregiver_bases(session: Session) -> list[Responder]:
     """Where each active caregiver sets off from (a station, else home), citywide:
     help may come across a district's border."""
     rows = session.execute(
@@ -170,9 +170,9 @@ def caregiver_bases(session: Session) -> list[Base]:
         known = {m.value for m in TransportMode}
         mode = TransportMode(transport) if transport in known else TransportMode.EBIKE
         if station_lat is not None and station_lon is not None:
-            bases.append(Base(float(station_lat), float(station_lon), mode))
+            bases.append(Responder(GeoPoint(float(station_lat), float(station_lon)), mode))
         else:
-            bases.append(Base(float(home_lat), float(home_lon), mode))
+            bases.append(Responder(GeoPoint(float(home_lat), float(home_lon)), mode))
     return bases
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from dispatch.domain.model import GeoPoint, TransportMode
 from dispatch.domain.service_circle import (
+    CIRCLE_S,
     Responder,
     caregivers_needed,
     responders_reaching,
@@ -86,3 +87,33 @@ def test_responders_reaching_a_street() -> None:
     walker = Responder(north(400), TransportMode.WALK)  # 60 + 270 / 1.3 = 268 s
     assert responders_reaching(street, [near, far, walker], TRAVEL) == 2
     assert responders_reaching([], [near], TRAVEL) == 0
+
+
+def _within(elders: list[GeoPoint], responders: list[Responder]) -> list[bool]:
+    circle = service_circle(list(enumerate(elders)), responders, TRAVEL)
+    return [i in circle.within for i in range(len(elders))]
+
+
+def test_the_circle_follows_each_mode_and_counts_an_elder_once_whoever_reaches_them() -> None:
+    # An e-bike (5.5 m/s) covers about 3,470 m of straight line in 15 minutes; on
+    # foot (1.3 m/s) about 820 m.
+    ebike_m = (CIRCLE_S - TRAVEL.setoff_s) * 5.5 / TRAVEL.detour_factor
+    elders = [north(500), north(ebike_m - 50), north(ebike_m + 50)]
+    assert _within(elders, [Responder(BASE, TransportMode.EBIKE)]) == [True, True, False]
+    walker = Responder(BASE, TransportMode.WALK)
+    assert _within(elders, [walker]) == [True, False, False]
+    far = Responder(north(ebike_m + 50), TransportMode.WALK)
+    assert service_circle(list(enumerate(elders)), [far], TRAVEL).share == 0.6667
+    assert service_circle(list(enumerate(elders)), [walker, far], TRAVEL).share == 1.0
+
+
+def test_no_elder_is_no_share_and_no_caregiver_reaches_nobody() -> None:
+    assert service_circle([], [Responder(BASE, TransportMode.CAR)], TRAVEL).share is None
+    assert service_circle([("a", north(10))], [], TRAVEL).share == 0.0
+
+
+def test_many_elders_are_compared_in_blocks() -> None:
+    elders = [north(i * 2.0) for i in range(5000)]  # 0 m to 10 km north
+    ebike_m = (CIRCLE_S - TRAVEL.setoff_s) * 5.5 / TRAVEL.detour_factor
+    near = _within(elders, [Responder(BASE, TransportMode.EBIKE)])
+    assert sum(near) == sum(1 for i in range(5000) if i * 2.0 <= ebike_m)

@@ -27,7 +27,7 @@ from dispatch.domain.access import Principal, Role
 from dispatch.domain.areas import parts_of
 from dispatch.domain.monthly_kpis import MonthFacts, availability, kpis, previous_months
 from dispatch.domain.operator_work import month_bounds
-from dispatch.domain.reach import share_within
+from dispatch.domain.service_circle import service_circle
 from dispatch.homecare.coverage import month_of
 from dispatch.homecare.menu import ServiceMenu
 from dispatch.homecare.reports import coverage_report
@@ -100,9 +100,9 @@ def monthly_figures(
     trend = [kpis(_month_facts(src, m, district)) for m in previous_months(month, TREND_MONTHS)]
     # The circle is as staffed now (the registry keeps no history of bases): the
     # report's month only.
-    trend[-1]["within_15_min"] = share_within(
-        elder_points(src.session, district), caregiver_bases(src.session), travel.travel_times_s
-    )
+    homes = elder_points(src.session, district)
+    circle = service_circle(list(enumerate(homes)), caregiver_bases(src.session), travel)
+    trend[-1]["within_15_min"] = circle.share
     return {
         "month": month,
         "district": district,
