@@ -48,6 +48,9 @@ from dispatch.voice.session import (
 log = logging.getLogger(__name__)
 
 DEVICE_ANSWERS = {"busy": EndReason.BUSY, "unavailable": EndReason.UNAVAILABLE}
+# Operators get the waiting list at most this often: in a surge thousands of callers
+# come and go within a minute, and a list per caller per operator held the loop.
+WAITING_BEAT_S = 0.1
 
 
 class Channel(Protocol):
@@ -107,6 +110,8 @@ class VoiceService:
         self.waiting: dict[Party, Waiting] = {}
         self.areas: dict[int, Callable[[Place], bool]] = {}  # an operator's socket: may see
         self._timers: set[asyncio.TimerHandle] = set()
+        self._owed: dict[int, Channel] = {}  # operators' sockets owed the new waiting list
+        self._owed_beat: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()  # one event at a time: each reads and replaces a call
         self._facts = FactsLookup(db)  # a burst of alerts reads its devices in one query
 
@@ -126,6 +131,7 @@ class VoiceService:
     async def detach(self, party: Party, channel: Channel) -> None:
         """A socket closed; a party left with no socket drops out of its calls."""
         self.areas.pop(id(channel), None)
+        self._owed.pop(id(channel), None)
         left = [c for c in self.channels.get(party, []) if c is not channel]
         if left:
             self.channels[party] = left
@@ -330,24 +336,40 @@ class VoiceService:
         if waiting is not None:
             self._tell_operators(waiting)
 
-    def _visible(self, channel: Channel) -> list[Waiting]:
-        """Who waits, as ``channel``'s operator may see them (callers of their areas)."""
+    def _visible(self, channel: Channel, waiting: list[Waiting] | None = None) -> list[Waiting]:
+        """Who waits (oldest first), as ``channel``'s operator may see them (callers of
+        their areas)."""
         may_see = self.areas.get(id(channel))
-        waiting = sorted(self.waiting.values(), key=lambda w: w.since)
+        if waiting is None:
+            waiting = sorted(self.waiting.values(), key=lambda w: w.since)
         return [w for w in waiting if may_see is None or not w.place.district or may_see(w.place)]
 
-    def _waiting_message(self, channel: Channel) -> dict[str, Any]:
-        return {"type": "voice.waiting", "waiting": [w.view() for w in self._visible(channel)]}
+    def _waiting_message(
+        self, channel: Channel, waiting: list[Waiting] | None = None
+    ) -> dict[str, Any]:
+        views = [w.view() for w in self._visible(channel, waiting)]
+        return {"type": "voice.waiting", "waiting": views}
 
     def _tell_operators(self, changed: Waiting) -> None:
-        """Tell every operator who may see ``changed``'s area the new list."""
+        """Owe every operator who may see ``changed``'s area the new list; it goes out
+        once a beat, however many callers came and went in it."""
         for party, channels in self.channels.items():
             if party.kind is not PartyKind.OPERATOR:
                 continue
             for channel in channels:
                 may_see = self.areas.get(id(channel))
                 if may_see is None or not changed.place.district or may_see(changed.place):
-                    channel.reply(self._waiting_message(channel))
+                    self._owed[id(channel)] = channel
+        if self._owed and self._owed_beat is None:
+            loop = asyncio.get_running_loop()
+            self._owed_beat = loop.call_later(WAITING_BEAT_S, self._send_owed)
+
+    def _send_owed(self) -> None:
+        self._owed_beat = None
+        owed, self._owed = self._owed, {}
+        waiting = sorted(self.waiting.values(), key=lambda w: w.since)  # once a beat
+        for channel in owed.values():
+            channel.reply(self._waiting_message(channel, waiting))
 
     # Applying the machine's decisions.
 
@@ -423,6 +445,9 @@ class VoiceService:
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
+        if self._owed_beat is not None:
+            self._owed_beat.cancel()
+            self._owed_beat = None
 
 
 DOWN_FIELDS = frozenset({"type", "call_id", "sdp", "on", "alert_id"})
