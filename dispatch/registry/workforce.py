@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import col, select
 
 from dispatch.domain.model import Shift, TransportMode
-from dispatch.domain.workforce import certificates_of, weekly_of
+from dispatch.domain.workforce import certificates_of, weekly_of, working_day
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.registry.changes import record_change
 from dispatch.store.db import Database
@@ -147,3 +147,17 @@ def change_caregiver(
             now,
         )
         return caregiver
+
+
+def on_shift(c: Caregiver, moment: datetime) -> bool:
+    """On shift at ``moment`` (local) by that day's record, as the dispatcher reads
+    it: a day of leave or a weekday the weekly pattern leaves free is off shift."""
+    day = working_day(
+        c.skills,
+        c.certificates,
+        (c.shift_start, c.shift_end),
+        c.weekly_shifts,
+        c.leave_days,
+        moment.date(),
+    )
+    return day.shift is not None and Shift(*day.shift).covers(moment)

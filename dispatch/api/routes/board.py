@@ -32,9 +32,8 @@ from dispatch.domain.access import Principal
 from dispatch.domain.areas import CaregiverShare
 from dispatch.domain.kpis import ANSWER_TARGET_S, AlertTimes, compute, counts_as_answer
 from dispatch.domain.lifecycle import ACTIVE_ORDER_STATES, OPEN_ALERT_STATES, OrderState
-from dispatch.domain.model import Shift
 from dispatch.domain.urgency import board_rules
-from dispatch.domain.workforce import working_day
+from dispatch.registry.workforce import on_shift
 from dispatch.store.db import Database
 from dispatch.store.reads import ELDER_PLACE, caregiver_share, in_areas
 from dispatch.store.tables import (
@@ -245,20 +244,6 @@ _ORDER_TO_LIVE = {
 }
 
 
-def _working_now(c: Caregiver, now_local: datetime) -> bool:
-    """On shift now by today's record, as the dispatcher reads it: a day of leave or
-    a weekday the weekly pattern leaves free is off shift."""
-    day = working_day(
-        c.skills,
-        c.certificates,
-        (c.shift_start, c.shift_end),
-        c.weekly_shifts,
-        c.leave_days,
-        now_local.date(),
-    )
-    return day.shift is not None and Shift(*day.shift).covers(now_local)
-
-
 @router.get("/caregivers/live")
 async def caregivers_live(
     db: DatabaseDep, bus: BusDep, settings: SettingsDep, principal: BoardDep
@@ -279,7 +264,7 @@ async def caregivers_live(
             continue
         if c.id in orders:
             state = _ORDER_TO_LIVE[orders[c.id]]
-        elif not c.on_duty or pos.seen_at < fresh_after or not _working_now(c, now_local):
+        elif not c.on_duty or pos.seen_at < fresh_after or not on_shift(c, now_local):
             state = "off_shift"
         else:
             state = "free"

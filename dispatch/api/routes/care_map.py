@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from dispatch.api.deps import BusDep, DatabaseDep, SettingsDep, TravelDep, allow
 from dispatch.domain.access import Principal, Role
-from dispatch.domain.model import GeoPoint, Shift, TransportMode
+from dispatch.domain.model import GeoPoint, TransportMode
 from dispatch.domain.service_circle import (
     CIRCLE_S,
     Responder,
@@ -23,7 +23,7 @@ from dispatch.domain.service_circle import (
     responders_reaching,
     service_circle,
 )
-from dispatch.domain.workforce import working_day
+from dispatch.registry.workforce import on_shift
 from dispatch.store.care_map import (
     ElderOnMap,
     active_caregivers,
@@ -38,19 +38,6 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 SupervisorDep = Annotated[Principal, Depends(allow(Role.SUPERVISOR, Role.ADMIN))]
 # A live position older than this is not where the caregiver is now.
 FRESH_S = 300.0
-
-
-def _shift_at(c: Caregiver, moment: datetime) -> bool:
-    """On shift at ``moment`` (local) by that day's record, as the dispatcher reads it."""
-    day = working_day(
-        c.skills,
-        c.certificates,
-        (c.shift_start, c.shift_end),
-        c.weekly_shifts,
-        c.leave_days,
-        moment.date(),
-    )
-    return day.shift is not None and Shift(*day.shift).covers(moment)
 
 
 def _base(c: Caregiver) -> tuple[float, float, str]:
@@ -87,17 +74,17 @@ async def care_map(
     zone = ZoneInfo(settings.timezone)
     elders, facilities, caregivers, _ = await db.run(_read, db)
     now_local = datetime.now(zone)
-    working = [c for c in caregivers if c.on_duty and _shift_at(c, now_local)]
+    working = [c for c in caregivers if c.on_duty and on_shift(c, now_local)]
     positions = await bus.positions([str(c.id) for c in working])
     fresh_after = time.time() - FRESH_S
-    on_shift: list[dict[str, Any]] = []
+    working_now: list[dict[str, Any]] = []
     for c in working:
         pos = positions.get(str(c.id))
         if pos is not None and pos.seen_at >= fresh_after:
             lat, lon, where = pos.lat, pos.lon, "live"
         else:
             lat, lon, where = _base(c)
-        on_shift.append(
+        working_now.append(
             {
                 "id": str(c.id),
                 "name": c.name,
@@ -110,7 +97,7 @@ async def care_map(
         )
     circle = service_circle(
         [(e.id, GeoPoint(e.lat, e.lon)) for e in elders],
-        [Responder(GeoPoint(c["lat"], c["lon"]), TransportMode(c["mode"])) for c in on_shift],
+        [Responder(GeoPoint(c["lat"], c["lon"]), TransportMode(c["mode"])) for c in working_now],
         travel,
     )
     within = circle.within
@@ -148,7 +135,7 @@ async def care_map(
             {"id": str(f.id), "name": f.name, "kind": f.kind, "lat": f.lat, "lon": f.lon}
             for f in facilities
         ],
-        "caregivers": on_shift,
+        "caregivers": working_now,
     }
 
 
@@ -203,7 +190,7 @@ async def what_if(
         moment = datetime.combine(today, datetime.min.time(), zone) + timedelta(hours=hour)
         there = []
         for c in caregivers:
-            if c.active and _shift_at(c, moment):
+            if c.active and on_shift(c, moment):
                 lat, lon, _ = _base(c)
                 there.append(Responder(GeoPoint(lat, lon), _mode(c)))
         for row in rows:
