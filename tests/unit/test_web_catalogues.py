@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import Settings
+from dispatch.runtime.catalog_file import load_catalog
 from dispatch.web import STATIC
 
 CATALOGUES = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in STATIC.glob("i18n/*.json")}
@@ -75,3 +77,12 @@ def test_every_message_a_script_asks_for_exists(script: Path) -> None:
     assert keys, "the script shows no message"
     missing = sorted(key for key in keys if key not in CATALOGUES["en"])
     assert not missing
+
+
+def test_every_configured_alert_type_has_a_name_on_the_pages() -> None:
+    # The board, the app and the reports name an alert by "alertType.<code>"; a code
+    # without one showed as the raw key to the operator.
+    types = load_catalog(Settings().alert_types_file).alert_types
+    for locale, catalogue in CATALOGUES.items():
+        missing = sorted(code for code in types if f"alertType.{code}" not in catalogue)
+        assert not missing, f"{locale}: no name for alert types {missing}"
