@@ -48,6 +48,9 @@ async def sign_in(page: Page, url: str, username: str, password: str, locale: st
         await page.wait_for_selector(f"html[lang='{locale}']")
 
 
+# The pages show times in the browser's zone; the centre's staff are in the city's
+# (config/settings.py), so the pictures are too, whatever this machine's zone is.
+CITY_ZONE = "Asia/Shanghai"
 LARGE = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -80,7 +83,7 @@ async def main(
                 await shoot_pages(browser, base, [(*admin, "admin")], locale, tag)
                 continue
             board = await (
-                await browser.new_context(viewport={"width": 1440, "height": 900}, locale=locale)
+                await browser.new_context(viewport=LARGE, locale=locale, timezone_id=CITY_ZONE)
             ).new_page()
             await sign_in(board, f"{base}/board/", "sup1", password, locale)
             await asyncio.sleep(wait_s)
@@ -92,6 +95,7 @@ async def main(
                 await browser.new_context(
                     viewport={"width": 390, "height": 844},
                     locale=locale,  # as a Chinese user's phone: dates in the page's language
+                    timezone_id=CITY_ZONE,
                     is_mobile=True,
                     has_touch=True,
                     permissions=["geolocation"],
@@ -103,7 +107,9 @@ async def main(
             await phone.screenshot(path=OUT / f"app-{tag}.png")
             # The family page of the first demo elder's daughter, on her phone.
             family = await (
-                await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+                await browser.new_context(
+                    viewport=PHONE, is_mobile=True, has_touch=True, timezone_id=CITY_ZONE
+                )
             ).new_page()
             await sign_in(family, f"{base}/family/", "fam01", password, locale)
             await asyncio.sleep(2.0)
@@ -123,7 +129,9 @@ async def shoot_pages(
     """Each page on a large screen and on a small phone."""
     for username, secret, page_name in pages:
         for size, viewport in (("large", LARGE), ("phone", PHONE)):
-            page = await (await browser.new_context(viewport=viewport, locale=locale)).new_page()
+            page = await (
+                await browser.new_context(viewport=viewport, locale=locale, timezone_id=CITY_ZONE)
+            ).new_page()
             await sign_in(page, f"{base}/{page_name}/", username, secret, locale)
             await asyncio.sleep(2.0)
             await page.screenshot(path=OUT / f"{page_name}-{size}-{tag}.png")
