@@ -16,7 +16,7 @@ from dispatch.homecare.coverage import Coverage, coverage, month_of
 from dispatch.homecare.menu import ServiceMenu
 from dispatch.homecare.planner import month_visits
 from dispatch.store.reads import ELDER_PLACE, in_areas
-from dispatch.store.tables import Caregiver, Elder, FollowUp, Visit
+from dispatch.store.tables import Caregiver, Elder, FollowUp, Provider, Visit
 
 UNKNOWN_PROVIDER = "(none)"
 
@@ -85,8 +85,13 @@ def monthly_statement(
     else:
         query = in_areas(query, principal, ELDER_PLACE)
     visits = session.exec(query).all()
+    # The registry's provider when the caregiver has one, else the name typed in.
+    registered = {p.id: p.name for p in session.exec(select(Provider))}
     providers: dict[UUID, str] = {
-        c.id: c.provider or UNKNOWN_PROVIDER for c in session.exec(select(Caregiver))
+        c.id: (registered.get(c.provider_id) if c.provider_id else None)
+        or c.provider
+        or UNKNOWN_PROVIDER
+        for c in session.exec(select(Caregiver))
     }
     ratings = {
         f.visit_id: f.satisfaction

@@ -120,6 +120,14 @@ async def test_credit_scores_explain_themselves_and_flag_the_low(server: Running
     assert (provider["score"], provider["standing"]) == (50.1, "low")
     assert provider["statement_review"] is True
 
+    # The provider's statement for the month says so beside its lines.
+    async with httpx.AsyncClient(base_url=server.http, headers=bearer(supervisor)) as http:
+        statement = await http.get("/api/v1/reports/statements", params={"month": "2026-11"})
+    assert statement.status_code == 200, statement.text
+    lines = [line for line in statement.json() if line["provider"].startswith("安康护理站")]
+    assert lines
+    assert all(line["credit_review"] is True for line in lines)
+
 
 async def test_applying_a_month_holds_the_low_and_a_supervisor_clears_it(
     server: RunningServer,

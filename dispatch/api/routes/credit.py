@@ -64,6 +64,31 @@ def _month_scores(
     return policy, scored, providers
 
 
+def _provider_scores(
+    policy: CreditPolicy, scored: list[_Scored], providers: dict[uuid.UUID, str]
+) -> list[tuple[uuid.UUID, str, CreditScore]]:
+    """Each provider's score: its caregivers' facts pooled."""
+    by_provider: dict[uuid.UUID, list[CreditFacts]] = {}
+    for s in scored:
+        if s.provider_id is not None:
+            by_provider.setdefault(s.provider_id, []).append(s.facts)
+    return [
+        (pid, name, score(pooled(by_provider.get(pid, [])), policy))
+        for pid, name in providers.items()
+    ]
+
+
+def providers_to_review(
+    session: Session, settings: Settings, menu: ServiceMenu, month: str
+) -> set[str]:
+    """The providers (by name, as on the statement) whose score for ``month`` is low:
+    their statement is flagged for review."""
+    policy, scored, providers = _month_scores(session, settings, menu, month)
+    return {
+        name for _, name, p in _provider_scores(policy, scored, providers) if p.standing == "low"
+    }
+
+
 _ORDER = {"low": 0, "fair": 1, "good": 2, "unscored": 3}
 
 
@@ -85,10 +110,7 @@ def credit_report(
     policy, scored, providers = _month_scores(session, settings, menu, month)
     now_standing = standings(session, [s.caregiver_id for s in scored])
     caregivers = []
-    by_provider: dict[uuid.UUID, list[CreditFacts]] = {}
     for s in scored:
-        if s.provider_id is not None:
-            by_provider.setdefault(s.provider_id, []).append(s.facts)
         standing = now_standing.get(s.caregiver_id)
         caregivers.append(
             {
@@ -102,17 +124,15 @@ def credit_report(
                 "held": bool(standing and standing.held and standing.cleared_at is None),
             }
         )
-    provider_rows = []
-    for pid, pname in providers.items():
-        p = score(pooled(by_provider.get(pid, [])), policy)
-        provider_rows.append(
-            {
-                "provider_id": str(pid),
-                "name": pname,
-                **p.as_dict(),
-                "statement_review": p.standing == "low",
-            }
-        )
+    provider_rows = [
+        {
+            "provider_id": str(pid),
+            "name": pname,
+            **p.as_dict(),
+            "statement_review": p.standing == "low",
+        }
+        for pid, pname, p in _provider_scores(policy, scored, providers)
+    ]
     return {
         "month": month,
         "timezone": settings.timezone,

@@ -17,10 +17,12 @@ from dispatch.api.deps import (
     HomeCareDep,
     MenuDep,
     SessionDep,
+    SettingsDep,
     WorkDep,
     allow,
     forbid,
 )
+from dispatch.api.routes.credit import providers_to_review
 from dispatch.domain.access import Principal, Role
 from dispatch.domain.lifecycle import RequestState, VisitState
 from dispatch.homecare import requests, visits
@@ -391,13 +393,16 @@ def coverage(
 )
 def statements(
     session: SessionDep,
+    settings: SettingsDep,
     menu: MenuDep,
     principal: WorkDep,
     month: Month,
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     """Monthly statement lines per service provider and menu item (an operator: of
-    the visits to elders of their districts; a provider's staff: their provider's)."""
+    the visits to elders of their districts; a provider's staff: their provider's);
+    ``credit_review``: the provider's credit score for the month is low, so the
+    bureau reviews its lines before paying (config/credit.yaml)."""
     lines = monthly_statement(session, menu, _first_of(month), principal)
     if format == "csv":
         return Response(
@@ -405,9 +410,11 @@ def statements(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="statement-{month}.csv"'},
         )
+    review = providers_to_review(session, settings, menu, month) if lines else set()
     return [
         {
             "provider": line.provider,
+            "credit_review": line.provider in review,
             "item": line.item,
             "visits": line.visits,
             "hours": round(line.hours, 2),
