@@ -299,6 +299,8 @@ def registry_access(request: Request, principal: PrincipalDep) -> Principal:
 
 BoardDep = Annotated[Principal, Depends(allow(*BOARD_ROLES))]
 AdminDep = Annotated[Principal, Depends(allow(Role.ADMIN))]
+# The bureau's view: reports, the care map, credit.
+SupervisorDep = Annotated[Principal, Depends(allow(Role.SUPERVISOR, Role.ADMIN))]
 # Orders and statements: the call centre's, or a provider's staff's own.
 WorkDep = Annotated[Principal, Depends(allow(*BOARD_ROLES, Role.PROVIDER_STAFF))]
 # An elder's access log, export and anonymisation: the PIPL requests.

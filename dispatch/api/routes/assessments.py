@@ -5,18 +5,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.api.deps import AdminDep, DatabaseDep, SettingsDep, allow
-from dispatch.domain.access import BOARD_ROLES, Principal
+from dispatch.api.deps import AdminDep, BoardDep, DatabaseDep, SettingsDep
 from dispatch.registry import assessments
 from dispatch.store.tables import Assessment
 
 router = APIRouter(prefix="/api/v1", tags=["assessments"])
-ReaderDep = Annotated[Principal, Depends(allow(*BOARD_ROLES))]
 
 
 class AssessmentCreate(BaseModel):
@@ -36,7 +34,7 @@ class AssessmentHistory(BaseModel):
 
 
 @router.get("/assessment-scale")
-def assessment_scale(settings: SettingsDep, _reader: ReaderDep) -> dict[str, Any]:
+def assessment_scale(settings: SettingsDep, _reader: BoardDep) -> dict[str, Any]:
     """The scale the form asks: indicators, items with their maximum, grades, and
     whether it has been checked against the standard (``verified``)."""
     scale = assessments.load_scale(settings.assessment_file)
@@ -74,7 +72,7 @@ async def add_assessment(
 
 @router.get("/elders/{elder_id}/assessments", response_model=AssessmentHistory)
 async def assessment_history(
-    db: DatabaseDep, reader: ReaderDep, elder_id: uuid.UUID
+    db: DatabaseDep, reader: BoardDep, elder_id: uuid.UUID
 ) -> AssessmentHistory:
     rows = await db.run(assessments.history, db, reader, elder_id)
     latest = rows[0] if rows else None

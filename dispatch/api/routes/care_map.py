@@ -8,13 +8,12 @@ import time
 from collections import defaultdict
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 
-from dispatch.api.deps import BusDep, DatabaseDep, SettingsDep, TravelDep, allow
-from dispatch.domain.access import Principal, Role
+from dispatch.api.deps import BusDep, DatabaseDep, SettingsDep, SupervisorDep, TravelDep
 from dispatch.domain.model import GeoPoint, TransportMode
 from dispatch.domain.service_circle import (
     CIRCLE_S,
@@ -35,7 +34,6 @@ from dispatch.store.tables import Caregiver, Facility
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
-SupervisorDep = Annotated[Principal, Depends(allow(Role.SUPERVISOR, Role.ADMIN))]
 # A live position older than this is not where the caregiver is now.
 FRESH_S = 300.0
 

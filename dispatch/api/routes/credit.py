@@ -6,17 +6,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from config.settings import Settings
-from dispatch.api.deps import MenuDep, SessionDep, SettingsDep, allow
-from dispatch.domain.access import Principal, Role
+from dispatch.api.deps import MenuDep, SessionDep, SettingsDep, SupervisorDep
 from dispatch.domain.credit import CreditFacts, CreditPolicy, CreditScore, pooled, score
 from dispatch.domain.operator_work import month_bounds
 from dispatch.homecare.coverage import month_of
@@ -27,7 +26,6 @@ from dispatch.store.tables import Caregiver, Provider
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
-SupervisorDep = Annotated[Principal, Depends(allow(Role.SUPERVISOR, Role.ADMIN))]
 MonthQuery = Query(..., max_length=7, description="YYYY-MM, in the centre's time zone")
 
 

@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Header, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import col, or_, select
 
-from dispatch.api.deps import AdminDep, DatabaseDep, DataOfficerDep, SessionDep, allow
-from dispatch.domain.access import BOARD_ROLES, Principal, Role
+from dispatch.api.deps import AdminDep, BoardDep, DatabaseDep, DataOfficerDep, SessionDep
+from dispatch.domain.access import Principal, Role
 from dispatch.domain.elders import (
     DeactivationReason,
     mask_id_number,
@@ -25,7 +25,6 @@ from dispatch.store.reads import ELDER_PLACE, in_areas
 from dispatch.store.tables import Elder
 
 router = APIRouter(prefix="/api/v1/elders", tags=["elders"])
-ReaderDep = Annotated[Principal, Depends(allow(*BOARD_ROLES))]
 
 
 class ElderUpdate(BaseModel):
@@ -156,7 +155,7 @@ def _stored(values: dict[str, Any]) -> dict[str, Any]:
 @router.get("", response_model=list[ElderListed])
 def list_elders(
     session: SessionDep,
-    principal: ReaderDep,
+    principal: BoardDep,
     district: str | None = None,
     q: str | None = Query(
         None,
@@ -205,7 +204,7 @@ async def create_elder(db: DatabaseDep, admin: AdminDep, body: ElderCreate) -> E
 @router.get("/{elder_id}", response_model=ElderFull)
 async def get_elder(
     db: DatabaseDep,
-    principal: ReaderDep,
+    principal: BoardDep,
     request: Request,
     elder_id: uuid.UUID,
     screen: Annotated[

@@ -17,13 +17,12 @@ from dispatch.api.deps import (
     MenuDep,
     SessionDep,
     SettingsDep,
+    SupervisorDep,
     TravelDep,
     VoiceDep,
-    allow,
 )
 from dispatch.api.monthly_charts import CHARTED, trend_svg
 from dispatch.api.monthly_pdf import PDF_TYPE, render_pdf
-from dispatch.domain.access import Principal, Role
 from dispatch.domain.areas import parts_of
 from dispatch.domain.monthly_kpis import MonthFacts, availability, kpis, previous_months
 from dispatch.domain.operator_work import month_bounds
@@ -44,7 +43,6 @@ from dispatch.voice.service import VoiceService
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
-SupervisorDep = Annotated[Principal, Depends(allow(Role.SUPERVISOR, Role.ADMIN))]
 MonthQuery = Query(..., max_length=7, description="YYYY-MM, in the centre's time zone")
 DistrictQuery = Query(None, max_length=100, description="one district; none: the whole city")
 Lang = Literal["zh-CN", "en"]

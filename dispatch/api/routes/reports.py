@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
-from dispatch.api.deps import BoardDep, MenuDep, SessionDep, SettingsDep, allow
+from dispatch.api.deps import BoardDep, MenuDep, SessionDep, SettingsDep, SupervisorDep
 from dispatch.api.export import CSV_ANSWER, XLSX_ANSWER, XLSX_TYPE, to_csv, to_xlsx
-from dispatch.domain.access import Principal, Role
+from dispatch.domain.access import Principal
 from dispatch.domain.lifecycle import VisitState
 from dispatch.domain.operator_work import (
     Acknowledgement,
@@ -35,7 +35,6 @@ from dispatch.store.visit_history import VisitFilter, VisitPage, visit_history
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
-SupervisorDep = Annotated[Principal, Depends(allow(Role.SUPERVISOR, Role.ADMIN))]
 # An export is one file; beyond this many rows, narrow the filters.
 EXPORT_MAX_ROWS = 100_000
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.api.deps import AdminDep, DatabaseDep, allow
-from dispatch.domain.access import BOARD_ROLES, Principal
+from dispatch.api.deps import AdminDep, BoardDep, DatabaseDep
 from dispatch.domain.model import TransportMode
 from dispatch.registry import workforce
 from dispatch.store.tables import Caregiver, Facility, Provider
 
 router = APIRouter(prefix="/api/v1", tags=["workforce"])
-ReaderDep = Annotated[Principal, Depends(allow(*BOARD_ROLES))]
 Weekday = Literal["1", "2", "3", "4", "5", "6", "7"]
 
 
@@ -70,7 +68,7 @@ class CaregiverChange(BaseModel):
 
 
 @router.get("/providers", response_model=list[Provider])
-async def list_providers(db: DatabaseDep, _reader: ReaderDep) -> list[Provider]:
+async def list_providers(db: DatabaseDep, _reader: BoardDep) -> list[Provider]:
     return await db.run(workforce.list_providers, db)
 
 
@@ -87,7 +85,7 @@ async def add_provider(db: DatabaseDep, admin: AdminDep, body: ProviderCreate) -
 
 @router.get("/facilities", response_model=list[Facility])
 async def list_facilities(
-    db: DatabaseDep, _reader: ReaderDep, kind: str | None = None
+    db: DatabaseDep, _reader: BoardDep, kind: str | None = None
 ) -> list[Facility]:
     return await db.run(workforce.list_facilities, db, kind)
 
